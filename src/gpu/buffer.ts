@@ -1,0 +1,145 @@
+/**
+ * GPU buffers with an element type and a shape: upload, readback, and NaN-poisoned
+ * allocation for tests (an output element a kernel forgot to write then reads NaN).
+ */
+
+/**
+ * Element type as the shaders see it. `u8` data is stored four bytes to a `u32` word
+ * (WGSL has no 8-bit storage type); its `length` counts bytes.
+ */
+export type DType = "f32" | "u32" | "i32" | "u8";
+
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** A typed GPU storage buffer: `length` elements of `dtype`, viewed with `shape`. */
+export class Tensor {
+  /** The underlying storage buffer (size rounded up to 4 bytes). */
+  readonly buffer: GPUBuffer;
+  /** Element type. */
+  readonly dtype: DType;
+  /** Shape; its product is `length`. */
+  readonly shape: readonly number[];
+  /** Number of elements (bytes for `u8`). */
+  readonly length: number;
+  /** Name used in error messages and GPU debug labels. */
+  readonly label: string;
+
+  /** Allocate an uninitialised (zeroed by WebGPU) tensor. */
+  constructor(device: GPUDevice, dtype: DType, shape: readonly number[], label = "tensor") {
+    const length = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isInteger(length) || length < 0) {
+      throw new Error(`tensor ${label}: bad shape [${shape.join(", ")}]`);
+    }
+    this.dtype = dtype;
+    this.shape = [...shape];
+    this.length = length;
+    this.label = label;
+    // A zero-size binding is invalid in WebGPU: keep at least one 16-byte word.
+    const size = Math.max(16, Math.ceil(byteLength(dtype, length) / 16) * 16);
+    this.buffer = device.createBuffer({ label, size, usage: USAGE });
+  }
+
+  /** Bytes of data (not counting the padding to a 16-byte multiple). */
+  get byteLength(): number {
+    return byteLength(this.dtype, this.length);
+  }
+
+  /** Free the GPU memory. */
+  destroy(): void {
+    this.buffer.destroy();
+  }
+}
+
+function byteLength(dtype: DType, length: number): number {
+  return dtype === "u8" ? length : length * 4;
+}
+
+/** Typed array accepted for upload. */
+export type HostData =
+  | Float32Array
+  | Uint32Array
+  | Int32Array
+  | Uint8Array
+  | Float64Array
+  | number[];
+
+/** Create a tensor holding `data` (float64 input is rounded to f32). */
+export function upload(
+  device: GPUDevice,
+  dtype: DType,
+  shape: readonly number[],
+  data: HostData,
+  label = "tensor",
+): Tensor {
+  const t = new Tensor(device, dtype, shape, label);
+  write(device, t, data);
+  return t;
+}
+
+/** Overwrite a tensor's contents from the host. */
+export function write(device: GPUDevice, t: Tensor, data: HostData): void {
+  if (data.length !== t.length) {
+    throw new Error(`tensor ${t.label}: got ${data.length} values for ${t.length} elements`);
+  }
+  let bytes: Uint8Array;
+  switch (t.dtype) {
+    case "f32":
+      bytes = new Uint8Array(Float32Array.from(data as ArrayLike<number>).buffer);
+      break;
+    case "u32":
+      bytes = new Uint8Array(Uint32Array.from(data as ArrayLike<number>).buffer);
+      break;
+    case "i32":
+      bytes = new Uint8Array(Int32Array.from(data as ArrayLike<number>).buffer);
+      break;
+    case "u8": {
+      // writeBuffer needs a multiple of 4 bytes.
+      bytes = new Uint8Array(Math.ceil(data.length / 4) * 4);
+      bytes.set(data as ArrayLike<number>);
+      break;
+    }
+  }
+  device.queue.writeBuffer(t.buffer, 0, bytes as Uint8Array<ArrayBuffer>);
+}
+
+/** A float32 tensor filled with NaN, so an element a kernel fails to write shows up. */
+export function poisoned(device: GPUDevice, shape: readonly number[], label = "poisoned"): Tensor {
+  const t = new Tensor(device, "f32", shape, label);
+  write(device, t, new Float32Array(t.length).fill(NaN));
+  return t;
+}
+
+/** A float32 tensor of zeros. */
+export function zeros(device: GPUDevice, shape: readonly number[], label = "zeros"): Tensor {
+  return new Tensor(device, "f32", shape, label);
+}
+
+/** Copy a tensor's bytes back to the host. Waits for the GPU: never inside a training step. */
+export async function readbackBytes(device: GPUDevice, t: Tensor): Promise<ArrayBuffer> {
+  const size = Math.max(4, Math.ceil(t.byteLength / 4) * 4);
+  const staging = device.createBuffer({
+    label: `${t.label} readback`,
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = device.createCommandEncoder({ label: `${t.label} readback` });
+  enc.copyBufferToBuffer(t.buffer, 0, staging, 0, size);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const bytes = staging.getMappedRange().slice(0);
+  staging.unmap();
+  staging.destroy();
+  return bytes;
+}
+
+/** Copy an f32 tensor back to the host. Waits for the GPU: never inside a training step. */
+export async function readback(device: GPUDevice, t: Tensor): Promise<Float32Array> {
+  if (t.dtype !== "f32") throw new Error(`tensor ${t.label} is ${t.dtype}, not f32`);
+  return new Float32Array(await readbackBytes(device, t), 0, t.length);
+}
+
+/** Copy a u32 tensor back to the host. Waits for the GPU: never inside a training step. */
+export async function readbackU32(device: GPUDevice, t: Tensor): Promise<Uint32Array> {
+  if (t.dtype !== "u32") throw new Error(`tensor ${t.label} is ${t.dtype}, not u32`);
+  return new Uint32Array(await readbackBytes(device, t), 0, t.length);
+}
