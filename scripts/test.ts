@@ -1,0 +1,48 @@
+/**
+ * The project's test command (`deno task test`): runs the whole suite once per WebGPU
+ * path — Vulkan (lavapipe or a real driver) and OpenGL ES — and ends with one summary
+ * line, "tests: N passed, M failed". Pick the paths with WEBGPU_VAE_BACKENDS=vulkan,gl;
+ * extra arguments (a file, --filter) go to `deno test`.
+ */
+
+const backends = (Deno.env.get("WEBGPU_VAE_BACKENDS") ?? "vulkan,gl").split(",").filter(Boolean);
+const ANSI = /\x1b\[[0-9;]*m/g;
+let passed = 0;
+let failed = 0;
+let broken = false;
+
+for (const backend of backends) {
+  console.log(`\n=== deno test with DENO_WEBGPU_BACKEND=${backend} ===`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["test", "--allow-read", "--allow-env", "--allow-run", "--allow-write", ...Deno.args],
+    env: {
+      DENO_WEBGPU_BACKEND: backend,
+      XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+      NO_COLOR: "1",
+    },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let tail = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    const text = decoder.decode(chunk, { stream: true });
+    await Deno.stdout.write(chunk);
+    tail = (tail + text).slice(-4000);
+  }
+  const status = await child.status;
+  // Deno closes with "ok | 12 passed | 0 failed (3s)" or "FAILED | 11 passed | 1 failed (3s)".
+  const m = tail.replace(ANSI, "").match(/(\d+) passed[^|\n]*\| (\d+) failed/g);
+  const last = m?.at(-1)?.match(/(\d+) passed[^|\n]*\| (\d+) failed/);
+  if (!last) {
+    console.log(`(${backend}: no summary line from deno test; counted as a failure)`);
+    broken = true;
+    continue;
+  }
+  passed += Number(last[1]);
+  failed += Number(last[2]);
+  if (!status.success && Number(last[2]) === 0) broken = true;
+}
+
+console.log(`\ntests: ${passed} passed, ${failed} failed`);
+Deno.exit(failed > 0 || broken || passed === 0 ? 1 : 0);

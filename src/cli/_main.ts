@@ -1,0 +1,14 @@
+/**
+ * Entry-point wrapper for every CLI task: an error becomes one line on stderr
+ * ("error: ...") and exit status 1, never a stack trace (set WEBGPU_VAE_DEBUG=1 for one).
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(`error: ${message.split("\n")[0]}`);
+    if (Deno.env.get("WEBGPU_VAE_DEBUG") === "1" && e instanceof Error) console.error(e.stack);
+    Deno.exit(1);
+  }
+}

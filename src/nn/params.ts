@@ -1,0 +1,60 @@
+/**
+ * Flat parameters ("malloc and point"): every weight of a model lives in one f32 buffer,
+ * and so do its gradients and Adam's two moments. Each named parameter is a view at an
+ * offset aligned to 64 floats (256 bytes, WebGPU's storage offset alignment), so a layer
+ * binds its slice directly. The gaps stay zero and Adam leaves zeros unchanged.
+ */
+
+import type { Tensor } from "../gpu/buffer.ts";
+import type { TensorView } from "../gpu/kernel.ts";
+
+/** Alignment of each parameter's first element, in floats (256 bytes). */
+export const PARAM_ALIGN = 64;
+
+/** One named parameter: its shape and where it sits in the flat buffer. */
+export interface ParamEntry {
+  /** Name, e.g. "encoder.0.weight". */
+  name: string;
+  /** Shape, e.g. [in, out] for a dense weight. */
+  shape: number[];
+  /** First element in the flat buffer. */
+  offset: number;
+  /** Number of elements. */
+  length: number;
+}
+
+/** Assigns aligned offsets to named parameters; the layout a model and its checkpoint share. */
+export class ParamLayout {
+  /** Entries in the order they were added. */
+  readonly entries: ParamEntry[] = [];
+  #size = 0;
+
+  /** Reserve a parameter; returns its entry. */
+  add(name: string, shape: number[]): ParamEntry {
+    if (this.entries.some((e) => e.name === name)) throw new Error(`parameter ${name} added twice`);
+    const length = shape.reduce((a, b) => a * b, 1);
+    const offset = Math.ceil(this.#size / PARAM_ALIGN) * PARAM_ALIGN;
+    const entry = { name, shape: [...shape], offset, length };
+    this.entries.push(entry);
+    this.#size = offset + length;
+    return entry;
+  }
+
+  /** Total floats in the flat buffer (gaps included). */
+  get size(): number {
+    return Math.max(PARAM_ALIGN, Math.ceil(this.#size / PARAM_ALIGN) * PARAM_ALIGN);
+  }
+
+  /** The entry called `name`. */
+  get(name: string): ParamEntry {
+    const e = this.entries.find((x) => x.name === name);
+    if (!e) throw new Error(`no parameter named ${name}`);
+    return e;
+  }
+
+  /** A view of parameter `name` inside a flat tensor (params, grads, or a moment). */
+  view(flat: Tensor, name: string): TensorView {
+    const e = this.get(name);
+    return { tensor: flat, offset: e.offset, length: e.length };
+  }
+}
