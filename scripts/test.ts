@@ -6,7 +6,7 @@
  */
 
 const backends = (Deno.env.get("WEBGPU_VAE_BACKENDS") ?? "vulkan,gl").split(",").filter(Boolean);
-const ANSI = /\x1b\[[0-9;]*m/g;
+const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
 let passed = 0;
 let failed = 0;
 let broken = false;
