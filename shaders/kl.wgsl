@@ -1,0 +1,78 @@
+// Closed-form KL divergence of the diagonal Gaussian posterior from the standard normal prior,
+// per example, summed over latent dimensions:
+//
+//   kl[b] = -0.5 * sum_j (1 + lv - mu^2 - exp(lv)) = 0.5 * sum_j (mu^2 + (exp(lv) - 1 - lv))
+//   lv = clamp(logvar, logvar_min, logvar_max)
+//
+// logvar is clamped as in the reparameterization (shaders/latent.wgsl), so exp never overflows;
+// the gradient is zero outside [logvar_min, logvar_max] (inclusive inside).
+//
+// Bindings (B batch, Z latent; row-major):
+//   forward:  kl [B] written; mulogvar [B, 2Z] read (per row mu in columns 0..Z-1, logvar in
+//             Z..2Z-1); dims.
+//   backward: dmulogvar [B, 2Z] read and ADDED to (the latent backward has already written it):
+//             += scale * dkl[b]/dmu and scale * dkl[b]/dlogvar; mulogvar [B, 2Z] read; dims.
+// Forward: invocation b writes kl[b]. Backward: invocation i = b * Z + j updates dmu and
+// dlogvar of (b, j). The grid may span two dimensions (see flat()).
+
+struct Dims {
+  batch: u32,        // B
+  z: u32,            // Z
+  logvar_min: f32,   // clamp bounds for logvar
+  logvar_max: f32,
+  scale: f32,        // backward weight of the summed KL: beta / B in training
+}
+
+override WG: u32 = 256;
+
+@group(0) @binding(0) var<storage, read_write> kl: array<f32>;
+@group(0) @binding(0) var<storage, read_write> dmulogvar: array<f32>;
+@group(0) @binding(1) var<storage, read> mulogvar: array<f32>;
+@group(0) @binding(2) var<uniform> dims: Dims;
+
+fn flat(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+// exp(x) - 1 - x. Written as exp(x) - 1 - x it cancels to noise for small |x|, exactly where
+// a collapsed or freshly initialised latent dimension sits (mu ~ 0, lv ~ 0, KL ~ 0); below
+// |x| = 0.25 use its Taylor series to x^8 (next term < 4e-10 relative).
+fn expm1_minus_x(x: f32) -> f32 {
+  if (abs(x) >= 0.25) {
+    return exp(x) - 1.0 - x;
+  }
+  let p = 1.0 / 720.0 + x * (1.0 / 5040.0 + x * (1.0 / 40320.0));
+  return x * x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * p))));
+}
+
+@compute @workgroup_size(WG)
+fn kl_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let b = flat(gid, nwg);
+  if (b >= dims.batch) { return; }
+  let row = b * 2u * dims.z;
+  var sum = 0.0;
+  for (var j = 0u; j < dims.z; j++) {
+    let mu = mulogvar[row + j];
+    let lv = clamp(mulogvar[row + dims.z + j], dims.logvar_min, dims.logvar_max);
+    sum += mu * mu + expm1_minus_x(lv);
+  }
+  kl[b] = 0.5 * sum;
+}
+
+// Backward of kl[b] = 0.5 * sum_j (mu^2 + exp(lv) - 1 - lv), lv = clamp(logvar):
+//   dkl/dmu = mu;  dkl/dlogvar = 0.5 * (exp(lv) - 1) inside [min, max], else 0.
+@compute @workgroup_size(WG)
+fn kl_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= dims.batch * dims.z) { return; }
+  let b = i / dims.z;
+  let j = i - b * dims.z;
+  let m = b * 2u * dims.z + j;
+  let l = m + dims.z;
+  let logvar = mulogvar[l];
+  let inside = logvar >= dims.logvar_min && logvar <= dims.logvar_max;
+  // exp(lv) - 1 without cancellation near lv = 0.
+  let expm1 = logvar + expm1_minus_x(logvar);
+  dmulogvar[m] += dims.scale * mulogvar[m];
+  dmulogvar[l] += select(0.0, dims.scale * 0.5 * expm1, inside);
+}
