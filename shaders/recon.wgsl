@@ -1,0 +1,138 @@
+// Reconstruction loss per example, summed over features, and its gradient.
+//
+//   bce: loss[b] = sum_f softplus(l) - l * x     Bernoulli negative log-likelihood from logits,
+//                                                l = logits[b, f], target x = x[b, f] in [0, 1]
+//   mse: loss[b] = sum_f (o - x)^2               squared error, o = logits[b, f] (the decoder's
+//                                                output, a Gaussian mean)
+//
+// Bindings (f32, row-major): loss [B]; logits, x, dlogits [B, F].
+// Forward: workgroup b (the grid may span two dimensions, see row()) sums row b in a fixed
+// order, a strided pass then a tree, so the result is deterministic; invocation 0 writes
+// loss[b]. Backward: invocation i (flat(), see activation.wgsl) overwrites dlogits[i] with
+// scale * dloss[b]/dlogits[i] for i < B * F; scale is the caller's weight per example
+// (recon_weight / B in training).
+
+struct Dims {
+  batch: u32,     // B
+  features: u32,  // F
+  scale: f32,     // multiplies the gradient (backward only)
+}
+
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(0) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<uniform> dims: Dims;
+
+var<workgroup> partial: array<f32, WG>;
+
+fn flat(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+fn row(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.x + wid.y * nwg.x;
+}
+
+// Sum of every invocation's v, returned to all of them. Called from uniform control flow only.
+fn tree_sum(lid: u32, v: f32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half = half / 2u) {
+    if (lid < half) {
+      partial[lid] = partial[lid] + partial[lid + half];
+    }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+// log(1 + t) for t in [0, 1] from arithmetic alone: log(1 + t) = 2 atanh(s), s = t / (2 + t)
+// <= 1/3, atanh(s) = s + s^3/3 + s^5/5 + ...; seven terms leave a relative error under 2e-8.
+// Calling log(1.0 + t) instead would round away t's low bits when t is small, and WGSL only
+// promises log an absolute error of 2^-21 near 1.
+fn log1p_unit(t: f32) -> f32 {
+  let s = t / (2.0 + t);
+  let s2 = s * s;
+  var p = 1.0 / 13.0;
+  p = p * s2 + 1.0 / 11.0;
+  p = p * s2 + 1.0 / 9.0;
+  p = p * s2 + 1.0 / 7.0;
+  p = p * s2 + 1.0 / 5.0;
+  p = p * s2 + 1.0 / 3.0;
+  p = p * s2 + 1.0;
+  return 2.0 * s * p;
+}
+
+// softplus(l) - l * x, written as a sum of terms that are non-negative for x in [0, 1], so
+// nothing cancels and exp never overflows:
+//   l >= 0:  l * (1 - x) + log1p(exp(-l));   l < 0:  -l * x + log1p(exp(l))
+fn bce(l: f32, xv: f32) -> f32 {
+  let head = select(-l * xv, l * (1.0 - xv), l >= 0.0);
+  return head + log1p_unit(exp(-abs(l)));
+}
+
+@compute @workgroup_size(WG)
+fn bce_forward(
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let b = row(wid, nwg);
+  var s = 0.0;
+  if (b < dims.batch) {
+    let base = b * dims.features;
+    for (var f = lid; f < dims.features; f += WG) {
+      s += bce(logits[base + f], x[base + f]);
+    }
+  }
+  let total = tree_sum(lid, s);
+  if (b < dims.batch && lid == 0u) {
+    loss[b] = total;
+  }
+}
+
+// Backward of softplus(l) - l * x:  dl = scale * (sigmoid(l) - x). With q = sigmoid(-|l|)
+// = e / (1 + e), e = exp(-|l|) <= 1 (no overflow): l >= 0: (1 - x) - q;  l < 0: q - x.
+// Both stay accurate where sigmoid(l) is within rounding of 1 and x is 1.
+@compute @workgroup_size(WG)
+fn bce_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= dims.batch * dims.features) { return; }
+  let l = logits[i];
+  let xv = x[i];
+  let e = exp(-abs(l));
+  let q = e / (1.0 + e);
+  dlogits[i] = dims.scale * select(q - xv, (1.0 - xv) - q, l >= 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn mse_forward(
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let b = row(wid, nwg);
+  var s = 0.0;
+  if (b < dims.batch) {
+    let base = b * dims.features;
+    for (var f = lid; f < dims.features; f += WG) {
+      let d = logits[base + f] - x[base + f];
+      s += d * d;
+    }
+  }
+  let total = tree_sum(lid, s);
+  if (b < dims.batch && lid == 0u) {
+    loss[b] = total;
+  }
+}
+
+// Backward of (o - x)^2:  do = scale * 2 * (o - x)
+@compute @workgroup_size(WG)
+fn mse_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= dims.batch * dims.features) { return; }
+  dlogits[i] = 2.0 * dims.scale * (logits[i] - x[i]);
+}

@@ -1,0 +1,104 @@
+/**
+ * Adam (AdamW with weight decay) over one flat parameter buffer: a single update dispatch
+ * for every parameter of the model, then a one-invocation dispatch that advances the step
+ * counter kept on the GPU (so a resumed run continues its bias correction exactly).
+ *
+ * n parameters.
+ */
+
+import type { Tensor } from "../gpu/buffer.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
+
+/** Adam hyper-parameters. Defaults: beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0. */
+export interface AdamConfig {
+  /** Learning rate; change it later with `update.update("dims", { lr })`. */
+  lr: number;
+  /** Decay of the first moment, in [0, 1). */
+  beta1?: number;
+  /** Decay of the second moment, in [0, 1). */
+  beta2?: number;
+  /** Added to sqrt(v_hat) in the denominator. */
+  eps?: number;
+  /** Decoupled (AdamW) weight decay: p -= lr * weightDecay * p each step. */
+  weightDecay?: number;
+}
+
+const WG = 256;
+
+// ln(beta) for beta^t = exp(t ln beta); beta = 0 would give -Infinity, and exp(-80 t) is
+// already 0 in f32, so that is where it stops.
+function logBeta(beta: number): number {
+  return Math.max(Math.log(beta), -80);
+}
+
+/**
+ * One optimizer step as two dispatches, `[update, advance]`, to encode in this order at the
+ * end of a training step. update: with t = counter[0] + 1,
+ * m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+ * p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + lr weightDecay p;
+ * advance: counter[0] += 1. Shapes: params, grads, m, v [n] f32; counter [1] u32 holding
+ * the number of completed steps (0 for a fresh run).
+ */
+export async function adamStep(
+  gpu: Gpu,
+  t: { params: Tensor; grads: Tensor; m: Tensor; v: Tensor; counter: Tensor },
+  c: AdamConfig,
+): Promise<Dispatch[]> {
+  const where = "adam.update";
+  const beta1 = c.beta1 ?? 0.9;
+  const beta2 = c.beta2 ?? 0.999;
+  const eps = c.eps ?? 1e-8;
+  const weightDecay = c.weightDecay ?? 0;
+  const bad = (name: string, v: number, rule: string) => {
+    throw new Error(`${where}: ${name} = ${v}, must be ${rule}`);
+  };
+  if (!(Number.isFinite(c.lr) && c.lr >= 0)) bad("lr", c.lr, "finite and >= 0");
+  if (!(beta1 >= 0 && beta1 < 1)) bad("beta1", beta1, "in [0, 1)");
+  if (!(beta2 >= 0 && beta2 < 1)) bad("beta2", beta2, "in [0, 1)");
+  if (!(Number.isFinite(eps) && eps > 0)) bad("eps", eps, "finite and > 0");
+  if (!(Number.isFinite(weightDecay) && weightDecay >= 0)) {
+    bad("weightDecay", weightDecay, "finite and >= 0");
+  }
+  const n = t.params.length;
+  if (n < 1) throw new Error(`${where}: params is empty`);
+  expectLength(where, "grads", t.grads, n);
+  expectLength(where, "m", t.m, n);
+  expectLength(where, "v", t.v, n);
+  expectLength(where, "counter", t.counter, 1);
+  if (t.counter.dtype !== "u32") {
+    throw new Error(`${where}: counter (${t.counter.label}) must be u32, is ${t.counter.dtype}`);
+  }
+  const k = await gpu.kernel("adam");
+  const update = await k.dispatch(
+    "update",
+    {
+      params: t.params,
+      m: t.m,
+      v: t.v,
+      grads: t.grads,
+      counter: t.counter,
+      dims: {
+        n,
+        lr: c.lr,
+        beta1,
+        beta2,
+        one_minus_beta1: 1 - beta1,
+        one_minus_beta2: 1 - beta2,
+        log_beta1: logBeta(beta1),
+        log_beta2: logBeta(beta2),
+        eps,
+        weight_decay: weightDecay,
+      },
+    },
+    grid1d(n, WG),
+    { label: "adam_update" },
+  );
+  update.flops = 16 * n;
+  update.bytes = 28 * n;
+  const advance = await k.dispatch("advance", { counter: t.counter }, [1, 1, 1], {
+    label: "adam_advance",
+  });
+  advance.bytes = 8;
+  return [update, advance];
+}
