@@ -1,0 +1,94 @@
+/**
+ * webgpu-vae: variational autoencoders trained on the GPU through WebGPU, with
+ * hand-written WGSL compute shaders.
+ *
+ * The pieces, from the bottom up:
+ * - {@linkcode requestGpu} opens a device; {@linkcode Gpu.kernel} loads a shader file and
+ *   reflects its bindings; {@linkcode Kernel.dispatch} builds a checked, reusable launch.
+ * - The ops (`denseForward`, `latentForward`, `reconForward`, `adamStep`, ...) build the
+ *   dispatches of one layer each, forward and backward.
+ * - {@linkcode buildStep} strings them into a whole training step of the MLP VAE: gather,
+ *   forward, losses, backward, Adam — encoded into one submit.
+ *
+ * @example Train a tiny VAE for a few steps
+ * ```ts
+ * import * as vae from "./mod.ts";
+ * const gpu = await vae.requestGpu();
+ * const cfg: vae.MlpVaeConfig = {
+ *   inputs: 12, hidden: [8], z: 2, recon: "bce", reconWeight: 1, beta: 1,
+ *   logvarClamp: [-30, 20], seed: 1,
+ * };
+ * const layout = vae.mlpVaeLayout(cfg);
+ * const state = new vae.ModelState(gpu, layout, vae.initParams(layout, cfg.seed));
+ * const bytes = new Uint8Array(4 * 12).map((_, i) => (i * 37) % 256);
+ * const source = {
+ *   data: vae.upload(gpu.device, "u8", [bytes.length], bytes),
+ *   index: vae.upload(gpu.device, "u32", [4], [0, 1, 2, 3]),
+ *   scale: 1 / 255,
+ *   shift: 0,
+ * };
+ * const metrics = new vae.Tensor(gpu.device, "f32", [vae.METRIC.size]);
+ * const step = await vae.buildStep(gpu, cfg, state, source, metrics, 4, { lr: 1e-3 });
+ * for (let i = 0; i < 10; i++) {
+ *   vae.submit(gpu.device, [step.gather, ...step.forward, ...step.backward]);
+ * }
+ * const m = await vae.readback(gpu.device, metrics);
+ * console.log("mean recon over 10 steps", m[vae.METRIC.recon] / 10);
+ * ```
+ *
+ * @module
+ */
+
+export { Gpu, type GpuOptions, GpuUnavailableError, requestGpu } from "./src/gpu/device.ts";
+export {
+  type DType,
+  type HostData,
+  poisoned,
+  readback,
+  readbackBytes,
+  readbackU32,
+  Tensor,
+  upload,
+  write,
+  zeros,
+} from "./src/gpu/buffer.ts";
+export {
+  type Binding,
+  ceilDiv,
+  Dispatch,
+  expectLength,
+  fetchShader,
+  grid1d,
+  Kernel,
+  scoped,
+  type ShaderLoader,
+  submit,
+  type TensorView,
+  type UniformValues,
+} from "./src/gpu/kernel.ts";
+export { activationBackward, activationForward, type ActivationKind } from "./src/nn/activation.ts";
+export { denseBackward, denseForward, type DenseShape } from "./src/nn/dense.ts";
+export { latentBackward, latentForward, type LatentShape } from "./src/nn/latent.ts";
+export { klBackward, klForward, type KlShape } from "./src/nn/kl.ts";
+export { reconBackward, reconForward, type ReconKind, type ReconShape } from "./src/nn/recon.ts";
+export { accumulate, clearSlots, finiteGuard } from "./src/nn/reduce.ts";
+export { type AdamConfig, adamStep } from "./src/nn/adam.ts";
+export { gatherBatch, type GatherShape } from "./src/nn/gather.ts";
+export { PARAM_ALIGN, type ParamEntry, ParamLayout } from "./src/nn/params.ts";
+export {
+  type BatchSource,
+  buildStep,
+  initParams,
+  METRIC,
+  type MlpVaeConfig,
+  mlpVaeLayout,
+  ModelState,
+  setBatchOffset,
+  type StepProgram,
+} from "./src/vae/mlp_vae.ts";
+export {
+  encodeSafetensors,
+  parseSafetensors,
+  type SafeTensor,
+  SafetensorsError,
+} from "./src/train/safetensors.ts";

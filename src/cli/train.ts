@@ -1,0 +1,187 @@
+/**
+ * `deno task train [flags]`: train a VAE and write a run folder (config.json,
+ * metrics.jsonl, model.safetensors, optimizer.safetensors). `--help` lists the flags.
+ */
+
+import { loadDataset } from "../data/datasets.ts";
+import { requestGpu } from "../gpu/device.ts";
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+import { ConfigError, helpText, parseTrainArgs, type TrainConfig } from "../train/config.ts";
+import { writeTextAtomic } from "../train/atomic.ts";
+import {
+  type EpochRecord,
+  modelConfig,
+  NonFiniteError,
+  type Progress,
+  Trainer,
+} from "../train/trainer.ts";
+import { mlpVaeLayout } from "../vae/mlp_vae.ts";
+import { runMain } from "./_main.ts";
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+function clock(s: number): string {
+  if (!Number.isFinite(s)) return "--:--";
+  const m = Math.floor(s / 60), r = Math.round(s % 60);
+  return `${m}:${String(r).padStart(2, "0")}`;
+}
+
+function progressLine(p: Progress): string {
+  const l = p.losses;
+  return `epoch ${p.epoch + 1}/${p.epochs} step ${p.step}/${p.steps}  loss ${l.total.toFixed(2)} ` +
+    `= recon ${l.recon.toFixed(2)} + KL ${l.kl.toFixed(2)}  ${
+      p.imagesPerSecond.toFixed(0)
+    } img/s  ` +
+    `ETA ${clock(p.eta)}`;
+}
+
+/** Settings that must not change on --resume (anything but epochs and out). */
+const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
+  "dataset",
+  "data-dir",
+  "model",
+  "hidden",
+  "z",
+  "batch",
+  "lr",
+  "beta",
+  "recon",
+  "recon-weight",
+  "logvar-clamp",
+  "seed",
+];
+
+await runMain(async () => {
+  const args = await parseTrainArgs(Deno.args);
+  if (args.help) {
+    console.log(helpText());
+    return;
+  }
+  let config = args.config;
+  let dir: string;
+  let resume;
+  if (args.resume) {
+    dir = args.resume.replace(/\/+$/, "");
+    let saved: TrainConfig;
+    try {
+      saved = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+    } catch (e) {
+      throw new ConfigError(
+        `--resume ${dir}: no readable config.json there (${(e as Error).message})`,
+      );
+    }
+    for (const key of FIXED_ON_RESUME) {
+      if (
+        Deno.args.some((a) => a === `--${key}` || a.startsWith(`--${key}=`)) &&
+        JSON.stringify(config[key]) !== JSON.stringify(saved[key])
+      ) {
+        throw new ConfigError(
+          `--${key} cannot change on --resume (the run used ${JSON.stringify(saved[key])})`,
+        );
+      }
+    }
+    const epochsGiven = Deno.args.some((a) => a === "--epochs" || a.startsWith("--epochs="));
+    config = { ...saved, epochs: epochsGiven ? config.epochs : saved.epochs, out: dir };
+  } else {
+    dir = (config.out || `runs/${stamp()}`).replace(/\/+$/, "");
+    config = { ...config, out: dir };
+    if (await exists(dir) && !args.force) {
+      throw new ConfigError(
+        `${dir} already exists: pass --resume ${dir} to continue it, --force to overwrite, or another --out`,
+      );
+    }
+  }
+
+  const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
+  if (args.resume) {
+    const layout = mlpVaeLayout(modelConfig(config, data.features));
+    resume = await loadCheckpoint(dir, layout);
+    if (resume.epoch >= config.epochs && resume.stepInEpoch === 0) {
+      throw new ConfigError(
+        `${dir} has already trained ${resume.epoch} epochs: pass --epochs N with N > ${resume.epoch}`,
+      );
+    }
+  }
+  const gpu = await requestGpu();
+  const trainer = await Trainer.create(gpu, config, data, resume);
+
+  await Deno.mkdir(dir, { recursive: true });
+  if (!args.resume) await Deno.remove(`${dir}/metrics.jsonl`).catch(() => {});
+  await writeTextAtomic(`${dir}/config.json`, JSON.stringify(config, null, 2) + "\n");
+  const tty = Deno.stdout.isTerminal();
+  console.log(
+    `training ${config.model} (hidden ${
+      config.hidden.join(",")
+    }, z ${config.z}) on ${data.name}: ` +
+      `${data.train.count} train / ${data.test.count} test, ${data.features} features, on ${gpu.adapterName}`,
+  );
+  console.log(`run folder: ${dir}`);
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) Deno.exit(130);
+    interrupted = true;
+    console.error("\ninterrupt: finishing this step and saving (Ctrl-C again to quit at once)");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+
+  const encoder = new TextEncoder();
+  const onProgress = (p: Progress) => {
+    if (tty) Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${progressLine(p)}`));
+    else console.log(progressLine(p));
+  };
+  const onEpoch = async (r: EpochRecord) => {
+    if (tty) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
+    console.log(
+      `epoch ${r.epoch}: train loss ${r.train.total.toFixed(2)}  test loss ${
+        r.test.total.toFixed(2)
+      } ` +
+        `(recon ${r.test.recon.toFixed(2)} + KL ${r.test.kl.toFixed(2)}; -ELBO ${
+          r.test.elbo.toFixed(2)
+        }) ` +
+        `${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`,
+    );
+    await saveCheckpoint(dir, trainer.state.layout, await trainer.checkpoint());
+    await Deno.writeTextFile(`${dir}/metrics.jsonl`, JSON.stringify(r) + "\n", { append: true });
+  };
+
+  let outcome;
+  try {
+    outcome = await trainer.train({ onProgress, onEpoch, stop: () => interrupted });
+  } catch (e) {
+    if (e instanceof NonFiniteError) {
+      const kept = await exists(`${dir}/model.safetensors`)
+        ? `the last good checkpoint (epoch ${trainer.epoch}) is kept in ${dir}`
+        : "no checkpoint had been written yet";
+      throw new Error(
+        `${e.message}; stopped, ${kept}. Try a lower --lr or a tighter --logvar-clamp`,
+      );
+    }
+    throw e;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  if (outcome === "stopped") {
+    await saveCheckpoint(dir, trainer.state.layout, await trainer.checkpoint());
+    console.log(
+      `\nstopped at epoch ${
+        trainer.epoch + 1
+      }, step ${trainer.stepInEpoch}; saved. Continue with: deno task train --resume ${dir}`,
+    );
+  } else {
+    console.log(`done: ${dir}/model.safetensors`);
+  }
+  gpu.destroy();
+});

@@ -1,0 +1,139 @@
+/**
+ * Float64 reference of the whole MLP VAE (src/vae/mlp_vae.ts), composed of the per-op
+ * references: forward, loss, every parameter gradient, and Adam steps. It draws the
+ * reparameterization noise with the GPU's own generator (normals()), so a GPU run and this
+ * reference see the same eps and can be compared step by step.
+ *
+ * Legend: B batch, F input features, Z latent size.
+ */
+
+import type { MlpVaeConfig } from "../vae/mlp_vae.ts";
+import type { ParamLayout } from "../nn/params.ts";
+import { leakyReluBackward, leakyReluForward } from "./activation.ts";
+import { type AdamHyper, adamStep } from "./adam.ts";
+import { denseBackward, denseForward } from "./dense.ts";
+import { klBackward, klForward } from "./kl.ts";
+import { latentBackward, latentForward, normals } from "./latent.ts";
+import { bceBackward, bceForward, mseBackward, mseForward } from "./recon.ts";
+
+/** Loss terms (batch means, nats per example) and the flat gradient of the loss. */
+export interface ReferenceStep {
+  /** Mean over the batch of the summed reconstruction loss. */
+  recon: number;
+  /** Mean over the batch of the summed KL. */
+  kl: number;
+  /** reconWeight * recon + beta * kl. */
+  loss: number;
+  /** d loss / d params, in the flat layout (gaps zero). */
+  grads: Float64Array;
+}
+
+function sh(batch: number, inFeatures: number, outFeatures: number) {
+  return { batch, inFeatures, outFeatures };
+}
+
+function slice(flat: Float64Array, layout: ParamLayout, name: string): Float64Array {
+  const e = layout.get(name);
+  return flat.subarray(e.offset, e.offset + e.length);
+}
+
+/** Loss and gradient of the MLP VAE at `params` for batch `x` [B, F] with noise `eps` [B, Z]. */
+export function mlpVaeStep(
+  cfg: MlpVaeConfig,
+  layout: ParamLayout,
+  params: Float64Array,
+  x: Float64Array,
+  batch: number,
+  eps: Float64Array,
+): ReferenceStep {
+  const B = batch, F = cfg.inputs, Z = cfg.z;
+  const [lo, hi] = cfg.logvarClamp;
+  const P = (name: string) => slice(params, layout, name);
+  const grads = new Float64Array(params.length);
+  const G = (name: string) => slice(grads, layout, name);
+
+  // Forward, keeping what the backward needs.
+  const enc: { input: Float64Array; pre: Float64Array; k: number; n: number }[] = [];
+  let h = x, width = F;
+  cfg.hidden.forEach((H, i) => {
+    const pre = denseForward(h, P(`encoder.${i}.weight`), P(`encoder.${i}.bias`), sh(B, width, H));
+    enc.push({ input: h, pre, k: width, n: H });
+    h = leakyReluForward(pre, 0);
+    width = H;
+  });
+  const headIn = h, headK = width;
+  const mulogvar = denseForward(
+    h,
+    P("encoder.head.weight"),
+    P("encoder.head.bias"),
+    sh(B, width, 2 * Z),
+  );
+  const z = latentForward(mulogvar, eps, B, Z, lo, hi);
+  const dec: { input: Float64Array; pre: Float64Array; k: number; n: number }[] = [];
+  let g = z;
+  width = Z;
+  [...cfg.hidden].reverse().forEach((H, j) => {
+    const pre = denseForward(g, P(`decoder.${j}.weight`), P(`decoder.${j}.bias`), sh(B, width, H));
+    dec.push({ input: g, pre, k: width, n: H });
+    g = leakyReluForward(pre, 0);
+    width = H;
+  });
+  const logits = denseForward(g, P("decoder.out.weight"), P("decoder.out.bias"), sh(B, width, F));
+  const reconB = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F);
+  const klB = klForward(mulogvar, B, Z, lo, hi);
+  const recon = reconB.reduce((a, b) => a + b, 0) / B;
+  const kl = klB.reduce((a, b) => a + b, 0) / B;
+
+  // Backward.
+  const rs = cfg.reconWeight / B;
+  const dlogits = cfg.recon === "bce" ? bceBackward(logits, x, rs) : mseBackward(logits, x, rs);
+  let d = denseBackward(dlogits, g, P("decoder.out.weight"), sh(B, width, F));
+  G("decoder.out.weight").set(d.dW);
+  G("decoder.out.bias").set(d.db);
+  for (let j = dec.length - 1; j >= 0; j--) {
+    const l = dec[j];
+    const dpre = leakyReluBackward(d.dx, l.pre, 0);
+    d = denseBackward(dpre, l.input, P(`decoder.${j}.weight`), sh(B, l.k, l.n));
+    G(`decoder.${j}.weight`).set(d.dW);
+    G(`decoder.${j}.bias`).set(d.db);
+  }
+  const dmulogvar = latentBackward(d.dx, eps, mulogvar, B, Z, lo, hi);
+  const dkl = klBackward(mulogvar, B, Z, lo, hi, cfg.beta / B);
+  for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += dkl[i];
+  d = denseBackward(dmulogvar, headIn, P("encoder.head.weight"), sh(B, headK, 2 * Z));
+  G("encoder.head.weight").set(d.dW);
+  G("encoder.head.bias").set(d.db);
+  for (let i = enc.length - 1; i >= 0; i--) {
+    const l = enc[i];
+    const dpre = leakyReluBackward(d.dx, l.pre, 0);
+    d = denseBackward(dpre, l.input, P(`encoder.${i}.weight`), sh(B, l.k, l.n));
+    G(`encoder.${i}.weight`).set(d.dW);
+    G(`encoder.${i}.bias`).set(d.db);
+  }
+  return { recon, kl, loss: cfg.reconWeight * recon + cfg.beta * kl, grads };
+}
+
+/**
+ * `steps` Adam steps on the same batch, step s drawing its noise as the GPU does
+ * (normals(seed, 0, s, B * Z)). Returns each step's loss terms, computed before its update.
+ */
+export function mlpVaeTrain(
+  cfg: MlpVaeConfig,
+  layout: ParamLayout,
+  params: Float64Array,
+  x: Float64Array,
+  batch: number,
+  steps: number,
+  adam: AdamHyper,
+): ReferenceStep[] {
+  const m = new Float64Array(params.length);
+  const v = new Float64Array(params.length);
+  const out: ReferenceStep[] = [];
+  for (let s = 0; s < steps; s++) {
+    const eps = normals(cfg.seed, 0, s, batch * cfg.z);
+    const r = mlpVaeStep(cfg, layout, params, x, batch, eps);
+    out.push(r);
+    adamStep(params, m, v, r.grads, s + 1, adam);
+  }
+  return out;
+}

@@ -1,0 +1,230 @@
+/**
+ * Training configuration: defaults, command-line flags, `--config FILE.json` (same keys as
+ * the flags), validation. An unknown key or a bad value is an error naming it, never
+ * ignored. Flags given on the command line win over the config file.
+ */
+
+import { parseArgs } from "node:util";
+
+/** Everything a training run is set up with (the resolved config written to the run folder). */
+export interface TrainConfig {
+  /** Dataset spec: embedded, fashion-mnist, mnist, idx:IMAGES[,LABELS]. */
+  dataset: string;
+  /** Folder holding the IDX files (fashion-mnist, mnist). */
+  "data-dir": string;
+  /** Model family (only mlp for now). */
+  model: "mlp";
+  /** Hidden widths of the MLP encoder (the decoder mirrors them). */
+  hidden: number[];
+  /** Latent dimensions. */
+  z: number;
+  /** Passes over the training set. */
+  epochs: number;
+  /** Examples per step. */
+  batch: number;
+  /** Adam learning rate. */
+  lr: number;
+  /** KL weight. */
+  beta: number;
+  /** Reconstruction likelihood. */
+  recon: "bce" | "mse";
+  /** Weight of the reconstruction term. */
+  "recon-weight": number;
+  /** Clamp of logvar before exp: [lo, hi]. */
+  "logvar-clamp": [number, number];
+  /** Seed of weights, shuffling and noise. */
+  seed: number;
+  /** Run folder. */
+  out: string;
+}
+
+/** Defaults: the `mlp` reference model of DESIGN.md on the embedded data. */
+export const DEFAULTS: TrainConfig = {
+  dataset: "embedded",
+  "data-dir": "",
+  model: "mlp",
+  hidden: [512, 512],
+  z: 20,
+  epochs: 5,
+  batch: 128,
+  lr: 1e-3,
+  beta: 1,
+  recon: "bce",
+  "recon-weight": 1,
+  "logvar-clamp": [-30, 20],
+  seed: 1,
+  out: "",
+};
+
+/** What each key means, for `--help`. */
+export const HELP: Record<keyof TrainConfig, string> = {
+  dataset: "embedded | fashion-mnist | mnist | idx:IMAGES[,LABELS]",
+  "data-dir": "folder with the IDX files (fashion-mnist, mnist)",
+  model: "model family: mlp",
+  hidden: "hidden widths, comma-separated (decoder mirrors)",
+  z: "latent dimensions",
+  epochs: "passes over the training set",
+  batch: "examples per step",
+  lr: "Adam learning rate",
+  beta: "KL weight (1 = ELBO)",
+  recon: "reconstruction loss: bce (Bernoulli, logits) | mse (Gaussian)",
+  "recon-weight": "weight of the reconstruction term",
+  "logvar-clamp": "LO,HI bounds on logvar before exp",
+  seed: "seed of weights, shuffling and noise",
+  out: "run folder (default runs/<date-time>)",
+};
+
+/** A configuration problem; its message is one line for the user. */
+export class ConfigError extends Error {
+  /** @param message what is wrong and how to fix it */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Raw = Record<string, unknown>;
+
+function num(key: string, v: unknown, test: (n: number) => boolean, what: string): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  if (!Number.isFinite(n) || !test(n)) throw new ConfigError(`--${key}: '${v}' is not ${what}`);
+  return n;
+}
+
+function list(key: string, v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (typeof v === "string") return v.split(",").map((s) => s.trim());
+  throw new ConfigError(`--${key}: '${v}' is not a comma-separated list`);
+}
+
+const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+
+/** Check one key's value and return it in its typed form. */
+function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConfig] {
+  switch (key) {
+    case "dataset":
+    case "data-dir":
+    case "out":
+      if (typeof v !== "string") throw new ConfigError(`--${key}: expected a string`);
+      return v;
+    case "model":
+      if (v !== "mlp") throw new ConfigError(`--model: '${v}' is not a model (use mlp)`);
+      return v;
+    case "recon":
+      if (v !== "bce" && v !== "mse") throw new ConfigError(`--recon: '${v}' is not bce or mse`);
+      return v;
+    case "hidden": {
+      const h = list(key, v).map((x) => num(key, x, positiveInt, "a list of positive integers"));
+      if (h.length === 0) throw new ConfigError("--hidden: needs at least one width");
+      return h;
+    }
+    case "logvar-clamp": {
+      const c = list(key, v).map((x) => num(key, x, () => true, "LO,HI"));
+      if (c.length !== 2 || !(c[0] < c[1])) {
+        throw new ConfigError(`--logvar-clamp: '${v}' is not LO,HI with LO < HI`);
+      }
+      return [c[0], c[1]];
+    }
+    case "z":
+    case "epochs":
+    case "batch":
+      return num(key, v, positiveInt, "a positive integer");
+    case "seed":
+      return num(
+        key,
+        v,
+        (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32,
+        "an integer in [0, 2^32)",
+      );
+    case "lr":
+      return num(key, v, (n) => n > 0, "a positive number");
+    case "beta":
+    case "recon-weight":
+      return num(key, v, (n) => n >= 0, "a non-negative number");
+  }
+}
+
+function apply(cfg: TrainConfig, raw: Raw, source: string): void {
+  for (const [key, v] of Object.entries(raw)) {
+    if (!(key in DEFAULTS)) {
+      throw new ConfigError(
+        `${source}: unknown key '${key}' (known: ${Object.keys(DEFAULTS).join(", ")})`,
+      );
+    }
+    // deno-lint-ignore no-explicit-any
+    (cfg as any)[key] = coerce(key as keyof TrainConfig, v);
+  }
+}
+
+/** Parsed command line: the config plus the flags that are not config keys. */
+export interface TrainArgs {
+  /** The resolved configuration. */
+  config: TrainConfig;
+  /** `--help` was given. */
+  help: boolean;
+  /** `--resume RUN`: the run folder to continue. */
+  resume: string | null;
+  /** `--force`: allow writing into an existing run folder. */
+  force: boolean;
+}
+
+/** Parse `args` (flags, then `--config FILE` under them) into a validated config. */
+export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+    force: { type: "boolean" },
+    resume: { type: "string" },
+    config: { type: "string" },
+  };
+  for (const key of Object.keys(DEFAULTS)) options[key] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message.split("\n")[0]} (see --help)`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const config: TrainConfig = structuredClone(DEFAULTS);
+  if (typeof values.config === "string") {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(values.config);
+    } catch (e) {
+      throw new ConfigError(`--config ${values.config}: cannot read it (${(e as Error).message})`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`--config ${values.config}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      throw new ConfigError(`--config ${values.config}: expected a JSON object of flag names`);
+    }
+    apply(config, raw as Raw, `--config ${values.config}`);
+  }
+  const flags: Raw = {};
+  for (const key of Object.keys(DEFAULTS)) if (values[key] !== undefined) flags[key] = values[key];
+  apply(config, flags, "command line");
+  return {
+    config,
+    help: values.help === true,
+    resume: typeof values.resume === "string" ? values.resume : null,
+    force: values.force === true,
+  };
+}
+
+/** The `--help` text: every flag with its default. */
+export function helpText(): string {
+  const lines = ["usage: deno task train [flags]", ""];
+  for (const key of Object.keys(DEFAULTS) as (keyof TrainConfig)[]) {
+    const d = DEFAULTS[key];
+    const shown = Array.isArray(d) ? d.join(",") : d === "" ? "-" : String(d);
+    lines.push(`  --${key.padEnd(14)} ${HELP[key]} (default: ${shown})`);
+  }
+  lines.push("  --config FILE    JSON object with the same keys as the flags");
+  lines.push("  --resume RUN     continue the run in folder RUN");
+  lines.push("  --force          write into an existing run folder");
+  lines.push("  --help           this text");
+  return lines.join("\n");
+}

@@ -1,0 +1,352 @@
+/**
+ * The training loop: the dataset uploaded once as u8, one submit per step, metrics read a
+ * few times per epoch, a test pass and a checkpoint at every epoch end, exact resume.
+ *
+ * Nothing is read back inside a step. Every `readEvery` steps the metrics buffer (sums of
+ * per-example losses and the NaN/Inf count) is read for the progress line and the guard.
+ */
+
+import { readback, Tensor, upload, write } from "../gpu/buffer.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { submit } from "../gpu/kernel.ts";
+import type { Dataset, Split } from "../data/datasets.ts";
+import { clearSlots } from "../nn/reduce.ts";
+import {
+  type BatchSource,
+  buildStep,
+  initParams,
+  METRIC,
+  type MlpVaeConfig,
+  mlpVaeLayout,
+  ModelState,
+  setBatchOffset,
+  type StepProgram,
+} from "../vae/mlp_vae.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import type { TrainConfig } from "./config.ts";
+import { epochOrder } from "./random.ts";
+
+/** Loss terms in nats per example. */
+export interface Losses {
+  /** Reconstruction term. */
+  recon: number;
+  /** KL term. */
+  kl: number;
+  /** recon-weight * recon + beta * kl: what is minimised. */
+  total: number;
+}
+
+/** One line of metrics.jsonl. */
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Optimizer steps completed. */
+  step: number;
+  /** Training losses averaged over the epoch's examples. */
+  train: Losses;
+  /** Losses on the held-out set; `elbo` is recon + kl, the negative ELBO. */
+  test: Losses & { elbo: number };
+  /** KL weight. */
+  beta: number;
+  /** Wall seconds of the epoch's training steps. */
+  seconds: number;
+  /** Training throughput. */
+  imagesPerSecond: number;
+}
+
+/** A progress report, a few times per epoch. */
+export interface Progress {
+  /** 0-based epoch and its step count. */
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  /** Mean training losses of the epoch so far. */
+  losses: Losses;
+  /** Images per second since the epoch began. */
+  imagesPerSecond: number;
+  /** Seconds left in the run, estimated. */
+  eta: number;
+}
+
+/** Raised when the loss turns NaN or Inf; names where. */
+export class NonFiniteError extends Error {
+  /** @param message where it happened and what was kept */
+  constructor(message: string) {
+    super(message);
+    this.name = "NonFiniteError";
+  }
+}
+
+/** The model config of a training config and dataset. */
+export function modelConfig(c: TrainConfig, features: number): MlpVaeConfig {
+  return {
+    inputs: features,
+    hidden: c.hidden,
+    z: c.z,
+    recon: c.recon,
+    reconWeight: c["recon-weight"],
+    beta: c.beta,
+    logvarClamp: c["logvar-clamp"],
+    seed: c.seed,
+  };
+}
+
+interface Programs {
+  full: StepProgram;
+  last: StepProgram | null;
+}
+
+/** Trains one model on one dataset; see {@linkcode Trainer.create}. */
+export class Trainer {
+  /** The training configuration. */
+  readonly config: TrainConfig;
+  /** Model state on the GPU. */
+  readonly state: ModelState;
+  /** Examples in the training and test sets. */
+  readonly trainCount: number;
+  readonly testCount: number;
+  /** Epoch in progress (0-based) and its completed steps. */
+  epoch = 0;
+  stepInEpoch = 0;
+  /** Optimizer steps completed. */
+  step = 0;
+  /** Read the metrics (progress, NaN guard) every this many steps. */
+  readEvery: number;
+  readonly #gpu: Gpu;
+  readonly #metrics: Tensor;
+  readonly #testMetrics: Tensor;
+  readonly #trainIndex: Tensor;
+  readonly #train: Programs;
+  readonly #test: Programs;
+  readonly #clear: Awaited<ReturnType<typeof clearSlots>>;
+  readonly #clearTest: Awaited<ReturnType<typeof clearSlots>>;
+  #pendingSums: number[] | null = null;
+
+  private constructor(
+    gpu: Gpu,
+    config: TrainConfig,
+    state: ModelState,
+    parts: {
+      metrics: Tensor;
+      testMetrics: Tensor;
+      trainIndex: Tensor;
+      train: Programs;
+      test: Programs;
+      clear: Awaited<ReturnType<typeof clearSlots>>;
+      clearTest: Awaited<ReturnType<typeof clearSlots>>;
+      trainCount: number;
+      testCount: number;
+    },
+  ) {
+    this.#gpu = gpu;
+    this.config = config;
+    this.state = state;
+    this.#metrics = parts.metrics;
+    this.#testMetrics = parts.testMetrics;
+    this.#trainIndex = parts.trainIndex;
+    this.#train = parts.train;
+    this.#test = parts.test;
+    this.#clear = parts.clear;
+    this.#clearTest = parts.clearTest;
+    this.trainCount = parts.trainCount;
+    this.testCount = parts.testCount;
+    this.readEvery = Math.max(1, Math.ceil(this.stepsPerEpoch / 8));
+  }
+
+  /**
+   * Upload the dataset, build every step program once, and start from fresh weights or
+   * from `resume`.
+   */
+  static async create(
+    gpu: Gpu,
+    config: TrainConfig,
+    data: Dataset,
+    resume?: Checkpoint,
+  ): Promise<Trainer> {
+    const d = gpu.device;
+    const cfg = modelConfig(config, data.features);
+    const layout = mlpVaeLayout(cfg);
+    const state = new ModelState(gpu, layout, resume?.params ?? initParams(layout, cfg.seed));
+    const source = (split: Split, label: string): BatchSource => ({
+      data: upload(d, "u8", [split.images.length], split.images, `${label} images`),
+      index: upload(
+        d,
+        "u32",
+        [split.count],
+        Uint32Array.from({ length: split.count }, (_, i) => i),
+        `${label} order`,
+      ),
+      scale: 1 / 255,
+      shift: 0,
+    });
+    const trainSource = source(data.train, "train");
+    const testSource = source(data.test, "test");
+    const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
+    const testMetrics = new Tensor(d, "f32", [METRIC.size], "test metrics");
+    const adam = { lr: config.lr };
+    const B = config.batch;
+    const programs = async (
+      src: BatchSource,
+      n: number,
+      acc: Tensor,
+      train: boolean,
+    ): Promise<Programs> => {
+      const b = Math.min(B, n);
+      const full = await buildStep(gpu, cfg, state, src, acc, b, train ? adam : undefined);
+      const rest = n % b;
+      const last = rest
+        ? await buildStep(gpu, cfg, state, src, acc, rest, train ? adam : undefined)
+        : null;
+      return { full, last };
+    };
+    const t = new Trainer(gpu, config, state, {
+      metrics,
+      testMetrics,
+      trainIndex: trainSource.index,
+      train: await programs(trainSource, data.train.count, metrics, true),
+      test: await programs(testSource, data.test.count, testMetrics, false),
+      clear: await clearSlots(gpu, { acc: metrics }),
+      clearTest: await clearSlots(gpu, { acc: testMetrics }),
+      trainCount: data.train.count,
+      testCount: data.test.count,
+    });
+    if (resume) {
+      write(d, state.m, resume.m);
+      write(d, state.v, resume.v);
+      write(d, state.counter, [resume.step]);
+      t.step = resume.step;
+      t.epoch = resume.epoch;
+      t.stepInEpoch = resume.stepInEpoch;
+      t.#pendingSums = resume.sums;
+    }
+    await gpu.sync();
+    return t;
+  }
+
+  /** Steps in one epoch (the last may be a partial batch). */
+  get stepsPerEpoch(): number {
+    return Math.ceil(this.trainCount / Math.min(this.config.batch, this.trainCount));
+  }
+
+  /**
+   * Train until `epochs` are done or `stop()` returns true (checked after every step).
+   * Calls `onProgress` a few times per epoch and `onEpoch` at each epoch end (after the
+   * test pass). Throws {@linkcode NonFiniteError} when the loss turns NaN or Inf.
+   */
+  async train(events: {
+    onProgress?: (p: Progress) => void;
+    onEpoch?: (r: EpochRecord) => Promise<void> | void;
+    stop?: () => boolean;
+  } = {}): Promise<"done" | "stopped"> {
+    const d = this.#gpu.device;
+    const B = Math.min(this.config.batch, this.trainCount);
+    const steps = this.stepsPerEpoch;
+    const runStart = performance.now();
+    const runSteps0 = this.epoch * steps + this.stepInEpoch;
+    while (this.epoch < this.config.epochs) {
+      write(d, this.#trainIndex, epochOrder(this.trainCount, this.config.seed, this.epoch));
+      if (this.#pendingSums) {
+        write(
+          d,
+          this.#metrics,
+          this.#pendingSums.concat(new Array(METRIC.size).fill(0)).slice(0, METRIC.size),
+        );
+        this.#pendingSums = null;
+      } else if (this.stepInEpoch === 0) {
+        submit(d, [this.#clear], "clear metrics");
+      }
+      const t0 = performance.now();
+      const s0 = this.stepInEpoch;
+      let lastRead = this.stepInEpoch;
+      while (this.stepInEpoch < steps) {
+        const offset = this.stepInEpoch * B;
+        const p = offset + B <= this.trainCount ? this.#train.full : this.#train.last!;
+        setBatchOffset(p, offset);
+        submit(d, [p.gather, ...p.forward, ...p.backward]);
+        this.stepInEpoch++;
+        this.step++;
+        const last = this.stepInEpoch === steps;
+        if (last || this.stepInEpoch % this.readEvery === 0) {
+          const m = await readback(d, this.#metrics);
+          if (m[METRIC.nonfinite] > 0) {
+            throw new NonFiniteError(
+              `the loss became NaN or Inf in epoch ${this.epoch + 1}, between steps ` +
+                `${lastRead + 1} and ${this.stepInEpoch} of ${steps}`,
+            );
+          }
+          lastRead = this.stepInEpoch;
+          const seen = Math.min(this.stepInEpoch * B, this.trainCount);
+          const secs = (performance.now() - t0) / 1000;
+          const done = this.epoch * steps + this.stepInEpoch;
+          const rate = (done - runSteps0) / ((performance.now() - runStart) / 1000);
+          events.onProgress?.({
+            epoch: this.epoch,
+            epochs: this.config.epochs,
+            step: this.stepInEpoch,
+            steps,
+            losses: this.#losses(m, seen),
+            imagesPerSecond: ((this.stepInEpoch - s0) * B) / secs,
+            eta: (this.config.epochs * steps - done) / rate,
+          });
+        }
+        if (events.stop?.() && !last) return "stopped";
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const m = await readback(d, this.#metrics);
+      const test = await this.evaluate();
+      const record: EpochRecord = {
+        epoch: this.epoch + 1,
+        step: this.step,
+        train: this.#losses(m, this.trainCount),
+        test,
+        beta: this.config.beta,
+        seconds,
+        imagesPerSecond: ((steps - s0) * B) / seconds,
+      };
+      this.epoch++;
+      this.stepInEpoch = 0;
+      await events.onEpoch?.(record);
+      if (events.stop?.() && this.epoch < this.config.epochs) return "stopped";
+    }
+    return "done";
+  }
+
+  /** Losses on the held-out set (one sample of z per example; noise stream 1). */
+  async evaluate(): Promise<Losses & { elbo: number }> {
+    const d = this.#gpu.device;
+    const B = this.#test.full.batch;
+    submit(d, [this.#clearTest], "clear test metrics");
+    for (let offset = 0; offset < this.testCount; offset += B) {
+      const p = offset + B <= this.testCount ? this.#test.full : this.#test.last!;
+      setBatchOffset(p, offset);
+      submit(d, [p.gather, ...p.forward], "test");
+    }
+    const m = await readback(d, this.#testMetrics);
+    const l = this.#losses(m, this.testCount);
+    if (m[METRIC.nonfinite] > 0) throw new NonFiniteError("the test loss is NaN or Inf");
+    return { ...l, elbo: l.recon + l.kl };
+  }
+
+  /** The full state at the current step boundary, for a checkpoint. */
+  async checkpoint(): Promise<Checkpoint> {
+    const d = this.#gpu.device;
+    const sums = this.stepInEpoch === 0 ? [] : [...(await readback(d, this.#metrics))];
+    return {
+      params: await readback(d, this.state.params),
+      m: await readback(d, this.state.m),
+      v: await readback(d, this.state.v),
+      step: this.step,
+      epoch: this.epoch,
+      stepInEpoch: this.stepInEpoch,
+      sums,
+      config: JSON.stringify(this.config),
+    };
+  }
+
+  #losses(m: Float32Array, count: number): Losses {
+    const recon = m[METRIC.recon] / count;
+    const kl = m[METRIC.kl] / count;
+    return { recon, kl, total: this.config["recon-weight"] * recon + this.config.beta * kl };
+  }
+}
