@@ -146,7 +146,7 @@ for (const { name, batch, cfg } of CASES) {
           `${name} ${e.name} after 20 steps`,
           got,
           finalWant.subarray(e.offset, e.offset + e.length),
-          1e-3,
+          1e-5,
         );
       }
       assert.ok(traj.at(-1)!.loss < traj[0].loss, "the loss went down");
