@@ -47,7 +47,7 @@ function progressLine(p: Progress): string {
     `ETA ${clock(p.eta)}`;
 }
 
-/** Settings that must not change on --resume (anything but epochs and out). */
+/** Settings that must not change on --resume (epochs and lr may: lowering lr after a NaN). */
 const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "dataset",
   "data-dir",
@@ -55,7 +55,6 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "hidden",
   "z",
   "batch",
-  "lr",
   "beta",
   "recon",
   "recon-weight",
@@ -92,8 +91,13 @@ await runMain(async () => {
         );
       }
     }
-    const epochsGiven = Deno.args.some((a) => a === "--epochs" || a.startsWith("--epochs="));
-    config = { ...saved, epochs: epochsGiven ? config.epochs : saved.epochs, out: dir };
+    const given = (k: string) => Deno.args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`));
+    config = {
+      ...saved,
+      epochs: given("epochs") ? config.epochs : saved.epochs,
+      lr: given("lr") ? config.lr : saved.lr,
+      out: dir,
+    };
   } else {
     dir = (config.out || `runs/${stamp()}`).replace(/\/+$/, "");
     config = { ...config, out: dir };
