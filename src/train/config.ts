@@ -45,7 +45,7 @@ export const DEFAULTS: TrainConfig = {
   model: "mlp",
   hidden: [512, 512],
   z: 20,
-  epochs: 5,
+  epochs: 10,
   batch: 128,
   lr: 1e-3,
   beta: 1,
