@@ -1,0 +1,194 @@
+/**
+ * Dense (fully connected) layer: y = x W + b, and its backward dx = dy W^T, dW = x^T dy,
+ * db = column sums of dy. Gradients overwrite their outputs.
+ *
+ * Dimensions: B batch, K in features, N out features.
+ *   x, dx [B, K]   y, dy [B, N]   W, dW [K, N]   b, db [N]      (row-major f32)
+ *
+ * W, b, dW and db are usually views into one flat parameter (gradient) buffer. Each product
+ * has three kernels (see shaders/dense.wgsl): `naive` (one output per invocation, kept as the
+ * baseline), `tiled` (any shape) and `vec4` (K and N multiples of 4, the fastest). By default
+ * the fastest that fits the shape is used; bench/dense_bench.ts measures all three.
+ */
+
+import type { Tensor } from "../gpu/buffer.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { ceilDiv, type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
+
+/** Sizes of one dense layer application. */
+export interface DenseShape {
+  /** B: rows of x and y. */
+  batch: number;
+  /** K: columns of x, rows of W. */
+  inFeatures: number;
+  /** N: columns of W and y, length of b. */
+  outFeatures: number;
+}
+
+/**
+ * Kernel family of a matrix product: `naive` (one output per invocation), `tiled` (16x16
+ * register blocks, any shape), `vec4` (16x16 register blocks read as vec4s; needs K and N
+ * multiples of 4).
+ */
+export type DenseVariant = "naive" | "tiled" | "vec4";
+
+/** Options for {@linkcode denseForward} and {@linkcode denseBackward}. */
+export interface DenseOptions {
+  /**
+   * Force a kernel family (benchmarks and tests); default: {@linkcode denseVariant}. Asking
+   * for `vec4` on a shape it cannot serve is an error.
+   */
+  variant?: DenseVariant;
+}
+
+/** Outputs per invocation along each axis in the tiled and vec4 kernels, and their workgroup. */
+const BLOCK = 16;
+const TILED_WG = [8, 4] as const;
+const NAIVE_WG = 16;
+const DB_WG = 64;
+
+/** The variant used by default: `vec4` when K and N are multiples of 4, else `tiled`. */
+export function denseVariant(s: DenseShape): DenseVariant {
+  return vec4Fits(s) ? "vec4" : "tiled";
+}
+
+function vec4Fits(s: DenseShape): boolean {
+  return s.inFeatures % 4 === 0 && s.outFeatures % 4 === 0;
+}
+
+function pick(where: string, s: DenseShape, options: DenseOptions): DenseVariant {
+  const v = options.variant ?? denseVariant(s);
+  if (v === "vec4" && !vec4Fits(s)) {
+    throw new Error(
+      `${where}: the vec4 kernels need in and out features divisible by 4 ` +
+        `(got ${s.inFeatures} -> ${s.outFeatures})`,
+    );
+  }
+  return v;
+}
+
+function checkShape(where: string, s: DenseShape): void {
+  for (const key of ["batch", "inFeatures", "outFeatures"] as const) {
+    const v = s[key];
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${key} must be >= 1, got ${v}`);
+  }
+}
+
+/**
+ * Workgroups covering an output of `rows` x `cols`: one invocation per element for `naive`,
+ * one per 16x16 block otherwise (columns along x).
+ */
+function grid(v: DenseVariant, rows: number, cols: number): [number, number, number] {
+  if (v === "naive") return [ceilDiv(cols, NAIVE_WG), ceilDiv(rows, NAIVE_WG), 1];
+  return [ceilDiv(cols, BLOCK * TILED_WG[0]), ceilDiv(rows, BLOCK * TILED_WG[1]), 1];
+}
+
+/** Binding name of `name` in variant `v`: the vec4 kernels bind `name4`. */
+function bind(v: DenseVariant, name: string): string {
+  return v === "vec4" ? `${name}4` : name;
+}
+
+function dimsOf(s: DenseShape): { batch: number; k: number; n: number } {
+  return { batch: s.batch, k: s.inFeatures, n: s.outFeatures };
+}
+
+/** y = xW + b, with y [B, N], x [B, K], W [K, N], b [N]. Returns one dispatch. */
+export async function denseForward(
+  gpu: Gpu,
+  t: {
+    y: Tensor | TensorView;
+    x: Tensor | TensorView;
+    W: Tensor | TensorView;
+    b: Tensor | TensorView;
+  },
+  s: DenseShape,
+  options: DenseOptions = {},
+): Promise<Dispatch[]> {
+  const where = "dense.forward";
+  checkShape(where, s);
+  const { batch: B, inFeatures: K, outFeatures: N } = s;
+  expectLength(where, "y", t.y, B * N);
+  expectLength(where, "x", t.x, B * K);
+  expectLength(where, "W", t.W, K * N);
+  expectLength(where, "b", t.b, N);
+  const v = pick(where, s, options);
+  const k = await gpu.kernel("dense");
+  const d = await k.dispatch(
+    `forward_${v}`,
+    {
+      [bind(v, "y")]: t.y,
+      [bind(v, "x")]: t.x,
+      [bind(v, "W")]: t.W,
+      [bind(v, "b")]: t.b,
+      dims: dimsOf(s),
+    },
+    grid(v, B, N),
+    { label: `dense_forward_${v} ${B}x${K}->${N}` },
+  );
+  d.flops = 2 * B * K * N + B * N;
+  d.bytes = 4 * (B * K + K * N + N + B * N);
+  return [d];
+}
+
+/**
+ * dx = dy W^T [B, K] (omit dx for a first layer, whose input needs no gradient),
+ * dW = x^T dy [K, N], db = sum over the batch of dy [N]; dy [B, N], x [B, K], W [K, N].
+ * Returns the dispatches in the order dx (when asked), dW, db; all overwrite their outputs.
+ */
+export async function denseBackward(
+  gpu: Gpu,
+  t: {
+    dx?: Tensor | TensorView;
+    dW: Tensor | TensorView;
+    db: Tensor | TensorView;
+    dy: Tensor | TensorView;
+    x: Tensor | TensorView;
+    W: Tensor | TensorView;
+  },
+  s: DenseShape,
+  options: DenseOptions = {},
+): Promise<Dispatch[]> {
+  const where = "dense.backward";
+  checkShape(where, s);
+  const { batch: B, inFeatures: K, outFeatures: N } = s;
+  if (t.dx) expectLength(where, "dx", t.dx, B * K);
+  expectLength(where, "dW", t.dW, K * N);
+  expectLength(where, "db", t.db, N);
+  expectLength(where, "dy", t.dy, B * N);
+  expectLength(where, "x", t.x, B * K);
+  expectLength(where, "W", t.W, K * N);
+  const v = pick(where, s, options);
+  const k = await gpu.kernel("dense");
+  const dims = dimsOf(s);
+  const out: Dispatch[] = [];
+  if (t.dx) {
+    const d = await k.dispatch(
+      `backward_dx_${v}`,
+      { [bind(v, "dx")]: t.dx, [bind(v, "dy")]: t.dy, [bind(v, "W")]: t.W, dims },
+      grid(v, B, K),
+      { label: `dense_dx_${v} ${B}x${K}->${N}` },
+    );
+    d.flops = 2 * B * K * N;
+    d.bytes = 4 * (B * N + K * N + B * K);
+    out.push(d);
+  }
+  const dW = await k.dispatch(
+    `backward_dW_${v}`,
+    { [bind(v, "dW")]: t.dW, [bind(v, "dy")]: t.dy, [bind(v, "x")]: t.x, dims },
+    grid(v, K, N),
+    { label: `dense_dW_${v} ${B}x${K}->${N}` },
+  );
+  dW.flops = 2 * B * K * N;
+  dW.bytes = 4 * (B * N + B * K + K * N);
+  out.push(dW);
+  const db = await k.dispatch(
+    "backward_db",
+    { db: t.db, dy: t.dy, dims },
+    grid1d(N, DB_WG),
+    { label: `dense_db ${B}x${K}->${N}` },
+  );
+  db.flops = B * N;
+  db.bytes = 4 * (B * N + N);
+  out.push(db);
+  return out;
+}
