@@ -5,6 +5,10 @@
  * extra arguments (a file, --filter) go to `deno test`.
  */
 
+if (Deno.env.get("WEBGPU_VAE_IN_TEST_RUN") === "1") {
+  throw new Error("scripts/run_tests.ts must not be run from inside its own test run");
+}
+
 const backends = (Deno.env.get("WEBGPU_VAE_BACKENDS") ?? "vulkan,gl").split(",").filter(Boolean);
 const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
 let passed = 0;
@@ -14,11 +18,19 @@ let broken = false;
 for (const backend of backends) {
   console.log(`\n=== deno test with DENO_WEBGPU_BACKEND=${backend} ===`);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-read", "--allow-env", "--allow-run", "--allow-write", ...Deno.args],
+    args: [
+      "test",
+      "--allow-read",
+      "--allow-env",
+      "--allow-run",
+      "--allow-write",
+      ...(Deno.args.length ? Deno.args : ["tests/"]),
+    ],
     env: {
       DENO_WEBGPU_BACKEND: backend,
       XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
       NO_COLOR: "1",
+      WEBGPU_VAE_IN_TEST_RUN: "1",
     },
     stdout: "piped",
     stderr: "inherit",

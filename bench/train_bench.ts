@@ -1,0 +1,102 @@
+/**
+ * Training throughput of the `mlp` reference model at batch 128, beside the adapter's
+ * matmul ceiling (the project's best dense kernel at 1024^3) measured in the same run.
+ * Uses full Fashion-MNIST when Debian's dataset-fashion-mnist is installed, else the
+ * embedded subset (the table says which). Writes bench/results/train_<adapter>_<date>.{md,json}.
+ *
+ *   deno run --allow-read --allow-env --allow-write=bench/results bench/train_bench.ts [steps]
+ *
+ * Throughput: `steps` training steps submitted back to back (one submit each, as the
+ * trainer does), one wait at the end; images/s = steps * 128 / wall seconds. The FLOP
+ * share divides the dense FLOP of a step (forward, dx, dW) by the ceiling's rate.
+ */
+
+import { loadDataset } from "../src/data/datasets.ts";
+import { upload } from "../src/gpu/buffer.ts";
+import { requestGpu } from "../src/gpu/device.ts";
+import { submit } from "../src/gpu/kernel.ts";
+import { denseForward } from "../src/nn/dense.ts";
+import { DEFAULTS } from "../src/train/config.ts";
+import { Trainer } from "../src/train/trainer.ts";
+
+const steps = Number(Deno.args[0] ?? 200);
+const gpu = await requestGpu();
+const d = gpu.device;
+const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";
+
+// Ceiling: the dense forward at 1024^3, many launches in one submit, best of 3.
+const n = 1024;
+const rnd = (len: number) =>
+  Float32Array.from({ length: len }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+const x = upload(d, "f32", [n, n], rnd(n * n));
+const W = upload(d, "f32", [n, n], rnd(n * n));
+const b = upload(d, "f32", [n], rnd(n));
+const y = upload(d, "f32", [n, n], new Float32Array(n * n));
+const mm = await denseForward(gpu, { y, x, W, b }, { batch: n, inFeatures: n, outFeatures: n });
+let ceiling = 0;
+for (let round = 0; round < 3; round++) {
+  const reps = 6;
+  await gpu.sync();
+  const t0 = performance.now();
+  submit(d, Array.from({ length: reps }, () => mm).flat());
+  await gpu.sync();
+  ceiling = Math.max(ceiling, (2 * n ** 3 * reps) / ((performance.now() - t0) / 1000) / 1e9);
+}
+
+let spec = "fashion-mnist";
+let data;
+try {
+  data = await loadDataset(spec, {});
+} catch {
+  spec = "embedded";
+  data = await loadDataset(spec, {});
+}
+const config = { ...DEFAULTS, dataset: spec, epochs: 1000, out: "" };
+const trainer = await Trainer.create(gpu, config, data);
+trainer.readEvery = Number.MAX_SAFE_INTEGER;
+// Warm-up: pipelines are built; run a few steps so caches settle.
+let stop = 10;
+await trainer.train({ stop: () => --stop <= 0 });
+await gpu.sync();
+stop = steps;
+const t0 = performance.now();
+await trainer.train({ stop: () => --stop <= 0 });
+await gpu.sync();
+const secs = (performance.now() - t0) / 1000;
+const imagesPerSecond = (steps * 128) / secs;
+
+// Dense FLOP per image: forward 2KN per layer, dx 2KN (not for the first layer), dW 2KN.
+const layers: [number, number][] = [[784, 512], [512, 512], [512, 40], [20, 512], [512, 512], [
+  512,
+  784,
+]];
+const flopPerImage = layers.reduce((s, [k, nn], i) => s + 2 * k * nn * (i === 0 ? 2 : 3), 0);
+const share = (imagesPerSecond * flopPerImage) / 1e9 / ceiling;
+
+const date = new Date().toISOString().slice(0, 10);
+const md = [
+  `# mlp training throughput on ${gpu.adapterName}`,
+  "",
+  `${date}, Deno ${Deno.version.deno}, WebGPU backend \`${backend}\`, dataset \`${spec}\` ` +
+  `(${data.train.count} train images), batch 128, ${steps} steps timed after 10 warm-up steps.`,
+  "",
+  "| measure | value |",
+  "|---|---:|",
+  `| matmul ceiling (dense forward, 1024^3) | ${ceiling.toFixed(2)} GFLOP/s |`,
+  `| mlp training | ${imagesPerSecond.toFixed(0)} images/s |`,
+  `| dense FLOP per image (fwd + dx + dW) | ${(flopPerImage / 1e6).toFixed(2)} MFLOP |`,
+  `| achieved dense rate / ceiling | ${(share * 100).toFixed(0)}% |`,
+  "",
+].join("\n");
+console.log(md);
+const base = `bench/results/train_${gpu.adapterName.split(" ")[0]}-${backend}_${date}`;
+await Deno.writeTextFile(`${base}.md`, md);
+await Deno.writeTextFile(
+  `${base}.json`,
+  JSON.stringify(
+    { date, backend, dataset: spec, steps, ceiling, imagesPerSecond, flopPerImage, share },
+    null,
+    2,
+  ) + "\n",
+);
+gpu.destroy();
