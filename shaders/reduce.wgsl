@@ -5,7 +5,8 @@
 //                                                         running sum of batch means)
 //   clear:        acc[i] = 0 for every slot i < n
 //   finite_guard: acc[slot] += 1 when some x[i] is NaN or +-Inf (a count of the guarded
-//                 launches that saw one; only clear resets it)
+//                 launches that saw one; only clear resets it); with a step counter bound,
+//                 acc[slot + 1] also records the first such step (counter[0] + 1), once
 //
 // Bindings: acc [slots] f32 (read-write), x [n] f32. accumulate and finite_guard run as one
 // workgroup: invocation j visits i = j, j + WG, ..., then a fixed tree combines the partial
@@ -23,6 +24,7 @@ const WG: u32 = 256u;
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<uniform> dims: Dims;
+@group(0) @binding(3) var<storage, read> counter: array<u32>;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -70,5 +72,23 @@ fn finite_guard(@builtin(local_invocation_index) lid: u32) {
   let found = tree_sum(lid, bad);
   if (lid == 0u && found > 0.0) {
     acc[dims.slot] = acc[dims.slot] + 1.0;
+  }
+}
+
+// finite_guard, and the 1-based number of the first bad step (the optimizer's completed
+// steps, counter[0], plus one) into acc[slot + 1] while that slot is still 0.
+@compute @workgroup_size(WG)
+fn finite_guard_step(@builtin(local_invocation_index) lid: u32) {
+  var bad = 0.0;
+  for (var i = lid; i < dims.n; i += WG) {
+    let bits = bitcast<u32>(x[i]);
+    bad += select(0.0, 1.0, (bits & 0x7f800000u) == 0x7f800000u);
+  }
+  let found = tree_sum(lid, bad);
+  if (lid == 0u && found > 0.0) {
+    acc[dims.slot] = acc[dims.slot] + 1.0;
+    if (acc[dims.slot + 1u] == 0.0) {
+      acc[dims.slot + 1u] = f32(counter[0] + 1u);
+    }
   }
 }

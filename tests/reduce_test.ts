@@ -1,4 +1,5 @@
-import { Tensor } from "../src/gpu/buffer.ts";
+import assert from "node:assert/strict";
+import { Tensor, upload, write } from "../src/gpu/buffer.ts";
 import { accumulate, clearSlots, finiteGuard } from "../src/nn/reduce.ts";
 import * as ref from "../src/reference/reduce.ts";
 import { assertClose, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
@@ -111,6 +112,26 @@ gpuTest("reduce finite_guard flags NaN and Inf anywhere, and nothing else", asyn
     console.log(`  finite_guard n=${n}: ${cases.length} cases right (flags exact)`);
     for (const t of [acc, ...xs]) t.destroy();
   }
+});
+
+gpuTest("reduce finite_guard_step records the first bad step from the counter", async (gpu) => {
+  const acc = f32(gpu, [4], [0, 0, 0, 0]);
+  const good = f32(gpu, [7], new Rng(3).uniform(7));
+  const bad = f32(gpu, [7], [1, 2, NaN, 4, 5, 6, 7]);
+  const counter = upload(gpu.device, "u32", [1], [41]);
+  const onGood = await finiteGuard(gpu, { acc, x: good, counter }, { n: 7, slot: 1 });
+  const onBad = await finiteGuard(gpu, { acc, x: bad, counter }, { n: 7, slot: 1 });
+  const [a1] = await run(gpu, [onGood], acc);
+  assert.deepEqual([...a1], [0, 0, 0, 0]);
+  const [a2] = await run(gpu, [onBad], acc); // step 42 (41 completed) is the first bad one
+  assert.deepEqual([...a2], [0, 1, 42, 0]);
+  write(gpu.device, counter, [99]);
+  const [a3] = await run(gpu, [onBad], acc); // later bad steps count but keep the first
+  assert.deepEqual([...a3], [0, 2, 42, 0]);
+  await assert.rejects(
+    () => finiteGuard(gpu, { acc, x: bad, counter }, { n: 7, slot: 3 }),
+    /slot 4/,
+  );
 });
 
 gpuTest("reduce rejects a slot outside the accumulator", async (gpu) => {

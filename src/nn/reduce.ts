@@ -67,21 +67,31 @@ export async function clearSlots(gpu: Gpu, t: { acc: Tensor }): Promise<Dispatch
 /**
  * acc[slot] += 1 when some x[i] is NaN or +-Inf (checked by bit pattern), so after a run of
  * steps acc[slot] counts the steps that went bad; only {@linkcode clearSlots} resets it.
+ * Given the optimizer's step `counter`, acc[slot + 1] also records the first bad step
+ * (1-based), so the trainer can name it.
  * Shapes: acc [S], x [n]. One workgroup: meant for loss vectors, not whole parameter sets.
  */
 export async function finiteGuard(
   gpu: Gpu,
-  t: { acc: Tensor; x: Tensor },
+  t: { acc: Tensor; x: Tensor; counter?: Tensor },
   s: { n: number; slot: number },
 ): Promise<Dispatch> {
-  const where = "reduce.finite_guard";
+  const entry = t.counter ? "finite_guard_step" : "finite_guard";
+  const where = `reduce.${entry}`;
   checkCount(where, s.n);
   checkSlot(where, t.acc, s.slot);
+  if (t.counter) checkSlot(where, t.acc, s.slot + 1);
   expectLength(where, "x", t.x, s.n);
   const k = await gpu.kernel("reduce");
+  const bindings: Record<string, Tensor | Record<string, number>> = {
+    acc: t.acc,
+    x: t.x,
+    dims: { n: s.n, slot: s.slot, scale: 0 },
+  };
+  if (t.counter) bindings.counter = t.counter;
   const d = await k.dispatch(
-    "finite_guard",
-    { acc: t.acc, x: t.x, dims: { n: s.n, slot: s.slot, scale: 0 } },
+    entry,
+    bindings,
     [1, 1, 1],
     { label: `finite_guard[${s.slot}]` },
   );

@@ -258,7 +258,6 @@ export class Trainer {
       }
       const t0 = performance.now();
       const s0 = this.stepInEpoch;
-      let lastRead = this.stepInEpoch;
       while (this.stepInEpoch < steps) {
         const offset = this.stepInEpoch * B;
         const p = offset + B <= this.trainCount ? this.#train.full : this.#train.last!;
@@ -270,12 +269,11 @@ export class Trainer {
         if (last || this.stepInEpoch % this.readEvery === 0) {
           const m = await readback(d, this.#metrics);
           if (m[METRIC.nonfinite] > 0) {
+            const bad = m[METRIC.firstBadStep] - (this.step - this.stepInEpoch);
             throw new NonFiniteError(
-              `the loss became NaN or Inf in epoch ${this.epoch + 1}, between steps ` +
-                `${lastRead + 1} and ${this.stepInEpoch} of ${steps}`,
+              `the loss became NaN or Inf in epoch ${this.epoch + 1}, step ${bad} of ${steps}`,
             );
           }
-          lastRead = this.stepInEpoch;
           const seen = Math.min(this.stepInEpoch * B, this.trainCount);
           const secs = (performance.now() - t0) / 1000;
           const done = this.epoch * steps + this.stepInEpoch;

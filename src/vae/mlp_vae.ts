@@ -46,9 +46,10 @@ export interface MlpVaeConfig {
 
 /**
  * Slots of the metrics buffer: running sums over examples of the per-example reconstruction
- * loss and KL, and a count of launches that saw a NaN or Inf in either.
+ * loss and KL, a count of launches that saw a NaN or Inf in either, and (training only) the
+ * 1-based optimizer step where that first happened.
  */
-export const METRIC = { recon: 0, kl: 1, nonfinite: 2, size: 4 } as const;
+export const METRIC = { recon: 0, kl: 1, nonfinite: 2, firstBadStep: 3, size: 4 } as const;
 
 /** Parameter names and shapes of an MLP VAE, in the order they sit in the flat buffer. */
 export function mlpVaeLayout(cfg: MlpVaeConfig): ParamLayout {
@@ -271,8 +272,12 @@ export async function buildStep(
     await accumulate(gpu, { acc: metrics, x: recon }, { n: B, slot: METRIC.recon, scale: 1 }),
   );
   fwd.push(await accumulate(gpu, { acc: metrics, x: kl }, { n: B, slot: METRIC.kl, scale: 1 }));
-  fwd.push(await finiteGuard(gpu, { acc: metrics, x: recon }, { n: B, slot: METRIC.nonfinite }));
-  fwd.push(await finiteGuard(gpu, { acc: metrics, x: kl }, { n: B, slot: METRIC.nonfinite }));
+  const counter = adam ? state.counter : undefined;
+  for (const v of [recon, kl]) {
+    fwd.push(
+      await finiteGuard(gpu, { acc: metrics, x: v, counter }, { n: B, slot: METRIC.nonfinite }),
+    );
+  }
 
   if (!adam) return { batch: B, gather, forward: fwd, backward: [], tensors: t, klBackward: null };
 
