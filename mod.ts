@@ -9,6 +9,24 @@
  *   dispatches of one layer each, forward and backward.
  * - {@linkcode buildStep} strings them into a whole training step of the MLP VAE: gather,
  *   forward, losses, backward, Adam — encoded into one submit.
+ * - {@linkcode Trainer} runs epochs over a {@linkcode loadDataset} dataset kept on the GPU,
+ *   with a test pass per epoch; {@linkcode saveCheckpoint} / {@linkcode loadCheckpoint} write
+ *   and read a run folder's safetensors files (exact resume).
+ *
+ * @example Train the mlp reference model on the embedded data, save, load
+ * ```ts
+ * import * as vae from "./mod.ts";
+ * const gpu = await vae.requestGpu();
+ * const data = await vae.loadDataset("embedded", {});
+ * const config = { ...vae.TRAIN_DEFAULTS, epochs: 2, out: "runs/api" };
+ * const trainer = await vae.Trainer.create(gpu, config, data);
+ * await trainer.train({ onEpoch: (r) => console.log(r.epoch, r.test.elbo) });
+ * await Deno.mkdir(config.out, { recursive: true });
+ * await vae.saveCheckpoint(config.out, trainer.state.layout, await trainer.checkpoint());
+ * const back = await vae.loadCheckpoint(config.out, trainer.state.layout);
+ * const again = await vae.Trainer.create(gpu, { ...config, epochs: 3 }, data, back);
+ * await again.train();
+ * ```
  *
  * @example Train a tiny VAE for a few steps
  * ```ts
@@ -67,7 +85,14 @@ export {
   type UniformValues,
 } from "./src/gpu/kernel.ts";
 export { activationBackward, activationForward, type ActivationKind } from "./src/nn/activation.ts";
-export { denseBackward, denseForward, type DenseShape } from "./src/nn/dense.ts";
+export {
+  denseBackward,
+  denseForward,
+  type DenseOptions,
+  type DenseShape,
+  type DenseVariant,
+  denseVariant,
+} from "./src/nn/dense.ts";
 export { latentBackward, latentForward, type LatentShape } from "./src/nn/latent.ts";
 export { klBackward, klForward, type KlShape } from "./src/nn/kl.ts";
 export { reconBackward, reconForward, type ReconKind, type ReconShape } from "./src/nn/recon.ts";
@@ -88,7 +113,47 @@ export {
 } from "./src/vae/mlp_vae.ts";
 export {
   encodeSafetensors,
+  type ParsedSafetensors,
+  type ParsedTensor,
   parseSafetensors,
   type SafeTensor,
+  type SafetensorsArrays,
+  type SafetensorsData,
+  type SafetensorsDtype,
   SafetensorsError,
 } from "./src/train/safetensors.ts";
+export {
+  type Dataset,
+  DatasetError,
+  loadDataset,
+  type LoadDatasetOptions,
+  type Split,
+} from "./src/data/datasets.ts";
+export {
+  encodeIdx,
+  type IdxArray,
+  IdxError,
+  type IdxType,
+  parseIdx,
+  type ParseIdxOptions,
+  readIdxFile,
+  type ReadIdxFileOptions,
+} from "./src/data/idx.ts";
+export {
+  ConfigError,
+  DEFAULTS as TRAIN_DEFAULTS,
+  parseTrainArgs,
+  type TrainArgs,
+  type TrainConfig,
+} from "./src/train/config.ts";
+export {
+  type EpochRecord,
+  type Losses,
+  modelConfig,
+  NonFiniteError,
+  type Progress,
+  Trainer,
+} from "./src/train/trainer.ts";
+export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { writeFileAtomic, writeTextAtomic } from "./src/train/atomic.ts";
+export { epochOrder, mulberry32 } from "./src/train/random.ts";

@@ -10,7 +10,10 @@ import { fetchShader, Kernel, type ShaderLoader } from "./kernel.ts";
 
 /** Raised when no WebGPU adapter or device can be had; its message is one line for the user. */
 export class GpuUnavailableError extends Error {
-  /** @param message one line: what is missing and what to install */
+  /**
+   * Make the error.
+   * @param message one line: what is missing and what to install
+   */
   constructor(message: string) {
     super(message);
     this.name = "GpuUnavailableError";

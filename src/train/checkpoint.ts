@@ -24,8 +24,9 @@ export interface Checkpoint {
   v: Float32Array;
   /** Optimizer steps completed. */
   step: number;
-  /** Epoch in progress (0-based) and steps of it already done. */
+  /** Epoch in progress (0-based). */
   epoch: number;
+  /** Steps of that epoch already done. */
   stepInEpoch: number;
   /** Metric sums of the epoch in progress (the GPU metrics buffer). */
   sums: number[];

@@ -76,7 +76,10 @@ export const HELP: Record<keyof TrainConfig, string> = {
 
 /** A configuration problem; its message is one line for the user. */
 export class ConfigError extends Error {
-  /** @param message what is wrong and how to fix it */
+  /**
+   * Make the error.
+   * @param message what is wrong and how to fix it
+   */
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";

@@ -65,7 +65,10 @@ export interface ParsedSafetensors {
 
 /** A malformed safetensors file, or tensors that cannot be written: one line, naming the file. */
 export class SafetensorsError extends Error {
-  /** @param message One line: the file and the problem. */
+  /**
+   * Make the error.
+   * @param message One line: the file and the problem.
+   */
   constructor(message: string) {
     super(message);
     this.name = "SafetensorsError";

@@ -56,10 +56,13 @@ export interface EpochRecord {
 
 /** A progress report, a few times per epoch. */
 export interface Progress {
-  /** 0-based epoch and its step count. */
+  /** 0-based epoch. */
   epoch: number;
+  /** Epochs in the run. */
   epochs: number;
+  /** Steps done in this epoch. */
   step: number;
+  /** Steps in an epoch. */
   steps: number;
   /** Mean training losses of the epoch so far. */
   losses: Losses;
@@ -71,7 +74,10 @@ export interface Progress {
 
 /** Raised when the loss turns NaN or Inf; names where. */
 export class NonFiniteError extends Error {
-  /** @param message where it happened and what was kept */
+  /**
+   * Make the error.
+   * @param message where it happened and what was kept
+   */
   constructor(message: string) {
     super(message);
     this.name = "NonFiniteError";
@@ -103,11 +109,13 @@ export class Trainer {
   readonly config: TrainConfig;
   /** Model state on the GPU. */
   readonly state: ModelState;
-  /** Examples in the training and test sets. */
+  /** Examples in the training set. */
   readonly trainCount: number;
+  /** Examples in the test set. */
   readonly testCount: number;
-  /** Epoch in progress (0-based) and its completed steps. */
+  /** Epoch in progress (0-based). */
   epoch = 0;
+  /** Completed steps of the epoch in progress. */
   stepInEpoch = 0;
   /** Optimizer steps completed. */
   step = 0;

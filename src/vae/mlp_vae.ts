@@ -130,8 +130,9 @@ export interface BatchSource {
   data: Tensor;
   /** Example order, u32 [N]. */
   index: Tensor;
-  /** Pixel scale and shift: x = byte * scale + shift. */
+  /** Pixel scale: x = byte * scale + shift. */
   scale: number;
+  /** Pixel shift: x = byte * scale + shift. */
   shift: number;
 }
 
