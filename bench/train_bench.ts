@@ -15,7 +15,7 @@ import { loadDataset } from "../src/data/datasets.ts";
 import { upload } from "../src/gpu/buffer.ts";
 import { requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
-import { denseForward } from "../src/nn/dense.ts";
+import { denseBackward, denseForward } from "../src/nn/dense.ts";
 import { DEFAULTS } from "../src/train/config.ts";
 import { Trainer } from "../src/train/trainer.ts";
 
@@ -43,6 +43,31 @@ for (let round = 0; round < 3; round++) {
   ceiling = Math.max(ceiling, (2 * n ** 3 * reps) / ((performance.now() - t0) / 1000) / 1e9);
 }
 
+// The same dense kernels at the mlp's own shapes (batch 128), all layers of one step in one
+// submit, timed the same way: how long a step would take if it were only its matmuls.
+const layers: [number, number][] = [[784, 512], [512, 512], [512, 40], [20, 512], [512, 512], [
+  512,
+  784,
+]];
+const denseSteps = [];
+for (const [i, [k, nn]] of layers.entries()) {
+  const s = { batch: 128, inFeatures: k, outFeatures: nn };
+  const t = (len: number) => upload(d, "f32", [len], rnd(len));
+  const lx = t(128 * k), lw = t(k * nn), lb = t(nn), ly = t(128 * nn);
+  denseSteps.push(...await denseForward(gpu, { y: ly, x: lx, W: lw, b: lb }, s));
+  const bw = { dW: t(k * nn), db: t(nn), dy: t(128 * nn), x: lx, W: lw };
+  denseSteps.push(...await denseBackward(gpu, i === 0 ? bw : { ...bw, dx: t(128 * k) }, s));
+}
+let denseMs = Infinity;
+for (let round = 0; round < 3; round++) {
+  const reps = 10;
+  await gpu.sync();
+  const t0 = performance.now();
+  submit(d, Array.from({ length: reps }, () => denseSteps).flat());
+  await gpu.sync();
+  denseMs = Math.min(denseMs, (performance.now() - t0) / reps);
+}
+
 let spec = "fashion-mnist";
 let data;
 try {
@@ -66,10 +91,6 @@ const secs = (performance.now() - t0) / 1000;
 const imagesPerSecond = (steps * 128) / secs;
 
 // Dense FLOP per image: forward 2KN per layer, dx 2KN (not for the first layer), dW 2KN.
-const layers: [number, number][] = [[784, 512], [512, 512], [512, 40], [20, 512], [512, 512], [
-  512,
-  784,
-]];
 const flopPerImage = layers.reduce((s, [k, nn], i) => s + 2 * k * nn * (i === 0 ? 2 : 3), 0);
 const share = (imagesPerSecond * flopPerImage) / 1e9 / ceiling;
 
@@ -86,6 +107,10 @@ const md = [
   `| mlp training | ${imagesPerSecond.toFixed(0)} images/s |`,
   `| dense FLOP per image (fwd + dx + dW) | ${(flopPerImage / 1e6).toFixed(2)} MFLOP |`,
   `| achieved dense rate / ceiling | ${(share * 100).toFixed(0)}% |`,
+  `| dense kernels alone at the mlp shapes, one step | ${denseMs.toFixed(1)} ms ` +
+  `(${((flopPerImage * 128) / denseMs / 1e6).toFixed(1)} GFLOP/s) |`,
+  `| whole training step | ${((128 / imagesPerSecond) * 1000).toFixed(1)} ms ` +
+  `(dense ${((denseMs / ((128 / imagesPerSecond) * 1000)) * 100).toFixed(0)}% of it) |`,
   "",
 ].join("\n");
 console.log(md);

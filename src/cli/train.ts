@@ -143,8 +143,11 @@ await runMain(async () => {
 
   const encoder = new TextEncoder();
   const onProgress = (p: Progress) => {
-    if (tty) Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${progressLine(p)}`));
-    else console.log(progressLine(p));
+    if (tty) {
+      const filled = Math.round((20 * p.step) / p.steps);
+      const bar = `[${"#".repeat(filled)}${".".repeat(20 - filled)}]`;
+      Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${bar} ${progressLine(p)}`));
+    } else console.log(progressLine(p));
   };
   const onEpoch = async (r: EpochRecord) => {
     if (tty) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
