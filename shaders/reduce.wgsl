@@ -60,16 +60,21 @@ fn clear(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   acc[i] = 0.0;
 }
 
-@compute @workgroup_size(WG)
-fn finite_guard(@builtin(local_invocation_index) lid: u32) {
+// How many x[i] are NaN or +-Inf, over the whole workgroup. NaN and +-Inf are exactly the
+// floats whose exponent bits are all ones. Testing the bits survives compilers that assume no
+// NaN and fold x != x or isinf-style comparisons away.
+fn count_nonfinite(lid: u32) -> f32 {
   var bad = 0.0;
   for (var i = lid; i < dims.n; i += WG) {
-    // NaN and +-Inf are exactly the floats whose exponent bits are all ones. Testing the bits
-    // survives compilers that assume no NaN and fold x != x or isinf-style comparisons away.
     let bits = bitcast<u32>(x[i]);
     bad += select(0.0, 1.0, (bits & 0x7f800000u) == 0x7f800000u);
   }
-  let found = tree_sum(lid, bad);
+  return tree_sum(lid, bad);
+}
+
+@compute @workgroup_size(WG)
+fn finite_guard(@builtin(local_invocation_index) lid: u32) {
+  let found = count_nonfinite(lid);
   if (lid == 0u && found > 0.0) {
     acc[dims.slot] = acc[dims.slot] + 1.0;
   }
@@ -79,12 +84,7 @@ fn finite_guard(@builtin(local_invocation_index) lid: u32) {
 // steps, counter[0], plus one) into acc[slot + 1] while that slot is still 0.
 @compute @workgroup_size(WG)
 fn finite_guard_step(@builtin(local_invocation_index) lid: u32) {
-  var bad = 0.0;
-  for (var i = lid; i < dims.n; i += WG) {
-    let bits = bitcast<u32>(x[i]);
-    bad += select(0.0, 1.0, (bits & 0x7f800000u) == 0x7f800000u);
-  }
-  let found = tree_sum(lid, bad);
+  let found = count_nonfinite(lid);
   if (lid == 0u && found > 0.0) {
     acc[dims.slot] = acc[dims.slot] + 1.0;
     if (acc[dims.slot + 1u] == 0.0) {
