@@ -105,6 +105,24 @@ gpuTest(
   },
 );
 
+gpuTest("kernel: the vecNf / vecNu aliases bind like vecN<f32> / vecN<u32>", async (gpu) => {
+  const k = new Kernel(
+    gpu.device,
+    "test_alias",
+    `@group(0) @binding(0) var<storage, read_write> y: array<vec4f>;
+     @group(0) @binding(1) var<storage, read> n: array<vec2u>;
+     @compute @workgroup_size(1) fn main() { y[0] = vec4f(f32(n[0].x + n[0].y)); }`,
+  );
+  const y = out(gpu, [4]);
+  const n = upload(gpu.device, "u32", [2], [3, 4]);
+  submit(gpu.device, [await k.dispatch("main", { y, n }, [1])]);
+  assert.deepEqual([...(await readback(gpu.device, y))], [7, 7, 7, 7]);
+  await assert.rejects(
+    () => k.dispatch("main", { y: n, n }, [1]),
+    /'y' is array<f32> but .* is u32/,
+  );
+});
+
 gpuTest("buffers: poison is NaN, u32 round trip, grid1d covers n", async (gpu) => {
   const p = poisoned(gpu.device, [5]);
   assert.ok((await readback(gpu.device, p)).every(Number.isNaN));

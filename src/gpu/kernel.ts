@@ -253,7 +253,10 @@ function describe(shader: string, r: any): Resource {
   // array<f32>, array<vec4<f32>>, array<atomic<u32>>: the scalar type underneath.
   let f = t.format;
   while (f && (f.format || f.name === "atomic")) f = f.format ?? null;
-  const element = f?.name === "atomic" ? "u32" : f?.name;
+  const name: string | undefined = f?.name === "atomic" ? "u32" : f?.name;
+  // The predeclared aliases vec4f, vec2u, ... name their scalar in the last letter.
+  const alias = name?.match(/^vec[234]([fui])$/)?.[1];
+  const element = alias ? `${alias}32` : name;
   return { name: r.name, binding: r.binding, kind, element, stride: t.stride };
 }
 
