@@ -84,6 +84,12 @@ export {
   type TensorView,
   type UniformValues,
 } from "./src/gpu/kernel.ts";
+export {
+  type KernelStats,
+  Profiler,
+  type ProfilerOptions,
+  type TraceEvent,
+} from "./src/gpu/profiler.ts";
 export { activationBackward, activationForward, type ActivationKind } from "./src/nn/activation.ts";
 export {
   denseBackward,
