@@ -3,11 +3,14 @@
  * model — first-step loss, every parameter gradient, and a 20-step Adam trajectory.
  */
 import assert from "node:assert/strict";
-import { readback, Tensor, upload } from "../src/gpu/buffer.ts";
+import { readback, Tensor, upload, write } from "../src/gpu/buffer.ts";
+import { leakyReluForward, sigmoidForward } from "../src/reference/activation.ts";
+import { denseForward } from "../src/reference/dense.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { normals } from "../src/reference/latent.ts";
 import { mlpVaeStep, mlpVaeTrain } from "../src/reference/mlp_vae.ts";
 import {
+  buildDecode,
   buildStep,
   initParams,
   METRIC,
@@ -155,3 +158,32 @@ for (const { name, batch, cfg } of CASES) {
     },
   );
 }
+
+gpuTest(
+  "mlp vae decoder alone matches the float64 decoder (bce: sigmoid of the logits)",
+  async (gpu) => {
+    const cfg = CASES[0].cfg;
+    const layout = mlpVaeLayout(cfg);
+    const init = initParams(layout, 3);
+    const state = new ModelState(gpu, layout, init);
+    const B = 7;
+    const z = new Rng(9).normal(B * cfg.z);
+    const program = await buildDecode(gpu, cfg, state, B);
+    write(gpu.device, program.z, z);
+    submit(gpu.device, program.dispatches);
+    const got = await readback(gpu.device, program.mean);
+    const p = Float64Array.from(init);
+    const P = (n: string) =>
+      p.subarray(layout.get(n).offset, layout.get(n).offset + layout.get(n).length);
+    let h = z, width = cfg.z;
+    for (const [j, H] of [...cfg.hidden].reverse().entries()) {
+      const s = { batch: B, inFeatures: width, outFeatures: H };
+      h = leakyReluForward(denseForward(h, P(`decoder.${j}.weight`), P(`decoder.${j}.bias`), s), 0);
+      width = H;
+    }
+    const s = { batch: B, inFeatures: width, outFeatures: cfg.inputs };
+    const want = sigmoidForward(denseForward(h, P("decoder.out.weight"), P("decoder.out.bias"), s));
+    assertClose("decoded means", got, want, 1e-5);
+    state.destroy();
+  },
+);

@@ -136,6 +136,74 @@ export interface BatchSource {
   shift: number;
 }
 
+/** One dense + ReLU layer of the decoder, as the backward needs it. */
+interface DecoderLayer {
+  pre: Tensor;
+  h: Tensor;
+  input: Tensor;
+  inW: number;
+  outW: number;
+}
+
+/** The decoder's forward from `z` [B, Z]: mirror of the encoder, then the output layer. */
+async function decoderForward(
+  gpu: Gpu,
+  cfg: MlpVaeConfig,
+  state: ModelState,
+  z: Tensor,
+  B: number,
+  mk: (name: string, shape: number[]) => Tensor,
+): Promise<
+  { dispatches: Dispatch[]; layers: DecoderLayer[]; last: Tensor; width: number; logits: Tensor }
+> {
+  const P = (name: string) => state.layout.view(state.params, name);
+  const dispatches: Dispatch[] = [];
+  const layers: DecoderLayer[] = [];
+  let g = z, width = cfg.z;
+  for (const [j, H] of [...cfg.hidden].reverse().entries()) {
+    const pre = mk(`decoder.${j}.pre`, [B, H]);
+    const post = mk(`decoder.${j}.h`, [B, H]);
+    const s = { batch: B, inFeatures: width, outFeatures: H };
+    const W = P(`decoder.${j}.weight`), b = P(`decoder.${j}.bias`);
+    dispatches.push(...await denseForward(gpu, { y: pre, x: g, W, b }, s));
+    dispatches.push(await activationForward(gpu, "relu", { y: post, x: pre }));
+    layers.push({ pre, h: post, input: g, inW: width, outW: H });
+    g = post;
+    width = H;
+  }
+  const logits = mk("logits", [B, cfg.inputs]);
+  const out = { batch: B, inFeatures: width, outFeatures: cfg.inputs };
+  const W = P("decoder.out.weight"), b = P("decoder.out.bias");
+  dispatches.push(...await denseForward(gpu, { y: logits, x: g, W, b }, out));
+  return { dispatches, layers, last: g, width, logits };
+}
+
+/** A decoder on its own: write z, run `dispatches`, read `mean` (the pixel means). */
+export interface DecodeProgram {
+  /** Latent codes to decode, [B, Z]. */
+  z: Tensor;
+  /** Decoded means in data space, [B, F]: sigmoid(logits) for bce, the output for mse. */
+  mean: Tensor;
+  /** The decoder's dispatches, in order. */
+  dispatches: Dispatch[];
+}
+
+/** Build the decoder alone for `batch` codes at a time (samples, manifolds, the web page). */
+export async function buildDecode(
+  gpu: Gpu,
+  cfg: MlpVaeConfig,
+  state: ModelState,
+  batch: number,
+): Promise<DecodeProgram> {
+  const mk = (name: string, shape: number[]) => new Tensor(gpu.device, "f32", shape, name);
+  const z = mk("decode.z", [batch, cfg.z]);
+  const { dispatches, logits } = await decoderForward(gpu, cfg, state, z, batch, mk);
+  if (cfg.recon === "mse") return { z, mean: logits, dispatches };
+  const mean = mk("decode.mean", [batch, cfg.inputs]);
+  dispatches.push(await activationForward(gpu, "sigmoid", { y: mean, x: logits }));
+  return { z, mean, dispatches };
+}
+
 /** Activations of one batch size, and the dispatch lists that use them. */
 export interface StepProgram {
   /** Batch size the program was built for. */
@@ -228,39 +296,17 @@ export async function buildStep(
   const latent = { batch: B, z: Z, logvarMin: lo, logvarMax: hi, seed: cfg.seed, stream };
   fwd.push(await latentForward(gpu, { z, eps, mulogvar, counter: state.counter }, latent));
 
-  // Decoder: mirror of the encoder, then the output layer (logits).
-  const back = [...cfg.hidden].reverse();
-  let g = z;
-  width = Z;
-  const dec: { pre: Tensor; h: Tensor; input: Tensor; inW: number; outW: number }[] = [];
-  for (let j = 0; j < back.length; j++) {
-    const H = back[j];
-    const pre = mk(`decoder.${j}.pre`, [B, H]);
-    const post = mk(`decoder.${j}.h`, [B, H]);
-    const s = { batch: B, inFeatures: width, outFeatures: H };
-    fwd.push(
-      ...await denseForward(gpu, {
-        y: pre,
-        x: g,
-        W: P(`decoder.${j}.weight`),
-        b: P(`decoder.${j}.bias`),
-      }, s),
-    );
-    fwd.push(await activationForward(gpu, "relu", { y: post, x: pre }));
-    dec.push({ pre, h: post, input: g, inW: width, outW: H });
-    g = post;
-    width = H;
-  }
-  const logits = mk("logits", [B, F]);
-  const out = { batch: B, inFeatures: width, outFeatures: F };
-  fwd.push(
-    ...await denseForward(gpu, {
-      y: logits,
-      x: g,
-      W: P("decoder.out.weight"),
-      b: P("decoder.out.bias"),
-    }, out),
+  const { dispatches: decode, layers: dec, last: g, width: decW, logits } = await decoderForward(
+    gpu,
+    cfg,
+    state,
+    z,
+    B,
+    mk,
   );
+  fwd.push(...decode);
+  width = decW;
+  const out = { batch: B, inFeatures: width, outFeatures: F };
 
   // Losses per example, then their batch means into the metrics buffer.
   const recon = mk("recon", [B]);
