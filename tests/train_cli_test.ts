@@ -85,6 +85,15 @@ Deno.test({
     assert.deepEqual(mb, ma);
     assert.equal(ma.length, 2);
     assert.ok(ma[1].test.total < ma[0].test.total, "test loss went down");
+    // The report: a self-contained page with both images inlined and the two plots.
+    const html = await Deno.readTextFile(`${dir}/straight/report.html`);
+    assert.equal(html.match(/src="data:image\/png;base64,[A-Za-z0-9+/=]+"/g)?.length, 2);
+    assert.equal(html.match(/<svg /g)?.length, 2);
+    assert.match(html, new RegExp(`test negative ELBO <b>${ma[1].test.elbo.toFixed(2)}</b>`));
+    for (const f of ["reconstructions.png", "samples.png"]) {
+      const png = await Deno.readFile(`${dir}/straight/${f}`);
+      assert.deepEqual([...png.subarray(1, 4)], [80, 78, 71], `${f} is a PNG`);
+    }
     const model = parseSafetensors(await Deno.readFile(`${dir}/straight/model.safetensors`));
     assert.deepEqual(model.tensors.get("encoder.0.weight")?.shape, [784, 24]);
     assert.equal(model.metadata.step, String(2 * 4));

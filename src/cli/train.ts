@@ -17,6 +17,7 @@ import {
 } from "../train/trainer.ts";
 import { mlpVaeLayout } from "../vae/mlp_vae.ts";
 import { runMain } from "./_main.ts";
+import { writeReport } from "../eval/report.ts";
 
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
@@ -162,6 +163,18 @@ await runMain(async () => {
     );
     await saveCheckpoint(dir, trainer.state.layout, await trainer.checkpoint());
     await Deno.writeTextFile(`${dir}/metrics.jsonl`, JSON.stringify(r) + "\n", { append: true });
+    const records = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    const rec = await trainer.reconstructions(8);
+    await writeReport(dir, {
+      config: { ...config },
+      records,
+      rows: data.rows,
+      cols: data.cols,
+      originals: rec.originals,
+      reconstructions: rec.means,
+      samples: await trainer.samples(32, config.seed),
+    });
   };
 
   let outcome;

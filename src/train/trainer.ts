@@ -13,7 +13,9 @@ import type { Dataset, Split } from "../data/datasets.ts";
 import { clearSlots } from "../nn/reduce.ts";
 import {
   type BatchSource,
+  buildDecode,
   buildStep,
+  type DecodeProgram,
   initParams,
   METRIC,
   type MlpVaeConfig,
@@ -24,7 +26,7 @@ import {
 } from "../vae/mlp_vae.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
-import { epochOrder } from "./random.ts";
+import { epochOrder, mulberry32 } from "./random.ts";
 
 /** Loss terms in nats per example. */
 export interface Losses {
@@ -130,6 +132,8 @@ export class Trainer {
   readonly #clear: Awaited<ReturnType<typeof clearSlots>>;
   readonly #clearTest: Awaited<ReturnType<typeof clearSlots>>;
   #pendingSums: number[] | null = null;
+  #decode: DecodeProgram | null = null;
+  readonly #model: MlpVaeConfig;
 
   private constructor(
     gpu: Gpu,
@@ -145,10 +149,12 @@ export class Trainer {
       clearTest: Awaited<ReturnType<typeof clearSlots>>;
       trainCount: number;
       testCount: number;
+      model: MlpVaeConfig;
     },
   ) {
     this.#gpu = gpu;
     this.config = config;
+    this.#model = parts.model;
     this.state = state;
     this.#metrics = parts.metrics;
     this.#testMetrics = parts.testMetrics;
@@ -218,6 +224,7 @@ export class Trainer {
       clearTest: await clearSlots(gpu, { acc: testMetrics }),
       trainCount: data.train.count,
       testCount: data.test.count,
+      model: cfg,
     });
     if (resume) {
       write(d, state.m, resume.m);
@@ -316,6 +323,40 @@ export class Trainer {
       if (events.stop?.() && this.epoch < this.config.epochs) return "stopped";
     }
     return "done";
+  }
+
+  /**
+   * The first `n` test images and their reconstructions (decoded means of one sample of z),
+   * each [n, F] in [0, 1] for bce. Waits for the GPU: for reports, not inside training.
+   */
+  async reconstructions(n: number): Promise<{ originals: Float32Array; means: Float32Array }> {
+    const d = this.#gpu.device;
+    const p = this.#test.full;
+    const rows = Math.min(n, p.batch);
+    const F = p.tensors.x.length / p.batch;
+    setBatchOffset(p, 0);
+    submit(d, [p.gather, ...p.forward], "reconstructions");
+    const x = (await readback(d, p.tensors.x)).slice(0, rows * F);
+    const logits = (await readback(d, p.tensors.logits)).slice(0, rows * F);
+    const means = this.config.recon === "bce" ? logits.map((l) => 1 / (1 + Math.exp(-l))) : logits;
+    return { originals: x, means };
+  }
+
+  /** `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`. */
+  async samples(n: number, seed: number): Promise<Float32Array> {
+    const d = this.#gpu.device;
+    this.#decode ??= await buildDecode(this.#gpu, this.#model, this.state, n);
+    if (this.#decode.z.shape[0] !== n) {
+      throw new Error(`samples: built for ${this.#decode.z.shape[0]}, asked ${n}`);
+    }
+    const next = mulberry32(seed);
+    const z = Float32Array.from({ length: n * this.#model.z }, () => {
+      const u = 1 - next(), v = next();
+      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    });
+    write(d, this.#decode.z, z);
+    submit(d, this.#decode.dispatches, "samples");
+    return await readback(d, this.#decode.mean);
   }
 
   /** Losses on the held-out set (one sample of z per example; noise stream 1). */
