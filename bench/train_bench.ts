@@ -14,7 +14,7 @@
 import { loadDataset } from "../src/data/datasets.ts";
 import { upload } from "../src/gpu/buffer.ts";
 import { requestGpu } from "../src/gpu/device.ts";
-import { submit } from "../src/gpu/kernel.ts";
+import { type Dispatch, submit } from "../src/gpu/kernel.ts";
 import { denseBackward, denseForward } from "../src/nn/dense.ts";
 import { DEFAULTS } from "../src/train/config.ts";
 import { Trainer } from "../src/train/trainer.ts";
@@ -49,7 +49,7 @@ const layers: [number, number][] = [[784, 512], [512, 512], [512, 40], [20, 512]
   512,
   784,
 ]];
-const denseSteps = [];
+const denseSteps: Dispatch[] = [];
 for (const [i, [k, nn]] of layers.entries()) {
   const s = { batch: 128, inFeatures: k, outFeatures: nn };
   const t = (len: number) => upload(d, "f32", [len], rnd(len));
