@@ -1,0 +1,270 @@
+// Batch normalization over the rows of a channels-last activation x [M, C] (M = B for dense
+// activations, M = B * H * W for NHWC convolution outputs), statistics per channel c:
+//
+//   training: mean = (1/M) sum_m x[m, c];  var = (1/M) sum_m (x - mean)^2  (biased)
+//             rstd = 1 / sqrt(var + eps);  xhat = (x - mean) * rstd;  y = gamma * xhat + beta
+//             running_mean = (1 - momentum) * running_mean + momentum * mean
+//             running_var  = (1 - momentum) * running_var + momentum * var * unbias
+//             (unbias = M / (M - 1), or 1 when M = 1: PyTorch's convention)
+//   eval:     y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta
+//   backward through the batch statistics, with g = dy * gamma:
+//             dx = rstd / M * (M * g - sum_m g - xhat * sum_m g * xhat)
+//                = gamma * rstd * (dy - dbeta / M - xhat * dgamma / M)
+//             dgamma = sum_m dy * xhat;  dbeta = sum_m dy
+//   eval backward (running statistics are constants): dx = dy * gamma / sqrt(running_var + eps);
+//             dgamma, dbeta as above with the eval xhat.
+//
+// Each training op is three launches: *_partial reduces a block of rows for a tile of channels,
+// *_final combines the blocks per channel, *_apply writes y or dx elementwise. Row blocks give
+// every core work even when C is small, and the channel tile makes neighbouring invocations
+// read neighbouring addresses. All combinations run in a fixed order: results are deterministic.
+//
+// Numerics. The variance is one pass of Welford's update per invocation on x - p, with the pivot
+// p = x[0, c], merged with Chan et al.'s pairwise formula: no E[x^2] - E[x]^2 cancellation, and
+// with p near the data the shifted values are small, so the mean offset delta = mean - p is
+// accurate and bn_apply uses (x - p) - delta, never the f32-rounded mean (under x = 1000 + noise
+// rounding the mean alone would move xhat by 3e-5 / std). Likewise the backward sums x - mean
+// with the saved (rounded) mean: its average e is what the rounding left out, and xhat uses
+// (x - mean) - e.
+//
+// Bindings (f32; [M, C] row-major; G row blocks; scratch [3 G C + 3 C]: partials
+// (g * C + c) * 3 + k, then per-channel coefficients from 3 G C + 3 c + k):
+//   bn_stats_partial: scratch written; x read; dims.
+//   bn_stats_final:   mean [C], rstd [C], scratch coefficients (delta) written; running_mean [C],
+//                     running_var [C] read and updated; scratch partials read; x (pivots); dims.
+//   bn_apply:         y [M, C] written; x, scratch, rstd, gamma [C], beta [C] read; dims.
+//   bn_forward_eval:  y written; x, gamma, beta, running_mean, running_var read; dims.
+//   bn_grad_partial:  scratch written; dy [M, C], x, saved_mean [C], saved_rstd [C] read; dims.
+//   bn_grad_final:    dgamma [C], dbeta [C], scratch coefficients written (overwrite); scratch
+//                     partials, saved_mean, saved_rstd read; dims.
+//   bn_grad_apply:    dx [M, C] written (overwrite); dy, x, gamma, scratch, saved_mean,
+//                     saved_rstd read; dims.
+//   In eval mode (dims.eval = 1) the grad launches get running_mean as saved_mean and
+//   running_var as saved_rstd (rstd = 1 / sqrt(running_var + eps)), and drop the statistics
+//   terms.
+// Who writes what: *_partial, *_apply: workgroup (tile, g) handles channels tile * CT .. + CT - 1
+// and rows g * RB .. + RB - 1; invocation lid works on channel lid % CT, rows r = lid / CT
+// strided by RT = 256 / CT. In *_partial invocation r = 0 of each channel merges the RT states
+// in order and writes the partial; in *_apply each invocation writes its rows of its channel
+// (the per-channel coefficients stay in registers). *_final: invocation c merges blocks
+// 0..G-1 in order and writes channel c. bn_forward_eval: invocation i (flat()) writes element i.
+
+struct Dims {
+  rows: u32,       // M
+  channels: u32,   // C
+  eps: f32,        // added to the variance
+  momentum: f32,   // weight of the batch statistics in the running averages
+  unbias: f32,     // M / (M - 1), or 1 when M = 1
+  blocks: u32,     // G, row blocks
+  block_rows: u32, // RB, rows per block (the last may have fewer)
+  tile: u32,       // CT, channels per partial workgroup (<= WG)
+  eval: u32,       // grad launches: 1 = eval-mode backward
+}
+
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> rstd: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> running_var: array<f32>;
+@group(0) @binding(5) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(6) var<storage, read> x: array<f32>;
+@group(0) @binding(7) var<storage, read> gamma: array<f32>;
+@group(0) @binding(8) var<storage, read> beta: array<f32>;
+@group(0) @binding(9) var<storage, read> dy: array<f32>;
+@group(0) @binding(10) var<storage, read> saved_mean: array<f32>;
+@group(0) @binding(11) var<storage, read> saved_rstd: array<f32>;
+@group(0) @binding(12) var<uniform> dims: Dims;
+
+var<workgroup> lanes: array<vec3f, WG>;
+
+fn flat(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+// Chan et al.: merge two (count, mean, M2) states of disjoint sets.
+fn merge(a: vec3f, b: vec3f) -> vec3f {
+  let n = a.x + b.x;
+  if (b.x == 0.0) { return a; }
+  if (a.x == 0.0) { return b; }
+  let d = b.y - a.y;
+  let f = b.x / n;
+  return vec3f(n, a.y + d * f, a.z + b.z + d * d * a.x * f);
+}
+
+// This invocation's channel, first row and whether it takes part, in a *_partial launch.
+struct Lane {
+  c: u32,
+  r: u32,
+  rt: u32,
+  start: u32,
+  end: u32,
+  on: bool,
+}
+
+fn lane(wid: vec3u, lid: u32) -> Lane {
+  let ct = dims.tile;
+  let rt = WG / ct;
+  let c = wid.x * ct + lid % ct;
+  let r = lid / ct;
+  let start = wid.y * dims.block_rows;
+  let end = min(start + dims.block_rows, dims.rows);
+  return Lane(c, r, rt, start, end, c < dims.channels && r < rt);
+}
+
+@compute @workgroup_size(WG)
+fn bn_stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let l = lane(wid, lid);
+  var s = vec3f(0.0);
+  if (l.on) {
+    let C = dims.channels;
+    let pivot = x[l.c];
+    for (var m = l.start + l.r; m < l.end; m += l.rt) {
+      // Welford: n += 1; d = v - mean; mean += d / n; M2 += d * (v - mean).
+      let v = x[m * C + l.c] - pivot;
+      s.x += 1.0;
+      let d = v - s.y;
+      s.y += d / s.x;
+      s.z += d * (v - s.y);
+    }
+  }
+  lanes[lid] = s;
+  workgroupBarrier();
+  if (l.on && l.r == 0u) {
+    for (var k = 1u; k < l.rt; k++) {
+      s = merge(s, lanes[lid + k * dims.tile]);
+    }
+    let o = (wid.y * dims.channels + l.c) * 3u;
+    scratch[o] = s.x;
+    scratch[o + 1u] = s.y;
+    scratch[o + 2u] = s.z;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn bn_stats_final(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= dims.channels) { return; }
+  var s = vec3f(0.0);
+  for (var g = 0u; g < dims.blocks; g++) {
+    let o = (g * dims.channels + c) * 3u;
+    s = merge(s, vec3f(scratch[o], scratch[o + 1u], scratch[o + 2u]));
+  }
+  let delta = s.y;
+  let v = max(s.z / f32(dims.rows), 0.0);
+  let mu = x[c] + delta;
+  mean[c] = mu;
+  rstd[c] = 1.0 / sqrt(v + dims.eps);
+  scratch[3u * dims.blocks * dims.channels + 3u * c] = delta;
+  let k = dims.momentum;
+  running_mean[c] = (1.0 - k) * running_mean[c] + k * mu;
+  running_var[c] = (1.0 - k) * running_var[c] + k * v * dims.unbias;
+}
+
+@compute @workgroup_size(WG)
+fn bn_apply(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let l = lane(wid, lid);
+  if (!l.on) { return; }
+  let C = dims.channels;
+  let pivot = x[l.c];
+  let delta = scratch[3u * dims.blocks * C + 3u * l.c];
+  let scale = gamma[l.c] * rstd[l.c];
+  let shift = beta[l.c];
+  for (var m = l.start + l.r; m < l.end; m += l.rt) {
+    let i = m * C + l.c;
+    y[i] = ((x[i] - pivot) - delta) * scale + shift;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn bn_forward_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= dims.rows * dims.channels) { return; }
+  let c = i % dims.channels;
+  let r = 1.0 / sqrt(running_var[c] + dims.eps);
+  y[i] = (x[i] - running_mean[c]) * (gamma[c] * r) + beta[c];
+}
+
+// The normalization the backward differentiates through: training uses the saved rstd, eval
+// receives running_var in saved_rstd.
+fn grad_rstd(c: u32) -> f32 {
+  if (dims.eval == 1u) {
+    return 1.0 / sqrt(saved_rstd[c] + dims.eps);
+  }
+  return saved_rstd[c];
+}
+
+// Partial sums of (x - mu, dy, dy * (x - mu)) per channel and row block.
+@compute @workgroup_size(WG)
+fn bn_grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let l = lane(wid, lid);
+  var s = vec3f(0.0);
+  if (l.on) {
+    let C = dims.channels;
+    let mu = saved_mean[l.c];
+    for (var m = l.start + l.r; m < l.end; m += l.rt) {
+      let i = m * C + l.c;
+      let d = x[i] - mu;
+      let g = dy[i];
+      s += vec3f(d, g, g * d);
+    }
+  }
+  lanes[lid] = s;
+  workgroupBarrier();
+  if (l.on && l.r == 0u) {
+    for (var k = 1u; k < l.rt; k++) {
+      s += lanes[lid + k * dims.tile];
+    }
+    let o = (wid.y * dims.channels + l.c) * 3u;
+    scratch[o] = s.x;
+    scratch[o + 1u] = s.y;
+    scratch[o + 2u] = s.z;
+  }
+}
+
+// dgamma = sum dy * xhat = r * (sum dy (x - mu) - e * sum dy), dbeta = sum dy; the coefficients
+// (e, dbeta / M, dgamma / M) of dx, all zero in eval mode.
+@compute @workgroup_size(WG)
+fn bn_grad_final(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= dims.channels) { return; }
+  var s = vec3f(0.0);
+  for (var g = 0u; g < dims.blocks; g++) {
+    let o = (g * dims.channels + c) * 3u;
+    s += vec3f(scratch[o], scratch[o + 1u], scratch[o + 2u]);
+  }
+  let train = dims.eval == 0u;
+  let fm = f32(dims.rows);
+  let e = select(0.0, s.x / fm, train);
+  let db = s.y;
+  let dg = (s.z - e * s.y) * grad_rstd(c);
+  dbeta[c] = db;
+  dgamma[c] = dg;
+  let o = 3u * dims.blocks * dims.channels + 3u * c;
+  scratch[o] = e;
+  scratch[o + 1u] = select(0.0, db / fm, train);
+  scratch[o + 2u] = select(0.0, dg / fm, train);
+}
+
+@compute @workgroup_size(WG)
+fn bn_grad_apply(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let l = lane(wid, lid);
+  if (!l.on) { return; }
+  let C = dims.channels;
+  let o = 3u * dims.blocks * C + 3u * l.c;
+  let mu = saved_mean[l.c];
+  let e = scratch[o];
+  let a = scratch[o + 1u];
+  let b = scratch[o + 2u];
+  let r = grad_rstd(l.c);
+  let scale = gamma[l.c] * r;
+  for (var m = l.start + l.r; m < l.end; m += l.rt) {
+    let i = m * C + l.c;
+    let xhat = ((x[i] - mu) - e) * r;
+    dx[i] = scale * (dy[i] - a - xhat * b);
+  }
+}
