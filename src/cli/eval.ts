@@ -1,0 +1,98 @@
+/**
+ * `deno task eval runs/NAME [--k 64] [--images 1000]`: the trained model's test negative ELBO
+ * (reconstruction + KL), the importance-weighted estimate of -log p(x) with k samples per
+ * image on the first `images` test images, active units and KL per latent dimension. Prints
+ * a table and writes runs/NAME/eval.json.
+ */
+
+import { parseArgs } from "node:util";
+import { loadDataset } from "../data/datasets.ts";
+import { requestGpu } from "../gpu/device.ts";
+import { iwaeEstimate, latentStats } from "../eval/metrics.ts";
+import { writeTextAtomic } from "../train/atomic.ts";
+import { loadCheckpoint } from "../train/checkpoint.ts";
+import { ConfigError, type TrainConfig } from "../train/config.ts";
+import { modelConfig, Trainer } from "../train/trainer.ts";
+import { mlpVaeLayout } from "../vae/mlp_vae.ts";
+import { runMain } from "./_main.ts";
+
+await runMain(async () => {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: {
+        k: { type: "string", default: "64" },
+        images: { type: "string", default: "1000" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new ConfigError(
+      `${
+        (e as Error).message.split("\n")[0]
+      } (usage: deno task eval runs/NAME [--k 64] [--images 1000])`,
+    );
+  }
+  const dir = parsed.positionals[0]?.replace(/\/+$/, "");
+  if (!dir || parsed.positionals.length > 1) {
+    throw new ConfigError("usage: deno task eval runs/NAME [--k 64] [--images 1000]");
+  }
+  const k = Number(parsed.values.k), images = Number(parsed.values.images);
+  if (!Number.isInteger(k) || k < 1) {
+    throw new ConfigError(`--k: '${parsed.values.k}' is not a positive integer`);
+  }
+  if (!Number.isInteger(images) || images < 1) {
+    throw new ConfigError(`--images: '${parsed.values.images}' is not a positive integer`);
+  }
+  let config: TrainConfig;
+  try {
+    config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  } catch (e) {
+    throw new ConfigError(
+      `${dir}: no readable config.json (${(e as Error).message}); is it a run folder?`,
+    );
+  }
+  const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
+  const cfg = modelConfig(config, data.features);
+  const checkpoint = await loadCheckpoint(dir, mlpVaeLayout(cfg));
+  const gpu = await requestGpu();
+  const trainer = await Trainer.create(gpu, config, data, checkpoint);
+  const elbo = await trainer.evaluate();
+  const stats = await latentStats(gpu, cfg, trainer.state, data.test);
+  const n = Math.min(images, data.test.count);
+  const iwae = cfg.recon === "bce"
+    ? await iwaeEstimate(gpu, cfg, trainer.state, data.test, { k, images: n })
+    : null;
+  const result = {
+    run: dir,
+    step: checkpoint.step,
+    testImages: data.test.count,
+    test: { recon: elbo.recon, kl: elbo.kl, negativeElbo: elbo.elbo },
+    iwae: iwae === null ? null : { k, images: n, nll: iwae },
+    activeUnits: stats.activeUnits,
+    klPerDim: stats.klPerDim,
+    muVariance: stats.muVariance,
+    mu: stats.mu,
+    sigma: stats.sigma,
+  };
+  const f = (v: number) => v.toFixed(2);
+  console.log(
+    `run ${dir} (step ${checkpoint.step}), ${data.test.count} test images of ${data.name}`,
+  );
+  console.log(`| metric | nats per image |\n|---|---:|`);
+  console.log(`| test reconstruction | ${f(elbo.recon)} |\n| test KL | ${f(elbo.kl)} |`);
+  console.log(`| test negative ELBO | ${f(elbo.elbo)} |`);
+  if (iwae !== null) console.log(`| IWAE -log p(x), k = ${k}, first ${n} images | ${f(iwae)} |`);
+  else console.log("(IWAE needs --recon bce; skipped)");
+  console.log(`active units: ${stats.activeUnits} of ${cfg.z} (Var of E_q[z_d] > 0.01)`);
+  console.log(`KL per dimension: ${stats.klPerDim.map(f).join(" ")}`);
+  console.log(
+    `mu in [${f(stats.mu.min)}, ${f(stats.mu.max)}] (mean ${f(stats.mu.mean)}); ` +
+      `sigma in [${f(stats.sigma.min)}, ${f(stats.sigma.max)}] (mean ${f(stats.sigma.mean)})`,
+  );
+  await writeTextAtomic(`${dir}/eval.json`, JSON.stringify(result, null, 2) + "\n");
+  console.log(`wrote ${dir}/eval.json`);
+  gpu.destroy();
+});
