@@ -1,0 +1,75 @@
+/**
+ * Float64 reference of the 2-D convolution, plain loops, channels last:
+ * x [B, H, W, Cin], w [KH, KW, Cin, Cout], b [Cout], y and dy [B, Ho, Wo, Cout].
+ */
+
+import { conv2dOutputSize, type Conv2dShape } from "../nn/conv2d.ts";
+
+/**
+ * Visit every (output pixel, tap, in channel, out channel) product of the convolution whose
+ * x element lies inside the image: f(x index, w index, y index).
+ */
+function eachProduct(s: Conv2dShape, f: (xi: number, wi: number, yi: number) => void): void {
+  const { batch: B, height: H, width: W, inChannels: Ci, outChannels: Co } = s;
+  const [KH, KW] = s.kernel;
+  const [sh, sw] = s.stride;
+  const o = conv2dOutputSize(s);
+  for (let n = 0; n < B; n++) {
+    for (let oh = 0; oh < o.height; oh++) {
+      for (let ow = 0; ow < o.width; ow++) {
+        const yi = ((n * o.height + oh) * o.width + ow) * Co;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * sh - o.padTop + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sw - o.padLeft + kw;
+            if (iw < 0 || iw >= W) continue;
+            for (let ci = 0; ci < Ci; ci++) {
+              const xi = ((n * H + ih) * W + iw) * Ci + ci;
+              const wi = ((kh * KW + kw) * Ci + ci) * Co;
+              for (let co = 0; co < Co; co++) f(xi, wi + co, yi + co);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * y[b, oh, ow, co] = b[co] + sum_{kh, kw, ci} x[b, oh sh - pt + kh, ow sw - pl + kw, ci]
+ * w[kh, kw, ci, co], x outside the image being 0.
+ */
+export function conv2dForward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: Conv2dShape,
+): Float64Array {
+  const o = conv2dOutputSize(s);
+  const Co = s.outChannels;
+  const y = new Float64Array(s.batch * o.height * o.width * Co);
+  for (let i = 0; i < y.length; i++) y[i] = b[i % Co];
+  eachProduct(s, (xi, wi, yi) => {
+    y[yi] += x[xi] * w[wi];
+  });
+  return y;
+}
+
+/** Gradients of the convolution given dy: each product x w sends dy x to dw and dy w to dx. */
+export function conv2dBackward(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  s: Conv2dShape,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  const db = new Float64Array(s.outChannels);
+  for (let i = 0; i < dy.length; i++) db[i % s.outChannels] += dy[i];
+  eachProduct(s, (xi, wi, yi) => {
+    dx[xi] += dy[yi] * w[wi];
+    dw[wi] += dy[yi] * x[xi];
+  });
+  return { dx, dw, db };
+}

@@ -1,0 +1,242 @@
+import type { Tensor } from "../src/gpu/buffer.ts";
+import type { TensorView } from "../src/gpu/kernel.ts";
+import {
+  conv2dBackward,
+  conv2dForward,
+  conv2dOutputSize,
+  type Conv2dShape,
+  conv2dVariant,
+  type Padding,
+} from "../src/nn/conv2d.ts";
+import * as ref from "../src/reference/conv2d.ts";
+import { assertClose, assertGradient, dot, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
+
+/** [batch, height, width, in channels, out channels, kernel, stride, padding] */
+type Case = [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number | [number, number],
+  number | [
+    number,
+    number,
+  ],
+  Padding,
+];
+
+/** Any channel counts: ragged against the 16x16 naive workgroups. */
+const NAIVE: Case[] = [
+  [3, 7, 9, 1, 5, 3, 1, "same"],
+  [1, 13, 11, 3, 1, 5, 2, "same"],
+  [3, 7, 9, 5, 3, 3, 2, "valid"],
+  [3, 13, 11, 33, 5, [3, 5], [2, 1], [1, 2]],
+  [1, 9, 7, 5, 33, 3, 2, [1, 1]],
+  [3, 8, 8, 3, 5, 5, 2, "same"],
+  [3, 9, 10, 5, 3, 3, [1, 3], "same"],
+];
+/** Out channels divisible by 4: ragged against 16-channel x 4-pixel blocks. */
+const VEC4: Case[] = [
+  [3, 7, 9, 1, 4, 3, 1, "same"],
+  [1, 13, 11, 3, 36, 5, 2, "same"],
+  [3, 7, 9, 5, 8, 3, 2, "valid"],
+  [3, 13, 11, 33, 20, [3, 5], [2, 1], [1, 2]],
+  [3, 8, 8, 5, 4, 5, 2, "same"],
+  [1, 9, 7, 33, 36, 3, 1, [2, 0]],
+  // In channels divisible by 4 too (forward_vec4_cin4).
+  [3, 7, 9, 8, 4, 3, 1, "same"],
+  [1, 9, 7, 12, 20, 5, 2, "valid"],
+  [3, 13, 11, 4, 8, [3, 5], [2, 1], [1, 2]],
+  [3, 8, 8, 36, 36, 5, 2, "same"],
+  [3, 9, 10, 5, 8, 3, [1, 3], "same"],
+];
+
+const ALIGN = 64; // elements per 256 bytes: a view's offset must be 256-byte aligned
+
+function shape(c: Case): Conv2dShape {
+  const [batch, height, width, inChannels, outChannels, k, st, padding] = c;
+  const pair = (v: number | [number, number]): [number, number] =>
+    typeof v === "number" ? [v, v] : v;
+  return {
+    batch,
+    height,
+    width,
+    inChannels,
+    outChannels,
+    kernel: pair(k),
+    stride: pair(st),
+    padding,
+  };
+}
+
+Deno.test("conv2d output size follows the TensorFlow conventions", () => {
+  const s = (h: number, k: number, st: number, padding: Padding): Conv2dShape => ({
+    batch: 1,
+    height: h,
+    width: h,
+    inChannels: 1,
+    outChannels: 1,
+    kernel: [k, k],
+    stride: [st, st],
+    padding,
+  });
+  const cases: [Conv2dShape, number, number][] = [
+    [s(28, 3, 1, "same"), 28, 1],
+    [s(28, 3, 2, "same"), 14, 0], // total pad 1: all of it below
+    [s(7, 3, 2, "same"), 4, 1],
+    [s(8, 5, 2, "same"), 4, 1], // total 3: 1 above, 2 below
+    [s(13, 5, 2, "valid"), 5, 0],
+    [s(7, 3, 2, [1, 1]), 4, 1],
+    [s(9, 3, 1, [2, 2]), 11, 2],
+  ];
+  for (const [sh, size, top] of cases) {
+    const o = conv2dOutputSize(sh);
+    if (o.height !== size || o.width !== size || o.padTop !== top || o.padLeft !== top) {
+      throw new Error(`${JSON.stringify(sh)}: got ${JSON.stringify(o)}, want ${size}, pad ${top}`);
+    }
+  }
+});
+
+Deno.test("conv2d reference backward matches finite differences", () => {
+  const rng = new Rng(17);
+  for (
+    const c of [
+      [2, 5, 4, 2, 3, 3, 2, "same"],
+      [1, 6, 5, 3, 2, [3, 2], [1, 2], [1, 0]],
+    ] as Case[]
+  ) {
+    const s = shape(c);
+    const o = conv2dOutputSize(s);
+    const x = rng.uniform(s.batch * s.height * s.width * s.inChannels);
+    const w = rng.uniform(s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels);
+    const b = rng.uniform(s.outChannels);
+    const g = rng.uniform(s.batch * o.height * o.width * s.outChannels); // loss = sum g * y
+    const want = ref.conv2dBackward(g, x, w, s);
+    assertGradient("conv2d dx", (v) => dot(g, ref.conv2dForward(v, w, b, s)), x, want.dx);
+    assertGradient("conv2d dw", (v) => dot(g, ref.conv2dForward(x, v, b, s)), w, want.dw);
+    assertGradient("conv2d db", (v) => dot(g, ref.conv2dForward(x, w, v, s)), b, want.db);
+  }
+});
+
+/** w and b (and dw, db) as views into one flat buffer at non-zero 256-byte-aligned offsets. */
+function flatLayout(wn: number, bn: number): { w: number; b: number; total: number } {
+  const w = ALIGN;
+  const b = Math.ceil((w + wn) / ALIGN) * ALIGN + ALIGN;
+  return { w, b, total: b + bn + 7 };
+}
+
+for (const variant of ["naive", "vec4"] as const) {
+  gpuTest(`conv2d ${variant} forward and backward match the reference`, async (gpu) => {
+    const rng = new Rng(variant.length * 31);
+    for (const c of variant === "naive" ? NAIVE : VEC4) {
+      const s = shape(c);
+      const o = conv2dOutputSize(s);
+      const X = s.batch * s.height * s.width * s.inChannels;
+      const Y = s.batch * o.height * o.width * s.outChannels;
+      const WN = s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels;
+      const BN = s.outChannels;
+      const at = flatLayout(WN, BN);
+      const x = rng.uniform(X);
+      const w = rng.uniform(WN, -0.5, 0.5);
+      const b = rng.uniform(BN);
+      const dy = rng.uniform(Y);
+      const flat = rng.uniform(at.total, -9, 9); // junk around the views
+      flat.set(w, at.w);
+      flat.set(b, at.b);
+      const params = f32(gpu, [at.total], flat, "params");
+      const grads = out(gpu, [at.total], "grads");
+      const view = (t: Tensor, offset: number, length: number): TensorView => ({
+        tensor: t,
+        offset,
+        length,
+      });
+      const xT = f32(gpu, [X], x), dyT = f32(gpu, [Y], dy);
+      const yT = out(gpu, [Y]), dxT = out(gpu, [X]);
+      const wV = view(params, at.w, WN);
+      const opt = { variant };
+      const fwd = await conv2dForward(
+        gpu,
+        { y: yT, x: xT, w: wV, b: view(params, at.b, BN) },
+        s,
+        opt,
+      );
+      const bwd = await conv2dBackward(
+        gpu,
+        {
+          dx: dxT,
+          dw: view(grads, at.w, WN),
+          db: view(grads, at.b, BN),
+          dy: dyT,
+          x: xT,
+          w: wV,
+        },
+        s,
+        opt,
+      );
+      const [y, dx, g] = await run(gpu, [...fwd, ...bwd], yT, dxT, grads);
+      const want = ref.conv2dBackward(dy, x, w, s);
+      // "<entry point> <shape>", e.g. "forward_vec4 3x7x9x1->4 k3x3 s1x1 same".
+      const [fy, fdx, fdw, fdb] = [...fwd, ...bwd].map((d) =>
+        `${d.entry} ${d.label.split(" ").slice(1).join(" ")}`
+      );
+      const tag = fy;
+      assertClose(fy, y, ref.conv2dForward(x, w, b, s), 1e-4);
+      assertClose(fdx, dx, want.dx, 1e-4);
+      assertClose(fdw, g.subarray(at.w, at.w + WN), want.dw, 1e-4);
+      assertClose(fdb, g.subarray(at.b, at.b + BN), want.db, 1e-4);
+      for (let i = 0; i < at.total; i++) {
+        const inside = (i >= at.w && i < at.w + WN) || (i >= at.b && i < at.b + BN);
+        if (!inside && !Number.isNaN(g[i])) {
+          throw new Error(`${tag}: grads[${i}] outside dw and db was written`);
+        }
+      }
+      for (const t of [params, grads, xT, dyT, yT, dxT]) t.destroy();
+    }
+  });
+}
+
+gpuTest("conv2d backward without dx (first layer) writes dw and db only", async (gpu) => {
+  const rng = new Rng(5);
+  const s = shape([3, 7, 9, 1, 8, 3, 1, "same"]);
+  const X = 3 * 7 * 9, Y = 3 * 7 * 9 * 8, WN = 9 * 8;
+  const x = rng.uniform(X), w = rng.uniform(WN), dy = rng.uniform(Y);
+  const xT = f32(gpu, [X], x), wT = f32(gpu, [WN], w), dyT = f32(gpu, [Y], dy);
+  const dwT = out(gpu, [WN]), dbT = out(gpu, [8]);
+  const ds = await conv2dBackward(gpu, { dw: dwT, db: dbT, dy: dyT, x: xT, w: wT }, s);
+  if (ds.length !== 2) throw new Error(`expected 2 dispatches (dw, db), got ${ds.length}`);
+  const [dw, db] = await run(gpu, ds, dwT, dbT);
+  const want = ref.conv2dBackward(dy, x, w, s);
+  assertClose("no-dx dw", dw, want.dw, 1e-4);
+  assertClose("no-dx db", db, want.db, 1e-4);
+  for (const t of [xT, wT, dyT, dwT, dbT]) t.destroy();
+});
+
+gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) => {
+  const fits = shape([1, 5, 5, 3, 8, 3, 1, "same"]);
+  const ragged = shape([1, 5, 5, 3, 5, 3, 1, "same"]);
+  if (conv2dVariant(fits) !== "vec4" || conv2dVariant(ragged) !== "naive") {
+    throw new Error("conv2dVariant chose the wrong kernel family");
+  }
+  const t = {
+    y: out(gpu, [25 * 5]),
+    x: out(gpu, [25 * 3]),
+    w: out(gpu, [9 * 3 * 5]),
+    b: out(gpu, [5]),
+  };
+  const message = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  };
+  let m = await message(() => conv2dForward(gpu, t, ragged, { variant: "vec4" }));
+  if (!m.includes("divisible by 4")) throw new Error(`no clear error: '${m}'`);
+  m = await message(() => conv2dForward(gpu, t, { ...ragged, height: 6 }));
+  if (!m.includes("'y'")) throw new Error(`shape error does not name y: '${m}'`);
+  m = await message(() => conv2dForward(gpu, t, { ...ragged, kernel: [7, 7], padding: "valid" }));
+  if (!m.includes("does not fit")) throw new Error(`no clear error for a kernel too large: '${m}'`);
+  for (const v of Object.values(t)) v.destroy();
+});
