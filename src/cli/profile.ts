@@ -12,7 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/datasets.ts";
-import { readback, Tensor, upload } from "../gpu/buffer.ts";
+import { readback, Tensor } from "../gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
 import { type Dispatch, submit } from "../gpu/kernel.ts";
 import { Profiler } from "../gpu/profiler.ts";
@@ -27,6 +27,7 @@ import {
   ModelState,
   setBatchOffset,
   type StepProgram,
+  uploadSource,
 } from "../vae/mlp_vae.ts";
 import { runMain } from "./_main.ts";
 
@@ -156,12 +157,8 @@ await runMain(async () => {
   const d = gpu.device;
   const layout = mlpVaeLayout(cfg);
   const state = new ModelState(gpu, layout, initParams(layout, cfg.seed));
-  const source = {
-    data: upload(d, "u8", [data.train.images.length], data.train.images, "train images"),
-    index: upload(d, "u32", [data.train.count], epochOrder(data.train.count, cfg.seed, 0), "order"),
-    scale: 1 / 255,
-    shift: 0,
-  };
+  const order = epochOrder(data.train.count, cfg.seed, 0);
+  const source = uploadSource(d, data.train.images, order, "train");
   const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
   const program = await buildStep(gpu, cfg, state, source, metrics, B, { lr: config.lr });
   const batches = Math.floor(data.train.count / B);

@@ -5,7 +5,7 @@
  * d is active when Var_x(E_q[z_d | x]) > 0.01).
  */
 
-import { readback, Tensor, upload } from "../gpu/buffer.ts";
+import { readback, Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { submit } from "../gpu/kernel.ts";
 import type { Split } from "../data/datasets.ts";
@@ -13,10 +13,12 @@ import { iwaeNll } from "../nn/iwae.ts";
 import { accumulate, clearSlots } from "../nn/reduce.ts";
 import {
   buildStep,
+  identityOrder,
   METRIC,
   type MlpVaeConfig,
   type ModelState,
   setBatchOffset,
+  uploadSource,
 } from "../vae/mlp_vae.ts";
 
 /** IWAE noise stream: distinct from training (0) and the test pass (1). */
@@ -41,12 +43,7 @@ export async function iwaeEstimate(
   const n = Math.min(images, split.count);
   // Each image repeated k times: the gather builds the k rows, the latent draws k samples.
   const index = new Uint32Array(n * k).map((_, r) => Math.floor(r / k));
-  const source = {
-    data: upload(d, "u8", [split.images.length], split.images, "iwae images"),
-    index: upload(d, "u32", [n * k], index, "iwae order"),
-    scale: 1 / 255,
-    shift: 0,
-  };
+  const source = uploadSource(d, split.images, index, "iwae");
   const acc = new Tensor(d, "f32", [METRIC.size], "iwae sums");
   const scratch = new Tensor(d, "f32", [METRIC.size], "iwae losses");
   const build = async (imgs: number) => {
@@ -108,18 +105,7 @@ export async function latentStats(
 ): Promise<LatentStats> {
   const d = gpu.device;
   const Z = cfg.z, [lo, hi] = cfg.logvarClamp;
-  const source = {
-    data: upload(d, "u8", [split.images.length], split.images, "stats images"),
-    index: upload(
-      d,
-      "u32",
-      [split.count],
-      new Uint32Array(split.count).map((_, i) => i),
-      "stats order",
-    ),
-    scale: 1 / 255,
-    shift: 0,
-  };
+  const source = uploadSource(d, split.images, identityOrder(split.count), "stats");
   const scratch = new Tensor(d, "f32", [METRIC.size], "stats losses");
   const b = Math.min(batch, split.count);
   const full = await buildStep(gpu, cfg, state, source, scratch, b, undefined, IWAE_STREAM);

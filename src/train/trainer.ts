@@ -6,9 +6,9 @@
  * per-example losses and the NaN/Inf count) is read for the progress line and the guard.
  */
 
-import { readback, Tensor, upload, write } from "../gpu/buffer.ts";
+import { readback, Tensor, write } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { submit } from "../gpu/kernel.ts";
+import { type Dispatch, submit } from "../gpu/kernel.ts";
 import type { Dataset, Split } from "../data/datasets.ts";
 import { clearSlots } from "../nn/reduce.ts";
 import {
@@ -16,6 +16,7 @@ import {
   buildDecode,
   buildStep,
   type DecodeProgram,
+  identityOrder,
   initParams,
   METRIC,
   type MlpVaeConfig,
@@ -23,6 +24,7 @@ import {
   ModelState,
   setBatchOffset,
   type StepProgram,
+  uploadSource,
 } from "../vae/mlp_vae.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
@@ -129,8 +131,8 @@ export class Trainer {
   readonly #trainIndex: Tensor;
   readonly #train: Programs;
   readonly #test: Programs;
-  readonly #clear: Awaited<ReturnType<typeof clearSlots>>;
-  readonly #clearTest: Awaited<ReturnType<typeof clearSlots>>;
+  readonly #clear: Dispatch;
+  readonly #clearTest: Dispatch;
   #pendingSums: number[] | null = null;
   #decode: DecodeProgram | null = null;
   readonly #model: MlpVaeConfig;
@@ -145,8 +147,8 @@ export class Trainer {
       trainIndex: Tensor;
       train: Programs;
       test: Programs;
-      clear: Awaited<ReturnType<typeof clearSlots>>;
-      clearTest: Awaited<ReturnType<typeof clearSlots>>;
+      clear: Dispatch;
+      clearTest: Dispatch;
       trainCount: number;
       testCount: number;
       model: MlpVaeConfig;
@@ -182,18 +184,8 @@ export class Trainer {
     const cfg = modelConfig(config, data.features);
     const layout = mlpVaeLayout(cfg);
     const state = new ModelState(gpu, layout, resume?.params ?? initParams(layout, cfg.seed));
-    const source = (split: Split, label: string): BatchSource => ({
-      data: upload(d, "u8", [split.images.length], split.images, `${label} images`),
-      index: upload(
-        d,
-        "u32",
-        [split.count],
-        Uint32Array.from({ length: split.count }, (_, i) => i),
-        `${label} order`,
-      ),
-      scale: 1 / 255,
-      shift: 0,
-    });
+    const source = (split: Split, label: string) =>
+      uploadSource(d, split.images, identityOrder(split.count), label);
     const trainSource = source(data.train, "train");
     const testSource = source(data.test, "test");
     const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");

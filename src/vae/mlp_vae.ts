@@ -136,6 +136,29 @@ export interface BatchSource {
   shift: number;
 }
 
+/**
+ * Upload a split's u8 images once, with an example order (identity unless given), as a
+ * batch source whose pixels are scaled to [0, 1].
+ */
+export function uploadSource(
+  device: GPUDevice,
+  images: Uint8Array,
+  order: Uint32Array,
+  label: string,
+): BatchSource {
+  return {
+    data: upload(device, "u8", [images.length], images, `${label} images`),
+    index: upload(device, "u32", [order.length], order, `${label} order`),
+    scale: 1 / 255,
+    shift: 0,
+  };
+}
+
+/** 0, 1, ..., n - 1: the order of an unshuffled split. */
+export function identityOrder(n: number): Uint32Array {
+  return Uint32Array.from({ length: n }, (_, i) => i);
+}
+
 /** One dense + ReLU layer of the decoder, as the backward needs it. */
 interface DecoderLayer {
   pre: Tensor;
