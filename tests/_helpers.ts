@@ -10,6 +10,7 @@
 import { type Gpu, GpuUnavailableError, requestGpu } from "../src/gpu/device.ts";
 import { type HostData, poisoned, readback, type Tensor, upload } from "../src/gpu/buffer.ts";
 import { type Dispatch, submit } from "../src/gpu/kernel.ts";
+import { mulberry32 } from "../src/train/random.ts";
 
 const CI = Deno.env.get("CI") === "true";
 
@@ -39,19 +40,13 @@ export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void>): void {
   });
 }
 
-/** Seeded float64 generator (splitmix64 on BigInt is slow; this is mulberry32 pairs). */
+/** Seeded float64 generator for test inputs (mulberry32, as the weight initialisation uses). */
 export class Rng {
-  #s: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
   /** @param seed any 32-bit integer */
   constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
   /** n values uniform in [lo, hi), rounded to f32 so GPU and reference see the same inputs. */
   uniform(n: number, lo = -1, hi = 1): Float64Array {

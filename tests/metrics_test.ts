@@ -1,12 +1,10 @@
 /** Evaluation metrics of a tiny model against float64: the IWAE estimate and latent statistics. */
 import assert from "node:assert/strict";
 import { iwaeEstimate, latentStats } from "../src/eval/metrics.ts";
-import { leakyReluForward } from "../src/reference/activation.ts";
-import { denseForward } from "../src/reference/dense.ts";
 import { logWeights, nllFromWeights } from "../src/reference/iwae.ts";
 import { klForward } from "../src/reference/kl.ts";
-import { latentForward, normals } from "../src/reference/latent.ts";
-import { bceForward } from "../src/reference/recon.ts";
+import { normals } from "../src/reference/latent.ts";
+import { mlpVaeForward } from "../src/reference/mlp_vae.ts";
 import { initParams, type MlpVaeConfig, mlpVaeLayout, ModelState } from "../src/vae/mlp_vae.ts";
 import { assertClose, gpuTest, Rng } from "./_helpers.ts";
 
@@ -22,22 +20,7 @@ const cfg: MlpVaeConfig = {
 };
 
 function reference(params: Float64Array, x: Float64Array, rows: number, eps: Float64Array) {
-  const layout = mlpVaeLayout(cfg);
-  const P = (n: string) =>
-    params.subarray(layout.get(n).offset, layout.get(n).offset + layout.get(n).length);
-  const sh = (k: number, n: number) => ({ batch: rows, inFeatures: k, outFeatures: n });
-  const h = leakyReluForward(
-    denseForward(x, P("encoder.0.weight"), P("encoder.0.bias"), sh(12, 8)),
-    0,
-  );
-  const mulogvar = denseForward(h, P("encoder.head.weight"), P("encoder.head.bias"), sh(8, 4));
-  const z = latentForward(mulogvar, eps, rows, 2, -30, 20);
-  const g = leakyReluForward(
-    denseForward(z, P("decoder.0.weight"), P("decoder.0.bias"), sh(2, 8)),
-    0,
-  );
-  const logits = denseForward(g, P("decoder.out.weight"), P("decoder.out.bias"), sh(8, 12));
-  return { mulogvar, z, recon: bceForward(logits, x, 12) };
+  return mlpVaeForward(cfg, mlpVaeLayout(cfg), params, x, rows, eps);
 }
 
 gpuTest(

@@ -37,6 +37,73 @@ function slice(flat: Float64Array, layout: ParamLayout, name: string): Float64Ar
   return flat.subarray(e.offset, e.offset + e.length);
 }
 
+/** One dense layer's input and pre-activation, as the backward needs them. */
+interface Layer {
+  input: Float64Array;
+  pre: Float64Array;
+  k: number;
+  n: number;
+}
+
+/** Everything the forward computes, per example (rows of the batch). */
+export interface ReferenceForward {
+  /** Encoder head output [B, 2Z]: mu then logvar per row. */
+  mulogvar: Float64Array;
+  /** Latent sample [B, Z]. */
+  z: Float64Array;
+  /** Decoder output [B, F]. */
+  logits: Float64Array;
+  /** Per-example reconstruction loss [B] and KL [B]. */
+  recon: Float64Array;
+  kl: Float64Array;
+  /** Saved for the backward: encoder and decoder layers, head input, last decoder activation. */
+  enc: Layer[];
+  dec: Layer[];
+  headIn: Float64Array;
+  headK: number;
+  last: Float64Array;
+  lastK: number;
+}
+
+/** The forward of the MLP VAE on batch `x` [B, F] with noise `eps` [B, Z]. */
+export function mlpVaeForward(
+  cfg: MlpVaeConfig,
+  layout: ParamLayout,
+  params: Float64Array,
+  x: Float64Array,
+  batch: number,
+  eps: Float64Array,
+): ReferenceForward {
+  const B = batch, F = cfg.inputs, Z = cfg.z;
+  const [lo, hi] = cfg.logvarClamp;
+  const P = (name: string) => slice(params, layout, name);
+  const enc: Layer[] = [];
+  let h = x, width = F;
+  cfg.hidden.forEach((H, i) => {
+    const pre = denseForward(h, P(`encoder.${i}.weight`), P(`encoder.${i}.bias`), sh(B, width, H));
+    enc.push({ input: h, pre, k: width, n: H });
+    h = leakyReluForward(pre, 0);
+    width = H;
+  });
+  const headIn = h, headK = width;
+  const head = sh(B, width, 2 * Z);
+  const mulogvar = denseForward(h, P("encoder.head.weight"), P("encoder.head.bias"), head);
+  const z = latentForward(mulogvar, eps, B, Z, lo, hi);
+  const dec: Layer[] = [];
+  let g = z;
+  width = Z;
+  [...cfg.hidden].reverse().forEach((H, j) => {
+    const pre = denseForward(g, P(`decoder.${j}.weight`), P(`decoder.${j}.bias`), sh(B, width, H));
+    dec.push({ input: g, pre, k: width, n: H });
+    g = leakyReluForward(pre, 0);
+    width = H;
+  });
+  const logits = denseForward(g, P("decoder.out.weight"), P("decoder.out.bias"), sh(B, width, F));
+  const recon = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F);
+  const kl = klForward(mulogvar, B, Z, lo, hi);
+  return { mulogvar, z, logits, recon, kl, enc, dec, headIn, headK, last: g, lastK: width };
+}
+
 /** Loss and gradient of the MLP VAE at `params` for batch `x` [B, F] with noise `eps` [B, Z]. */
 export function mlpVaeStep(
   cfg: MlpVaeConfig,
@@ -51,38 +118,11 @@ export function mlpVaeStep(
   const P = (name: string) => slice(params, layout, name);
   const grads = new Float64Array(params.length);
   const G = (name: string) => slice(grads, layout, name);
-
-  // Forward, keeping what the backward needs.
-  const enc: { input: Float64Array; pre: Float64Array; k: number; n: number }[] = [];
-  let h = x, width = F;
-  cfg.hidden.forEach((H, i) => {
-    const pre = denseForward(h, P(`encoder.${i}.weight`), P(`encoder.${i}.bias`), sh(B, width, H));
-    enc.push({ input: h, pre, k: width, n: H });
-    h = leakyReluForward(pre, 0);
-    width = H;
-  });
-  const headIn = h, headK = width;
-  const mulogvar = denseForward(
-    h,
-    P("encoder.head.weight"),
-    P("encoder.head.bias"),
-    sh(B, width, 2 * Z),
-  );
-  const z = latentForward(mulogvar, eps, B, Z, lo, hi);
-  const dec: { input: Float64Array; pre: Float64Array; k: number; n: number }[] = [];
-  let g = z;
-  width = Z;
-  [...cfg.hidden].reverse().forEach((H, j) => {
-    const pre = denseForward(g, P(`decoder.${j}.weight`), P(`decoder.${j}.bias`), sh(B, width, H));
-    dec.push({ input: g, pre, k: width, n: H });
-    g = leakyReluForward(pre, 0);
-    width = H;
-  });
-  const logits = denseForward(g, P("decoder.out.weight"), P("decoder.out.bias"), sh(B, width, F));
-  const reconB = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F);
-  const klB = klForward(mulogvar, B, Z, lo, hi);
-  const recon = reconB.reduce((a, b) => a + b, 0) / B;
-  const kl = klB.reduce((a, b) => a + b, 0) / B;
+  const f = mlpVaeForward(cfg, layout, params, x, batch, eps);
+  const { mulogvar, logits, enc, dec, headIn, headK } = f;
+  const g = f.last, width = f.lastK;
+  const recon = f.recon.reduce((a, b) => a + b, 0) / B;
+  const kl = f.kl.reduce((a, b) => a + b, 0) / B;
 
   // Backward.
   const rs = cfg.reconWeight / B;
