@@ -24,6 +24,8 @@ for (const backend of backends) {
       "--allow-env",
       "--allow-run",
       "--allow-write",
+      "--allow-net=127.0.0.1",
+      "--allow-sys",
       ...(Deno.args.length ? Deno.args : ["tests/"]),
     ],
     env: {
