@@ -39,6 +39,29 @@ export class Tensor {
     this.buffer = device.createBuffer({ label, size, usage: USAGE });
   }
 
+  /**
+   * The same buffer under another shape with the same element count: a reshape or flatten
+   * without a copy (NHWC [B, 7, 7, 64] is [B, 3136] in memory). Destroying either frees both.
+   */
+  reshape(shape: readonly number[]): Tensor {
+    const length = shape.reduce((a, b) => a * b, 1);
+    if (length !== this.length) {
+      throw new Error(
+        `tensor ${this.label}: cannot reshape [${this.shape.join(", ")}] to [${
+          shape.join(", ")
+        }] (${this.length} vs ${length} elements)`,
+      );
+    }
+    const t = Object.create(Tensor.prototype) as Tensor;
+    return Object.assign(t, {
+      buffer: this.buffer,
+      dtype: this.dtype,
+      shape: [...shape],
+      length,
+      label: this.label,
+    });
+  }
+
   /** Bytes of data (not counting the padding to a 16-byte multiple). */
   get byteLength(): number {
     return byteLength(this.dtype, this.length);

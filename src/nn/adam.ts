@@ -8,7 +8,9 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
+import { type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
+
+type T = Tensor | TensorView;
 
 /** Adam hyper-parameters. Defaults: beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0. */
 export interface AdamConfig {
@@ -38,11 +40,12 @@ function logBeta(beta: number): number {
  * m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
  * p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + lr weightDecay p;
  * advance: counter[0] += 1. Shapes: params, grads, m, v [n] f32; counter [1] u32 holding
- * the number of completed steps (0 for a fresh run).
+ * the number of completed steps (0 for a fresh run). params, grads, m and v may be views (the
+ * trained prefix of a flat buffer whose tail holds running statistics).
  */
 export async function adamStep(
   gpu: Gpu,
-  t: { params: Tensor; grads: Tensor; m: Tensor; v: Tensor; counter: Tensor },
+  t: { params: T; grads: T; m: T; v: T; counter: Tensor },
   c: AdamConfig,
 ): Promise<Dispatch[]> {
   const where = "adam.update";

@@ -1,0 +1,311 @@
+/**
+ * What every VAE here shares between its encoder and decoder: the reparameterized sample,
+ * the two loss terms with their metrics and NaN guards, and the backward from the loss to
+ * the logits and from dz to d[mu | logvar]; and the model-independent pieces around a step:
+ * the flat state on the GPU, batch sources, the step and decode programs.
+ *
+ * Loss per batch = reconWeight * mean_b sum_f recon + beta * mean_b sum_d KL, in nats per
+ * example. Legend: B batch, F values per example, Z latent size.
+ */
+
+import { Tensor, upload } from "../gpu/buffer.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import { gatherBatch } from "../nn/gather.ts";
+import { klBackward, klForward } from "../nn/kl.ts";
+import { latentBackward, latentForward, type LatentShape } from "../nn/latent.ts";
+import { reconBackward, reconForward, type ReconKind } from "../nn/recon.ts";
+import type { ParamLayout } from "../nn/params.ts";
+import { accumulate, finiteGuard } from "../nn/reduce.ts";
+import { mulberry32 } from "../train/random.ts";
+
+/** Latent and loss settings every model has. */
+export interface VaeLossConfig {
+  /** Latent dimensions Z. */
+  z: number;
+  /** Reconstruction likelihood: Bernoulli from logits ("bce") or Gaussian ("mse"). */
+  recon: ReconKind;
+  /** Weight of the reconstruction term. */
+  reconWeight: number;
+  /** Weight of the KL term (beta-VAE; 1 is the ELBO). */
+  beta: number;
+  /** logvar is clamped to [lo, hi] before exp, in the sample and in the KL. */
+  logvarClamp: [number, number];
+  /** Seed of the initial weights and of the reparameterization noise. */
+  seed: number;
+}
+
+/**
+ * Slots of the metrics buffer: running sums over examples of the per-example reconstruction
+ * loss and KL, a count of launches that saw a NaN or Inf in either, and (training only) the
+ * 1-based optimizer step where that first happened.
+ */
+export const METRIC = { recon: 0, kl: 1, nonfinite: 2, firstBadStep: 3, size: 4 } as const;
+
+/** Makes a named activation tensor and records it by name. */
+export type MakeTensor = (name: string, shape: number[]) => Tensor;
+
+/** A tensor factory that records every tensor in `t` under its name. */
+export function tensorMaker(device: GPUDevice, t: Record<string, Tensor>): MakeTensor {
+  return (name, shape) => (t[name] = new Tensor(device, "f32", shape, name));
+}
+
+/** The batch x [B, F] gathered from `source` (move it with {@linkcode setBatchOffset}). */
+export async function gatherInput(
+  gpu: Gpu,
+  source: BatchSource,
+  batch: number,
+  features: number,
+  mk: MakeTensor,
+): Promise<{ gather: Dispatch; x: Tensor }> {
+  const x = mk("x", [batch, features]);
+  const gather = await gatherBatch(gpu, { x, data: source.data, index: source.index }, {
+    batch,
+    features,
+    offset: 0,
+    scale: source.scale,
+    shift: source.shift,
+  });
+  return { gather, x };
+}
+
+/** The latent op's sizes for a batch of `batch` and noise stream `stream`. */
+export function latentShape(cfg: VaeLossConfig, batch: number, stream: number): LatentShape {
+  const [lo, hi] = cfg.logvarClamp;
+  return { batch, z: cfg.z, logvarMin: lo, logvarMax: hi, seed: cfg.seed, stream };
+}
+
+/** z = mu + exp(0.5 clamp(logvar)) eps from mulogvar [B, 2Z]; eps drawn on the GPU. */
+export async function sampleLatent(
+  gpu: Gpu,
+  latent: LatentShape,
+  mulogvar: Tensor,
+  counter: Tensor,
+  mk: MakeTensor,
+): Promise<{ dispatch: Dispatch; z: Tensor; eps: Tensor }> {
+  const z = mk("z", [latent.batch, latent.z]);
+  const eps = mk("eps", [latent.batch, latent.z]);
+  const dispatch = await latentForward(gpu, { z, eps, mulogvar, counter }, latent);
+  return { dispatch, z, eps };
+}
+
+/**
+ * Per-example reconstruction loss and KL, summed into `metrics` (slots of
+ * {@linkcode METRIC}), each guarded for NaN/Inf (with the step recorded when `counter` is
+ * given, i.e. in training).
+ */
+export async function lossesAndMetrics(
+  gpu: Gpu,
+  cfg: VaeLossConfig,
+  t: { logits: Tensor; x: Tensor; mulogvar: Tensor; metrics: Tensor; counter?: Tensor },
+  latent: LatentShape,
+  mk: MakeTensor,
+): Promise<Dispatch[]> {
+  const B = latent.batch;
+  const F = t.x.length / B;
+  const recon = mk("recon", [B]);
+  const kl = mk("kl", [B]);
+  const out = [
+    await reconForward(gpu, cfg.recon, { loss: recon, logits: t.logits, x: t.x }, {
+      batch: B,
+      features: F,
+    }),
+    await klForward(gpu, { kl, mulogvar: t.mulogvar }, latent),
+    await accumulate(gpu, { acc: t.metrics, x: recon }, { n: B, slot: METRIC.recon, scale: 1 }),
+    await accumulate(gpu, { acc: t.metrics, x: kl }, { n: B, slot: METRIC.kl, scale: 1 }),
+  ];
+  for (const v of [recon, kl]) {
+    out.push(
+      await finiteGuard(gpu, { acc: t.metrics, x: v, counter: t.counter }, {
+        n: B,
+        slot: METRIC.nonfinite,
+      }),
+    );
+  }
+  return out;
+}
+
+/** d(loss)/d(logits) = reconWeight / B * d(recon_b)/d(logits), into a new `dlogits`. */
+export async function reconGrad(
+  gpu: Gpu,
+  cfg: VaeLossConfig,
+  t: { logits: Tensor; x: Tensor },
+  batch: number,
+  mk: MakeTensor,
+): Promise<{ dispatch: Dispatch; dlogits: Tensor }> {
+  const F = t.x.length / batch;
+  const dlogits = mk("dlogits", [batch, F]);
+  const dispatch = await reconBackward(gpu, cfg.recon, { dlogits, logits: t.logits, x: t.x }, {
+    batch,
+    features: F,
+    scale: cfg.reconWeight / batch,
+  });
+  return { dispatch, dlogits };
+}
+
+/**
+ * dz -> d[mu | logvar] through the sample, then the KL's share (beta / B per example) added
+ * by `klBackward`, the dispatch whose scale a KL schedule changes.
+ */
+export async function latentGrad(
+  gpu: Gpu,
+  cfg: VaeLossConfig,
+  t: { dz: Tensor; eps: Tensor; mulogvar: Tensor },
+  latent: LatentShape,
+  mk: MakeTensor,
+): Promise<{ dispatches: Dispatch[]; klBackward: Dispatch; dmulogvar: Tensor }> {
+  const dmulogvar = mk("dmulogvar", [latent.batch, 2 * latent.z]);
+  const sample = await latentBackward(
+    gpu,
+    { dmulogvar, dz: t.dz, eps: t.eps, mulogvar: t.mulogvar },
+    latent,
+  );
+  const kl = await klBackward(gpu, { dmulogvar, mulogvar: t.mulogvar }, {
+    ...latent,
+    scale: cfg.beta / latent.batch,
+  });
+  return { dispatches: [sample, kl], klBackward: kl, dmulogvar };
+}
+
+/**
+ * Initial state: every weight (and its bias) uniform in +-1/sqrt(fan_in), fan_in being the
+ * product of all but the weight's last axis (in features; KH KW Cin for a convolution) -
+ * the usual default for linear and convolution layers - from a seeded generator, in layout
+ * order. Batch norm starts as the identity: gamma 1, beta 0, running mean 0, running var 1.
+ * Gaps between parameters are zero.
+ */
+export function initParams(layout: ParamLayout, seed: number): Float32Array {
+  const p = new Float32Array(layout.size);
+  const next = mulberry32(seed);
+  for (const e of layout.entries) {
+    const kind = e.name.slice(e.name.lastIndexOf(".") + 1);
+    if (kind === "gamma" || kind === "running_var") p.fill(1, e.offset, e.offset + e.length);
+    if (kind !== "weight" && kind !== "bias") continue;
+    const w = kind === "weight" ? e : layout.get(e.name.replace(/bias$/, "weight"));
+    const fanIn = w.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const bound = 1 / Math.sqrt(fanIn);
+    for (let i = 0; i < e.length; i++) p[e.offset + i] = (2 * next() - 1) * bound;
+  }
+  return p;
+}
+
+/** The flat state of a model on the GPU: parameters, gradients, Adam moments, step counter. */
+export class ModelState {
+  /** Parameter layout (names, shapes, offsets). */
+  readonly layout: ParamLayout;
+  /** Flat parameters. */
+  readonly params: Tensor;
+  /** Flat gradients, overwritten by every step's backward. */
+  readonly grads: Tensor;
+  /** Adam's first moment. */
+  readonly m: Tensor;
+  /** Adam's second moment. */
+  readonly v: Tensor;
+  /** Completed optimizer steps (u32 [1]); also keys the reparameterization noise. */
+  readonly counter: Tensor;
+
+  /** Allocate the state and upload `initial` parameters. */
+  constructor(gpu: Gpu, layout: ParamLayout, initial: Float32Array) {
+    const d = gpu.device;
+    const n = layout.size;
+    this.layout = layout;
+    this.params = upload(d, "f32", [n], initial, "params");
+    this.grads = new Tensor(d, "f32", [n], "grads");
+    this.m = new Tensor(d, "f32", [n], "adam.m");
+    this.v = new Tensor(d, "f32", [n], "adam.v");
+    this.counter = new Tensor(d, "u32", [1], "step counter");
+  }
+
+  /**
+   * What Adam updates: params, grads and both moments over the trained prefix of the flat
+   * buffers (running statistics past it are left alone), and the step counter.
+   */
+  optimized(): {
+    params: TensorView;
+    grads: TensorView;
+    m: TensorView;
+    v: TensorView;
+    counter: Tensor;
+  } {
+    const n = this.layout.trainableSize;
+    const view = (tensor: Tensor) => ({ tensor, offset: 0, length: n });
+    return {
+      params: view(this.params),
+      grads: view(this.grads),
+      m: view(this.m),
+      v: view(this.v),
+      counter: this.counter,
+    };
+  }
+
+  /** Free the GPU buffers. */
+  destroy(): void {
+    for (const t of [this.params, this.grads, this.m, this.v, this.counter]) t.destroy();
+  }
+}
+
+/** Where a batch comes from: a u8 dataset on the GPU and a (shuffled) index. */
+export interface BatchSource {
+  /** Dataset bytes, N x F, dtype u8. */
+  data: Tensor;
+  /** Example order, u32 [N]. */
+  index: Tensor;
+  /** Pixel scale: x = byte * scale + shift. */
+  scale: number;
+  /** Pixel shift: x = byte * scale + shift. */
+  shift: number;
+}
+
+/**
+ * Upload a split's u8 images once, with an example order (identity unless given), as a
+ * batch source whose pixels are scaled to [0, 1].
+ */
+export function uploadSource(
+  device: GPUDevice,
+  images: Uint8Array,
+  order: Uint32Array,
+  label: string,
+): BatchSource {
+  return {
+    data: upload(device, "u8", [images.length], images, `${label} images`),
+    index: upload(device, "u32", [order.length], order, `${label} order`),
+    scale: 1 / 255,
+    shift: 0,
+  };
+}
+
+/** 0, 1, ..., n - 1: the order of an unshuffled split. */
+export function identityOrder(n: number): Uint32Array {
+  return Uint32Array.from({ length: n }, (_, i) => i);
+}
+
+/** A decoder on its own: write z, run `dispatches`, read `mean` (the pixel means). */
+export interface DecodeProgram {
+  /** Latent codes to decode, [B, Z]. */
+  z: Tensor;
+  /** Decoded means in data space, [B, F]: sigmoid(logits) for bce, the output for mse. */
+  mean: Tensor;
+  /** The decoder's dispatches, in order. */
+  dispatches: Dispatch[];
+}
+
+/** Activations of one batch size, and the dispatch lists that use them. */
+export interface StepProgram {
+  /** Batch size the program was built for. */
+  batch: number;
+  /** Gather of the batch (update its `offset` per step with {@linkcode setBatchOffset}). */
+  gather: Dispatch;
+  /** Forward, losses and metrics (no backward): evaluation. */
+  forward: Dispatch[];
+  /** Backward and Adam: appended to `forward` for a training step. */
+  backward: Dispatch[];
+  /** Named activation tensors (x, mulogvar, z, logits, recon, kl, ...). */
+  tensors: Record<string, Tensor>;
+  /** The KL backward, whose scale (beta / B) a schedule may change; null when evaluating. */
+  klBackward: Dispatch | null;
+}
+
+/** Point a program's gather at the batch starting at `offset` in the index. */
+export function setBatchOffset(program: StepProgram, offset: number): void {
+  program.gather.update("dims", { offset });
+}
