@@ -33,7 +33,8 @@
 //   bn_stats_final:   mean [C], rstd [C], scratch coefficients (delta) written; running_mean [C],
 //                     running_var [C] read and updated; scratch partials read; x (pivots); dims.
 //   bn_apply:         y [M, C] written; x, scratch, rstd, gamma [C], beta [C] read; dims.
-//   bn_forward_eval:  y written; x, gamma, beta, running_mean, running_var read; dims.
+//   bn_forward_eval:  y written; x, gamma, beta read; running mean and var read as saved_mean
+//                     and saved_rstd (read-only); dims.
 //   bn_grad_partial:  scratch written; dy [M, C], x, saved_mean [C], saved_rstd [C] read; dims.
 //   bn_grad_final:    dgamma [C], dbeta [C], scratch coefficients written (overwrite); scratch
 //                     partials, saved_mean, saved_rstd read; dims.
@@ -185,8 +186,10 @@ fn bn_forward_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   let i = flat(gid, nwg);
   if (i >= dims.rows * dims.channels) { return; }
   let c = i % dims.channels;
-  let r = 1.0 / sqrt(running_var[c] + dims.eps);
-  y[i] = (x[i] - running_mean[c]) * (gamma[c] * r) + beta[c];
+  // The running statistics arrive read-only, in saved_mean and saved_rstd: they sit in the
+  // parameter buffer beside gamma and beta, which a read_write binding could not share.
+  let r = 1.0 / sqrt(saved_rstd[c] + dims.eps);
+  y[i] = (x[i] - saved_mean[c]) * (gamma[c] * r) + beta[c];
 }
 
 // The normalization the backward differentiates through: training uses the saved rstd, eval

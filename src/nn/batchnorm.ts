@@ -200,8 +200,8 @@ export async function batchNormForwardEval(
   const k = await gpu.kernel("batchnorm");
   const dispatch = await k.dispatch("bn_forward_eval", {
     y: t.y,
-    running_mean: t.runningMean,
-    running_var: t.runningVar,
+    saved_mean: t.runningMean,
+    saved_rstd: t.runningVar,
     x: t.x,
     gamma: t.gamma,
     beta: t.beta,

@@ -71,6 +71,11 @@ export class ParamLayout {
     return Math.max(PARAM_ALIGN, Math.ceil(this.#size / PARAM_ALIGN) * PARAM_ALIGN);
   }
 
+  /** Whether a parameter or buffer called `name` exists. */
+  has(name: string): boolean {
+    return this.entries.some((x) => x.name === name);
+  }
+
   /** The entry called `name`. */
   get(name: string): ParamEntry {
     const e = this.entries.find((x) => x.name === name);
