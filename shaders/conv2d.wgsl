@@ -40,6 +40,8 @@
 //   backward_dw_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as backward_dw_vec4 with 16 rows
 //                      per invocation, x read as vec4s.
 //   backward_db        invocation co writes db[co] (1-D grid spread over x and y, see grid1d).
+//   add_bias           dx[q, ci] += b[ci]: the bias of a transposed convolution (whose forward
+//                      is backward_dx with the roles of x and y swapped; see conv_transpose2d.ts).
 // Pixel-indexed grids run along y and spill into z past 65535 workgroups: the flat index is
 // gid.y + gid.z * num_workgroups.y * (workgroup height).
 
@@ -546,4 +548,17 @@ fn backward_db(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   var s = 0.0;
   for (var p = 0u; p < P; p++) { s += dy[p * dims.cout + co]; }
   db[co] = s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias of a transposed convolution
+
+// dx[q, ci] += b[ci] over the input layout [B, H, W, Cin]: a transposed convolution's output
+// is this convolution's input gradient (backward_dx) plus its bias. Invocation i (1-D grid,
+// see grid1d) updates element i.
+@compute @workgroup_size(64)
+fn add_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= dims.batch * dims.height * dims.width * dims.cin) { return; }
+  dx[i] += b[i % dims.cin];
 }

@@ -10,14 +10,14 @@
  * blocks of 4 pixels (or dw rows) x 16 channels, an implicit GEMM reading Cout as vec4s;
  * needs Cout % 4 == 0; when Cin % 4 == 0 too, forward and dw also read x as vec4s). By
  * default the fastest that fits the shape is used: vec4 wherever it fits
- * (bench/conv2d_bench.ts: 5-20x faster than naive at the conv model's layers).
+ * (bench/conv_bench.ts: 5-20x faster than naive at the conv model's layers).
  *
  * dw reduces over all B Ho Wo pixels inside each invocation, so it has only
  * (KH KW Cin / 16) x (Cout / 16) invocations (72 at 3x3x32->64): enough for llvmpipe on a few
  * cores, too few for a wide GPU, where a split over pixels plus a sum would be needed.
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
+import { type Tensor, zeros } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { ceilDiv, type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
 
@@ -169,9 +169,22 @@ function describe(s: Conv2dShape): string {
     `k${s.kernel.join("x")} s${s.stride.join("x")} ${p}`;
 }
 
+/** A zero bias of at least n elements per device, shared by every bias-free forward. */
+const zeroBiases = new WeakMap<GPUDevice, Tensor>();
+
+function zeroBias(gpu: Gpu, n: number): TensorView {
+  let t = zeroBiases.get(gpu.device);
+  if (!t || t.length < n) {
+    // WebGPU zero-fills new buffers. A smaller one stays alive for dispatches that bind it.
+    t = zeros(gpu.device, [Math.max(n, 256)], "conv2d zero bias");
+    zeroBiases.set(gpu.device, t);
+  }
+  return { tensor: t, offset: 0, length: n };
+}
+
 /**
  * y = conv(x, w) + b with y [B, Ho, Wo, Cout], x [B, H, W, Cin], w [KH, KW, Cin, Cout],
- * b [Cout]. Returns one dispatch.
+ * b [Cout] (omit b for no bias: a shared zero vector is read). Returns one dispatch.
  */
 export async function conv2dForward(
   gpu: Gpu,
@@ -179,7 +192,7 @@ export async function conv2dForward(
     y: Tensor | TensorView;
     x: Tensor | TensorView;
     w: Tensor | TensorView;
-    b: Tensor | TensorView;
+    b?: Tensor | TensorView;
   },
   s: Conv2dShape,
   options: Conv2dOptions = {},
@@ -192,7 +205,8 @@ export async function conv2dForward(
   expectLength(where, "y", t.y, P * Co);
   expectLength(where, "x", t.x, B * s.height * s.width * Ci);
   expectLength(where, "w", t.w, KH * KW * Ci * Co);
-  expectLength(where, "b", t.b, Co);
+  const bias = t.b ?? zeroBias(gpu, Co);
+  expectLength(where, "b", bias, Co);
   const v = pick(where, s, options);
   const k = await gpu.kernel("conv2d");
   // With Cin % 4 == 0 the vec4 forward also reads x as vec4s (forward_vec4_cin4).
@@ -201,19 +215,158 @@ export async function conv2dForward(
   const d = v === "vec4"
     ? await k.dispatch(
       entry,
-      { y4: t.y, [cin4 ? "x4" : "x"]: t.x, w4: t.w, b4: t.b, dims: dimsOf(s) },
+      { y4: t.y, [cin4 ? "x4" : "x"]: t.x, w4: t.w, b4: bias, dims: dimsOf(s) },
       grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
       { label: `conv2d_${entry} ${describe(s)}` },
     )
     : await k.dispatch(
       "forward_naive",
-      { y: t.y, x: t.x, w: t.w, b: t.b, dims: dimsOf(s) },
+      { y: t.y, x: t.x, w: t.w, b: bias, dims: dimsOf(s) },
       grid2d(Co, NAIVE_WG, P, NAIVE_WG),
       { label: `conv2d_forward_naive ${describe(s)}` },
     );
-  d.flops = 2 * P * KH * KW * Ci * Co + P * Co;
+  d.flops = 2 * P * KH * KW * Ci * Co + (t.b ? P * Co : 0);
   d.bytes = 4 * (B * s.height * s.width * Ci + KH * KW * Ci * Co + Co + P * Co);
   return [d];
+}
+
+/**
+ * dx [B, H, W, Cin] = the input gradient alone, from dy [B, Ho, Wo, Cout] and w
+ * (overwrites dx). One dispatch; also the forward of a transposed convolution.
+ */
+export async function conv2dBackwardDx(
+  gpu: Gpu,
+  t: { dx: Tensor | TensorView; dy: Tensor | TensorView; w: Tensor | TensorView },
+  s: Conv2dShape,
+  options: Conv2dOptions = {},
+): Promise<Dispatch> {
+  const where = "conv2d.backward_dx";
+  const o = checkShape(where, s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const P = B * o.height * o.width;
+  const X = B * s.height * s.width * Ci;
+  const R = s.kernel[0] * s.kernel[1] * Ci;
+  expectLength(where, "dx", t.dx, X);
+  expectLength(where, "dy", t.dy, P * Co);
+  expectLength(where, "w", t.w, R * Co);
+  const v = pick(where, s, options);
+  const k = await gpu.kernel("conv2d");
+  const dims = dimsOf(s);
+  const Q = B * s.height * s.width;
+  // backward_dx_vec4's blocks: 4 pixels of a row with the same column modulo the stride.
+  const sw = s.stride[1];
+  const dxBlocks = B * s.height * sw * Math.ceil(Math.ceil(s.width / sw) / 4);
+  const d = v === "vec4"
+    ? await k.dispatch(
+      "backward_dx_vec4",
+      { dx: t.dx, dy4: t.dy, w4: t.w, dims },
+      grid2d(Ci, VEC4_WG[0] * VEC4_BLOCK[0], dxBlocks, VEC4_WG[1]),
+      { label: `conv2d_dx_vec4 ${describe(s)}` },
+    )
+    : await k.dispatch(
+      "backward_dx_naive",
+      { dx: t.dx, dy: t.dy, w: t.w, dims },
+      grid2d(Ci, NAIVE_WG, Q, NAIVE_WG),
+      { label: `conv2d_dx_naive ${describe(s)}` },
+    );
+  // Same multiply-adds as the forward (each (output, tap) pair once).
+  d.flops = 2 * P * R * Co;
+  d.bytes = 4 * (P * Co + R * Co + X);
+  return d;
+}
+
+/**
+ * dw [KH, KW, Cin, Cout] = the weight gradient alone, from dy [B, Ho, Wo, Cout] and
+ * x [B, H, W, Cin] (overwrites dw). One dispatch.
+ */
+export async function conv2dBackwardDw(
+  gpu: Gpu,
+  t: { dw: Tensor | TensorView; dy: Tensor | TensorView; x: Tensor | TensorView },
+  s: Conv2dShape,
+  options: Conv2dOptions = {},
+): Promise<Dispatch> {
+  const where = "conv2d.backward_dw";
+  const o = checkShape(where, s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const P = B * o.height * o.width;
+  const X = B * s.height * s.width * Ci;
+  const R = s.kernel[0] * s.kernel[1] * Ci;
+  expectLength(where, "dw", t.dw, R * Co);
+  expectLength(where, "dy", t.dy, P * Co);
+  expectLength(where, "x", t.x, X);
+  if (R > MAX_GROUPS * NAIVE_WG) throw new Error(`${where}: KH KW Cin = ${R} is too large`);
+  const v = pick(where, s, options);
+  const k = await gpu.kernel("conv2d");
+  const dims = dimsOf(s);
+  // With Cin % 4 == 0, dw blocks are 16 rows (backward_dw_vec4_cin4), else 4.
+  const cin4 = Ci % 4 === 0;
+  const dwRows = cin4 ? 16 : 4;
+  const d = v === "vec4"
+    ? await k.dispatch(
+      cin4 ? "backward_dw_vec4_cin4" : "backward_dw_vec4",
+      { dw4: t.dw, dy4: t.dy, [cin4 ? "x4" : "x"]: t.x, dims },
+      [ceilDiv(Co / 4, VEC4_WG[0] * 4), ceilDiv(R, VEC4_WG[1] * dwRows), 1],
+      { label: `conv2d_dw_vec4${cin4 ? "_cin4" : ""} ${describe(s)}` },
+    )
+    : await k.dispatch(
+      "backward_dw_naive",
+      { dw: t.dw, dy: t.dy, x: t.x, dims },
+      [ceilDiv(Co, NAIVE_WG), ceilDiv(R, NAIVE_WG), 1],
+      { label: `conv2d_dw_naive ${describe(s)}` },
+    );
+  d.flops = 2 * P * R * Co;
+  d.bytes = 4 * (P * Co + X + R * Co);
+  return d;
+}
+
+/** db [Cout] = sum of dy [B, Ho, Wo, Cout] over B, Ho, Wo (overwrites db). One dispatch. */
+export async function conv2dBackwardDb(
+  gpu: Gpu,
+  t: { db: Tensor | TensorView; dy: Tensor | TensorView },
+  s: Conv2dShape,
+): Promise<Dispatch> {
+  const where = "conv2d.backward_db";
+  const o = checkShape(where, s);
+  const P = s.batch * o.height * o.width;
+  const Co = s.outChannels;
+  expectLength(where, "db", t.db, Co);
+  expectLength(where, "dy", t.dy, P * Co);
+  const k = await gpu.kernel("conv2d");
+  const d = await k.dispatch(
+    "backward_db",
+    { db: t.db, dy: t.dy, dims: dimsOf(s) },
+    grid1d(Co, DB_WG),
+    { label: `conv2d_db ${describe(s)}` },
+  );
+  d.flops = P * Co;
+  d.bytes = 4 * (P * Co + Co);
+  return d;
+}
+
+/**
+ * x [B, H, W, Cin] += b [Cin]: the bias of a transposed convolution, whose output has this
+ * convolution's input layout (written first by {@linkcode conv2dBackwardDx}). One dispatch.
+ */
+export async function conv2dAddBias(
+  gpu: Gpu,
+  t: { x: Tensor | TensorView; b: Tensor | TensorView },
+  s: Conv2dShape,
+): Promise<Dispatch> {
+  const where = "conv2d.add_bias";
+  checkShape(where, s);
+  const X = s.batch * s.height * s.width * s.inChannels;
+  expectLength(where, "x", t.x, X);
+  expectLength(where, "b", t.b, s.inChannels);
+  const k = await gpu.kernel("conv2d");
+  const d = await k.dispatch(
+    "add_bias",
+    { dx: t.x, b: t.b, dims: dimsOf(s) },
+    grid1d(X, DB_WG),
+    { label: `conv2d_add_bias ${describe(s)}` },
+  );
+  d.flops = X;
+  d.bytes = 4 * (2 * X + s.inChannels);
+  return d;
 }
 
 /**
@@ -235,73 +388,13 @@ export async function conv2dBackward(
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
   const where = "conv2d.backward";
-  const o = checkShape(where, s);
-  const { batch: B, inChannels: Ci, outChannels: Co } = s;
-  const [KH, KW] = s.kernel;
-  const P = B * o.height * o.width;
-  const X = B * s.height * s.width * Ci;
-  const R = KH * KW * Ci;
-  if (t.dx) expectLength(where, "dx", t.dx, X);
-  expectLength(where, "dw", t.dw, R * Co);
-  expectLength(where, "db", t.db, Co);
-  expectLength(where, "dy", t.dy, P * Co);
+  checkShape(where, s);
+  const X = s.batch * s.height * s.width * s.inChannels;
   expectLength(where, "x", t.x, X);
-  expectLength(where, "w", t.w, R * Co);
-  const v = pick(where, s, options);
-  const k = await gpu.kernel("conv2d");
-  const dims = dimsOf(s);
+  expectLength(where, "w", t.w, s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels);
   const out: Dispatch[] = [];
-  if (t.dx) {
-    const Q = B * s.height * s.width;
-    // backward_dx_vec4's blocks: 4 pixels of a row with the same column modulo the stride.
-    const sw = s.stride[1];
-    const dxBlocks = B * s.height * sw * Math.ceil(Math.ceil(s.width / sw) / 4);
-    const d = v === "vec4"
-      ? await k.dispatch(
-        "backward_dx_vec4",
-        { dx: t.dx, dy4: t.dy, w4: t.w, dims },
-        grid2d(Ci, VEC4_WG[0] * VEC4_BLOCK[0], dxBlocks, VEC4_WG[1]),
-        { label: `conv2d_dx_vec4 ${describe(s)}` },
-      )
-      : await k.dispatch(
-        "backward_dx_naive",
-        { dx: t.dx, dy: t.dy, w: t.w, dims },
-        grid2d(Ci, NAIVE_WG, Q, NAIVE_WG),
-        { label: `conv2d_dx_naive ${describe(s)}` },
-      );
-    // Same multiply-adds as the forward (each (output, tap) pair once).
-    d.flops = 2 * P * R * Co;
-    d.bytes = 4 * (P * Co + R * Co + X);
-    out.push(d);
-  }
-  if (R > MAX_GROUPS * NAIVE_WG) throw new Error(`${where}: KH KW Cin = ${R} is too large`);
-  // With Cin % 4 == 0, dw blocks are 16 rows (backward_dw_vec4_cin4), else 4.
-  const cin4 = Ci % 4 === 0;
-  const dwRows = cin4 ? 16 : 4;
-  const dw = v === "vec4"
-    ? await k.dispatch(
-      cin4 ? "backward_dw_vec4_cin4" : "backward_dw_vec4",
-      { dw4: t.dw, dy4: t.dy, [cin4 ? "x4" : "x"]: t.x, dims },
-      [ceilDiv(Co / 4, VEC4_WG[0] * 4), ceilDiv(R, VEC4_WG[1] * dwRows), 1],
-      { label: `conv2d_dw_vec4${cin4 ? "_cin4" : ""} ${describe(s)}` },
-    )
-    : await k.dispatch(
-      "backward_dw_naive",
-      { dw: t.dw, dy: t.dy, x: t.x, dims },
-      [ceilDiv(Co, NAIVE_WG), ceilDiv(R, NAIVE_WG), 1],
-      { label: `conv2d_dw_naive ${describe(s)}` },
-    );
-  dw.flops = 2 * P * R * Co;
-  dw.bytes = 4 * (P * Co + X + R * Co);
-  out.push(dw);
-  const db = await k.dispatch(
-    "backward_db",
-    { db: t.db, dy: t.dy, dims },
-    grid1d(Co, DB_WG),
-    { label: `conv2d_db ${describe(s)}` },
-  );
-  db.flops = P * Co;
-  db.bytes = 4 * (P * Co + Co);
-  out.push(db);
+  if (t.dx) out.push(await conv2dBackwardDx(gpu, { dx: t.dx, dy: t.dy, w: t.w }, s, options));
+  out.push(await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.dy, x: t.x }, s, options));
+  out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, s));
   return out;
 }

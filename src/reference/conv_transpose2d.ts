@@ -1,0 +1,97 @@
+/**
+ * Float64 reference of the transposed 2-D convolution, plain loops from the definition (each
+ * input pixel times the kernel scattered into the output), channels last:
+ * x [B, h, w, Cin], w [KH, KW, Cout, Cin], b [Cout], y and dy [B, H, W, Cout].
+ * Deliberately not written through the conv2d reference, so the tests check the GPU's role swap.
+ */
+
+import { convTranspose2dOutputSize, type ConvTranspose2dShape } from "../nn/conv_transpose2d.ts";
+
+/**
+ * Rows/columns cropped from the top/left of the full scatter (whose size is (h - 1) s + K):
+ * "same" crops max(K - s, 0) in all, the smaller half on top (TensorFlow), explicit [t, l]
+ * crops t, "valid" nothing.
+ */
+function crop(s: ConvTranspose2dShape): [number, number] {
+  if (s.padding === "valid") return [0, 0];
+  if (s.padding === "same") {
+    return [0, 1].map((a) => Math.floor(Math.max(s.kernel[a] - s.stride[a], 0) / 2)) as [
+      number,
+      number,
+    ];
+  }
+  return s.padding;
+}
+
+/**
+ * Visit every (input pixel, tap, out channel, in channel) product whose output position lies
+ * inside y: f(x index, w index, y index).
+ */
+function eachProduct(
+  s: ConvTranspose2dShape,
+  f: (xi: number, wi: number, yi: number) => void,
+): void {
+  const { batch: B, height: h, width: w, inChannels: Ci, outChannels: Co } = s;
+  const [KH, KW] = s.kernel;
+  const [sh, sw] = s.stride;
+  const [ct, cl] = crop(s);
+  const { height: H, width: W } = convTranspose2dOutputSize(s);
+  for (let n = 0; n < B; n++) {
+    for (let ih = 0; ih < h; ih++) {
+      for (let iw = 0; iw < w; iw++) {
+        const xi = ((n * h + ih) * w + iw) * Ci;
+        for (let kh = 0; kh < KH; kh++) {
+          const oh = ih * sh + kh - ct;
+          if (oh < 0 || oh >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const ow = iw * sw + kw - cl;
+            if (ow < 0 || ow >= W) continue;
+            const yi = ((n * H + oh) * W + ow) * Co;
+            for (let co = 0; co < Co; co++) {
+              const wi = ((kh * KW + kw) * Co + co) * Ci;
+              for (let ci = 0; ci < Ci; ci++) f(xi + ci, wi + ci, yi + co);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * y[b, ih sh + kh - t, iw sw + kw - l, co] += x[b, ih, iw, ci] w[kh, kw, co, ci] over all
+ * input pixels and taps landing inside y, plus b[co].
+ */
+export function convTranspose2dForward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: ConvTranspose2dShape,
+): Float64Array {
+  const o = convTranspose2dOutputSize(s);
+  const Co = s.outChannels;
+  const y = new Float64Array(s.batch * o.height * o.width * Co);
+  for (let i = 0; i < y.length; i++) y[i] = b[i % Co];
+  eachProduct(s, (xi, wi, yi) => {
+    y[yi] += x[xi] * w[wi];
+  });
+  return y;
+}
+
+/** Gradients given dy: each product x w sends dy w to dx and dy x to dw; db sums dy. */
+export function convTranspose2dBackward(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  s: ConvTranspose2dShape,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  const db = new Float64Array(s.outChannels);
+  for (let i = 0; i < dy.length; i++) db[i % s.outChannels] += dy[i];
+  eachProduct(s, (xi, wi, yi) => {
+    dx[xi] += dy[yi] * w[wi];
+    dw[wi] += dy[yi] * x[xi];
+  });
+  return { dx, dw, db };
+}
