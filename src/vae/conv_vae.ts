@@ -1,0 +1,520 @@
+/**
+ * The convolutional VAE (DESIGN.md's `conv`, after seed 003), channels last throughout:
+ *
+ *   encoder  x [B, H, W, C] -> per layer i: Conv2d(filters[i], kernels[i], strides[i], same)
+ *            -> BatchNorm -> LeakyReLU(leak); flatten [B, h, w, c] (no copy) -> Dense -> [mu | logvar]
+ *   decoder  z -> Dense -> reshape [B, h, w, c] (no copy) -> per layer j:
+ *            ConvTranspose2d(decoderFilters[j], decoderKernels[j], decoderStrides[j], same)
+ *            -> BatchNorm -> LeakyReLU(leak), except the last layer, whose output is the logits
+ *
+ * With `batchnorm` off the BatchNorm layers are left out; with it on, a conv followed by
+ * BatchNorm has no bias (BN subtracts the batch mean, so a bias would get a zero gradient and
+ * Adam would turn its rounding noise into steps). Batch norm uses the batch
+ * statistics in a training step and the running statistics everywhere else (test loss,
+ * reconstructions, samples, metrics, the exported decoder). Running statistics live in the
+ * flat parameter buffer as untrained buffers, so checkpoints and resume carry them.
+ *
+ * Legend: B batch, H x W x C image, h x w x c the encoder's last feature map, Z latent size.
+ */
+
+import { Tensor, zeros } from "../gpu/buffer.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import { activationBackward, activationForward } from "../nn/activation.ts";
+import { type AdamConfig, adamStep } from "../nn/adam.ts";
+import {
+  batchNormBackward,
+  batchNormForward,
+  batchNormForwardEval,
+  type BatchNormShape,
+} from "../nn/batchnorm.ts";
+import { conv2dBackward, conv2dForward, conv2dOutputSize, type Conv2dShape } from "../nn/conv2d.ts";
+import {
+  convTranspose2dBackward,
+  convTranspose2dForward,
+  convTranspose2dOutputSize,
+  type ConvTranspose2dShape,
+} from "../nn/conv_transpose2d.ts";
+import { denseBackward, denseForward } from "../nn/dense.ts";
+import { ParamLayout } from "../nn/params.ts";
+import {
+  type BatchSource,
+  type DecodeProgram,
+  gatherInput,
+  latentGrad,
+  latentShape,
+  lossesAndMetrics,
+  type MakeTensor,
+  type ModelState,
+  reconGrad,
+  sampleLatent,
+  type StepProgram,
+  tensorMaker,
+  type VaeLossConfig,
+} from "./common.ts";
+
+/** Shape and loss settings of a conv VAE. */
+export interface ConvVaeConfig extends VaeLossConfig {
+  /** Model family tag. */
+  kind: "conv";
+  /** Image rows H. */
+  height: number;
+  /** Image columns W. */
+  width: number;
+  /** Image channels C. */
+  channels: number;
+  /** Encoder Conv2d output channels, first to last. */
+  filters: number[];
+  /** Encoder kernel sizes (square), one per layer. */
+  kernels: number[];
+  /** Encoder strides, one per layer. */
+  strides: number[];
+  /** Decoder ConvTranspose2d output channels; the last must equal `channels`. */
+  decoderFilters: number[];
+  /** Decoder kernel sizes, one per layer. */
+  decoderKernels: number[];
+  /** Decoder strides, one per layer. */
+  decoderStrides: number[];
+  /** BatchNorm after every conv but the decoder's last. */
+  batchnorm: boolean;
+  /** LeakyReLU's negative slope. */
+  leak: number;
+}
+
+/** The settings of DESIGN.md's `conv` model for 28 x 28 x 1 images. */
+export const CONV_DEFAULTS = {
+  filters: [32, 64, 64, 64],
+  kernels: [3, 3, 3, 3],
+  strides: [1, 2, 2, 1],
+  decoderFilters: [64, 64, 32, 1],
+  decoderKernels: [3, 3, 3, 3],
+  decoderStrides: [1, 2, 2, 1],
+  z: 16,
+  leak: 0.2,
+} as const;
+
+interface Geometry {
+  /** Encoder layers' conv shapes at batch 1. */
+  encoder: Conv2dShape[];
+  /** Decoder layers' transposed-conv shapes at batch 1. */
+  decoder: ConvTranspose2dShape[];
+  /** The encoder's last feature map [h, w, c], flattened for the dense head. */
+  map: [number, number, number];
+}
+
+/**
+ * Layer shapes of a config (batch 1); a config whose decoder does not give back the image's
+ * size and channels is an error saying which flag to change.
+ */
+export function convVaeGeometry(cfg: ConvVaeConfig): Geometry {
+  const n = cfg.filters.length, m = cfg.decoderFilters.length;
+  const need = (ok: boolean, msg: string) => {
+    if (!ok) throw new Error(`conv model: ${msg}`);
+  };
+  need(n > 0 && m > 0, "needs at least one encoder and one decoder layer");
+  need(
+    cfg.kernels.length === n && cfg.strides.length === n,
+    `--filters, --kernels and --strides need one value per encoder layer (${n})`,
+  );
+  need(
+    cfg.decoderKernels.length === m && cfg.decoderStrides.length === m,
+    `--decoder-filters, --decoder-kernels and --decoder-strides need one value per layer (${m})`,
+  );
+  const encoder: Conv2dShape[] = [];
+  let h = cfg.height, w = cfg.width, c = cfg.channels;
+  for (let i = 0; i < n; i++) {
+    const s: Conv2dShape = {
+      batch: 1,
+      height: h,
+      width: w,
+      inChannels: c,
+      outChannels: cfg.filters[i],
+      kernel: [cfg.kernels[i], cfg.kernels[i]],
+      stride: [cfg.strides[i], cfg.strides[i]],
+      padding: "same",
+    };
+    encoder.push(s);
+    ({ height: h, width: w } = conv2dOutputSize(s));
+    c = cfg.filters[i];
+  }
+  const map: [number, number, number] = [h, w, c];
+  const decoder: ConvTranspose2dShape[] = [];
+  for (let j = 0; j < m; j++) {
+    const s: ConvTranspose2dShape = {
+      batch: 1,
+      height: h,
+      width: w,
+      inChannels: c,
+      outChannels: cfg.decoderFilters[j],
+      kernel: [cfg.decoderKernels[j], cfg.decoderKernels[j]],
+      stride: [cfg.decoderStrides[j], cfg.decoderStrides[j]],
+      padding: "same",
+    };
+    decoder.push(s);
+    ({ height: h, width: w } = convTranspose2dOutputSize(s));
+    c = cfg.decoderFilters[j];
+  }
+  need(
+    h === cfg.height && w === cfg.width && c === cfg.channels,
+    `the decoder outputs ${h}x${w}x${c} but the images are ${cfg.height}x${cfg.width}x` +
+      `${cfg.channels}; make --decoder-strides multiply back what --strides divide, and end ` +
+      `--decoder-filters with ${cfg.channels}`,
+  );
+  return { encoder, decoder, map };
+}
+
+/** Parameter names and shapes (running statistics last, as buffers). */
+export function convVaeLayout(cfg: ConvVaeConfig): ParamLayout {
+  const g = convVaeGeometry(cfg);
+  const flat = g.map[0] * g.map[1] * g.map[2];
+  const layout = new ParamLayout();
+  const bn: string[] = [];
+  g.encoder.forEach((s, i) => {
+    const k = s.kernel[0];
+    layout.add(`encoder.conv.${i}.weight`, [k, k, s.inChannels, s.outChannels]);
+    if (cfg.batchnorm) bn.push(`encoder.bn.${i}`);
+    else layout.add(`encoder.conv.${i}.bias`, [s.outChannels]);
+  });
+  layout.add("encoder.head.weight", [flat, 2 * cfg.z]);
+  layout.add("encoder.head.bias", [2 * cfg.z]);
+  layout.add("decoder.dense.weight", [cfg.z, flat]);
+  layout.add("decoder.dense.bias", [flat]);
+  g.decoder.forEach((s, j) => {
+    const k = s.kernel[0];
+    // Transposed-conv weights are [KH, KW, Cout, Cin] (the conv2d they are the gradient of).
+    layout.add(`decoder.convt.${j}.weight`, [k, k, s.outChannels, s.inChannels]);
+    if (cfg.batchnorm && j < g.decoder.length - 1) bn.push(`decoder.bn.${j}`);
+    else layout.add(`decoder.convt.${j}.bias`, [s.outChannels]);
+  });
+  const channelsOf = (name: string) => {
+    const [part, , i] = name.split(".");
+    return part === "encoder" ? g.encoder[Number(i)].outChannels : g.decoder[Number(i)].outChannels;
+  };
+  for (const b of bn) {
+    layout.add(`${b}.gamma`, [channelsOf(b)]);
+    layout.add(`${b}.beta`, [channelsOf(b)]);
+  }
+  for (const b of bn) {
+    layout.addBuffer(`${b}.running_mean`, [channelsOf(b)]);
+    layout.addBuffer(`${b}.running_var`, [channelsOf(b)]);
+  }
+  return layout;
+}
+
+/**
+ * A layer's bias, or (a conv followed by batch norm has none) zeros of its width; its
+ * gradient's destination, or a scratch tensor for the dropped bias's (zero) sum.
+ */
+function biasOf(gpu: Gpu, state: ModelState, prefix: string, channels: number) {
+  const L = state.layout, name = `${prefix}.bias`;
+  if (L.has(name)) return { b: L.view(state.params, name), db: L.view(state.grads, name) };
+  return {
+    b: zeros(gpu.device, [channels], `${prefix}.no_bias`),
+    db: new Tensor(gpu.device, "f32", [channels], `${prefix}.no_bias.grad`),
+  };
+}
+
+/** One conv (or transposed conv) + [BN] + [LeakyReLU] block's tensors, for the backward. */
+interface Block {
+  input: Tensor;
+  pre: Tensor;
+  normed: Tensor;
+  out: Tensor;
+  mean?: Tensor;
+  rstd?: Tensor;
+  bnShape?: BatchNormShape;
+  prefix: string;
+  activated: boolean;
+}
+
+/** Conv output -> BatchNorm (batch or running statistics) -> LeakyReLU, as configured. */
+async function normAndActivate(
+  gpu: Gpu,
+  cfg: ConvVaeConfig,
+  state: ModelState,
+  pre: Tensor,
+  rows: number,
+  channels: number,
+  bnName: string | null,
+  train: boolean,
+  mk: MakeTensor,
+  name: string,
+): Promise<{ dispatches: Dispatch[]; normed: Tensor; out: Tensor; extra: Partial<Block> }> {
+  const P = (n: string) => state.layout.view(state.params, n);
+  const dispatches: Dispatch[] = [];
+  let normed = pre;
+  const extra: Partial<Block> = {};
+  if (bnName) {
+    normed = mk(`${name}.bn`, [...pre.shape]);
+    const shape = { rows, channels };
+    const stats = {
+      gamma: P(`${bnName}.gamma`),
+      beta: P(`${bnName}.beta`),
+      runningMean: P(`${bnName}.running_mean`),
+      runningVar: P(`${bnName}.running_var`),
+    };
+    if (train) {
+      const mean = mk(`${name}.bn_mean`, [channels]);
+      const rstd = mk(`${name}.bn_rstd`, [channels]);
+      dispatches.push(
+        ...await batchNormForward(gpu, { y: normed, x: pre, mean, rstd, ...stats }, shape),
+      );
+      Object.assign(extra, { mean, rstd, bnShape: shape });
+    } else {
+      dispatches.push(...await batchNormForwardEval(gpu, { y: normed, x: pre, ...stats }, shape));
+    }
+  }
+  const out = mk(`${name}.h`, [...pre.shape]);
+  dispatches.push(await activationForward(gpu, "leaky_relu", { y: out, x: normed }, cfg.leak));
+  return { dispatches, normed, out, extra };
+}
+
+/** The decoder's forward from z [B, Z] to the logits [B, H W C]. */
+async function decoderForward(
+  gpu: Gpu,
+  cfg: ConvVaeConfig,
+  state: ModelState,
+  z: Tensor,
+  B: number,
+  train: boolean,
+  mk: MakeTensor,
+): Promise<{ dispatches: Dispatch[]; dense: Tensor; blocks: Block[]; logits: Tensor }> {
+  const g = convVaeGeometry(cfg);
+  const P = (n: string) => state.layout.view(state.params, n);
+  const [h0, w0, c0] = g.map;
+  const dispatches: Dispatch[] = [];
+  const dense = mk("decoder.dense", [B, h0, w0, c0]);
+  dispatches.push(
+    ...await denseForward(gpu, {
+      y: dense,
+      x: z,
+      W: P("decoder.dense.weight"),
+      b: P("decoder.dense.bias"),
+    }, { batch: B, inFeatures: cfg.z, outFeatures: h0 * w0 * c0 }),
+  );
+  const blocks: Block[] = [];
+  let input = dense;
+  for (const [j, s0] of g.decoder.entries()) {
+    const s = { ...s0, batch: B };
+    const { height: H, width: W } = convTranspose2dOutputSize(s);
+    const C = s.outChannels;
+    const last = j === g.decoder.length - 1;
+    const pre = mk(last ? "logits" : `decoder.convt.${j}.pre`, [B, H, W, C]);
+    const prefix = `decoder.convt.${j}`;
+    dispatches.push(
+      ...await convTranspose2dForward(gpu, {
+        y: pre,
+        x: input,
+        w: P(`${prefix}.weight`),
+        b: biasOf(gpu, state, prefix, C).b,
+      }, s),
+    );
+    if (last) {
+      blocks.push({ input, pre, normed: pre, out: pre, prefix, activated: false });
+      input = pre;
+      break;
+    }
+    const bn = cfg.batchnorm ? `decoder.bn.${j}` : null;
+    const r = await normAndActivate(gpu, cfg, state, pre, B * H * W, C, bn, train, mk, prefix);
+    dispatches.push(...r.dispatches);
+    blocks.push({ input, pre, normed: r.normed, out: r.out, prefix, activated: true, ...r.extra });
+    input = r.out;
+  }
+  // The logits [B, H, W, C] are the [B, F] the losses read: same buffer, flat shape.
+  const logits = input.reshape([B, cfg.height * cfg.width * cfg.channels]);
+  return { dispatches, dense, blocks, logits };
+}
+
+/** Build the decoder alone for `batch` codes (eval-mode batch norm): samples, figures, export. */
+export async function buildConvDecode(
+  gpu: Gpu,
+  cfg: ConvVaeConfig,
+  state: ModelState,
+  batch: number,
+): Promise<DecodeProgram> {
+  const t: Record<string, Tensor> = {};
+  const mk = tensorMaker(gpu.device, t);
+  const z = mk("decode.z", [batch, cfg.z]);
+  const { dispatches, logits } = await decoderForward(gpu, cfg, state, z, batch, false, mk);
+  if (cfg.recon === "mse") return { z, mean: logits, dispatches };
+  const mean = mk("decode.mean", [batch, cfg.height * cfg.width * cfg.channels]);
+  dispatches.push(await activationForward(gpu, "sigmoid", { y: mean, x: logits }));
+  return { z, mean, dispatches };
+}
+
+/** Backward of one block from d(out): LeakyReLU, BatchNorm (batch statistics), to d(pre). */
+async function blockGrad(
+  gpu: Gpu,
+  cfg: ConvVaeConfig,
+  state: ModelState,
+  b: Block,
+  dOut: Tensor,
+  bnName: string | null,
+  mk: MakeTensor,
+): Promise<{ dispatches: Dispatch[]; dpre: Tensor }> {
+  if (!b.activated) return { dispatches: [], dpre: dOut };
+  const L = state.layout;
+  const dispatches: Dispatch[] = [];
+  const dnormed = mk(`${b.prefix}.dh`, [...b.pre.shape]);
+  dispatches.push(
+    await activationBackward(gpu, "leaky_relu", { dx: dnormed, dy: dOut, x: b.normed }, cfg.leak),
+  );
+  if (!bnName) return { dispatches, dpre: dnormed };
+  const dpre = mk(`${b.prefix}.dpre`, [...b.pre.shape]);
+  dispatches.push(
+    ...await batchNormBackward(gpu, {
+      dx: dpre,
+      dgamma: L.view(state.grads, `${bnName}.gamma`),
+      dbeta: L.view(state.grads, `${bnName}.beta`),
+      dy: dnormed,
+      x: b.pre,
+      gamma: L.view(state.params, `${bnName}.gamma`),
+      mean: b.mean!,
+      rstd: b.rstd!,
+    }, b.bnShape!),
+  );
+  return { dispatches, dpre };
+}
+
+/**
+ * Every dispatch of a step at batch size `batch`, built once (see the MLP's `buildStep`):
+ * without `adam`, forward, losses and metrics only, batch norm in evaluation mode.
+ */
+export async function buildConvStep(
+  gpu: Gpu,
+  cfg: ConvVaeConfig,
+  state: ModelState,
+  source: BatchSource,
+  metrics: Tensor,
+  batch: number,
+  adam?: AdamConfig,
+  stream = adam ? 0 : 1,
+): Promise<StepProgram> {
+  const B = batch, Z = cfg.z;
+  const train = adam !== undefined;
+  const g = convVaeGeometry(cfg);
+  const L = state.layout;
+  const P = (n: string): TensorView => L.view(state.params, n);
+  const G = (n: string): TensorView => L.view(state.grads, n);
+  const t: Record<string, Tensor> = {};
+  const mk = tensorMaker(gpu.device, t);
+  const fwd: Dispatch[] = [];
+  const bwd: Dispatch[] = [];
+  const F = cfg.height * cfg.width * cfg.channels;
+  const { gather, x } = await gatherInput(gpu, source, B, F, mk);
+
+  const enc: Block[] = [];
+  let input = x.reshape([B, cfg.height, cfg.width, cfg.channels]);
+  for (const [i, s0] of g.encoder.entries()) {
+    const s = { ...s0, batch: B };
+    const o = conv2dOutputSize(s);
+    const C = s.outChannels;
+    const prefix = `encoder.conv.${i}`;
+    const pre = mk(`${prefix}.pre`, [B, o.height, o.width, C]);
+    fwd.push(
+      ...await conv2dForward(gpu, {
+        y: pre,
+        x: input,
+        w: P(`${prefix}.weight`),
+        b: biasOf(gpu, state, prefix, C).b,
+      }, s),
+    );
+    const bn = cfg.batchnorm ? `encoder.bn.${i}` : null;
+    const rows = B * o.height * o.width;
+    const r = await normAndActivate(gpu, cfg, state, pre, rows, C, bn, train, mk, prefix);
+    fwd.push(...r.dispatches);
+    enc.push({ input, pre, normed: r.normed, out: r.out, prefix, activated: true, ...r.extra });
+    input = r.out;
+  }
+  const flat = g.map[0] * g.map[1] * g.map[2];
+  const features = input.reshape([B, flat]);
+  const mulogvar = mk("mulogvar", [B, 2 * Z]);
+  const head = { batch: B, inFeatures: flat, outFeatures: 2 * Z };
+  fwd.push(
+    ...await denseForward(gpu, {
+      y: mulogvar,
+      x: features,
+      W: P("encoder.head.weight"),
+      b: P("encoder.head.bias"),
+    }, head),
+  );
+  const latent = latentShape(cfg, B, stream);
+  const { dispatch: sample, z, eps } = await sampleLatent(gpu, latent, mulogvar, state.counter, mk);
+  fwd.push(sample);
+  const dec = await decoderForward(gpu, cfg, state, z, B, train, mk);
+  fwd.push(...dec.dispatches);
+  const logits = dec.logits;
+  t.logits = logits;
+  const counter = train ? state.counter : undefined;
+  fwd.push(
+    ...await lossesAndMetrics(gpu, cfg, { logits, x, mulogvar, metrics, counter }, latent, mk),
+  );
+  if (!adam) return { batch: B, gather, forward: fwd, backward: [], tensors: t, klBackward: null };
+
+  // Backward, in reverse.
+  const { dispatch: dRecon, dlogits } = await reconGrad(gpu, cfg, { logits, x }, B, mk);
+  bwd.push(dRecon);
+  let dy = dlogits.reshape([...dec.blocks.at(-1)!.pre.shape]);
+  for (let j = dec.blocks.length - 1; j >= 0; j--) {
+    const b = dec.blocks[j];
+    const bn = cfg.batchnorm && b.activated ? `decoder.bn.${j}` : null;
+    const r = await blockGrad(gpu, cfg, state, b, dy, bn, mk);
+    bwd.push(...r.dispatches);
+    const dIn = mk(j > 0 ? `decoder.convt.${j - 1}.dout` : "decoder.ddense", [...b.input.shape]);
+    bwd.push(
+      ...await convTranspose2dBackward(gpu, {
+        dx: dIn,
+        dw: G(`${b.prefix}.weight`),
+        db: biasOf(gpu, state, b.prefix, b.pre.shape.at(-1)!).db,
+        dy: r.dpre,
+        x: b.input,
+        w: P(`${b.prefix}.weight`),
+      }, { ...g.decoder[j], batch: B }),
+    );
+    dy = dIn;
+  }
+  const dz = mk("dz", [B, Z]);
+  bwd.push(
+    ...await denseBackward(gpu, {
+      dx: dz,
+      dW: G("decoder.dense.weight"),
+      db: G("decoder.dense.bias"),
+      dy: dy.reshape([B, flat]),
+      x: z,
+      W: P("decoder.dense.weight"),
+    }, { batch: B, inFeatures: Z, outFeatures: flat }),
+  );
+  const lg = await latentGrad(gpu, cfg, { dz, eps, mulogvar }, latent, mk);
+  bwd.push(...lg.dispatches);
+  const dFeatures = mk(`encoder.conv.${enc.length - 1}.dout`, [B, ...g.map]);
+  bwd.push(
+    ...await denseBackward(gpu, {
+      dx: dFeatures.reshape([B, flat]),
+      dW: G("encoder.head.weight"),
+      db: G("encoder.head.bias"),
+      dy: lg.dmulogvar,
+      x: features,
+      W: P("encoder.head.weight"),
+    }, head),
+  );
+  dy = dFeatures;
+  for (let i = enc.length - 1; i >= 0; i--) {
+    const b = enc[i];
+    const r = await blockGrad(gpu, cfg, state, b, dy, cfg.batchnorm ? `encoder.bn.${i}` : null, mk);
+    bwd.push(...r.dispatches);
+    const dIn = i > 0 ? mk(`encoder.conv.${i - 1}.dout`, [...b.input.shape]) : undefined;
+    bwd.push(
+      ...await conv2dBackward(gpu, {
+        dx: dIn,
+        dw: G(`${b.prefix}.weight`),
+        db: biasOf(gpu, state, b.prefix, b.pre.shape.at(-1)!).db,
+        dy: r.dpre,
+        x: b.input,
+        w: P(`${b.prefix}.weight`),
+      }, { ...g.encoder[i], batch: B }),
+    );
+    if (dIn) dy = dIn;
+  }
+  bwd.push(...await adamStep(gpu, state.optimized(), adam));
+  return { batch: B, gather, forward: fwd, backward: bwd, tensors: t, klBackward: lg.klBackward };
+}

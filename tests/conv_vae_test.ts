@@ -1,0 +1,242 @@
+/**
+ * End to end: tiny conv VAEs on the GPU against the float64 reference of the whole model —
+ * first-step loss, every parameter gradient, the running statistics, a 10-step Adam
+ * trajectory, then evaluation mode (running statistics) and the decoder alone.
+ */
+import assert from "node:assert/strict";
+import { readback, readbackU32, Tensor, upload, write } from "../src/gpu/buffer.ts";
+import { submit } from "../src/gpu/kernel.ts";
+import {
+  convVaeDecode,
+  convVaeForward,
+  convVaeStep,
+  convVaeTrain,
+} from "../src/reference/conv_vae.ts";
+import { normals } from "../src/reference/latent.ts";
+import { identityOrder, initParams, METRIC, ModelState } from "../src/vae/common.ts";
+import {
+  buildConvDecode,
+  buildConvStep,
+  type ConvVaeConfig,
+  convVaeGeometry,
+  convVaeLayout,
+} from "../src/vae/conv_vae.ts";
+import { assertClose, assertGradient, gpuTest, Rng } from "./_helpers.ts";
+
+const BASE = {
+  kind: "conv" as const,
+  reconWeight: 1,
+  beta: 1,
+  leak: 0.2,
+  logvarClamp: [-30, 20] as [number, number],
+};
+
+const CASES: { name: string; batch: number; cfg: ConvVaeConfig }[] = [
+  {
+    // Strides 2 down and up, batch norm, Bernoulli loss; 3 and 5 channels exercise the
+    // kernels' ragged-channel paths, 4 the vec4 ones.
+    name: "6x6x1 [3,4] s[1,2] -> z2 -> [5,1] s[2,1], bn, bce",
+    batch: 3,
+    cfg: {
+      ...BASE,
+      height: 6,
+      width: 6,
+      channels: 1,
+      filters: [3, 4],
+      kernels: [3, 3],
+      strides: [1, 2],
+      decoderFilters: [5, 1],
+      decoderKernels: [3, 3],
+      decoderStrides: [2, 1],
+      batchnorm: true,
+      z: 2,
+      recon: "bce",
+      seed: 21,
+    },
+  },
+  {
+    // Odd image, two channels, kernel 5, no batch norm, Gaussian loss, weighted terms and a
+    // clamp that cuts some logvars.
+    name: "5x5x2 [4,3] k[3,5] -> z3 -> [3,2] k[5,3], no bn, mse, clamped",
+    batch: 2,
+    cfg: {
+      ...BASE,
+      height: 5,
+      width: 5,
+      channels: 2,
+      filters: [4, 3],
+      kernels: [3, 5],
+      strides: [1, 1],
+      decoderFilters: [3, 2],
+      decoderKernels: [5, 3],
+      decoderStrides: [1, 1],
+      batchnorm: false,
+      z: 3,
+      recon: "mse",
+      reconWeight: 2,
+      beta: 0.5,
+      logvarClamp: [-0.3, 0.2],
+      seed: 22,
+    },
+  },
+];
+
+const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+Deno.test("conv vae: the reference model's layers fit 28x28 (7 -> 14 -> 28) and bad configs say why", () => {
+  const cfg: ConvVaeConfig = {
+    ...BASE,
+    ...CASES[0].cfg,
+    height: 28,
+    width: 28,
+    filters: [32, 64, 64, 64],
+    kernels: [3, 3, 3, 3],
+    strides: [1, 2, 2, 1],
+    decoderFilters: [64, 64, 32, 1],
+    decoderKernels: [3, 3, 3, 3],
+    decoderStrides: [1, 2, 2, 1],
+    z: 16,
+  };
+  const g = convVaeGeometry(cfg);
+  assert.deepEqual(g.map, [7, 7, 64]);
+  assert.deepEqual(g.decoder.map((s) => s.height), [7, 7, 14, 28]);
+  const layout = convVaeLayout(cfg);
+  assert.deepEqual(layout.get("encoder.head.weight").shape, [3136, 32]);
+  assert.deepEqual(layout.get("decoder.convt.1.weight").shape, [3, 3, 64, 64]);
+  assert.ok(layout.get("encoder.bn.0.running_var").offset >= layout.trainableSize);
+  assert.throws(
+    () => convVaeGeometry({ ...cfg, decoderStrides: [1, 2, 1, 1] }),
+    /decoder outputs 14x14x1 but the images are 28x28x1/,
+  );
+  assert.throws(() => convVaeGeometry({ ...cfg, kernels: [3, 3] }), /one value per encoder layer/);
+});
+
+for (const { name, batch, cfg } of CASES) {
+  const layout = convVaeLayout(cfg);
+  const F = cfg.height * cfg.width * cfg.channels;
+
+  Deno.test(`conv vae reference: whole-model gradient matches finite differences (${name})`, () => {
+    const params = Float64Array.from(initParams(layout, cfg.seed));
+    const x = new Rng(cfg.seed).uniform(batch * F, 0, 1);
+    const eps = normals(cfg.seed, 0, 0, batch * cfg.z);
+    const r = convVaeStep(cfg, layout, params, x, batch, eps);
+    const idx = layout.entries.filter((e) => e.trainable).flatMap((e) =>
+      Array.from({ length: e.length }, (_, i) => e.offset + i)
+    );
+    const packed = Float64Array.from(idx, (i) => params[i]);
+    const loss = (p: Float64Array) => {
+      const full = params.slice();
+      idx.forEach((at, k) => (full[at] = p[k]));
+      return convVaeStep(cfg, layout, full, x, batch, eps).loss;
+    };
+    assertGradient(`whole conv model (${name})`, loss, packed, idx.map((i) => r.grads[i]), {
+      rtol: 1e-5,
+      maxChecks: 300,
+    });
+  });
+
+  gpuTest(
+    `conv vae on the GPU matches the float64 model: loss, gradients, running stats, 10 Adam steps, eval (${name})`,
+    async (gpu) => {
+      const d = gpu.device;
+      const init = initParams(layout, cfg.seed);
+      const state = new ModelState(gpu, layout, init);
+      const rng = new Rng(cfg.seed + 100);
+      const bytes = Uint8Array.from({ length: batch * F }, () => Math.floor(rng.next() * 256));
+      const source = {
+        data: upload(d, "u8", [bytes.length], bytes, "data"),
+        index: upload(d, "u32", [batch], identityOrder(batch), "index"),
+        scale: 1 / 255,
+        shift: 0,
+      };
+      const metrics = new Tensor(d, "f32", [METRIC.size], "metrics");
+      const program = await buildConvStep(gpu, cfg, state, source, metrics, batch, ADAM);
+      const step = [program.gather, ...program.forward, ...program.backward];
+      const x = Float64Array.from(bytes, (b) => Math.fround(b / 255));
+      const params = Float64Array.from(init);
+      const want = convVaeStep(
+        cfg,
+        layout,
+        params,
+        x,
+        batch,
+        normals(cfg.seed, 0, 0, batch * cfg.z),
+      );
+
+      submit(d, step);
+      const m0 = await readback(d, metrics);
+      assertClose(`${name} step 1 recon`, [m0[METRIC.recon] / batch], [want.recon], 1e-5);
+      assertClose(`${name} step 1 kl`, [m0[METRIC.kl] / batch], [want.kl], 1e-4);
+      const grads = await readback(d, state.grads);
+      const after = await readback(d, state.params);
+      for (const e of layout.entries) {
+        const at = (a: ArrayLike<number> & { subarray(i: number, j: number): ArrayLike<number> }) =>
+          a.subarray(e.offset, e.offset + e.length);
+        if (e.trainable) assertClose(`${name} d${e.name}`, at(grads), at(want.grads), 1e-4);
+        else assertClose(`${name} ${e.name} after step 1`, at(after), at(want.params), 1e-5);
+      }
+      assert.equal(m0[METRIC.nonfinite], 0);
+
+      const steps = 10;
+      const traj = convVaeTrain(cfg, layout, params, x, batch, steps, ADAM);
+      const got = [(m0[METRIC.recon] * cfg.reconWeight + m0[METRIC.kl] * cfg.beta) / batch];
+      let prev = m0;
+      for (let s = 1; s < steps; s++) {
+        submit(d, step);
+        const m = await readback(d, metrics);
+        const recon = (m[METRIC.recon] - prev[METRIC.recon]) / batch;
+        const kl = (m[METRIC.kl] - prev[METRIC.kl]) / batch;
+        got.push(cfg.reconWeight * recon + cfg.beta * kl);
+        prev = m;
+      }
+      assertClose(`${name} 10-step loss trajectory`, got, traj.map((r) => r.loss), 5e-5);
+      const final = await readback(d, state.params);
+      for (const e of layout.entries) {
+        assertClose(
+          `${name} ${e.name} after 10 steps`,
+          final.subarray(e.offset, e.offset + e.length),
+          params.subarray(e.offset, e.offset + e.length),
+          5e-5,
+        );
+      }
+      assert.ok(traj.at(-1)!.loss < traj[0].loss, "the loss went down");
+
+      // Evaluation: running statistics, noise stream 1, nothing trained.
+      const evalMetrics = new Tensor(d, "f32", [METRIC.size], "eval metrics");
+      const ev = await buildConvStep(gpu, cfg, state, source, evalMetrics, batch);
+      submit(d, [ev.gather, ...ev.forward]);
+      assert.equal((await readbackU32(d, state.counter))[0], steps, "eval did not count a step");
+      const evalWant = convVaeForward(
+        cfg,
+        layout,
+        params,
+        x,
+        batch,
+        normals(cfg.seed, 1, steps, batch * cfg.z),
+        false,
+      );
+      assertClose(
+        `${name} eval logits`,
+        await readback(d, ev.tensors.logits),
+        evalWant.logits,
+        1e-4,
+      );
+      const em = await readback(d, evalMetrics);
+      const sum = (a: Float64Array) => a.reduce((s, v) => s + v, 0);
+      assertClose(`${name} eval recon sum`, [em[METRIC.recon]], [sum(evalWant.recon)], 1e-5);
+      assert.deepEqual(await readback(d, state.params), final, "evaluation changed no parameter");
+
+      // The decoder alone (eval mode) on random codes, 1 and 4 at a time.
+      for (const B of [1, 4]) {
+        const dec = await buildConvDecode(gpu, cfg, state, B);
+        const z = new Rng(9 + B).normal(B * cfg.z);
+        write(d, dec.z, z);
+        submit(d, dec.dispatches);
+        const mean = await readback(d, dec.mean);
+        const ref = convVaeDecode(cfg, layout, params, z, B);
+        assertClose(`${name} decoded means (batch ${B})`, mean, ref, 1e-4);
+      }
+      state.destroy();
+    },
+  );
+}
