@@ -12,8 +12,18 @@
 //             Z..2Z-1); dims.
 //   backward: dmulogvar [B, 2Z] read and ADDED to (the latent backward has already written it):
 //             += scale * dkl[b]/dmu and scale * dkl[b]/dlogvar; mulogvar [B, 2Z] read; dims.
+//   backward_free_bits: as backward, for the free-bits objective (Kingma et al. 2016) with a
+//             per-dimension floor lambda = free_bits on the batch-mean KL:
+//               scale * sum_j max(B * lambda, sum_b kl[b, j])
+//             whose gradient is the plain one for dimension j when sum_b kl[b, j] >= B * lambda
+//             and zero when the batch mean of dimension j's KL is below lambda.
+//   per_dim:  acc [Z] read and ADDED to: acc[j] += sum_b kl[b, j] (the per-dimension KL of
+//             the batch, summed over its rows; kl[b] = sum_j kl[b, j]); mulogvar; dims.
 // Forward: invocation b writes kl[b]. Backward: invocation i = b * Z + j updates dmu and
-// dlogvar of (b, j). The grid may span two dimensions (see flat()).
+// dlogvar of (b, j). The grid may span two dimensions (see flat()). backward_free_bits and
+// per_dim: workgroup j (one per latent dimension) sums kl[., j] over the batch in a fixed
+// tree order (deterministic); its invocations then stride over the rows b, and for per_dim
+// invocation 0 adds the sum to acc[j].
 
 struct Dims {
   batch: u32,        // B
@@ -21,12 +31,14 @@ struct Dims {
   logvar_min: f32,   // clamp bounds for logvar
   logvar_max: f32,
   scale: f32,        // backward weight of the summed KL: beta / B in training
+  free_bits: f32,    // lambda, nats per dimension (backward_free_bits only)
 }
 
 override WG: u32 = 256;
 
 @group(0) @binding(0) var<storage, read_write> kl: array<f32>;
 @group(0) @binding(0) var<storage, read_write> dmulogvar: array<f32>;
+@group(0) @binding(0) var<storage, read_write> acc: array<f32>;
 @group(0) @binding(1) var<storage, read> mulogvar: array<f32>;
 @group(0) @binding(2) var<uniform> dims: Dims;
 
@@ -75,4 +87,70 @@ fn kl_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let expm1 = logvar + expm1_minus_x(logvar);
   dmulogvar[m] += dims.scale * mulogvar[m];
   dmulogvar[l] += select(0.0, dims.scale * 0.5 * expm1, inside);
+}
+
+// Invocations per workgroup of the per-dimension entry points (a power of two for the tree).
+const DWG = 64u;
+
+var<workgroup> partial: array<f32, DWG>;
+
+// kl[b, j] = 0.5 * (mu^2 + exp(lv) - 1 - lv): dimension j's share of kl[b].
+fn kl_term(b: u32, j: u32) -> f32 {
+  let m = b * 2u * dims.z + j;
+  let mu = mulogvar[m];
+  let lv = clamp(mulogvar[m + dims.z], dims.logvar_min, dims.logvar_max);
+  return 0.5 * (mu * mu + expm1_minus_x(lv));
+}
+
+// sum_b kl[b, j], returned to every invocation t of the workgroup. Must be called from
+// workgroup-uniform control flow (it holds barriers).
+fn batch_sum(j: u32, t: u32) -> f32 {
+  var s = 0.0;
+  for (var b = t; b < dims.batch; b += DWG) {
+    s += kl_term(b, j);
+  }
+  partial[t] = s;
+  workgroupBarrier();
+  for (var w = DWG / 2u; w > 0u; w /= 2u) {
+    if (t < w) {
+      partial[t] += partial[t + w];
+    }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+// d/dmulogvar of scale * max(B * lambda, sum_b kl[b, j]): below the floor the max does not
+// depend on mu or logvar of dimension j, so nothing is added; at or above it, exactly what
+// kl_backward adds (the same expressions, so the same bits).
+@compute @workgroup_size(DWG)
+fn kl_backward_free_bits(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let j = wid.x;
+  if (j >= dims.z) { return; }
+  let total = batch_sum(j, t);
+  if (total < dims.free_bits * f32(dims.batch)) { return; }
+  for (var b = t; b < dims.batch; b += DWG) {
+    let m = b * 2u * dims.z + j;
+    let l = m + dims.z;
+    let logvar = mulogvar[l];
+    let inside = logvar >= dims.logvar_min && logvar <= dims.logvar_max;
+    let expm1 = logvar + expm1_minus_x(logvar);
+    dmulogvar[m] += dims.scale * mulogvar[m];
+    dmulogvar[l] += select(0.0, dims.scale * 0.5 * expm1, inside);
+  }
+}
+
+// acc[j] += sum_b kl[b, j]: per-dimension KL summed over the batch's rows, accumulated over
+// batches like the metrics buffer (cleared by the caller).
+@compute @workgroup_size(DWG)
+fn kl_per_dim(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+  let j = wid.x;
+  if (j >= dims.z) { return; }
+  let total = batch_sum(j, t);
+  if (t == 0u) {
+    acc[j] += total;
+  }
 }

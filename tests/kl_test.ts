@@ -1,6 +1,6 @@
-import { readback, write } from "../src/gpu/buffer.ts";
+import { readback, upload, write } from "../src/gpu/buffer.ts";
 import { submit } from "../src/gpu/kernel.ts";
-import { klBackward, klForward, type KlShape } from "../src/nn/kl.ts";
+import { klBackward, klForward, klPerDim, type KlShape } from "../src/nn/kl.ts";
 import * as ref from "../src/reference/kl.ts";
 import { assertClose, assertGradient, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
 
@@ -130,4 +130,151 @@ gpuTest("kl keeps relative accuracy near zero (mu ~ 0, logvar ~ 0)", async (gpu)
   console.log(`  dmulogvar near 0: max elementwise rel error ${worst.toExponential(2)}`);
   if (!(worst < 1e-5)) throw new Error(`dmulogvar near 0: rel error ${worst} > 1e-5`);
   for (const t of [xT, dxT, klT]) t.destroy();
+});
+
+/**
+ * A free-bits floor lambda halfway between the two neighbouring per-dimension batch-mean KLs
+ * farthest apart (so some dimensions sit below it, some above, none near the kink), and which
+ * dimensions are on. With one dimension, `above` says which side it is on.
+ */
+function floorBetween(x: Float64Array, batch: number, z: number, above = true) {
+  const mean = [...ref.klPerDim(x, batch, z, LO, HI)].map((v) => v / batch);
+  const sorted = [...mean].sort((a, b) => a - b);
+  let lambda = sorted[0] * (above ? 0.5 : 2);
+  let best = 0;
+  for (let k = 1; k < sorted.length; k++) {
+    const mid = (sorted[k - 1] + sorted[k]) / 2, gap = (sorted[k] - sorted[k - 1]) / mid;
+    if (gap > best) [best, lambda] = [gap, mid];
+  }
+  const gap = Math.min(...mean.map((m) => Math.abs(m - lambda) / lambda));
+  return { lambda, on: mean.map((m) => m >= lambda), gap };
+}
+
+Deno.test("kl free bits: reference backward matches finite differences off the kink", () => {
+  const rng = new Rng(11);
+  const batch = 4, z = 7, scale = 0.6;
+  const x = mulogvar(rng, batch, z).map((v, i) => {
+    // mu in [-2, 2], logvar inside the clamp and off its bounds: a smooth objective.
+    return i % (2 * z) < z ? v : Math.fround(LO + 0.1 + (HI - LO - 0.2) * rng.next());
+  });
+  const { lambda, on, gap } = floorBetween(x, batch, z);
+  if (!(gap > 1e-3)) throw new Error(`test setup: lambda ${lambda} too close to a dimension`);
+  const grad = ref.klBackward(x, batch, z, LO, HI, scale, lambda);
+  assertGradient(
+    "kl free bits",
+    (v) => scale * ref.klFreeBits(v, batch, z, LO, HI, lambda),
+    x,
+    grad,
+  );
+  // Below the floor a dimension gets no gradient at all; above it, the plain KL gradient.
+  const plain = ref.klBackward(x, batch, z, LO, HI, scale);
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < z; j++) {
+      for (const i of [b * 2 * z + j, b * 2 * z + z + j]) {
+        if (grad[i] !== (on[j] ? plain[i] : 0)) throw new Error(`free bits gate at ${i}`);
+      }
+    }
+  }
+  console.log(`  lambda ${lambda.toFixed(4)}: ${on.filter((o) => o).length}/${z} dims above`);
+  // lambda = 0 is the plain KL.
+  const sum = (a: Float64Array) => a.reduce((p, q) => p + q, 0);
+  const kl0 = ref.klFreeBits(x, batch, z, LO, HI, 0);
+  if (Math.abs(kl0 - sum(ref.klForward(x, batch, z, LO, HI))) > 1e-12 * kl0) {
+    throw new Error("free bits with lambda 0 is not the KL");
+  }
+});
+
+gpuTest("kl free-bits backward matches the reference; lambda 0+ is bit-identical", async (gpu) => {
+  const rng = new Rng(91);
+  let gatedOff = 0, gatedOn = 0;
+  for (const batch of [...BATCHES, 130]) {
+    for (const z of ZS) {
+      const n = batch * z;
+      const s: KlShape = { batch, z, logvarMin: LO, logvarMax: HI };
+      const scale = 1.5 / batch;
+      const x = mulogvar(rng, batch, z);
+      const { lambda, on, gap } = floorBetween(x, batch, z, batch % 2 === 1);
+      if (!(gap > 1e-4)) continue; // f32 and f64 could disagree about the gate
+      const prefill = rng.uniform(2 * n);
+      const xT = f32(gpu, [batch, 2 * z], x), dxT = f32(gpu, [batch, 2 * z], prefill);
+      const fb = await klBackward(gpu, { dmulogvar: dxT, mulogvar: xT }, {
+        ...s,
+        scale,
+        freeBits: lambda,
+      });
+      const [dx] = await run(gpu, [fb], dxT);
+      const tag = `B=${batch} Z=${z} lambda=${lambda.toPrecision(3)}`;
+      const g = ref.klBackward(x, batch, z, LO, HI, scale, lambda);
+      assertClose(`dmulogvar free bits ${tag}`, dx, prefill.map((p, i) => p + g[i]), 1e-5);
+      for (let j = 0; j < z; j++) {
+        if (on[j]) {
+          gatedOn++;
+          continue;
+        }
+        gatedOff++;
+        for (let b = 0; b < batch; b++) {
+          for (const i of [b * 2 * z + j, b * 2 * z + z + j]) {
+            if (dx[i] !== Math.fround(prefill[i])) {
+              throw new Error(`${tag}: dim ${j} is below the floor but element ${i} moved`);
+            }
+          }
+        }
+      }
+
+      // A tiny floor takes the free-bits path with every dimension above it: the same bits as
+      // the plain backward.
+      write(gpu.device, dxT, prefill);
+      fb.update("dims", { free_bits: 1e-30 });
+      const [viaFree] = await run(gpu, [fb], dxT);
+      write(gpu.device, dxT, prefill);
+      const plain = await klBackward(gpu, { dmulogvar: dxT, mulogvar: xT }, { ...s, scale });
+      const [viaPlain] = await run(gpu, [plain], dxT);
+      for (let i = 0; i < 2 * n; i++) {
+        if (!Object.is(viaFree[i], viaPlain[i])) {
+          throw new Error(`${tag}: element ${i}: free bits ${viaFree[i]} != plain ${viaPlain[i]}`);
+        }
+      }
+      // A floor above every dimension: nothing is added.
+      write(gpu.device, dxT, prefill);
+      fb.update("dims", { free_bits: 1e6 });
+      const [none] = await run(gpu, [fb], dxT);
+      assertClose(`free bits 1e6 ${tag}`, none, prefill.map(Math.fround), 0);
+      for (const t of [xT, dxT]) t.destroy();
+    }
+  }
+  if (gatedOff < 10 || gatedOn < 10) {
+    throw new Error(`gate exercised too little: ${gatedOff} off, ${gatedOn} on`);
+  }
+  console.log(`  free bits: ${gatedOff} dims gated off, ${gatedOn} on; lambda 1e-30 bit-identical`);
+});
+
+gpuTest("kl per-dimension sums accumulate over batches, into a view too", async (gpu) => {
+  const rng = new Rng(123);
+  for (const batch of [1, 7, 130]) {
+    for (const z of [1, 13, 20]) {
+      const s: KlShape = { batch, z, logvarMin: LO, logvarMax: HI };
+      const x1 = mulogvar(rng, batch, z), x2 = mulogvar(rng, batch, z);
+      const x1T = f32(gpu, [batch, 2 * z], x1), x2T = f32(gpu, [batch, 2 * z], x2);
+      // acc lives at element 64 (256 bytes) of a metrics-like buffer.
+      const pre = rng.uniform(64 + z);
+      const buf = upload(gpu.device, "f32", [64 + z], pre, "metrics");
+      const acc = { tensor: buf, offset: 64, length: z };
+      const d1 = await klPerDim(gpu, { acc, mulogvar: x1T }, s);
+      const d2 = await klPerDim(gpu, { acc, mulogvar: x2T }, s);
+      const [got] = await run(gpu, [d1, d2], buf);
+      const r1 = ref.klPerDim(x1, batch, z, LO, HI), r2 = ref.klPerDim(x2, batch, z, LO, HI);
+      const want = pre.map((p, i) => i < 64 ? p : p + r1[i - 64] + r2[i - 64]);
+      assertClose(`kl per dim B=${batch} Z=${z}`, got.subarray(64), want.subarray(64), 1e-5);
+      for (let i = 0; i < 64; i++) {
+        if (got[i] !== pre[i]) throw new Error(`element ${i} outside the view moved`);
+      }
+      // The per-dimension sums add up to the per-example KL summed over the batch.
+      const perExample = ref.klForward(x1, batch, z, LO, HI).reduce((a, b) => a + b, 0);
+      const perDim = r1.reduce((a, b) => a + b, 0);
+      if (Math.abs(perExample - perDim) > 1e-12 * Math.max(1, perExample)) {
+        throw new Error(`per-dim KL sums to ${perDim}, per-example to ${perExample}`);
+      }
+      for (const t of [x1T, x2T, buf]) t.destroy();
+    }
+  }
 });

@@ -6,6 +6,10 @@
  *
  * The backward ADDS into dmulogvar (the latent backward has already written it there), with a
  * `scale` (beta / B in training) that `dispatch.update("dims", { scale })` changes per step.
+ * With `freeBits` lambda > 0 it is the gradient of the free-bits objective (Kingma et al.
+ * 2016), scale * sum_j max(B * lambda, sum_b kl[b, j]): a dimension whose batch-mean KL is
+ * below lambda gets no KL gradient. {@linkcode klPerDim} accumulates sum_b kl[b, j] per
+ * dimension j, for per-dimension KL diagnostics.
  *
  * Dimensions: B batch, Z latent. mulogvar and dmulogvar are [B, 2Z], per row mu (columns
  * 0..Z-1) then logvar (columns Z..2Z-1); kl is [B].
@@ -13,7 +17,7 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
+import { type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
 
 /** Sizes and clamp bounds of the KL term. */
 export interface KlShape {
@@ -29,7 +33,7 @@ export interface KlShape {
 
 const WG = 256;
 
-function dims(where: string, s: KlShape, scale: number) {
+function dims(where: string, s: KlShape, scale: number, freeBits = 0) {
   for (const [k, v] of [["batch", s.batch], ["z", s.z]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${k} = ${v} is not >= 1`);
   }
@@ -37,7 +41,17 @@ function dims(where: string, s: KlShape, scale: number) {
     throw new Error(`${where}: logvar bounds [${s.logvarMin}, ${s.logvarMax}] are not a range`);
   }
   if (!isFinite(scale)) throw new Error(`${where}: scale = ${scale} is not finite`);
-  return { batch: s.batch, z: s.z, logvar_min: s.logvarMin, logvar_max: s.logvarMax, scale };
+  if (!(freeBits >= 0 && isFinite(freeBits))) {
+    throw new Error(`${where}: freeBits = ${freeBits} is not a number >= 0`);
+  }
+  return {
+    batch: s.batch,
+    z: s.z,
+    logvar_min: s.logvarMin,
+    logvar_max: s.logvarMax,
+    scale,
+    free_bits: freeBits,
+  };
 }
 
 /** kl [B] = per-example KL of N(mu, exp(lv)) from N(0, I), from mulogvar [B, 2Z]. */
@@ -65,24 +79,65 @@ export async function klForward(
  * dmulogvar [B, 2Z] += scale * d(sum_b kl[b]) / d mulogvar: scale * mu for mu and
  * scale * 0.5 * (exp(lv) - 1) for logvar (zero outside the clamp bounds).
  * Change `scale` later with `dispatch.update("dims", { scale })`.
+ *
+ * With `freeBits` = lambda > 0 (nats per dimension), the gradient of the free-bits objective
+ * scale * sum_j max(B * lambda, sum_b kl[b, j]) instead: the same values for dimension j when
+ * its batch-mean KL (1/B) sum_b kl[b, j] >= lambda, nothing added when it is below. That needs
+ * the batch sum per dimension first, so it runs one workgroup per latent dimension (a
+ * different entry point). `freeBits` 0 (the default) is the plain KL gradient, bit for bit.
+ * A dispatch built with freeBits > 0 may change lambda with
+ * `dispatch.update("dims", { free_bits })`; one built with 0 ignores free_bits.
  */
 export async function klBackward(
   gpu: Gpu,
   t: { dmulogvar: Tensor; mulogvar: Tensor },
-  s: KlShape & { scale: number },
+  s: KlShape & { scale: number; freeBits?: number },
 ): Promise<Dispatch> {
-  const where = "kl.kl_backward";
-  const d = dims(where, s, s.scale);
+  const freeBits = s.freeBits ?? 0;
+  const entry = freeBits > 0 ? "kl_backward_free_bits" : "kl_backward";
+  const where = `kl.${entry}`;
+  const d = dims(where, s, s.scale, freeBits);
   const n = s.batch * s.z;
   expectLength(where, "dmulogvar", t.dmulogvar, 2 * n);
   expectLength(where, "mulogvar", t.mulogvar, 2 * n);
   const k = await gpu.kernel("kl");
   const dispatch = await k.dispatch(
-    "kl_backward",
+    entry,
     { dmulogvar: t.dmulogvar, mulogvar: t.mulogvar, dims: d },
-    grid1d(n, WG),
+    freeBits > 0 ? perDimGrid(where, s.z) : grid1d(n, WG),
   );
-  dispatch.flops = 6 * n;
-  dispatch.bytes = 24 * n;
+  dispatch.flops = freeBits > 0 ? 12 * n : 6 * n;
+  dispatch.bytes = freeBits > 0 ? 32 * n : 24 * n;
+  return dispatch;
+}
+
+function perDimGrid(where: string, z: number): [number, number, number] {
+  if (z > 65535) throw new Error(`${where}: z = ${z} is over 65535 workgroups`);
+  return [z, 1, 1];
+}
+
+/**
+ * acc [Z] += sum over the batch of each dimension's KL: acc[j] += sum_b kl[b, j] with
+ * kl[b, j] = 0.5 * (mu^2 + exp(lv) - 1 - lv), so sum_j acc[j] adds sum_b kl[b]. Accumulates
+ * across batches (clear `acc` first, e.g. with reduce's clearSlots); divide by the number of
+ * rows for the mean KL per dimension. `acc` may be a view of a larger metrics buffer.
+ */
+export async function klPerDim(
+  gpu: Gpu,
+  t: { acc: Tensor | TensorView; mulogvar: Tensor },
+  s: KlShape,
+): Promise<Dispatch> {
+  const where = "kl.kl_per_dim";
+  const d = dims(where, s, 0);
+  expectLength(where, "acc", t.acc, s.z);
+  expectLength(where, "mulogvar", t.mulogvar, 2 * s.batch * s.z);
+  const k = await gpu.kernel("kl");
+  const dispatch = await k.dispatch(
+    "kl_per_dim",
+    { acc: t.acc, mulogvar: t.mulogvar, dims: d },
+    perDimGrid(where, s.z),
+  );
+  dispatch.flops = 6 * s.batch * s.z;
+  dispatch.bytes = 8 * s.batch * s.z + 8 * s.z;
   return dispatch;
 }

@@ -28,7 +28,9 @@ export function klForward(
 /**
  * Gradient of scale * sum_b kl[b] with respect to mulogvar [B, 2Z]: scale * mu for mu, and
  * scale * 0.5 * (exp(lv) - 1) for logvar where lo <= logvar <= hi, else 0. (The GPU adds this
- * to what dmulogvar already holds.)
+ * to what dmulogvar already holds.) With freeBits = lambda > 0, the gradient of
+ * {@linkcode klFreeBits} times scale: dimension j's entries are zeroed when its batch-mean KL
+ * is below lambda.
  */
 export function klBackward(
   mulogvar: Float64Array,
@@ -37,10 +39,13 @@ export function klBackward(
   lo: number,
   hi: number,
   scale: number,
+  freeBits = 0,
 ): Float64Array {
   const out = new Float64Array(batch * 2 * z);
+  const perDim = klPerDim(mulogvar, batch, z, lo, hi);
   for (let b = 0; b < batch; b++) {
     for (let j = 0; j < z; j++) {
+      if (freeBits > 0 && perDim[j] < batch * freeBits) continue;
       const m = b * 2 * z + j, l = m + z;
       const logvar = mulogvar[l];
       out[m] = scale * mulogvar[m];
@@ -48,4 +53,40 @@ export function klBackward(
     }
   }
   return out;
+}
+
+/** Per-dimension KL summed over the batch: out[j] = sum_b 0.5 * (mu^2 + expm1(lv) - lv). */
+export function klPerDim(
+  mulogvar: Float64Array,
+  batch: number,
+  z: number,
+  lo: number,
+  hi: number,
+): Float64Array {
+  const out = new Float64Array(z);
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < z; j++) {
+      const mu = mulogvar[b * 2 * z + j];
+      const lv = Math.min(Math.max(mulogvar[b * 2 * z + z + j], lo), hi);
+      out[j] += 0.5 * (mu * mu + Math.expm1(lv) - lv);
+    }
+  }
+  return out;
+}
+
+/**
+ * The free-bits objective (Kingma et al. 2016) in the batch-sum form the GPU differentiates:
+ * sum_j max(B * lambda, sum_b kl[b, j]) = B * sum_j max(lambda, mean_b kl[b, j]).
+ */
+export function klFreeBits(
+  mulogvar: Float64Array,
+  batch: number,
+  z: number,
+  lo: number,
+  hi: number,
+  freeBits: number,
+): number {
+  let s = 0;
+  for (const v of klPerDim(mulogvar, batch, z, lo, hi)) s += Math.max(batch * freeBits, v);
+  return s;
 }
