@@ -1,49 +1,10 @@
 /** PNG encoder and image grid: files decode back to the exact pixels, with valid chunks. */
 import assert from "node:assert/strict";
-import { unzlibSync } from "fflate";
+import { zlibSync } from "fflate";
 import { crc32 } from "../src/data/idx.ts";
 import { encodePng, imageGrid } from "../src/eval/png.ts";
 import { Rng } from "./_helpers.ts";
-
-/** A small PNG reader for the test: checks every chunk's CRC, returns size and raw pixels. */
-function decode(png: Uint8Array) {
-  assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10]);
-  const view = new DataView(png.buffer, png.byteOffset);
-  let at = 8;
-  let width = 0, height = 0, colour = -1;
-  const idat: Uint8Array[] = [];
-  const types: string[] = [];
-  while (at < png.length) {
-    const len = view.getUint32(at);
-    const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
-    const data = png.subarray(at + 8, at + 8 + len);
-    assert.equal(
-      view.getUint32(at + 8 + len),
-      crc32(png.subarray(at + 4, at + 8 + len)),
-      `${type} CRC`,
-    );
-    types.push(type);
-    if (type === "IHDR") {
-      width = view.getUint32(at + 8);
-      height = view.getUint32(at + 12);
-      assert.equal(data[8], 8);
-      colour = data[9];
-    }
-    if (type === "IDAT") idat.push(data);
-    at += 12 + len;
-  }
-  assert.deepEqual(types, ["IHDR", "IDAT", "IEND"]);
-  const channels = colour === 0 ? 1 : 3;
-  const raw = unzlibSync(idat[0]);
-  const stride = width * channels;
-  assert.equal(raw.length, (stride + 1) * height);
-  const pixels = new Uint8Array(stride * height);
-  for (let y = 0; y < height; y++) {
-    assert.equal(raw[y * (stride + 1)], 0, "filter type 0");
-    pixels.set(raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)), y * stride);
-  }
-  return { width, height, channels, pixels };
-}
+import { assertPng, decodePng as decode } from "./_images.ts";
 
 Deno.test("png: gray and RGB images of odd sizes decode to the same pixels", () => {
   const rng = new Rng(5);
@@ -52,6 +13,8 @@ Deno.test("png: gray and RGB images of odd sizes decode to the same pixels", () 
     const got = decode(encodePng(w, h, pixels, c));
     assert.deepEqual([got.width, got.height, got.channels], [w, h, c]);
     assert.deepEqual(got.pixels, pixels);
+    assert.deepEqual(got.chunks, ["IHDR", "IDAT", "IEND"]);
+    assert.ok(got.filters.every((f) => f === 0));
   }
   assert.throws(() => encodePng(3, 3, new Uint8Array(8)), /8 bytes for 3x3x1/);
   assert.throws(() => encodePng(0, 3, new Uint8Array(0)), /bad size/);
@@ -69,6 +32,63 @@ Deno.test("png: an image grid places each image, clamps to [0, 1], and is not bl
     Math.round(255 * Math.min(1, Math.max(0, v))),
   );
   assert.equal(g.pixels[0], 128, "border");
-  const png = decode(encodePng(g.width, g.height, g.pixels));
-  assert.ok(new Set(png.pixels).size > 3, "not blank");
+  assertPng("grid", encodePng(g.width, g.height, g.pixels), g);
+  const blank = imageGrid(new Float32Array(count * rows * cols), count, rows, cols, 2, 1);
+  assert.throws(() => assertPng("blank", encodePng(blank.width, blank.height, blank.pixels)));
+});
+
+/** A chunk as the PNG specification lays it out (length, type, data, CRC over type and data). */
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, data.length);
+  out.set([...type].map((c) => c.charCodeAt(0)), 4);
+  out.set(data, 8);
+  v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+Deno.test("png: the test decoder undoes every row filter and rejects a bad CRC", () => {
+  // An RGB image written by hand with filter types 0..4 on successive rows (split over two
+  // IDAT chunks), so the decoder the figure tests rely on is itself checked.
+  const rng = new Rng(9);
+  const w = 7, h = 10, c = 3, stride = w * c;
+  const px = Uint8Array.from({ length: stride * h }, () => Math.floor(rng.next() * 256));
+  const raw = new Uint8Array((stride + 1) * h);
+  const paeth = (a: number, b: number, q: number) => {
+    const p = a + b - q, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - q);
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : q;
+  };
+  for (let y = 0; y < h; y++) {
+    const f = y % 5;
+    raw[y * (stride + 1)] = f;
+    for (let i = 0; i < stride; i++) {
+      const a = i >= c ? px[y * stride + i - c] : 0;
+      const b = y > 0 ? px[(y - 1) * stride + i] : 0;
+      const q = y > 0 && i >= c ? px[(y - 1) * stride + i - c] : 0;
+      const pred = [0, a, b, (a + b) >> 1, paeth(a, b, q)][f];
+      raw[y * (stride + 1) + 1 + i] = (px[y * stride + i] - pred) & 255;
+    }
+  }
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, w);
+  new DataView(ihdr.buffer).setUint32(4, h);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const z = zlibSync(raw);
+  const parts = [
+    Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", z.subarray(0, 20)),
+    chunk("IDAT", z.subarray(20)),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  const file = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((o, p) => (file.set(p, o), o + p.length), 0);
+  const got = decode(file);
+  assert.deepEqual(got.filters, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+  assert.deepEqual(got.pixels, px);
+  const broken = file.slice();
+  broken[8 + 8 + 3] ^= 1; // a byte of IHDR's data
+  assert.throws(() => decode(broken), /IHDR CRC/);
 });

@@ -12,14 +12,13 @@ import type { Split } from "../data/datasets.ts";
 import { iwaeNll } from "../nn/iwae.ts";
 import { accumulate, clearSlots } from "../nn/reduce.ts";
 import {
-  buildStep,
   identityOrder,
   METRIC,
-  type MlpVaeConfig,
   type ModelState,
   setBatchOffset,
   uploadSource,
-} from "../vae/mlp_vae.ts";
+} from "../vae/common.ts";
+import { buildVaeStep, type VaeConfig } from "../vae/model.ts";
 
 /** IWAE noise stream: distinct from training (0) and the test pass (1). */
 const IWAE_STREAM = 2;
@@ -31,7 +30,7 @@ const IWAE_STREAM = 2;
  */
 export async function iwaeEstimate(
   gpu: Gpu,
-  cfg: MlpVaeConfig,
+  cfg: VaeConfig,
   state: ModelState,
   split: Split,
   { k = 64, images = 1000, perBatch = 8 } = {},
@@ -47,7 +46,16 @@ export async function iwaeEstimate(
   const acc = new Tensor(d, "f32", [METRIC.size], "iwae sums");
   const scratch = new Tensor(d, "f32", [METRIC.size], "iwae losses");
   const build = async (imgs: number) => {
-    const p = await buildStep(gpu, cfg, state, source, scratch, imgs * k, undefined, IWAE_STREAM);
+    const p = await buildVaeStep(
+      gpu,
+      cfg,
+      state,
+      source,
+      scratch,
+      imgs * k,
+      undefined,
+      IWAE_STREAM,
+    );
     const t = p.tensors;
     const nll = new Tensor(d, "f32", [imgs], "iwae nll");
     const lw = new Tensor(d, "f32", [imgs * k], "iwae log weights");
@@ -98,7 +106,7 @@ export interface LatentStats {
 /** Run the encoder over `split` and summarise its posterior means and variances. */
 export async function latentStats(
   gpu: Gpu,
-  cfg: MlpVaeConfig,
+  cfg: VaeConfig,
   state: ModelState,
   split: Split,
   batch = 256,
@@ -108,9 +116,9 @@ export async function latentStats(
   const source = uploadSource(d, split.images, identityOrder(split.count), "stats");
   const scratch = new Tensor(d, "f32", [METRIC.size], "stats losses");
   const b = Math.min(batch, split.count);
-  const full = await buildStep(gpu, cfg, state, source, scratch, b, undefined, IWAE_STREAM);
+  const full = await buildVaeStep(gpu, cfg, state, source, scratch, b, undefined, IWAE_STREAM);
   const rest = split.count % b
-    ? await buildStep(gpu, cfg, state, source, scratch, split.count % b)
+    ? await buildVaeStep(gpu, cfg, state, source, scratch, split.count % b)
     : null;
   const sum = new Float64Array(Z), sumSq = new Float64Array(Z), kl = new Float64Array(Z);
   const mu = { min: Infinity, mean: 0, max: -Infinity },

@@ -1,0 +1,398 @@
+/**
+ * A trained decoder on its own, for web pages (and Deno): load the weights (safetensors) and
+ * the WGSL shaders training used, then `decode(z) -> pixels`. This is the `./decoder` export.
+ *
+ * It imports only the GPU layer (src/gpu), the two ops a decoder runs (src/nn/dense.ts,
+ * src/nn/activation.ts) and the safetensors reader, which has no Deno APIs; nothing of the
+ * trainer, the datasets or the optimizer. The decode dispatches are built from the model config
+ * in the file's metadata and the weights by name, so no training-side parameter layout is needed.
+ *
+ * ```ts
+ * import { Decoder } from "@webgpu-vae/webgpu-vae/decoder";
+ * const decoder = await Decoder.load("model/decoder.safetensors"); // shaders from model/shaders/
+ * const pixels = await decoder.decode([0.5, -1]); // decoder.height * decoder.width values in [0, 1]
+ * ```
+ *
+ * Legend: B codes decoded at once, Z latent size, F output features (H x W x C pixels).
+ */
+
+import { readback, Tensor, upload } from "../gpu/buffer.ts";
+import { type Gpu, requestGpu } from "../gpu/device.ts";
+import { type Dispatch, type ShaderLoader, submit } from "../gpu/kernel.ts";
+import { activationForward } from "../nn/activation.ts";
+import { denseForward } from "../nn/dense.ts";
+import { type ParsedSafetensors, parseSafetensors } from "../train/safetensors.ts";
+
+/** Model families a decoder can be built for (the `model` key of the training config). */
+export type DecoderModel = "mlp" | "conv";
+
+/** What a decoder is, read from a checkpoint's metadata and its weights' shapes. */
+export interface DecoderSpec {
+  /** Model family. */
+  model: DecoderModel;
+  /** Latent dimensions Z. */
+  z: number;
+  /** Output image height, width and channels (F = height * width * channels, stored HWC). */
+  height: number;
+  /** Output image width. */
+  width: number;
+  /** Output image channels (1 grey, 3 RGB). */
+  channels: number;
+  /** How the last layer's outputs become pixel means: sigmoid of logits (bce) or as they are. */
+  output: "sigmoid" | "identity";
+  /** The training config from the metadata, for model-specific keys. */
+  config: Record<string, unknown>;
+}
+
+/** Weights by name, f32, with their shapes (what a decoder needs from a safetensors file). */
+export type NamedWeights = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** Metadata `format` of a file written by `deno task export` (decoder weights only). */
+export const DECODER_FORMAT = "webgpu-vae-decoder/1";
+
+/** The shader files (shaders/NAME.wgsl) a decoder of each family runs; export copies these. */
+export function decoderShaders(model: DecoderModel): string[] {
+  switch (model) {
+    case "mlp":
+      return ["dense", "activation"];
+    case "conv":
+      // TODO(lead, conv model): the conv decoder's shaders, e.g. dense, conv2d, batchnorm,
+      // activation (whatever buildConvDecoder below dispatches).
+      return ["dense", "conv2d", "batchnorm", "activation"];
+  }
+}
+
+/** A decoder file that cannot be used: one line, naming the file. */
+export class DecoderError extends Error {
+  /**
+   * Make the error.
+   * @param message one line: the file and the problem
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "DecoderError";
+  }
+}
+
+/** Height, width, channels of F outputs when the config does not say: square grey if it can. */
+function imageShape(features: number, config: Record<string, unknown>): [number, number, number] {
+  const img = config.image;
+  if (Array.isArray(img) && img.length === 3 && img.every((v) => Number.isInteger(v) && v > 0)) {
+    const [h, w, c] = img as number[];
+    if (h * w * c === features) return [h, w, c];
+  }
+  const side = Math.round(Math.sqrt(features));
+  if (side * side === features) return [side, side, 1];
+  return [1, features, 1];
+}
+
+/**
+ * The decoder described by a parsed checkpoint: the training config from the `config` metadata
+ * (a run's model.safetensors or an exported decoder.safetensors) and the shapes of the
+ * `decoder.*` weights. Throws {@linkcode DecoderError} naming `name` when they do not fit.
+ */
+export function readDecoderSpec(file: ParsedSafetensors, name = "file"): {
+  spec: DecoderSpec;
+  weights: NamedWeights;
+} {
+  const fail = (problem: string): never => {
+    throw new DecoderError(`${name}: ${problem}`);
+  };
+  let config: Record<string, unknown> = {};
+  if (file.metadata.config !== undefined) {
+    try {
+      config = JSON.parse(file.metadata.config);
+    } catch {
+      fail("the config in the metadata is not valid JSON");
+    }
+    if (typeof config !== "object" || config === null || Array.isArray(config)) {
+      fail("the config in the metadata is not a JSON object");
+    }
+  }
+  const weights: NamedWeights = new Map();
+  for (const [key, t] of file.tensors) {
+    if (!key.startsWith("decoder.")) continue;
+    if (t.dtype !== "F32") fail(`${key} is ${t.dtype}; the decoder reads F32 weights`);
+    weights.set(key, { shape: t.shape, data: t.data as Float32Array });
+  }
+  if (weights.size === 0) fail("has no decoder.* weights");
+  const model = config.model ?? "mlp";
+  const output = (config.recon ?? "bce") === "mse" ? "identity" : "sigmoid";
+  switch (model) {
+    case "mlp": {
+      const layers = mlpLayers(weights, fail);
+      const features = layers.at(-1)!.n;
+      const [height, width, channels] = imageShape(features, config);
+      return {
+        spec: { model: "mlp", z: layers[0].k, height, width, channels, output, config },
+        weights,
+      };
+    }
+    case "conv":
+      // TODO(lead, conv model): read Z and the output image shape from the decoder.* shapes
+      // (decoder dense [Z, 3136] ... last ConvTranspose2d with 1 filter -> 28 x 28 x 1).
+      return fail("the conv decoder is not supported by the web export yet");
+    default:
+      return fail(`model ${JSON.stringify(model)} is not a decoder this module can run`);
+  }
+}
+
+/** One dense layer of the MLP decoder: y [B, n] = x [B, k] W + b, then `act`. */
+interface MlpLayer {
+  name: string;
+  k: number;
+  n: number;
+  act: "relu" | "none";
+}
+
+/** decoder.0 ... decoder.{L-1} (ReLU), then decoder.out: checked to chain Z -> ... -> F. */
+function mlpLayers(
+  weights: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  fail: (p: string) => never,
+): MlpLayer[] {
+  const layers: MlpLayer[] = [];
+  const names: string[] = [];
+  for (let i = 0; weights.has(`decoder.${i}.weight`); i++) names.push(`decoder.${i}`);
+  names.push("decoder.out");
+  const used = new Set<string>();
+  for (const [i, layer] of names.entries()) {
+    const W = weights.get(`${layer}.weight`), b = weights.get(`${layer}.bias`);
+    if (!W || !b) fail(`${layer}.weight or ${layer}.bias is missing`);
+    used.add(`${layer}.weight`).add(`${layer}.bias`);
+    if (W!.shape.length !== 2 || W!.shape[0] < 1 || W!.shape[1] < 1) {
+      fail(`${layer}.weight has shape [${W!.shape}], not [in, out]`);
+    }
+    const [k, n] = W!.shape as [number, number];
+    if (b!.shape.length !== 1 || b!.shape[0] !== n) {
+      fail(`${layer}.bias has shape [${b!.shape}], expected [${n}]`);
+    }
+    const prev = layers.at(-1);
+    if (prev && prev.n !== k) {
+      fail(`${layer}.weight takes ${k} inputs but ${prev.name} gives ${prev.n}`);
+    }
+    layers.push({ name: layer, k, n, act: i < names.length - 1 ? "relu" : "none" });
+  }
+  for (const key of weights.keys()) {
+    if (!used.has(key)) fail(`${key} is not a weight of an mlp decoder`);
+  }
+  return layers;
+}
+
+/** The GPU side of one batch size: z in, pixel means out, the dispatches between. */
+interface Program {
+  z: Tensor;
+  mean: Tensor;
+  dispatches: Dispatch[];
+  /** Every buffer the program allocated (z and mean among them), to free. */
+  tensors: Tensor[];
+}
+
+/** Options for {@linkcode Decoder.load}. */
+export interface DecoderOptions {
+  /**
+   * A device to share (its shader loader is then used). Default: a new one from
+   * `navigator.gpu`, released by {@linkcode Decoder.destroy}.
+   */
+  gpu?: Gpu;
+  /**
+   * Where `NAME.wgsl` files are: a folder URL (string or URL) or a loader. Default: in a page,
+   * `shaders/` next to the weights URL (or the page); elsewhere the library's own `shaders/`.
+   * Not used when `gpu` is given: that device loads shaders its own way.
+   */
+  shaders?: string | URL | ShaderLoader;
+  /** Name used in error messages (default: the weights URL, or "decoder"). */
+  name?: string;
+}
+
+/** The page's base URL (a worker's location), or undefined outside a browser. */
+function baseUrl(): string | undefined {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  return g.document?.baseURI ?? g.location?.href;
+}
+
+function folderLoader(folder: URL): ShaderLoader {
+  const dir = folder.href.endsWith("/") ? folder : new URL(`${folder.href}/`);
+  return async (name: string) => {
+    const url = new URL(`${name}.wgsl`, dir);
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (e) {
+      throw new DecoderError(`shader ${name}: cannot load ${url} (${(e as Error).message})`);
+    }
+    if (!res.ok) throw new DecoderError(`shader ${name}: cannot load ${url} (HTTP ${res.status})`);
+    return await res.text();
+  };
+}
+
+/** A trained decoder on the GPU: see the module comment. */
+export class Decoder {
+  /** What the decoder is (model family, Z, output image shape). */
+  readonly spec: DecoderSpec;
+  /** The device it runs on. */
+  readonly gpu: Gpu;
+  readonly #ownsGpu: boolean;
+  readonly #weights: Map<string, Tensor>;
+  readonly #programs = new Map<number, Promise<Program>>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(spec: DecoderSpec, gpu: Gpu, ownsGpu: boolean, weights: NamedWeights) {
+    this.spec = spec;
+    this.gpu = gpu;
+    this.#ownsGpu = ownsGpu;
+    this.#weights = new Map();
+    for (const [key, w] of weights) {
+      this.#weights.set(key, upload(gpu.device, "f32", w.shape, w.data, key));
+    }
+  }
+
+  /**
+   * Load a decoder from safetensors bytes or a URL (a string is resolved against the page;
+   * outside a page it must be absolute, e.g. a `file:` URL). The file may be a run's
+   * `model.safetensors` or an exported `decoder.safetensors`; it is validated before anything
+   * is allocated. Throws a one-line error for a malformed file or a missing WebGPU.
+   */
+  static async load(
+    weights: Uint8Array | ArrayBuffer | string | URL,
+    options: DecoderOptions = {},
+  ): Promise<Decoder> {
+    let bytes: Uint8Array;
+    let url: URL | undefined;
+    if (weights instanceof Uint8Array) bytes = weights;
+    else if (weights instanceof ArrayBuffer) bytes = new Uint8Array(weights);
+    else {
+      try {
+        url = new URL(weights, baseUrl());
+      } catch {
+        throw new DecoderError(`${weights}: not a URL (outside a page, give an absolute URL)`);
+      }
+      const res = await fetch(url);
+      if (!res.ok) throw new DecoderError(`${url}: cannot load (HTTP ${res.status})`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    }
+    const name = options.name ?? url?.href ?? "decoder";
+    const { spec, weights: named } = readDecoderSpec(parseSafetensors(bytes, name), name);
+    let gpu = options.gpu;
+    const owns = !gpu;
+    if (!gpu) {
+      let loadShader: ShaderLoader | undefined;
+      const s = options.shaders;
+      if (typeof s === "function") loadShader = s;
+      else if (s !== undefined) loadShader = folderLoader(new URL(s, baseUrl()));
+      else if (baseUrl() !== undefined) {
+        loadShader = folderLoader(new URL("shaders/", url ?? baseUrl()));
+      }
+      gpu = await requestGpu({ timestamps: false, loadShader });
+    }
+    const decoder = new Decoder(spec, gpu, owns, named);
+    // Build (and so compile) the single-code program now: errors surface at load time.
+    try {
+      await decoder.#program(1);
+    } catch (e) {
+      await decoder.destroy();
+      throw e;
+    }
+    return decoder;
+  }
+
+  /** Latent dimensions Z. */
+  get z(): number {
+    return this.spec.z;
+  }
+
+  /** Outputs per code, F = height * width * channels. */
+  get features(): number {
+    return this.spec.height * this.spec.width * this.spec.channels;
+  }
+
+  /**
+   * Decode B = z.length / Z codes (row-major [B, Z]) into pixel means, row-major [B, F] in
+   * HWC order (in [0, 1] for a bce model). Calls are queued, so concurrent calls are safe.
+   */
+  decode(z: ArrayLike<number>): Promise<Float32Array> {
+    const Z = this.spec.z;
+    if (z.length === 0 || z.length % Z !== 0) {
+      return Promise.reject(
+        new DecoderError(`decode: ${z.length} values is not a whole number of ${Z}-d codes`),
+      );
+    }
+    const run = this.#queue.then(() => this.#decode(z, z.length / Z));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #decode(z: ArrayLike<number>, batch: number): Promise<Float32Array> {
+    const p = await this.#program(batch);
+    const device = this.gpu.device;
+    device.queue.writeBuffer(p.z.buffer, 0, Float32Array.from(z));
+    submit(device, p.dispatches, "decode");
+    return await readback(device, p.mean);
+  }
+
+  #program(batch: number): Promise<Program> {
+    let p = this.#programs.get(batch);
+    if (!p) {
+      p = this.#build(batch);
+      this.#programs.set(batch, p);
+      p.catch(() => this.#programs.delete(batch));
+    }
+    return p;
+  }
+
+  #build(batch: number): Promise<Program> {
+    switch (this.spec.model) {
+      case "mlp":
+        return this.#buildMlp(batch);
+      case "conv":
+        // TODO(lead, conv model): Dense Z -> 3136, reshape 7x7x64 (NHWC), ConvTranspose2d
+        // [64, 64, 32, 1] kernel 3 strides [1, 2, 2, 1] "same", BatchNorm in eval mode (running
+        // stats) + LeakyReLU(0.2) after each but the last, then the output activation as below.
+        throw new DecoderError("decode: the conv decoder is not supported yet");
+    }
+  }
+
+  async #buildMlp(batch: number): Promise<Program> {
+    const gpu = this.gpu;
+    const tensors: Tensor[] = [];
+    const mk = (label: string, shape: number[]) => {
+      const t = new Tensor(gpu.device, "f32", shape, label);
+      tensors.push(t);
+      return t;
+    };
+    const W = (name: string) => this.#weights.get(name)!;
+    const layers = mlpLayers(this.#weights, (p) => {
+      throw new DecoderError(p);
+    });
+    const z = mk("decode.z", [batch, this.spec.z]);
+    const dispatches: Dispatch[] = [];
+    let x = z;
+    for (const l of layers) {
+      const pre = mk(`${l.name}.pre`, [batch, l.n]);
+      const s = { batch, inFeatures: l.k, outFeatures: l.n };
+      const t = { y: pre, x, W: W(`${l.name}.weight`), b: W(`${l.name}.bias`) };
+      dispatches.push(...await denseForward(gpu, t, s));
+      x = pre;
+      if (l.act === "relu") {
+        const h = mk(`${l.name}.h`, [batch, l.n]);
+        dispatches.push(await activationForward(gpu, "relu", { y: h, x: pre }));
+        x = h;
+      }
+    }
+    if (this.spec.output === "identity") return { z, mean: x, dispatches, tensors };
+    const mean = mk("decode.mean", [batch, this.features]);
+    dispatches.push(await activationForward(gpu, "sigmoid", { y: mean, x }));
+    return { z, mean, dispatches, tensors };
+  }
+
+  /** Free the weights and the programs' buffers; the device too when this decoder made it. */
+  async destroy(): Promise<void> {
+    await this.#queue;
+    for (const t of this.#weights.values()) t.destroy();
+    for (const p of this.#programs.values()) {
+      const prog = await p.catch(() => null);
+      for (const t of prog?.tensors ?? []) t.destroy();
+    }
+    this.#programs.clear();
+    if (this.#ownsGpu) this.gpu.destroy();
+  }
+}

@@ -1,0 +1,264 @@
+/// <reference lib="dom" />
+/**
+ * The exported page's script (bundled to app.js by `deno task export`): loads
+ * decoder.safetensors and shaders/*.wgsl from next to the page, then decodes on WebGPU as the
+ * user moves a slider per latent dimension (a draggable pad when Z = 2), and shows a grid of
+ * samples from the prior. Where WebGPU is missing it says so on the page.
+ *
+ * For tests and curious readers, `globalThis.vaeDemo` exposes the current code, the pixels last
+ * drawn and a decode function; `document.body.dataset.state` goes loading -> decoded (or
+ * no-webgpu, error), and `dataset.decodes` counts the main image's decodes.
+ */
+
+import { GpuUnavailableError } from "../gpu/device.ts";
+import { Decoder } from "./decoder.ts";
+
+/** Half-width of the latent range the controls cover: the prior N(0, 1) lies mostly inside. */
+const RANGE = 3;
+/** The sample grid is GRID x GRID images. */
+const GRID = 8;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const statusLine = $<HTMLParagraphElement>("status");
+
+function setState(state: string, message: string): void {
+  document.body.dataset.state = state;
+  statusLine.textContent = message;
+}
+
+/** mulberry32: seeded uniform [0, 1), so the first grid is the same on every visit. */
+function uniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const next = uniform(20260101);
+
+/** n draws from N(0, 1) by Box-Muller. */
+function normals(n: number): number[] {
+  return Array.from({ length: n }, () => {
+    const u = 1 - next(), v = next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  });
+}
+
+/** Draw image `index` of `pixels` ([B, H, W, C] means in [0, 1]) at (x, y) in `ctx`. */
+function draw(
+  ctx: CanvasRenderingContext2D,
+  decoder: Decoder,
+  pixels: Float32Array,
+  index: number,
+  x: number,
+  y: number,
+): void {
+  const { height: H, width: W, channels: C } = decoder.spec;
+  const img = ctx.createImageData(W, H);
+  const base = index * H * W * C;
+  for (let p = 0; p < H * W; p++) {
+    for (let c = 0; c < 3; c++) {
+      const v = pixels[base + p * C + (C === 3 ? c : 0)];
+      img.data[4 * p + c] = Math.round(255 * Math.min(1, Math.max(0, v)));
+    }
+    img.data[4 * p + 3] = 255;
+  }
+  ctx.putImageData(img, x, y);
+}
+
+function explain(e: unknown): [string, string] {
+  if (e instanceof GpuUnavailableError) {
+    return [
+      "no-webgpu",
+      "This browser has WebGPU but could not get a graphics adapter for it, so the images " +
+      `cannot be drawn here (${e.message}). Try another browser or machine, or check that ` +
+      "hardware acceleration is switched on in the browser's settings.",
+    ];
+  }
+  return ["error", `The decoder could not start: ${e instanceof Error ? e.message : String(e)}`];
+}
+
+async function main(): Promise<void> {
+  if (!("gpu" in navigator)) {
+    setState(
+      "no-webgpu",
+      "This page draws its images with WebGPU, and this browser does not have WebGPU (or has " +
+        "it switched off). Open the page in a browser that supports WebGPU, such as a recent " +
+        "Chrome, Edge or Safari, to see the decoder at work.",
+    );
+    return;
+  }
+  let decoder: Decoder;
+  try {
+    decoder = await Decoder.load("decoder.safetensors");
+  } catch (e) {
+    const [state, message] = explain(e);
+    setState(state, message);
+    return;
+  }
+  const { z: Z, height: H, width: W } = decoder.spec;
+  const z = new Array<number>(Z).fill(0);
+  let gridCodes = normals(GRID * GRID * Z);
+  let lastPixels: Float32Array = new Float32Array(0);
+  let decodes = 0;
+
+  const image = $<HTMLCanvasElement>("image");
+  image.width = W;
+  image.height = H;
+  const imageCtx = image.getContext("2d")!;
+  const grid = $<HTMLCanvasElement>("grid");
+  grid.width = GRID * W;
+  grid.height = GRID * H;
+  const gridCtx = grid.getContext("2d")!;
+  const zValue = $<HTMLElement>("zvalue");
+
+  // Only the newest code is decoded: moves that arrive while the GPU is busy are merged.
+  let busy = false, dirty = false, broken = false;
+  const fail = (e: unknown) => {
+    broken = true;
+    setState("error", `Decoding failed: ${e instanceof Error ? e.message : String(e)}`);
+  };
+  async function render(): Promise<void> {
+    dirty = true;
+    if (busy) return;
+    busy = true;
+    try {
+      while (dirty) {
+        dirty = false;
+        const code = z.slice();
+        const pixels = await decoder.decode(code);
+        draw(imageCtx, decoder, pixels, 0, 0, 0);
+        lastPixels = pixels;
+        zValue.textContent = `z = [${code.map((v) => v.toFixed(2)).join(", ")}]`;
+        document.body.dataset.decodes = String(++decodes);
+      }
+    } catch (e) {
+      fail(e);
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function renderGrid(): Promise<void> {
+    try {
+      const pixels = await decoder.decode(gridCodes);
+      for (let i = 0; i < GRID * GRID; i++) {
+        draw(gridCtx, decoder, pixels, i, (i % GRID) * W, Math.floor(i / GRID) * H);
+      }
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  // Controls: a pad for Z = 2, else one slider per dimension.
+  const sliders: HTMLInputElement[] = [];
+  const pad = $<HTMLCanvasElement>("pad");
+  const padCtx = pad.getContext("2d")!;
+  function drawPad(): void {
+    const s = pad.width;
+    padCtx.clearRect(0, 0, s, s);
+    padCtx.strokeStyle = "#8888";
+    for (let r = 1; r <= RANGE; r++) {
+      padCtx.beginPath();
+      padCtx.arc(s / 2, s / 2, (r / RANGE) * (s / 2), 0, 2 * Math.PI);
+      padCtx.stroke();
+    }
+    padCtx.beginPath();
+    padCtx.moveTo(s / 2, 0);
+    padCtx.lineTo(s / 2, s);
+    padCtx.moveTo(0, s / 2);
+    padCtx.lineTo(s, s / 2);
+    padCtx.stroke();
+    const x = ((z[0] + RANGE) / (2 * RANGE)) * s, y = ((RANGE - z[1]) / (2 * RANGE)) * s;
+    padCtx.fillStyle = "#e33";
+    padCtx.beginPath();
+    padCtx.arc(x, y, 6, 0, 2 * Math.PI);
+    padCtx.fill();
+  }
+  function showControls(): void {
+    if (Z === 2) drawPad();
+    sliders.forEach((s, i) => {
+      s.value = String(z[i]);
+      s.nextElementSibling!.textContent = z[i].toFixed(2);
+    });
+  }
+  if (Z === 2) {
+    pad.hidden = false;
+    const move = (e: PointerEvent) => {
+      const r = pad.getBoundingClientRect();
+      const u = Math.min(1, Math.max(0, (e.clientX - r.left) / r.width));
+      const v = Math.min(1, Math.max(0, (e.clientY - r.top) / r.height));
+      z[0] = (2 * u - 1) * RANGE;
+      z[1] = (1 - 2 * v) * RANGE;
+      drawPad();
+      render();
+    };
+    pad.addEventListener("pointerdown", (e) => {
+      pad.setPointerCapture(e.pointerId);
+      move(e);
+    });
+    pad.addEventListener("pointermove", (e) => {
+      if (pad.hasPointerCapture(e.pointerId)) move(e);
+    });
+  } else {
+    const box = $<HTMLDivElement>("sliders");
+    for (let i = 0; i < Z; i++) {
+      const label = document.createElement("label");
+      label.textContent = `z${i + 1}`;
+      label.htmlFor = `z${i}`;
+      const s = document.createElement("input");
+      Object.assign(s, { type: "range", id: `z${i}`, min: -RANGE, max: RANGE, step: 0.01 });
+      const value = document.createElement("output");
+      s.addEventListener("input", () => {
+        z[i] = Number(s.value);
+        value.textContent = z[i].toFixed(2);
+        render();
+      });
+      box.append(label, s, value);
+      sliders.push(s);
+    }
+  }
+  showControls();
+
+  $<HTMLButtonElement>("prior").addEventListener("click", () => {
+    z.splice(0, Z, ...normals(Z).map((v) => Math.min(RANGE, Math.max(-RANGE, v))));
+    showControls();
+    render();
+    gridCodes = normals(GRID * GRID * Z);
+    renderGrid();
+  });
+  grid.addEventListener("click", (e) => {
+    const r = grid.getBoundingClientRect();
+    const col = Math.floor(((e.clientX - r.left) / r.width) * GRID);
+    const row = Math.floor(((e.clientY - r.top) / r.height) * GRID);
+    const i = Math.min(GRID - 1, row) * GRID + Math.min(GRID - 1, col);
+    z.splice(0, Z, ...gridCodes.slice(i * Z, (i + 1) * Z));
+    showControls();
+    render();
+  });
+
+  Object.assign(globalThis, {
+    vaeDemo: {
+      spec: decoder.spec,
+      z: () => z.slice(),
+      pixels: () => Array.from(lastPixels),
+      decode: async (codes: number[]) => Array.from(await decoder.decode(codes)),
+    },
+  });
+  $<HTMLElement>("demo").hidden = false;
+  await Promise.all([render(), renderGrid()]);
+  if (broken) return;
+  const model = decoder.spec.model.toUpperCase();
+  setState(
+    "decoded",
+    `${model} decoder, ${Z} latent dimensions, ${H}x${W} images, decoded on WebGPU ` +
+      `(${decoder.gpu.adapterName}). Move the ${Z === 2 ? "point on the pad" : "sliders"} ` +
+      "to explore the latent space.",
+  );
+}
+
+main();

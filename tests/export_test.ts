@@ -1,0 +1,396 @@
+/**
+ * `deno task export` end to end: a run trained by the train CLI is exported, the folder is
+ * served on 127.0.0.1 and opened in headless chromium with WebGPU (its software adapter), and the
+ * page's pixels for fixed codes are compared with the Deno decoder's for the same codes. Then the
+ * pad and the sliders are moved with the mouse and the image must change (and still match).
+ * Also: the folder's contents, the decoder module's import graph and bundle size, the plain-words
+ * message without WebGPU, and one-line errors for bad runs and existing folders.
+ *
+ * Needs: deno test --allow-read --allow-env --allow-run --allow-write --allow-net --allow-sys.
+ * Screenshots go to $WEBGPU_VAE_SCREENSHOTS, or a fresh temporary folder; the path is printed.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { encodeSafetensors, parseSafetensors, type SafeTensor } from "../src/train/safetensors.ts";
+import { exportRun } from "../src/cli/export.ts";
+import { Decoder } from "../src/web/decoder.ts";
+import { hasBrowser, serveDir, withPage } from "./_browser.ts";
+import { gpu, Rng } from "./_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const TOL = 1e-4;
+/** Page expressions (strings, evaluated in the page): its state and the main image's decodes. */
+const STATE = "document.body.dataset.state";
+const DECODES = "Number(document.body.dataset.decodes)";
+const tmp = await Deno.makeTempDir({ prefix: "webgpu-vae-export-test-" });
+
+/** Run `deno ARGS` in the repo root; returns the exit code and both outputs. */
+async function deno(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: r.code, stdout: text(r.stdout), stderr: text(r.stderr) };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, "pixel counts differ");
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
+  }
+  return worst;
+}
+
+/** Random decoder weights Z -> hidden -> F, named as training names them. */
+function randomDecoder(z: number, hidden: number, features: number, seed: number): SafeTensor[] {
+  const rng = new Rng(seed);
+  const layer = (name: string, k: number, n: number): SafeTensor[] => [
+    {
+      name: `${name}.weight`,
+      dtype: "F32",
+      shape: [k, n],
+      data: Float32Array.from(rng.uniform(k * n, -1.5, 1.5)),
+    },
+    { name: `${name}.bias`, dtype: "F32", shape: [n], data: Float32Array.from(rng.uniform(n)) },
+  ];
+  return [...layer("decoder.0", z, hidden), ...layer("decoder.out", hidden, features)];
+}
+
+/** Open the exported site and wait until it has decoded (or fail with what the page says). */
+async function open(page: Page, url: string): Promise<void> {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(`${STATE} !== "loading"`, null, { timeout: 90_000 });
+  const state = await page.evaluate(STATE);
+  const status = await page.locator("#status").textContent();
+  assert.equal(state, "decoded", `page says: ${status} ${errors.join("; ")}`);
+  console.log(`  page status: ${status}`);
+}
+
+const decodes = (page: Page): Promise<number> => page.evaluate(DECODES);
+
+/** Wait for the main image to be decoded again after an input (its decode counter moves on). */
+async function waitForDecode(page: Page, before: number): Promise<void> {
+  await page.waitForFunction(`${DECODES} > ${before} && ${STATE} === "decoded"`, null, {
+    timeout: 30_000,
+  });
+  // Merged moves: wait until no decode is pending (the counter stops moving).
+  let last = -1;
+  for (;;) {
+    const n = await decodes(page);
+    if (n === last) return;
+    last = n;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+const demo = <T>(page: Page, f: string, arg?: unknown): Promise<T> =>
+  page.evaluate(
+    ([f, arg]) =>
+      // deno-lint-ignore no-explicit-any
+      (globalThis as any).vaeDemo[f as string](arg),
+    [f, arg] as const,
+  ) as Promise<T>;
+
+/** The browser's pixels for `codes` vs the Deno decoder's; returns the max abs difference. */
+async function compare(page: Page, local: Decoder, codes: number[], what: string): Promise<number> {
+  const browser = await demo<number[]>(page, "decode", codes);
+  const deno = await local.decode(codes);
+  const d = maxAbsDiff(browser, deno);
+  console.log(
+    `  ${what}: browser vs Deno max |difference| ${d.toExponential(2)} (${browser.length} px)`,
+  );
+  assert.ok(d <= TOL, `${what}: browser and Deno pixels differ by ${d}`);
+  return d;
+}
+
+Deno.test("export: the decoder module imports nothing of training; its bundle size", async () => {
+  const info = JSON.parse((await deno("info", "--json", "src/web/decoder.ts")).stdout);
+  const specifiers: string[] = info.modules.map((m: { specifier: string }) => m.specifier);
+  const local = specifiers.filter((s) => s.startsWith("file:")).map((s) =>
+    s.slice(`file://${ROOT}`.length)
+  ).sort();
+  assert.deepEqual(local, [
+    "src/gpu/buffer.ts",
+    "src/gpu/device.ts",
+    "src/gpu/kernel.ts",
+    "src/nn/activation.ts",
+    "src/nn/dense.ts",
+    "src/train/safetensors.ts", // the format reader: no Deno APIs, no training logic
+    "src/web/decoder.ts",
+  ]);
+  const npm = specifiers.filter((s) => !s.startsWith("file:"));
+  assert.ok(npm.every((s) => s.includes("wgsl_reflect")), `unexpected imports: ${npm}`);
+  const out = `${tmp}/decoder.bundle.js`;
+  const b = await deno(
+    "bundle",
+    "--platform=browser",
+    "--minify",
+    "--quiet",
+    "-o",
+    out,
+    "src/web/decoder.ts",
+  );
+  assert.equal(b.code, 0, b.stderr);
+  const size = (await Deno.stat(out)).size;
+  console.log(`  ./decoder bundled for the browser, minified: ${(size / 1024).toFixed(1)} KB`);
+  assert.ok(size < 400_000, `the decoder bundle grew to ${size} bytes`);
+});
+
+Deno.test({
+  name: "export: train, export, open in chromium: pixels match Deno, the pad moves the image",
+  ignore: !hasBrowser || gpu === null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const run = `${tmp}/runs/tiny`;
+    const train = await deno(
+      "run",
+      "--allow-read",
+      "--allow-env",
+      `--allow-write=${tmp}`,
+      "src/cli/train.ts",
+      "--epochs",
+      "1",
+      "--hidden",
+      "32",
+      "--z",
+      "2",
+      "--out",
+      run,
+    );
+    assert.equal(train.code, 0, `training failed: ${train.stderr}`);
+    const site = `${tmp}/site`;
+    const ex = await deno("task", "export", run, "--out", site);
+    assert.equal(ex.code, 0, `export failed: ${ex.stderr}`);
+    console.log(ex.stdout.trimEnd().split("\n").map((l) => `  ${l}`).join("\n"));
+
+    // The folder: the page, one bundle, the decoder weights, the shaders as training has them.
+    const names: string[] = [];
+    for await (const e of Deno.readDir(site)) names.push(e.name);
+    assert.deepEqual(names.sort(), ["app.js", "decoder.safetensors", "index.html", "shaders"]);
+    for (const s of ["dense", "activation"]) {
+      assert.deepEqual(
+        await Deno.readFile(`${site}/shaders/${s}.wgsl`),
+        await Deno.readFile(`${ROOT}shaders/${s}.wgsl`),
+        `${s}.wgsl must be the training shader, byte for byte`,
+      );
+    }
+    const weights = await Deno.readFile(`${site}/decoder.safetensors`);
+    const parsed = parseSafetensors(weights, "decoder.safetensors");
+    assert.ok([...parsed.tensors.keys()].every((k) => k.startsWith("decoder.")));
+    const model = parseSafetensors(await Deno.readFile(`${run}/model.safetensors`));
+    for (const [k, t] of parsed.tensors) assert.deepEqual(t.data, model.tensors.get(k)!.data, k);
+    assert.ok(!parsed.metadata.config.includes(tmp), "no local paths in the published config");
+
+    const local = await Decoder.load(weights, { gpu: gpu! });
+    const server = await serveDir(site);
+    try {
+      await withPage(async (page) => {
+        await open(page, server.url);
+        // Fixed codes, decoded by the page's WebGPU and by Deno's.
+        const rng = new Rng(77);
+        await compare(page, local, Array.from(rng.normal(2 * 5, 1.5)), "5 fixed codes");
+        // What is on the page: the code it shows, decoded.
+        const z0 = await demo<number[]>(page, "z");
+        assert.deepEqual(z0, [0, 0]);
+        const before = await demo<number[]>(page, "pixels");
+        const d0 = maxAbsDiff(before, await local.decode(z0));
+        assert.ok(d0 <= TOL, `shown image differs from Deno's by ${d0}`);
+        const shotBefore = await page.locator("#image").screenshot();
+
+        // Drag on the pad (z = 2): the code follows the pointer, the image changes.
+        const box = (await page.locator("#pad").boundingBox())!;
+        const n = await decodes(page);
+        await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+        await page.mouse.down();
+        await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.4, { steps: 4 });
+        await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.2, { steps: 4 });
+        await page.mouse.up();
+        await waitForDecode(page, n);
+        const z1 = await demo<number[]>(page, "z");
+        assert.ok(Math.abs(z1[0] - 2.4) < 0.1 && Math.abs(z1[1] - 1.8) < 0.1, `z after drag ${z1}`);
+        const after = await demo<number[]>(page, "pixels");
+        const moved = maxAbsDiff(before, after);
+        console.log(
+          `  drag moved z to [${z1.map((v) => v.toFixed(2))}]: pixels changed by up to ${
+            moved.toFixed(3)
+          }`,
+        );
+        assert.ok(moved > 1e-3, "the image did not change when the pad was dragged");
+        const d1 = maxAbsDiff(after, await local.decode(z1));
+        console.log(`  shown image after the drag vs Deno: ${d1.toExponential(2)}`);
+        assert.ok(d1 <= TOL, `shown image after the drag differs from Deno's by ${d1}`);
+        const shotAfter = await page.locator("#image").screenshot();
+        assert.notDeepEqual(shotAfter, shotBefore, "the canvas shows the same picture as before");
+
+        const dir = Deno.env.get("WEBGPU_VAE_SCREENSHOTS") ??
+          await Deno.makeTempDir({ prefix: "webgpu-vae-screenshot-" });
+        await Deno.mkdir(dir, { recursive: true });
+        const path = `${dir}/export_page.png`;
+        await page.screenshot({ path, fullPage: true });
+        console.log(`  screenshot: ${path}`);
+      }, { webgpu: true });
+    } finally {
+      await server.close();
+      await local.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "export: sliders (z = 3) and sample from the prior, in chromium",
+  ignore: !hasBrowser || gpu === null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const run = `${tmp}/runs/z3`;
+    await Deno.mkdir(run, { recursive: true });
+    const tensors = randomDecoder(3, 16, 784, 3);
+    await Deno.writeFile(
+      `${run}/model.safetensors`,
+      encodeSafetensors(tensors, { config: JSON.stringify({ model: "mlp", z: 3, recon: "bce" }) }),
+    );
+    const site = `${tmp}/site3`;
+    const result = await exportRun(run, site);
+    assert.deepEqual(
+      result.files.map((f) => f.path),
+      [
+        "index.html",
+        "app.js",
+        "decoder.safetensors",
+        "shaders/dense.wgsl",
+        "shaders/activation.wgsl",
+      ],
+    );
+    const local = await Decoder.load(await Deno.readFile(`${site}/decoder.safetensors`), {
+      gpu: gpu!,
+    });
+    const server = await serveDir(site);
+    try {
+      await withPage(async (page) => {
+        await open(page, server.url);
+        assert.equal(await page.locator("#sliders input[type=range]").count(), 3);
+        assert.equal(await page.locator("#pad").isVisible(), false);
+        const before = await demo<number[]>(page, "pixels");
+        // Click three quarters along the second slider.
+        const box = (await page.locator("#z1").boundingBox())!;
+        const n = await decodes(page);
+        await page.mouse.click(box.x + box.width * 0.875, box.y + box.height / 2);
+        await waitForDecode(page, n);
+        const z = await demo<number[]>(page, "z");
+        assert.ok(z[0] === 0 && z[2] === 0 && z[1] > 1.5 && z[1] < 3, `z after the click: ${z}`);
+        const after = await demo<number[]>(page, "pixels");
+        assert.ok(maxAbsDiff(before, after) > 1e-3, "the image did not change with the slider");
+        const d = maxAbsDiff(after, await local.decode(z));
+        console.log(
+          `  slider moved z to [${z.map((v) => v.toFixed(2))}]; vs Deno ${d.toExponential(2)}`,
+        );
+        assert.ok(d <= TOL);
+        // Sample from the prior: a new code and a new grid.
+        const grid = await page.locator("#grid").screenshot();
+        const m = await decodes(page);
+        await page.locator("#prior").click();
+        await waitForDecode(page, m);
+        assert.notDeepEqual(await demo<number[]>(page, "z"), z);
+        await page.waitForTimeout(300);
+        assert.notDeepEqual(
+          await page.locator("#grid").screenshot(),
+          grid,
+          "the grid did not change",
+        );
+        await compare(page, local, await demo<number[]>(page, "z"), "prior sample");
+      }, { webgpu: true });
+    } finally {
+      await server.close();
+      await local.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "export: without WebGPU the page says so in plain words",
+  ignore: !hasBrowser,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const run = `${tmp}/runs/plain`;
+    await Deno.mkdir(run, { recursive: true });
+    await Deno.writeFile(`${run}/model.safetensors`, encodeSafetensors(randomDecoder(2, 4, 16, 1)));
+    const site = `${tmp}/site-plain`;
+    await exportRun(run, site);
+    const server = await serveDir(site);
+    try {
+      await withPage(async (page) => {
+        // --disable-gpu: navigator.gpu is there, but no adapter.
+        await page.goto(server.url);
+        await page.waitForFunction(`${STATE} !== "loading"`);
+        assert.equal(await page.evaluate(STATE), "no-webgpu");
+        const noAdapter = (await page.locator("#status").textContent())!;
+        console.log(`  no adapter: ${noAdapter}`);
+        assert.match(noAdapter, /could not get a graphics adapter/);
+        // A browser without WebGPU at all.
+        await page.addInitScript(() => {
+          delete (Navigator.prototype as unknown as Record<string, unknown>).gpu;
+        });
+        await page.reload();
+        await page.waitForFunction(`${STATE} !== "loading"`);
+        assert.equal(await page.evaluate(STATE), "no-webgpu");
+        const none = (await page.locator("#status").textContent())!;
+        console.log(`  no WebGPU: ${none}`);
+        assert.match(none, /this browser does not have WebGPU/);
+        assert.equal(await page.locator("#demo").isVisible(), false);
+      });
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test("export: one-line errors for a bad run, an existing folder; --force replaces", async () => {
+  const missing = `${tmp}/runs/none`;
+  await assert.rejects(() => exportRun(missing, `${tmp}/x`), /model\.safetensors cannot be read/);
+  const run = `${tmp}/runs/bad`;
+  await Deno.mkdir(run, { recursive: true });
+  const good = encodeSafetensors(randomDecoder(2, 4, 16, 2));
+  await Deno.writeFile(`${run}/model.safetensors`, good.subarray(0, good.length - 3));
+  const out = `${tmp}/out-bad/site`;
+  await Deno.mkdir(`${tmp}/out-bad`);
+  await assert.rejects(() => exportRun(run, out), /truncated/);
+  assert.deepEqual([...Deno.readDirSync(`${tmp}/out-bad`)], [], "nothing left behind");
+  await Deno.writeFile(
+    `${run}/model.safetensors`,
+    encodeSafetensors(randomDecoder(2, 4, 16, 2).slice(0, 3)),
+  );
+  await assert.rejects(
+    () => exportRun(run, out),
+    /decoder\.out\.weight or decoder\.out\.bias is missing/,
+  );
+
+  await Deno.writeFile(`${run}/model.safetensors`, good);
+  await exportRun(run, out);
+  await Deno.writeTextFile(`${out}/stale.txt`, "from before");
+  await assert.rejects(() => exportRun(run, out), /already exists; pass --force/);
+  await exportRun(run, out, { force: true });
+  await assert.rejects(() => Deno.stat(`${out}/stale.txt`), Deno.errors.NotFound);
+  assert.deepEqual([...Deno.readDirSync(`${tmp}/out-bad`)].map((e) => e.name), ["site"]);
+
+  const cli = await deno("task", "export");
+  assert.equal(cli.code, 1);
+  const lines = cli.stderr.trim().split("\n").filter((l) => !l.startsWith("Task "));
+  assert.deepEqual(lines, ["error: usage: deno task export runs/NAME [--out DIR] [--force]"]);
+});
+
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(tmp, { recursive: true });
+  } catch { /* already gone */ }
+});
