@@ -11,9 +11,9 @@ import { requestGpu } from "../gpu/device.ts";
 import { iwaeEstimate, latentStats } from "../eval/metrics.ts";
 import { writeTextAtomic } from "../train/atomic.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
-import { ConfigError, type TrainConfig } from "../train/config.ts";
+import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { modelConfig, Trainer } from "../train/trainer.ts";
-import { mlpVaeLayout } from "../vae/mlp_vae.ts";
+import { vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 
 await runMain(async () => {
@@ -48,15 +48,15 @@ await runMain(async () => {
   }
   let config: TrainConfig;
   try {
-    config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+    config = { ...DEFAULTS, ...JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) };
   } catch (e) {
     throw new ConfigError(
       `${dir}: no readable config.json (${(e as Error).message}); is it a run folder?`,
     );
   }
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
-  const cfg = modelConfig(config, data.features);
-  const checkpoint = await loadCheckpoint(dir, mlpVaeLayout(cfg));
+  const cfg = modelConfig(config, data);
+  const checkpoint = await loadCheckpoint(dir, vaeLayout(cfg));
   const gpu = await requestGpu();
   const trainer = await Trainer.create(gpu, config, data, checkpoint);
   const elbo = await trainer.evaluate();

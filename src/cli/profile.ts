@@ -1,11 +1,11 @@
 /**
- * `deno task profile [flags]`: time every pass of the mlp's training step on the GPU and
+ * `deno task profile [flags]`: time every pass of a model's training step on the GPU and
  * write `profile.md` (the per-kernel table and the cost of profiling) and `trace.json` (open
  * it in https://ui.perfetto.dev or chrome://tracing) to the output folder. `--help` lists the
  * flags.
  *
- * The model is the trainer's (the `mlp` defaults of `deno task train`, built by the same
- * `buildStep`), on real batches of the dataset. Before profiling, the same step is timed as
+ * The model is the trainer's (the `mlp` or `conv` defaults of `deno task train`, built by
+ * the same step builders), on real batches of the dataset. Before profiling, the same step is timed as
  * training runs it (one pass, one submit per step, no waits in between) so the table comes
  * with what profiling itself costs.
  */
@@ -20,20 +20,20 @@ import { DEFAULTS } from "../train/config.ts";
 import { epochOrder } from "../train/random.ts";
 import { modelConfig } from "../train/trainer.ts";
 import {
-  buildStep,
   initParams,
   METRIC,
-  mlpVaeLayout,
   ModelState,
   setBatchOffset,
   type StepProgram,
   uploadSource,
-} from "../vae/mlp_vae.ts";
+} from "../vae/common.ts";
+import { buildVaeStep, describeModel, vaeLayout } from "../vae/model.ts";
+import { CONV_DEFAULTS } from "../vae/conv_vae.ts";
 import { runMain } from "./_main.ts";
 
 const HELP = `deno task profile [flags]: per-kernel GPU times of one training step
 
-  --model mlp        model family (only mlp exists; conv is not built yet)
+  --model mlp|conv   model family, with the train task's defaults (default mlp)
   --batch N          examples per step (default 128)
   --steps N          steps profiled (default 20)
   --warmup N         untimed steps first (default 3)
@@ -44,6 +44,7 @@ const HELP = `deno task profile [flags]: per-kernel GPU times of one training st
 
 /** The parsed flags. */
 interface ProfileArgs {
+  model: "mlp" | "conv";
   batch: number;
   steps: number;
   warmup: number;
@@ -87,14 +88,14 @@ function parse(args: string[]): ProfileArgs | null {
   const v = p.values;
   if (v.help) return null;
   const model = v.model ?? "mlp";
-  if (model === "conv") {
-    throw new Error("--model conv: the conv VAE is not implemented yet; only --model mlp exists");
+  if (model !== "mlp" && model !== "conv") {
+    throw new Error(`--model ${model}: unknown model; use mlp or conv`);
   }
-  if (model !== "mlp") throw new Error(`--model ${model}: unknown model; only mlp exists`);
   if (v.timestamps !== undefined && v.timestamps !== "on" && v.timestamps !== "off") {
     throw new Error(`--timestamps must be on or off (got '${v.timestamps}')`);
   }
   return {
+    model,
     batch: count("batch", v.batch, 128, 1),
     steps: count("steps", v.steps, 20, 1),
     warmup: count("warmup", v.warmup, 3, 0),
@@ -151,20 +152,21 @@ await runMain(async () => {
   }
   const data = await loadDataset(args.dataset, { dataDir: args.dataDir || undefined });
   const B = Math.min(args.batch, data.train.count);
-  const config = { ...DEFAULTS, dataset: args.dataset, batch: B };
-  const cfg = modelConfig(config, data.features);
+  const z = args.model === "conv" ? CONV_DEFAULTS.z : 20;
+  const config = { ...DEFAULTS, model: args.model, z, dataset: args.dataset, batch: B };
+  const cfg = modelConfig(config, data);
   const gpu = await requestGpu({ timestamps: args.timestamps });
   const d = gpu.device;
-  const layout = mlpVaeLayout(cfg);
+  const layout = vaeLayout(cfg);
   const state = new ModelState(gpu, layout, initParams(layout, cfg.seed));
   const order = epochOrder(data.train.count, cfg.seed, 0);
   const source = uploadSource(d, data.train.images, order, "train");
   const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
-  const program = await buildStep(gpu, cfg, state, source, metrics, B, { lr: config.lr });
+  const program = await buildVaeStep(gpu, cfg, state, source, metrics, B, { lr: config.lr });
   const batches = Math.floor(data.train.count / B);
   const n = program.forward.length + program.backward.length + 1;
   console.log(
-    `profiling mlp (hidden ${cfg.hidden.join(",")}, z ${cfg.z}) at batch ${B} on ${data.name}, ` +
+    `profiling ${describeModel(cfg)} at batch ${B} on ${data.name}, ` +
       `${n} dispatches per step, on ${gpu.adapterName}`,
   );
 
@@ -211,10 +213,10 @@ await runMain(async () => {
   const table = profiler.table();
   const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";
   const md = [
-    `# Profile: mlp training step on ${gpu.adapterName}`,
+    `# Profile: ${args.model} training step on ${gpu.adapterName}`,
     "",
     `${new Date().toISOString()}, Deno ${Deno.version.deno}, WebGPU backend \`${backend}\`, ` +
-    `dataset \`${args.dataset}\`, batch ${B}, hidden ${cfg.hidden.join(",")}, z ${cfg.z}, ` +
+    `dataset \`${args.dataset}\`, batch ${B}, ${describeModel(cfg)}, ` +
     `${args.steps} steps profiled after warm-up, ${n} dispatches per step.`,
     ...(profiler.notice ? ["", profiler.notice] : []),
     "",

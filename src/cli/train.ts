@@ -6,7 +6,13 @@
 import { loadDataset } from "../data/datasets.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
-import { ConfigError, helpText, parseTrainArgs, type TrainConfig } from "../train/config.ts";
+import {
+  ConfigError,
+  DEFAULTS,
+  helpText,
+  parseTrainArgs,
+  type TrainConfig,
+} from "../train/config.ts";
 import { writeTextAtomic } from "../train/atomic.ts";
 import {
   type EpochRecord,
@@ -15,7 +21,7 @@ import {
   type Progress,
   Trainer,
 } from "../train/trainer.ts";
-import { mlpVaeLayout } from "../vae/mlp_vae.ts";
+import { describeModel, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
 
@@ -54,6 +60,16 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "data-dir",
   "model",
   "hidden",
+  "filters",
+  "kernels",
+  "strides",
+  "decoder-filters",
+  "decoder-kernels",
+  "decoder-strides",
+  "batchnorm",
+  "kl-schedule",
+  "free-bits",
+  "ae",
   "z",
   "batch",
   "beta",
@@ -94,6 +110,7 @@ await runMain(async () => {
     }
     const given = (k: string) => Deno.args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`));
     config = {
+      ...DEFAULTS, // keys a run written by an older version lacks keep their old meaning
       ...saved,
       epochs: given("epochs") ? config.epochs : saved.epochs,
       lr: given("lr") ? config.lr : saved.lr,
@@ -111,7 +128,7 @@ await runMain(async () => {
 
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
   if (args.resume) {
-    const layout = mlpVaeLayout(modelConfig(config, data.features));
+    const layout = vaeLayout(modelConfig(config, data));
     resume = await loadCheckpoint(dir, layout);
     if (resume.epoch >= config.epochs && resume.stepInEpoch === 0) {
       throw new ConfigError(
@@ -127,9 +144,7 @@ await runMain(async () => {
   await writeTextAtomic(`${dir}/config.json`, JSON.stringify(config, null, 2) + "\n");
   const tty = Deno.stdout.isTerminal();
   console.log(
-    `training ${config.model} (hidden ${
-      config.hidden.join(",")
-    }, z ${config.z}) on ${data.name}: ` +
+    `training ${describeModel(modelConfig(config, data))} on ${data.name}: ` +
       `${data.train.count} train / ${data.test.count} test, ${data.features} features, on ${gpu.adapterName}`,
   );
   console.log(`run folder: ${dir}`);

@@ -5,6 +5,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { CONV_DEFAULTS } from "../vae/conv_vae.ts";
+import { parseKlSchedule } from "./schedule.ts";
 
 /** Everything a training run is set up with (the resolved config written to the run folder). */
 export interface TrainConfig {
@@ -12,11 +14,25 @@ export interface TrainConfig {
   dataset: string;
   /** Folder holding the IDX files (fashion-mnist, mnist). */
   "data-dir": string;
-  /** Model family (only mlp for now). */
-  model: "mlp";
+  /** Model family. */
+  model: "mlp" | "conv";
   /** Hidden widths of the MLP encoder (the decoder mirrors them). */
   hidden: number[];
-  /** Latent dimensions. */
+  /** conv: encoder Conv2d channels per layer. */
+  filters: number[];
+  /** conv: encoder kernel sizes. */
+  kernels: number[];
+  /** conv: encoder strides. */
+  strides: number[];
+  /** conv: decoder ConvTranspose2d channels per layer (the last = image channels). */
+  "decoder-filters": number[];
+  /** conv: decoder kernel sizes. */
+  "decoder-kernels": number[];
+  /** conv: decoder strides. */
+  "decoder-strides": number[];
+  /** conv: batch norm after each conv but the last. */
+  batchnorm: "on" | "off";
+  /** Latent dimensions (0 in DEFAULTS: the model's own default, 20 for mlp, 16 for conv). */
   z: number;
   /** Passes over the training set. */
   epochs: number;
@@ -24,8 +40,14 @@ export interface TrainConfig {
   batch: number;
   /** Adam learning rate. */
   lr: number;
-  /** KL weight. */
+  /** KL weight (the cap of a schedule). */
   beta: number;
+  /** KL weight over steps: constant, linear:START:LENGTH, cyclical:CYCLES:RATIO. */
+  "kl-schedule": string;
+  /** Per-dimension KL floor in nats (free bits); 0 = off. */
+  "free-bits": number;
+  /** Plain autoencoder: KL weight 0 whatever beta and the schedule say. */
+  ae: boolean;
   /** Reconstruction likelihood. */
   recon: "bce" | "mse";
   /** Weight of the reconstruction term. */
@@ -44,11 +66,21 @@ export const DEFAULTS: TrainConfig = {
   "data-dir": "",
   model: "mlp",
   hidden: [512, 512],
-  z: 20,
+  filters: [...CONV_DEFAULTS.filters],
+  kernels: [...CONV_DEFAULTS.kernels],
+  strides: [...CONV_DEFAULTS.strides],
+  "decoder-filters": [...CONV_DEFAULTS.decoderFilters],
+  "decoder-kernels": [...CONV_DEFAULTS.decoderKernels],
+  "decoder-strides": [...CONV_DEFAULTS.decoderStrides],
+  batchnorm: "on",
+  z: 0,
   epochs: 10,
   batch: 128,
   lr: 1e-3,
   beta: 1,
+  "kl-schedule": "constant",
+  "free-bits": 0,
+  ae: false,
   recon: "bce",
   "recon-weight": 1,
   "logvar-clamp": [-30, 20],
@@ -60,13 +92,23 @@ export const DEFAULTS: TrainConfig = {
 export const HELP: Record<keyof TrainConfig, string> = {
   dataset: "embedded | fashion-mnist | mnist | idx:IMAGES[,LABELS]",
   "data-dir": "folder with the IDX files (fashion-mnist, mnist)",
-  model: "model family: mlp",
-  hidden: "hidden widths, comma-separated (decoder mirrors)",
-  z: "latent dimensions",
+  model: "model family: mlp | conv",
+  hidden: "mlp: hidden widths, comma-separated (decoder mirrors)",
+  filters: "conv: encoder channels per layer",
+  kernels: "conv: encoder kernel size per layer",
+  strides: "conv: encoder stride per layer",
+  "decoder-filters": "conv: decoder channels per layer (last = image channels)",
+  "decoder-kernels": "conv: decoder kernel size per layer",
+  "decoder-strides": "conv: decoder stride per layer",
+  batchnorm: "conv: on | off (batch norm after each conv but the last)",
+  z: "latent dimensions (0: 20 for mlp, 16 for conv)",
   epochs: "passes over the training set",
   batch: "examples per step",
   lr: "Adam learning rate",
-  beta: "KL weight (1 = ELBO)",
+  beta: "KL weight (1 = ELBO); the cap of a schedule",
+  "kl-schedule": "constant | linear:START:LENGTH (steps) | cyclical:CYCLES:RATIO",
+  "free-bits": "per-dimension KL floor in nats (0 = off)",
+  ae: "plain autoencoder: KL weight 0 (flag, no value)",
   recon: "reconstruction loss: bce (Bernoulli, logits) | mse (Gaussian)",
   "recon-weight": "weight of the reconstruction term",
   "logvar-clamp": "LO,HI bounds on logvar before exp",
@@ -111,8 +153,35 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
       if (typeof v !== "string") throw new ConfigError(`--${key}: expected a string`);
       return v;
     case "model":
-      if (v !== "mlp") throw new ConfigError(`--model: '${v}' is not a model (use mlp)`);
+      if (v !== "mlp" && v !== "conv") {
+        throw new ConfigError(`--model: '${v}' is not a model (use mlp or conv)`);
+      }
       return v;
+    case "batchnorm":
+      if (v !== "on" && v !== "off") throw new ConfigError(`--batchnorm: '${v}' is not on or off`);
+      return v;
+    case "ae":
+      if (v === true || v === "true") return true;
+      if (v === false || v === "false") return false;
+      throw new ConfigError(`--ae: '${v}' is not true or false`);
+    case "kl-schedule":
+      if (typeof v !== "string") throw new ConfigError(`--kl-schedule: expected a string`);
+      try {
+        parseKlSchedule(v, { beta: 1, totalSteps: 1 });
+      } catch (e) {
+        throw new ConfigError((e as Error).message);
+      }
+      return v;
+    case "filters":
+    case "kernels":
+    case "strides":
+    case "decoder-filters":
+    case "decoder-kernels":
+    case "decoder-strides": {
+      const h = list(key, v).map((x) => num(key, x, positiveInt, "a list of positive integers"));
+      if (h.length === 0) throw new ConfigError(`--${key}: needs at least one value`);
+      return h;
+    }
     case "recon":
       if (v !== "bce" && v !== "mse") throw new ConfigError(`--recon: '${v}' is not bce or mse`);
       return v;
@@ -129,6 +198,7 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
       return [c[0], c[1]];
     }
     case "z":
+      return num(key, v, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0");
     case "epochs":
     case "batch":
       return num(key, v, positiveInt, "a positive integer");
@@ -142,6 +212,7 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
     case "lr":
       return num(key, v, (n) => n > 0, "a positive number");
     case "beta":
+    case "free-bits":
     case "recon-weight":
       return num(key, v, (n) => n >= 0, "a non-negative number");
   }
@@ -180,6 +251,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     config: { type: "string" },
   };
   for (const key of Object.keys(DEFAULTS)) options[key] = { type: "string" };
+  options.ae = { type: "boolean" };
   let parsed;
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
@@ -209,6 +281,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   const flags: Raw = {};
   for (const key of Object.keys(DEFAULTS)) if (values[key] !== undefined) flags[key] = values[key];
   apply(config, flags, "command line");
+  if (config.z === 0) config.z = config.model === "conv" ? CONV_DEFAULTS.z : 20;
   return {
     config,
     help: values.help === true,

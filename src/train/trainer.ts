@@ -13,22 +13,20 @@ import type { Dataset, Split } from "../data/datasets.ts";
 import { clearSlots } from "../nn/reduce.ts";
 import {
   type BatchSource,
-  buildDecode,
-  buildStep,
   type DecodeProgram,
   identityOrder,
   initParams,
   METRIC,
-  type MlpVaeConfig,
-  mlpVaeLayout,
   ModelState,
   setBatchOffset,
   type StepProgram,
   uploadSource,
-} from "../vae/mlp_vae.ts";
+} from "../vae/common.ts";
+import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../vae/model.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { epochOrder, mulberry32 } from "./random.ts";
+import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";
 
 /** Loss terms in nats per example. */
 export interface Losses {
@@ -36,7 +34,7 @@ export interface Losses {
   recon: number;
   /** KL term. */
   kl: number;
-  /** recon-weight * recon + beta * kl: what is minimised. */
+  /** recon-weight * recon + (KL weight) * kl: what is minimised. */
   total: number;
 }
 
@@ -50,8 +48,10 @@ export interface EpochRecord {
   train: Losses;
   /** Losses on the held-out set; `elbo` is recon + kl, the negative ELBO. */
   test: Losses & { elbo: number };
-  /** KL weight. */
+  /** KL weight at the epoch's last step (0 for --ae). */
   beta: number;
+  /** KL weight averaged over the epoch's steps (differs from beta while a schedule ramps). */
+  betaMean: number;
   /** Wall seconds of the epoch's training steps. */
   seconds: number;
   /** Training throughput. */
@@ -88,17 +88,35 @@ export class NonFiniteError extends Error {
   }
 }
 
-/** The model config of a training config and dataset. */
-export function modelConfig(c: TrainConfig, features: number): MlpVaeConfig {
-  return {
-    inputs: features,
-    hidden: c.hidden,
+/** The model config of a training config and a dataset's image size. */
+export function modelConfig(
+  c: TrainConfig,
+  data: { rows: number; cols: number; features: number },
+): VaeConfig {
+  const common = {
     z: c.z,
     recon: c.recon,
     reconWeight: c["recon-weight"],
-    beta: c.beta,
+    beta: c.ae ? 0 : c.beta,
     logvarClamp: c["logvar-clamp"],
     seed: c.seed,
+    freeBits: c["free-bits"],
+  };
+  if (c.model === "mlp") return { ...common, kind: "mlp", inputs: data.features, hidden: c.hidden };
+  return {
+    ...common,
+    kind: "conv",
+    height: data.rows,
+    width: data.cols,
+    channels: data.features / (data.rows * data.cols),
+    filters: c.filters,
+    kernels: c.kernels,
+    strides: c.strides,
+    decoderFilters: c["decoder-filters"],
+    decoderKernels: c["decoder-kernels"],
+    decoderStrides: c["decoder-strides"],
+    batchnorm: c.batchnorm === "on",
+    leak: 0.2,
   };
 }
 
@@ -135,7 +153,9 @@ export class Trainer {
   readonly #clearTest: Dispatch;
   #pendingSums: number[] | null = null;
   #decode: DecodeProgram | null = null;
-  readonly #model: MlpVaeConfig;
+  readonly #model: VaeConfig;
+  readonly #schedule: KlSchedule;
+  #klSum = 0;
 
   private constructor(
     gpu: Gpu,
@@ -151,7 +171,7 @@ export class Trainer {
       clearTest: Dispatch;
       trainCount: number;
       testCount: number;
-      model: MlpVaeConfig;
+      model: VaeConfig;
     },
   ) {
     this.#gpu = gpu;
@@ -168,6 +188,10 @@ export class Trainer {
     this.trainCount = parts.trainCount;
     this.testCount = parts.testCount;
     this.readEvery = Math.max(1, Math.ceil(this.stepsPerEpoch / 8));
+    this.#schedule = parseKlSchedule(config["kl-schedule"], {
+      beta: parts.model.beta,
+      totalSteps: config.epochs * this.stepsPerEpoch,
+    });
   }
 
   /**
@@ -181,8 +205,8 @@ export class Trainer {
     resume?: Checkpoint,
   ): Promise<Trainer> {
     const d = gpu.device;
-    const cfg = modelConfig(config, data.features);
-    const layout = mlpVaeLayout(cfg);
+    const cfg = modelConfig(config, data);
+    const layout = vaeLayout(cfg);
     const state = new ModelState(gpu, layout, resume?.params ?? initParams(layout, cfg.seed));
     const source = (split: Split, label: string) =>
       uploadSource(d, split.images, identityOrder(split.count), label);
@@ -199,10 +223,10 @@ export class Trainer {
       train: boolean,
     ): Promise<Programs> => {
       const b = Math.min(B, n);
-      const full = await buildStep(gpu, cfg, state, src, acc, b, train ? adam : undefined);
+      const full = await buildVaeStep(gpu, cfg, state, src, acc, b, train ? adam : undefined);
       const rest = n % b;
       const last = rest
-        ? await buildStep(gpu, cfg, state, src, acc, rest, train ? adam : undefined)
+        ? await buildVaeStep(gpu, cfg, state, src, acc, rest, train ? adam : undefined)
         : null;
       return { full, last };
     };
@@ -269,6 +293,11 @@ export class Trainer {
         const offset = this.stepInEpoch * B;
         const p = offset + B <= this.trainCount ? this.#train.full : this.#train.last!;
         setBatchOffset(p, offset);
+        const w = this.klWeightAt(this.step);
+        this.#klSum += w;
+        if (this.#schedule.kind !== "constant") {
+          p.klBackward!.update("dims", { scale: w / p.batch });
+        }
         submit(d, [p.gather, ...p.forward, ...p.backward]);
         this.stepInEpoch++;
         this.step++;
@@ -300,17 +329,20 @@ export class Trainer {
       const seconds = (performance.now() - t0) / 1000;
       const m = await readback(d, this.#metrics);
       const test = await this.evaluate();
+      const beta = this.klWeightAt(this.step - 1);
       const record: EpochRecord = {
         epoch: this.epoch + 1,
         step: this.step,
-        train: this.#losses(m, this.trainCount),
-        test,
-        beta: this.config.beta,
+        train: this.#losses(m, this.trainCount, beta),
+        test: { ...test, total: this.config["recon-weight"] * test.recon + beta * test.kl },
+        beta,
+        betaMean: this.#klSum / Math.max(1, steps - s0),
         seconds,
         imagesPerSecond: ((steps - s0) * B) / seconds,
       };
       this.epoch++;
       this.stepInEpoch = 0;
+      this.#klSum = 0;
       await events.onEpoch?.(record);
       if (events.stop?.() && this.epoch < this.config.epochs) return "stopped";
     }
@@ -337,7 +369,7 @@ export class Trainer {
   /** `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`. */
   async samples(n: number, seed: number): Promise<Float32Array> {
     const d = this.#gpu.device;
-    this.#decode ??= await buildDecode(this.#gpu, this.#model, this.state, n);
+    this.#decode ??= await buildVaeDecode(this.#gpu, this.#model, this.state, n);
     if (this.#decode.z.shape[0] !== n) {
       throw new Error(`samples: built for ${this.#decode.z.shape[0]}, asked ${n}`);
     }
@@ -383,9 +415,14 @@ export class Trainer {
     };
   }
 
-  #losses(m: Float32Array, count: number): Losses {
+  /** The KL weight of optimizer step `step` (0-based), from --kl-schedule, beta and --ae. */
+  klWeightAt(step: number): number {
+    return klWeight(this.#schedule, Math.max(0, step));
+  }
+
+  #losses(m: Float32Array, count: number, beta = this.klWeightAt(this.step - 1)): Losses {
     const recon = m[METRIC.recon] / count;
     const kl = m[METRIC.kl] / count;
-    return { recon, kl, total: this.config["recon-weight"] * recon + this.config.beta * kl };
+    return { recon, kl, total: this.config["recon-weight"] * recon + beta * kl };
   }
 }

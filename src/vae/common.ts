@@ -29,6 +29,11 @@ export interface VaeLossConfig {
   reconWeight: number;
   /** Weight of the KL term (beta-VAE; 1 is the ELBO). */
   beta: number;
+  /**
+   * Free bits (Kingma et al. 2016): a per-dimension floor in nats under the batch mean of
+   * KL_d; dimensions below it get no KL gradient. 0 or absent: off.
+   */
+  freeBits?: number;
   /** logvar is clamped to [lo, hi] before exp, in the sample and in the KL. */
   logvarClamp: [number, number];
   /** Seed of the initial weights and of the reparameterization noise. */
@@ -163,6 +168,7 @@ export async function latentGrad(
   const kl = await klBackward(gpu, { dmulogvar, mulogvar: t.mulogvar }, {
     ...latent,
     scale: cfg.beta / latent.batch,
+    freeBits: cfg.freeBits ?? 0,
   });
   return { dispatches: [sample, kl], klBackward: kl, dmulogvar };
 }
