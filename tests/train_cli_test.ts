@@ -85,10 +85,12 @@ Deno.test({
     assert.deepEqual(mb, ma);
     assert.equal(ma.length, 2);
     assert.ok(ma[1].test.total < ma[0].test.total, "test loss went down");
-    // The report: a self-contained page with both images inlined and the two plots.
+    // The report: a self-contained page with the images inlined (reconstructions, samples,
+    // interpolation, traversals; no manifold at z = 3, no scatter without labels) and the plots
+    // (loss, KL, KL weight, mu/sigma ranges, KL per dimension, active units).
     const html = await Deno.readTextFile(`${dir}/straight/report.html`);
-    assert.equal(html.match(/src="data:image\/png;base64,[A-Za-z0-9+/=]+"/g)?.length, 2);
-    assert.equal(html.match(/<svg /g)?.length, 2);
+    assert.equal(html.match(/src="data:image\/png;base64,[A-Za-z0-9+/=]+"/g)?.length, 4);
+    assert.equal(html.match(/<svg /g)?.length, 6);
     assert.match(html, new RegExp(`test negative ELBO <b>${ma[1].test.elbo.toFixed(2)}</b>`));
     for (const f of ["reconstructions.png", "samples.png"]) {
       const png = await Deno.readFile(`${dir}/straight/${f}`);

@@ -3,7 +3,8 @@
  * metrics.jsonl, model.safetensors, optimizer.safetensors). `--help` lists the flags.
  */
 
-import { loadDataset } from "../data/datasets.ts";
+import { classNames, loadDataset } from "../data/datasets.ts";
+import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import {
@@ -24,6 +25,10 @@ import {
 import { describeModel, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
+
+/** Shown on the progress and epoch lines once an epoch ends with no active latent unit. */
+const COLLAPSE_WARNING =
+  "WARNING: 0 active units, the posterior has collapsed (try --kl-schedule linear or --free-bits)";
 
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
@@ -158,15 +163,25 @@ await runMain(async () => {
   Deno.addSignalListener("SIGINT", onSigint);
 
   const encoder = new TextEncoder();
+  let collapsed = false;
   const onProgress = (p: Progress) => {
     if (tty) {
       const filled = Math.round((20 * p.step) / p.steps);
       const bar = `[${"#".repeat(filled)}${".".repeat(20 - filled)}]`;
-      Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${bar} ${progressLine(p)}`));
-    } else console.log(progressLine(p));
+      const line = `${bar} ${progressLine(p)}${collapsed ? `  ${COLLAPSE_WARNING}` : ""}`;
+      Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${line}`));
+    } else console.log(progressLine(p) + (collapsed ? `  ${COLLAPSE_WARNING}` : ""));
   };
+  const model = trainer.model;
+  const names = classNames(data);
+  const FIGURE_MU = Math.min(2000, data.test.count);
   const onEpoch = async (r: EpochRecord) => {
     if (tty) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
+    // Collapse diagnostics over the test set: per-dimension KL, active units, mu/sigma ranges.
+    const stats = await latentStats(gpu, model, trainer.state, data.test, 256, FIGURE_MU);
+    const { muRows, ...diagnostics } = stats;
+    r.diagnostics = diagnostics;
+    collapsed = stats.activeUnits === 0;
     console.log(
       `epoch ${r.epoch}: train loss ${r.train.total.toFixed(2)}  test loss ${
         r.test.total.toFixed(2)
@@ -174,7 +189,10 @@ await runMain(async () => {
         `(recon ${r.test.recon.toFixed(2)} + KL ${r.test.kl.toFixed(2)}; -ELBO ${
           r.test.elbo.toFixed(2)
         }) ` +
-        `${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`,
+        `${r.imagesPerSecond.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s; ` +
+        `${stats.activeUnits}/${model.z} active units` +
+        (r.beta !== config.beta ? `, KL weight ${r.beta.toPrecision(3)}` : "") +
+        (collapsed ? `  ${COLLAPSE_WARNING}` : ""),
     );
     await saveCheckpoint(dir, trainer.state.layout, await trainer.checkpoint());
     await Deno.writeTextFile(`${dir}/metrics.jsonl`, JSON.stringify(r) + "\n", { append: true });
@@ -189,6 +207,14 @@ await runMain(async () => {
       originals: rec.originals,
       reconstructions: rec.means,
       samples: await trainer.samples(32, config.seed),
+      klSchedule: { schedule: trainer.klSchedule, totalSteps: trainer.totalSteps },
+      latent: {
+        z: model.z,
+        decode: (z, n) => trainer.decode(z, n),
+        mu: muRows,
+        labels: data.test.labels?.subarray(0, FIGURE_MU),
+        classNames: data.test.labels ? names : undefined,
+      },
     });
   };
 

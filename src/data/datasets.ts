@@ -367,3 +367,23 @@ export async function loadDataset(
     `unknown dataset "${oneLine(spec)}"; valid: ${DATASET_SPECS.join(", ")}`,
   );
 }
+
+/** Fashion-MNIST's ten classes, by label. */
+export const FASHION_MNIST_CLASSES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+] as const;
+
+/** Names of a dataset's labels: Fashion-MNIST's for it and the embedded subset, else numbers. */
+export function classNames(data: Dataset): string[] {
+  if (data.name === "embedded" || data.name === "fashion-mnist") return [...FASHION_MNIST_CLASSES];
+  return Array.from({ length: data.classes }, (_, i) => String(i));
+}

@@ -101,15 +101,21 @@ export interface LatentStats {
   /** Min, mean and max over the split and dimensions of mu and of sigma = exp(lv / 2). */
   mu: { min: number; mean: number; max: number };
   sigma: { min: number; mean: number; max: number };
+  /** Posterior means of the split's first `keepMu` images, [keepMu, Z] (figures). */
+  muRows: Float32Array;
 }
 
-/** Run the encoder over `split` and summarise its posterior means and variances. */
+/**
+ * Run the encoder over `split` and summarise its posterior means and variances; keep the
+ * means of the first `keepMu` images.
+ */
 export async function latentStats(
   gpu: Gpu,
   cfg: VaeConfig,
   state: ModelState,
   split: Split,
   batch = 256,
+  keepMu = 0,
 ): Promise<LatentStats> {
   const d = gpu.device;
   const Z = cfg.z, [lo, hi] = cfg.logvarClamp;
@@ -121,6 +127,7 @@ export async function latentStats(
     ? await buildVaeStep(gpu, cfg, state, source, scratch, split.count % b)
     : null;
   const sum = new Float64Array(Z), sumSq = new Float64Array(Z), kl = new Float64Array(Z);
+  const muRows = new Float32Array(Math.min(keepMu, split.count) * Z);
   const mu = { min: Infinity, mean: 0, max: -Infinity },
     sigma = { min: Infinity, mean: 0, max: -Infinity };
   for (let offset = 0; offset < split.count; offset += b) {
@@ -131,6 +138,7 @@ export async function latentStats(
     for (let r = 0; r < p.batch; r++) {
       for (let j = 0; j < Z; j++) {
         const m = ml[r * 2 * Z + j];
+        if ((offset + r) * Z + j < muRows.length) muRows[(offset + r) * Z + j] = m;
         const lv = Math.min(Math.max(ml[r * 2 * Z + Z + j], lo), hi);
         const s = Math.exp(0.5 * lv);
         sum[j] += m;
@@ -152,5 +160,6 @@ export async function latentStats(
     activeUnits: muVariance.filter((v) => v > 0.01).length,
     mu,
     sigma,
+    muRows,
   };
 }

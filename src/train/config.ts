@@ -111,7 +111,7 @@ export const HELP: Record<keyof TrainConfig, string> = {
   ae: "plain autoencoder: KL weight 0 (flag, no value)",
   recon: "reconstruction loss: bce (Bernoulli, logits) | mse (Gaussian)",
   "recon-weight": "weight of the reconstruction term",
-  "logvar-clamp": "LO,HI bounds on logvar before exp",
+  "logvar-clamp": "LO,HI bounds on logvar before exp, or off",
   seed: "seed of weights, shuffling and noise",
   out: "run folder (default runs/<date-time>)",
 };
@@ -141,6 +141,8 @@ function list(key: string, v: unknown): unknown[] {
   if (typeof v === "string") return v.split(",").map((s) => s.trim());
   throw new ConfigError(`--${key}: '${v}' is not a comma-separated list`);
 }
+
+const F32_MAX = 3.4028234663852886e38;
 
 const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
 
@@ -191,6 +193,8 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
       return h;
     }
     case "logvar-clamp": {
+      // "off": the widest float32 range, i.e. no clamp (the seeds' NaN experiment).
+      if (v === "off") return [-F32_MAX, F32_MAX];
       const c = list(key, v).map((x) => num(key, x, () => true, "LO,HI"));
       if (c.length !== 2 || !(c[0] < c[1])) {
         throw new ConfigError(`--logvar-clamp: '${v}' is not LO,HI with LO < HI`);

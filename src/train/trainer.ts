@@ -25,6 +25,7 @@ import {
 import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../vae/model.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
+import type { EpochDiagnostics } from "../eval/report.ts";
 import { epochOrder, mulberry32 } from "./random.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";
 
@@ -52,6 +53,8 @@ export interface EpochRecord {
   beta: number;
   /** KL weight averaged over the epoch's steps (differs from beta while a schedule ramps). */
   betaMean: number;
+  /** Collapse diagnostics over the test set after the epoch (added by the train task). */
+  diagnostics?: EpochDiagnostics;
   /** Wall seconds of the epoch's training steps. */
   seconds: number;
   /** Training throughput. */
@@ -74,6 +77,18 @@ export interface Progress {
   imagesPerSecond: number;
   /** Seconds left in the run, estimated. */
   eta: number;
+}
+
+/** Codes the decoder program takes at once (samples, figures). */
+const DECODE_BATCH = 64;
+
+/** `count` standard normal draws (Box-Muller over a seeded mulberry32). */
+export function priorSample(count: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: count }, () => {
+    const u = 1 - next(), v = next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  });
 }
 
 /** Raised when the loss turns NaN or Inf; names where. */
@@ -366,21 +381,47 @@ export class Trainer {
     return { originals: x, means };
   }
 
-  /** `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`. */
-  async samples(n: number, seed: number): Promise<Float32Array> {
+  /**
+   * Decode `n` codes z [n, Z] to means [n, F] (evaluation mode), `DECODE_BATCH` at a time
+   * through one decoder program built on first use. Waits for the GPU.
+   */
+  async decode(z: Float32Array, n: number): Promise<Float32Array> {
     const d = this.#gpu.device;
-    this.#decode ??= await buildVaeDecode(this.#gpu, this.#model, this.state, n);
-    if (this.#decode.z.shape[0] !== n) {
-      throw new Error(`samples: built for ${this.#decode.z.shape[0]}, asked ${n}`);
+    const B = DECODE_BATCH, Z = this.#model.z;
+    if (z.length !== n * Z) throw new Error(`decode: ${z.length} values for ${n} codes of ${Z}`);
+    this.#decode ??= await buildVaeDecode(this.#gpu, this.#model, this.state, B);
+    const program = this.#decode;
+    const F = program.mean.length / B;
+    const out = new Float32Array(n * F);
+    for (let i = 0; i < n; i += B) {
+      const k = Math.min(B, n - i);
+      const part = new Float32Array(B * Z);
+      part.set(z.subarray(i * Z, (i + k) * Z));
+      write(d, program.z, part);
+      submit(d, program.dispatches, "decode");
+      out.set((await readback(d, program.mean)).subarray(0, k * F), i * F);
     }
-    const next = mulberry32(seed);
-    const z = Float32Array.from({ length: n * this.#model.z }, () => {
-      const u = 1 - next(), v = next();
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-    });
-    write(d, this.#decode.z, z);
-    submit(d, this.#decode.dispatches, "samples");
-    return await readback(d, this.#decode.mean);
+    return out;
+  }
+
+  /** `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`. */
+  samples(n: number, seed: number): Promise<Float32Array> {
+    return this.decode(priorSample(n * this.#model.z, seed), n);
+  }
+
+  /** The KL weight schedule in force (from --kl-schedule, beta, --ae). */
+  get klSchedule(): KlSchedule {
+    return this.#schedule;
+  }
+
+  /** Optimizer steps in the whole run. */
+  get totalSteps(): number {
+    return this.config.epochs * this.stepsPerEpoch;
+  }
+
+  /** The model config the trainer built (layout, decoder and metrics take it). */
+  get model(): VaeConfig {
+    return this.#model;
   }
 
   /** Losses on the held-out set (one sample of z per example; noise stream 1). */
