@@ -1,5 +1,5 @@
 /**
- * Training throughput of the `mlp` reference model at batch 128, beside the adapter's
+ * Training throughput of the `mlp` and `conv` reference models at batch 128, beside the adapter's
  * matmul ceiling (the project's best dense kernel at 1024^3) measured in the same run.
  * Uses full Fashion-MNIST when Debian's dataset-fashion-mnist is installed, else the
  * embedded subset (the table says which). Writes bench/results/train_<adapter>_<date>.{md,json}.
@@ -7,8 +7,9 @@
  *   deno run --allow-read --allow-env --allow-write=bench/results bench/train_bench.ts [steps]
  *
  * Throughput: `steps` training steps submitted back to back (one submit each, as the
- * trainer does), one wait at the end; images/s = steps * 128 / wall seconds. The FLOP
- * share divides the dense FLOP of a step (forward, dx, dW) by the ceiling's rate.
+ * trainer does), one wait at the end; images/s = steps * 128 / wall seconds (the conv model
+ * runs steps / 10 steps). The FLOP share divides the matmul/convolution FLOP of a step
+ * (forward, dx, dW) by the ceiling's rate.
  */
 
 import { loadDataset } from "../src/data/datasets.ts";
@@ -17,7 +18,9 @@ import { requestGpu } from "../src/gpu/device.ts";
 import { type Dispatch, submit } from "../src/gpu/kernel.ts";
 import { denseBackward, denseForward } from "../src/nn/dense.ts";
 import { DEFAULTS } from "../src/train/config.ts";
-import { Trainer } from "../src/train/trainer.ts";
+import { modelConfig, Trainer } from "../src/train/trainer.ts";
+import { convVaeGeometry } from "../src/vae/conv_vae.ts";
+import { conv2dOutputSize } from "../src/nn/conv2d.ts";
 
 const steps = Number(Deno.args[0] ?? 200);
 const gpu = await requestGpu();
@@ -76,19 +79,45 @@ try {
   spec = "embedded";
   data = await loadDataset(spec, {});
 }
-const config = { ...DEFAULTS, dataset: spec, epochs: 1000, out: "" };
-const trainer = await Trainer.create(gpu, config, data);
-trainer.readEvery = Number.MAX_SAFE_INTEGER;
-// Warm-up: pipelines are built; run a few steps so caches settle.
-let stop = 10;
-await trainer.train({ stop: () => --stop <= 0 });
-await gpu.sync();
-stop = steps;
-const t0 = performance.now();
-await trainer.train({ stop: () => --stop <= 0 });
-await gpu.sync();
-const secs = (performance.now() - t0) / 1000;
-const imagesPerSecond = (steps * 128) / secs;
+/** Images per second of `n` training steps of `model` (after 5 warm-up steps). */
+async function throughput(model: "mlp" | "conv", n: number): Promise<number> {
+  const z = model === "conv" ? 16 : 20;
+  const config = { ...DEFAULTS, model, z, dataset: spec, epochs: 1000, out: "" };
+  const trainer = await Trainer.create(gpu, config, data!);
+  trainer.readEvery = Number.MAX_SAFE_INTEGER;
+  let stop = 5;
+  await trainer.train({ stop: () => --stop <= 0 });
+  await gpu.sync();
+  stop = n;
+  const t0 = performance.now();
+  await trainer.train({ stop: () => --stop <= 0 });
+  await gpu.sync();
+  trainer.state.destroy();
+  return (n * 128) / ((performance.now() - t0) / 1000);
+}
+const imagesPerSecond = await throughput("mlp", steps);
+const convSteps = Math.max(5, Math.round(steps / 10));
+const convImagesPerSecond = await throughput("conv", convSteps);
+
+// Conv model FLOP per image: each conv's 2 Ho Wo K K Cin Cout (a transposed conv's counted
+// on its input side, the conv it is the gradient of) for forward, dx and dw, the first
+// layer without dx; plus the two dense layers.
+const conv = modelConfig({ ...DEFAULTS, model: "conv", z: 16 }, data);
+if (conv.kind !== "conv") throw new Error("unreachable");
+const g = convVaeGeometry(conv);
+let convFlop = 0;
+g.encoder.forEach((s, i) => {
+  const o = conv2dOutputSize(s);
+  const f = 2 * o.height * o.width * s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels;
+  convFlop += f * (i === 0 ? 2 : 3);
+});
+for (const s of g.decoder) {
+  convFlop += 3 * 2 * s.height * s.width * s.kernel[0] * s.kernel[1] * s.inChannels *
+    s.outChannels;
+}
+const flat = g.map[0] * g.map[1] * g.map[2];
+convFlop += 3 * 2 * flat * 2 * conv.z + 3 * 2 * conv.z * flat;
+const convShare = (convImagesPerSecond * convFlop) / 1e9 / ceiling;
 
 // Dense FLOP per image: forward 2KN per layer, dx 2KN (not for the first layer), dW 2KN.
 const flopPerImage = layers.reduce((s, [k, nn], i) => s + 2 * k * nn * (i === 0 ? 2 : 3), 0);
@@ -96,10 +125,11 @@ const share = (imagesPerSecond * flopPerImage) / 1e9 / ceiling;
 
 const date = new Date().toISOString().slice(0, 10);
 const md = [
-  `# mlp training throughput on ${gpu.adapterName}`,
+  `# Training throughput on ${gpu.adapterName}`,
   "",
   `${date}, Deno ${Deno.version.deno}, WebGPU backend \`${backend}\`, dataset \`${spec}\` ` +
-  `(${data.train.count} train images), batch 128, ${steps} steps timed after 10 warm-up steps.`,
+  `(${data.train.count} train images), batch 128, ${steps} mlp and ${convSteps} conv steps timed ` +
+  `after 5 warm-up steps.`,
   "",
   "| measure | value |",
   "|---|---:|",
@@ -111,6 +141,10 @@ const md = [
   `(${((flopPerImage * 128) / denseMs / 1e6).toFixed(1)} GFLOP/s) |`,
   `| whole training step | ${((128 / imagesPerSecond) * 1000).toFixed(1)} ms ` +
   `(dense ${((denseMs / ((128 / imagesPerSecond) * 1000)) * 100).toFixed(0)}% of it) |`,
+  `| conv training | ${convImagesPerSecond.toFixed(1)} images/s |`,
+  `| conv FLOP per image (convs and dense, fwd + dx + dW) | ${(convFlop / 1e6).toFixed(2)} MFLOP |`,
+  `| conv achieved rate / ceiling | ${(convShare * 100).toFixed(0)}% ` +
+  `(${((convImagesPerSecond * convFlop) / 1e9).toFixed(2)} GFLOP/s) |`,
   "",
 ].join("\n");
 console.log(md);
@@ -119,7 +153,17 @@ await Deno.writeTextFile(`${base}.md`, md);
 await Deno.writeTextFile(
   `${base}.json`,
   JSON.stringify(
-    { date, backend, dataset: spec, steps, ceiling, imagesPerSecond, flopPerImage, share },
+    {
+      date,
+      backend,
+      dataset: spec,
+      steps,
+      ceiling,
+      imagesPerSecond,
+      flopPerImage,
+      share,
+      conv: { steps: convSteps, imagesPerSecond: convImagesPerSecond, flopPerImage: convFlop },
+    },
     null,
     2,
   ) + "\n",
