@@ -22,23 +22,31 @@
 //
 // Variants (conv2d.ts picks; all are tested):
 //   forward_naive      any shape; invocation (co, p) writes y[p, co].
-//   forward_vec4       Cout % 4 == 0; invocation (gid.x, gid.y) writes pixels [4 gid.y, +4) x
-//                      channels [16 gid.x, +16) (clipped), held in four mat4x4 accumulators
-//                      (column q = pixel q, one matrix per 4 channels), one rank-1 update per
-//                      (kh, kw, ci). Named accumulators only: indexed arrays of accumulators are
-//                      not kept in registers by llvmpipe (see dense.wgsl).
+//   forward_vec4       Cout % 4 == 0; invocation (gid.x, gid.y) writes pixels [16 gid.y, +16) x
+//                      channels [16 gid.x, +16) (clipped), held in sixteen mat4x4 accumulators
+//                      (column q = pixel q, one matrix per 4 pixels x 4 channels), one block
+//                      product per four rows (kh, kw, ci) of w. Named accumulators only: indexed
+//                      arrays of accumulators are not kept in registers by llvmpipe (dense.wgsl).
 //   forward_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as forward_vec4 but x read as vec4s
-//                      and four in channels per step (4x4 matrix products).
+//                      (four in channels of one tap per step).
 //   backward_dx_naive  any shape; invocation (ci, input pixel) writes dx[pixel, ci].
-//   backward_dx_vec4   Cout % 4 == 0; invocation (gid.x, gid.y) writes 4 input pixels of one
-//                      row (same column modulo the stride; see the kernel) x in channels
-//                      [16 gid.x, +16) (clipped), reducing over (kh, kw, Cout) with Cout read
-//                      as vec4s.
+//   backward_dx_vec4   Cout % 4 == 0; invocation (gid.x, gid.y) writes a grid of 16 input
+//                      pixels (4 x 4, 2 x 8 or 1 x 16; rows and columns congruent modulo the
+//                      strides; see the kernel) x in channels [16 gid.x, +16) (clipped), reducing
+//                      over (kh, kw, Cout) with Cout read as vec4s.
+//   backward_dx_vec4_c8  Cout % 4 == 0 and 16 <= Cin <= 32; as backward_dx_vec4 with 8 in
+//                      channels per invocation.
+//   backward_dx_narrow Cout % 4 == 0 and Cin < 16; four pixels of a row x one in channel per
+//                      workgroup row of four lanes (dot products along Cout, split in four).
 //   backward_dw_naive  any shape; invocation (co, r) writes dw[r, co], r = (kh KW + kw) Cin + ci.
-//   backward_dw_vec4   Cout % 4 == 0; invocation (gid.x, gid.y) writes rows r in [4 gid.y, +4)
-//                      x channels [16 gid.x, +16) (clipped): an implicit GEMM over the P pixels.
+//   backward_dw_vec4   Cout % 4 == 0; invocation (gid.x, gid.y, gid.z) writes rows r in
+//                      [4 gid.y, +4) x channels [16 gid.x, +16) (clipped) of image chunk gid.z's
+//                      dw: an implicit GEMM over the chunk's pixels.
 //   backward_dw_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as backward_dw_vec4 with 16 rows
-//                      per invocation, x read as vec4s.
+//                      per invocation, x read as vec4s, four pixels per step.
+//   reduce_splits      the vec4 dw kernels reduce over the images of one chunk (gid.z) only when
+//                      the batch is split (too few invocations otherwise: (KH KW Cin / 16) x
+//                      (Cout / 16)); invocation i sums the chunks' partial dw[i].
 //   backward_db        invocation co writes db[co] (1-D grid spread over x and y, see grid1d).
 //   add_bias           dx[q, ci] += b[ci]: the bias of a transposed convolution (whose forward
 //                      is backward_dx with the roles of x and y swapped; see conv_transpose2d.ts).
@@ -59,6 +67,9 @@ struct Dims {
   pl: u32,      // zero columns added left of the image
   ho: u32,      // Ho, output rows
   wo: u32,      // Wo, output columns
+  splits: u32,  // dw: images are split into this many chunks, one partial dw each
+  chunk: u32,   // dw: images per chunk
+  gr: u32,      // backward_dx_vec4: rows of its 16-pixel grid (4, 2 or 1; 16 / gr columns)
 }
 
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -69,6 +80,7 @@ struct Dims {
 @group(0) @binding(0) var<storage, read_write> db: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> w: array<f32>;
@@ -136,55 +148,99 @@ fn put_y4(p: u32, c: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   if (c + 3u < n4) { y4[o + 3u] = v3 + b4[c + 3u]; }
 }
 
-// a{j}: column q is pixel pb + q, components are channels 4 (cb + j) + (0..3).
+// Any Cin: 16 pixels (four groups g of four) x 16 channels per invocation, reducing over the
+// rows r = (kh KW + kw) Cin + ci of w four at a time (with Cin = 1 a step spans four taps):
+//   a{g}{j} += Wj X{g},  Wj columns = w rows r0 + i at channel vec4 cb + j (0 past the end),
+//                        X{g} columns = group g's pixels, components x at rows r0 + i's taps,
+// so column q of a{g}{j} is pixel pb + 4 g + q, components channels 4 (cb + j) + (0..3). Block
+// products rather than one rank-1 update per row: four FMAs per accumulator element per step.
+// Pixels past the end are clamped to the last one and not stored.
 @compute @workgroup_size(4, 16)
 fn forward_vec4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let n4 = dims.cout / 4u;
+  let R = dims.kh * dims.kw * dims.cin;
   let P = dims.batch * dims.ho * dims.wo;
   let cb = 4u * gid.x;   // in vec4 channels
-  let pb = 4u * flat_y(gid, nwg, 16u);
+  let pb = 16u * flat_y(gid, nwg, 16u);
   if (cb >= n4 || pb >= P) { return; }
-  // Pixels past the end read pixel P - 1 and are not stored; channels likewise.
-  let ps = min(vec4u(pb) + LANES, vec4u(P - 1u));
   let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
-  // Per pixel: image n's first x row, and the top-left input position of its patch.
-  let hw = dims.ho * dims.wo;
-  let img = vec4i((ps / hw) * dims.height);
-  let ih0 = vec4i((ps % hw) / dims.wo * dims.sh) - i32(dims.pt);
-  let iw0 = vec4i(ps % dims.wo * dims.sw) - i32(dims.pl);
-  let H = vec4i(i32(dims.height));
-  let W = vec4i(i32(dims.width));
-  var a0 = mat4x4f(); var a1 = mat4x4f(); var a2 = mat4x4f(); var a3 = mat4x4f();
-  for (var kh = 0u; kh < dims.kh; kh++) {
-    let ih = ih0 + i32(kh);
-    let okh = (ih >= vec4i(0)) & (ih < H);
-    for (var kw = 0u; kw < dims.kw; kw++) {
-      let iw = iw0 + i32(kw);
-      let ok = okh & (iw >= vec4i(0)) & (iw < W);
-      // Padding taps read x[0] (a valid index) and are masked to 0.
-      let xo = select(vec4u(0u), vec4u((img + ih) * W + iw) * dims.cin, ok);
-      let m = select(vec4f(0.0), vec4f(1.0), ok);
-      let r0 = (kh * dims.kw + kw) * dims.cin;
-      for (var ci = 0u; ci < dims.cin; ci++) {
-        let xv = vec4f(x[xo.x + ci], x[xo.y + ci], x[xo.z + ci], x[xo.w + ci]) * m;
-        let wr = (r0 + ci) * n4;
-        a0 = outer_fma(a0, w4[wr + cs.x], xv);
-        a1 = outer_fma(a1, w4[wr + cs.y], xv);
-        a2 = outer_fma(a2, w4[wr + cs.z], xv);
-        a3 = outer_fma(a3, w4[wr + cs.w], xv);
-      }
-    }
+  let q0 = pixel_quad(pb, P);
+  let q1 = pixel_quad(pb + 4u, P);
+  let q2 = pixel_quad(pb + 8u, P);
+  let q3 = pixel_quad(pb + 12u, P);
+  var a00 = mat4x4f(); var a01 = mat4x4f(); var a02 = mat4x4f(); var a03 = mat4x4f();
+  var a10 = mat4x4f(); var a11 = mat4x4f(); var a12 = mat4x4f(); var a13 = mat4x4f();
+  var a20 = mat4x4f(); var a21 = mat4x4f(); var a22 = mat4x4f(); var a23 = mat4x4f();
+  var a30 = mat4x4f(); var a31 = mat4x4f(); var a32 = mat4x4f(); var a33 = mat4x4f();
+  for (var r0 = 0u; r0 < R; r0 += 4u) {
+    let rs = min(vec4u(r0) + LANES, vec4u(R - 1u));
+    let live = select(vec4f(0.0), vec4f(1.0), vec4u(r0) + LANES < vec4u(R));
+    let t0 = row_tap(rs.x);
+    let t1 = row_tap(rs.y);
+    let t2 = row_tap(rs.z);
+    let t3 = row_tap(rs.w);
+    let wr = rs * n4;
+    let W0 = mat4x4f(w4[wr.x + cs.x] * live.x, w4[wr.y + cs.x] * live.y,
+      w4[wr.z + cs.x] * live.z, w4[wr.w + cs.x] * live.w);
+    let W1 = mat4x4f(w4[wr.x + cs.y] * live.x, w4[wr.y + cs.y] * live.y,
+      w4[wr.z + cs.y] * live.z, w4[wr.w + cs.y] * live.w);
+    let W2 = mat4x4f(w4[wr.x + cs.z] * live.x, w4[wr.y + cs.z] * live.y,
+      w4[wr.z + cs.z] * live.z, w4[wr.w + cs.z] * live.w);
+    let W3 = mat4x4f(w4[wr.x + cs.w] * live.x, w4[wr.y + cs.w] * live.y,
+      w4[wr.z + cs.w] * live.z, w4[wr.w + cs.w] * live.w);
+    let X0 = x_rows(q0, t0, t1, t2, t3);
+    let X1 = x_rows(q1, t0, t1, t2, t3);
+    let X2 = x_rows(q2, t0, t1, t2, t3);
+    let X3 = x_rows(q3, t0, t1, t2, t3);
+    a00 += W0 * X0; a01 += W1 * X0; a02 += W2 * X0; a03 += W3 * X0;
+    a10 += W0 * X1; a11 += W1 * X1; a12 += W2 * X1; a13 += W3 * X1;
+    a20 += W0 * X2; a21 += W1 * X2; a22 += W2 * X2; a23 += W3 * X2;
+    a30 += W0 * X3; a31 += W1 * X3; a32 += W2 * X3; a33 += W3 * X3;
   }
-  put_y4(pb, cb, a0[0], a1[0], a2[0], a3[0]);
-  put_y4(pb + 1u, cb, a0[1], a1[1], a2[1], a3[1]);
-  put_y4(pb + 2u, cb, a0[2], a1[2], a2[2], a3[2]);
-  put_y4(pb + 3u, cb, a0[3], a1[3], a2[3], a3[3]);
+  put_y4(pb + 0u, cb, a00[0], a01[0], a02[0], a03[0]);
+  put_y4(pb + 1u, cb, a00[1], a01[1], a02[1], a03[1]);
+  put_y4(pb + 2u, cb, a00[2], a01[2], a02[2], a03[2]);
+  put_y4(pb + 3u, cb, a00[3], a01[3], a02[3], a03[3]);
+  put_y4(pb + 4u, cb, a10[0], a11[0], a12[0], a13[0]);
+  put_y4(pb + 5u, cb, a10[1], a11[1], a12[1], a13[1]);
+  put_y4(pb + 6u, cb, a10[2], a11[2], a12[2], a13[2]);
+  put_y4(pb + 7u, cb, a10[3], a11[3], a12[3], a13[3]);
+  put_y4(pb + 8u, cb, a20[0], a21[0], a22[0], a23[0]);
+  put_y4(pb + 9u, cb, a20[1], a21[1], a22[1], a23[1]);
+  put_y4(pb + 10u, cb, a20[2], a21[2], a22[2], a23[2]);
+  put_y4(pb + 11u, cb, a20[3], a21[3], a22[3], a23[3]);
+  put_y4(pb + 12u, cb, a30[0], a31[0], a32[0], a33[0]);
+  put_y4(pb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
+  put_y4(pb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
+  put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
 }
 
-// As forward_vec4, for Cin % 4 == 0 too: the reduction over ci steps four at a time, x read
-// as vec4s, and each step is four 4x4 matrix products:
-//   a{j} += Wj X,  Wj columns = w rows (kh, kw, 4 k + i), vec4 channel cb + j;
-//                  X columns = x of the four pixels' tap, vec4 k of its channels (0 if padding).
+// X: column q is pixel q of the quad, component i is x at row i's tap (kh, kw, ci) = t{i}
+// (0 where that tap is padding).
+fn x_rows(q: PixelQuad, t0: vec3u, t1: vec3u, t2: vec3u, t3: vec3u) -> mat4x4f {
+  // Row i's values over the four pixels, then transposed.
+  return transpose(mat4x4f(
+    x_at(tap_offsets(q, t0.x, t0.y), t0.z),
+    x_at(tap_offsets(q, t1.x, t1.y), t1.z),
+    x_at(tap_offsets(q, t2.x, t2.y), t2.z),
+    x_at(tap_offsets(q, t3.x, t3.y), t3.z),
+  ));
+}
+
+// x[pixel q's tap, ci] of four pixels (offsets from tap_offsets, -1 for padding, read as 0).
+fn x_at(o: vec4i, ci: u32) -> vec4f {
+  let ok = o >= vec4i(0);
+  let xo = select(vec4u(0u), vec4u(o) * dims.cin + ci, ok);
+  return select(vec4f(0.0), vec4f(x[xo.x], x[xo.y], x[xo.z], x[xo.w]), ok);
+}
+
+// As forward_vec4, for Cin % 4 == 0 too, with 16 pixels (four groups g of four) per invocation:
+// the reduction over ci steps four at a time, x read as vec4s, and each step is sixteen 4x4
+// matrix products (dense.wgsl's forward_vec4 block: 4 weight and 4 x matrices loaded per 16
+// products, and four FMAs per accumulator element per step):
+//   a{g}{j} += Wj X{g},  Wj columns = w rows (kh, kw, 4 k + i), vec4 channel cb + j;
+//                        X{g} columns = x of group g's four pixels' tap, vec4 k (0 if padding).
+// Pixels past the end are clamped to the last one and not stored.
 @compute @workgroup_size(4, 16)
 fn forward_vec4_cin4(
   @builtin(global_invocation_id) gid: vec3u,
@@ -194,46 +250,71 @@ fn forward_vec4_cin4(
   let c4 = dims.cin / 4u;
   let P = dims.batch * dims.ho * dims.wo;
   let cb = 4u * gid.x;   // in vec4 channels
-  let pb = 4u * flat_y(gid, nwg, 16u);
+  let pb = 16u * flat_y(gid, nwg, 16u);
   if (cb >= n4 || pb >= P) { return; }
-  let ps = min(vec4u(pb) + LANES, vec4u(P - 1u));
   let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
-  let hw = dims.ho * dims.wo;
-  let img = vec4i((ps / hw) * dims.height);
-  let ih0 = vec4i((ps % hw) / dims.wo * dims.sh) - i32(dims.pt);
-  let iw0 = vec4i(ps % dims.wo * dims.sw) - i32(dims.pl);
-  let H = vec4i(i32(dims.height));
-  let W = vec4i(i32(dims.width));
+  let q0 = pixel_quad(pb, P);
+  let q1 = pixel_quad(pb + 4u, P);
+  let q2 = pixel_quad(pb + 8u, P);
+  let q3 = pixel_quad(pb + 12u, P);
   let wl = LANES * n4;
-  var a0 = mat4x4f(); var a1 = mat4x4f(); var a2 = mat4x4f(); var a3 = mat4x4f();
+  var a00 = mat4x4f(); var a01 = mat4x4f(); var a02 = mat4x4f(); var a03 = mat4x4f();
+  var a10 = mat4x4f(); var a11 = mat4x4f(); var a12 = mat4x4f(); var a13 = mat4x4f();
+  var a20 = mat4x4f(); var a21 = mat4x4f(); var a22 = mat4x4f(); var a23 = mat4x4f();
+  var a30 = mat4x4f(); var a31 = mat4x4f(); var a32 = mat4x4f(); var a33 = mat4x4f();
   for (var kh = 0u; kh < dims.kh; kh++) {
-    let ih = ih0 + i32(kh);
-    let okh = (ih >= vec4i(0)) & (ih < H);
     for (var kw = 0u; kw < dims.kw; kw++) {
-      let iw = iw0 + i32(kw);
-      let ok = okh & (iw >= vec4i(0)) & (iw < W);
-      let xo = select(vec4u(0u), vec4u((img + ih) * W + iw) * c4, ok);
-      let m = select(vec4f(0.0), vec4f(1.0), ok);
+      // Padding taps read x4[k] (valid) and are masked to 0.
+      let o0 = tap_offsets(q0, kh, kw);
+      let o1 = tap_offsets(q1, kh, kw);
+      let o2 = tap_offsets(q2, kh, kw);
+      let o3 = tap_offsets(q3, kh, kw);
+      let x0 = vec4u(max(o0, vec4i(0))) * c4;
+      let x1 = vec4u(max(o1, vec4i(0))) * c4;
+      let x2 = vec4u(max(o2, vec4i(0))) * c4;
+      let x3 = vec4u(max(o3, vec4i(0))) * c4;
+      let m0 = select(vec4f(0.0), vec4f(1.0), o0 >= vec4i(0));
+      let m1 = select(vec4f(0.0), vec4f(1.0), o1 >= vec4i(0));
+      let m2 = select(vec4f(0.0), vec4f(1.0), o2 >= vec4i(0));
+      let m3 = select(vec4f(0.0), vec4f(1.0), o3 >= vec4i(0));
       let r0 = (kh * dims.kw + kw) * dims.cin;
       for (var k = 0u; k < c4; k++) {
-        let X = mat4x4f(
-          x4[xo.x + k] * m.x,
-          x4[xo.y + k] * m.y,
-          x4[xo.z + k] * m.z,
-          x4[xo.w + k] * m.w,
-        );
         let wr = vec4u((r0 + 4u * k) * n4) + wl;
-        a0 += mat4x4f(w4[wr.x + cs.x], w4[wr.y + cs.x], w4[wr.z + cs.x], w4[wr.w + cs.x]) * X;
-        a1 += mat4x4f(w4[wr.x + cs.y], w4[wr.y + cs.y], w4[wr.z + cs.y], w4[wr.w + cs.y]) * X;
-        a2 += mat4x4f(w4[wr.x + cs.z], w4[wr.y + cs.z], w4[wr.z + cs.z], w4[wr.w + cs.z]) * X;
-        a3 += mat4x4f(w4[wr.x + cs.w], w4[wr.y + cs.w], w4[wr.z + cs.w], w4[wr.w + cs.w]) * X;
+        let W0 = mat4x4f(w4[wr.x + cs.x], w4[wr.y + cs.x], w4[wr.z + cs.x], w4[wr.w + cs.x]);
+        let W1 = mat4x4f(w4[wr.x + cs.y], w4[wr.y + cs.y], w4[wr.z + cs.y], w4[wr.w + cs.y]);
+        let W2 = mat4x4f(w4[wr.x + cs.z], w4[wr.y + cs.z], w4[wr.z + cs.z], w4[wr.w + cs.z]);
+        let W3 = mat4x4f(w4[wr.x + cs.w], w4[wr.y + cs.w], w4[wr.z + cs.w], w4[wr.w + cs.w]);
+        let X0 = mat4x4f(x4[x0.x + k] * m0.x, x4[x0.y + k] * m0.y, x4[x0.z + k] * m0.z,
+          x4[x0.w + k] * m0.w);
+        let X1 = mat4x4f(x4[x1.x + k] * m1.x, x4[x1.y + k] * m1.y, x4[x1.z + k] * m1.z,
+          x4[x1.w + k] * m1.w);
+        let X2 = mat4x4f(x4[x2.x + k] * m2.x, x4[x2.y + k] * m2.y, x4[x2.z + k] * m2.z,
+          x4[x2.w + k] * m2.w);
+        let X3 = mat4x4f(x4[x3.x + k] * m3.x, x4[x3.y + k] * m3.y, x4[x3.z + k] * m3.z,
+          x4[x3.w + k] * m3.w);
+        a00 += W0 * X0; a01 += W1 * X0; a02 += W2 * X0; a03 += W3 * X0;
+        a10 += W0 * X1; a11 += W1 * X1; a12 += W2 * X1; a13 += W3 * X1;
+        a20 += W0 * X2; a21 += W1 * X2; a22 += W2 * X2; a23 += W3 * X2;
+        a30 += W0 * X3; a31 += W1 * X3; a32 += W2 * X3; a33 += W3 * X3;
       }
     }
   }
-  put_y4(pb, cb, a0[0], a1[0], a2[0], a3[0]);
-  put_y4(pb + 1u, cb, a0[1], a1[1], a2[1], a3[1]);
-  put_y4(pb + 2u, cb, a0[2], a1[2], a2[2], a3[2]);
-  put_y4(pb + 3u, cb, a0[3], a1[3], a2[3], a3[3]);
+  put_y4(pb + 0u, cb, a00[0], a01[0], a02[0], a03[0]);
+  put_y4(pb + 1u, cb, a00[1], a01[1], a02[1], a03[1]);
+  put_y4(pb + 2u, cb, a00[2], a01[2], a02[2], a03[2]);
+  put_y4(pb + 3u, cb, a00[3], a01[3], a02[3], a03[3]);
+  put_y4(pb + 4u, cb, a10[0], a11[0], a12[0], a13[0]);
+  put_y4(pb + 5u, cb, a10[1], a11[1], a12[1], a13[1]);
+  put_y4(pb + 6u, cb, a10[2], a11[2], a12[2], a13[2]);
+  put_y4(pb + 7u, cb, a10[3], a11[3], a12[3], a13[3]);
+  put_y4(pb + 8u, cb, a20[0], a21[0], a22[0], a23[0]);
+  put_y4(pb + 9u, cb, a20[1], a21[1], a22[1], a23[1]);
+  put_y4(pb + 10u, cb, a20[2], a21[2], a22[2], a23[2]);
+  put_y4(pb + 11u, cb, a20[3], a21[3], a22[3], a23[3]);
+  put_y4(pb + 12u, cb, a30[0], a31[0], a32[0], a33[0]);
+  put_y4(pb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
+  put_y4(pb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
+  put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,16 +371,21 @@ fn put_dx_quad(o: u32, c: u32, v: vec4f) {
   if (c + 3u < C) { dx[o + c + 3u] = v.w; }
 }
 
-// dx = dy w^T per tap as an implicit GEMM, reducing along Cout four at a time (Cout % 4 == 0).
-// a{j}: column q is the block's input pixel q, components are in channels cb + 4 j + (0..3).
-// A block is four pixels of one input row whose columns are congruent modulo the column stride
-// (iw = r + sw (4 c + q)): then a tap (kh, kw) hits an output position for all four or for
-// none (except past the right or bottom edge), so the taps the stride skips are skipped whole
-// instead of masked, which with stride 2 would waste half the work. Block id
-// ((n H + ih) sw + r) chunks + c, chunks = ceil(ceil(W / sw) / 4); lanes past the row's end
-// compute a copy of its last pixel and are not stored. Per used tap and vec4 k of Cout:
-//   a{j} += Wj^T D,  Wj columns = w rows (kh, kw, cb + 4 j + i), vec4 k; D columns = dy of the
-//                    four pixels' outputs, vec4 k (masked to 0 where a pixel has none).
+// dx = dy w^T per tap as an implicit GEMM, reducing along Cout four at a time (Cout % 4 == 0),
+// 16 input pixels x 16 in channels per invocation. The pixels are a grid of gr rows x 16 / gr
+// columns (gr = dims.gr, chosen by conv2d.ts to waste the fewest grid points: 4 for images,
+// 1 for one-row sequences) whose rows are congruent modulo the row stride and whose columns are
+// congruent modulo the column stride: then a tap (kh, kw) hits an output position for all
+// sixteen or for none (except past an edge of the image), so the taps the stride skips are
+// skipped whole instead of masked, which with stride 2 would waste three quarters of the work.
+// Pixel group g (four pixels q of one grid row) has
+//   ih = a + sh (gr t + g / m),  iw = r + sw (4 m c + 4 (g % m) + q),  m = 4 / gr groups a row,
+// block id (((n sh + a) T + t) sw + r) chunks + c, T = ceil(ceil(H / sh) / gr) and
+// chunks = ceil(ceil(W / sw) / (4 m)); grid points past the image compute a copy of a pixel
+// inside and are not stored. Per used tap and vec4 k of Cout:
+//   a{g}{j} += Wj^T D{g},  Wj columns = w rows (kh, kw, cb + 4 j + i), vec4 k; D{g} columns =
+//                          dy of group g's four pixels' outputs, vec4 k (0 where none),
+// so column q of a{g}{j} is pixel (g, q), components in channels cb + 4 j + (0..3).
 @compute @workgroup_size(4, 16)
 fn backward_dx_vec4(
   @builtin(global_invocation_id) gid: vec3u,
@@ -307,30 +393,297 @@ fn backward_dx_vec4(
 ) {
   let n4 = dims.cout / 4u;
   let C = dims.cin;
-  let chunks = ((dims.width + dims.sw - 1u) / dims.sw + 3u) / 4u;
-  let per_row = dims.sw * chunks;
+  let gr = dims.gr;
+  let m = 4u / gr;
+  let chunks = ((dims.width + dims.sw - 1u) / dims.sw + 4u * m - 1u) / (4u * m);
+  let T = ((dims.height + dims.sh - 1u) / dims.sh + gr - 1u) / gr;
   let cb = 16u * gid.x;
-  let id = flat_y(gid, nwg, 16u);
-  if (cb >= C || id >= dims.batch * dims.height * per_row) { return; }
-  let row = id / per_row;   // n H + ih
-  let r = (id % per_row) / chunks;
-  let iw = vec4u(r + dims.sw * 4u * (id % chunks)) + dims.sw * LANES;
-  let iwc = min(iw, vec4u(dims.width - 1u));
-  let n = row / dims.height;
-  let ih = row % dims.height;
-  // Flat pixel of each lane; lanes past the row's end get an index no pixel has (not stored).
-  let Q = dims.batch * dims.height * dims.width;
-  let qs = select(vec4u(Q), vec4u(row * dims.width) + iwc, iw < vec4u(dims.width));
-  let tw0 = vec4i(iwc + dims.pl);   // iw + pl = ow sw + kw
-  let sw = vec4i(i32(dims.sw));
-  let Wo = vec4i(i32(dims.wo));
+  var id = flat_y(gid, nwg, 16u);
+  if (cb >= C || id >= dims.batch * dims.sh * T * dims.sw * chunks) { return; }
+  let c = id % chunks;
+  id /= chunks;
+  let r = id % dims.sw;
+  id /= dims.sw;
+  let t = id % T;
+  id /= T;
+  let a = id % dims.sh;
+  let n = id / dims.sh;
+  // Per group g (vector lanes g): its grid row, and the column of its first pixel.
+  let gs = LANES;
+  let ih = vec4u(a + dims.sh * gr * t) + dims.sh * (gs / m);
+  let iwg = vec4u(r + dims.sw * 4u * m * c) + dims.sw * 4u * (gs % m);
+  let in_h = ih < vec4u(dims.height);
+  let ihc = min(ih, vec4u(dims.height - 1u));
+  let th0 = vec4i(ihc + dims.pt);   // ih + pt = oh sh + kh
+  // Columns of each group's four pixels (lanes q), clamped into the image.
+  let qs = dims.sw * LANES;
+  let iw0 = vec4u(iwg.x) + qs;
+  let iw1 = vec4u(iwg.y) + qs;
+  let iw2 = vec4u(iwg.z) + qs;
+  let iw3 = vec4u(iwg.w) + qs;
+  let Wl = vec4u(dims.width - 1u);
+  let tw0 = vec4i(min(iw0, Wl) + dims.pl);   // iw + pl = ow sw + kw
+  let tw1 = vec4i(min(iw1, Wl) + dims.pl);
+  let tw2 = vec4i(min(iw2, Wl) + dims.pl);
+  let tw3 = vec4i(min(iw3, Wl) + dims.pl);
+  let sh = vec4i(i32(dims.sh));
   let c0 = min(vec4u(cb) + LANES, vec4u(C - 1u));
   let c1 = min(vec4u(cb + 4u) + LANES, vec4u(C - 1u));
   let c2 = min(vec4u(cb + 8u) + LANES, vec4u(C - 1u));
   let c3 = min(vec4u(cb + 12u) + LANES, vec4u(C - 1u));
-  var a0 = mat4x4f(); var a1 = mat4x4f(); var a2 = mat4x4f(); var a3 = mat4x4f();
+  var a00 = mat4x4f(); var a01 = mat4x4f(); var a02 = mat4x4f(); var a03 = mat4x4f();
+  var a10 = mat4x4f(); var a11 = mat4x4f(); var a12 = mat4x4f(); var a13 = mat4x4f();
+  var a20 = mat4x4f(); var a21 = mat4x4f(); var a22 = mat4x4f(); var a23 = mat4x4f();
+  var a30 = mat4x4f(); var a31 = mat4x4f(); var a32 = mat4x4f(); var a33 = mat4x4f();
   for (var kh = 0u; kh < dims.kh; kh++) {
-    // ih + pt = oh sh + kh, needing an exact quotient oh in [0, Ho).
+    let th = th0 - i32(kh);
+    let oh = th / sh;
+    let okh = (th >= vec4i(0)) & (th - oh * sh == vec4i(0)) & (oh < vec4i(i32(dims.ho)));
+    if (!any(okh)) { continue; }
+    // Output row start of each group (0 where it has none).
+    let orow = select(vec4u(0u), (vec4u(n * dims.ho) + vec4u(oh)) * dims.wo, okh);
+    let mh = select(vec4f(0.0), vec4f(1.0), okh);
+    for (var kw = 0u; kw < dims.kw; kw++) {
+      let d0 = dy_offsets(tw0, kw, orow.x, mh.x);
+      let d1 = dy_offsets(tw1, kw, orow.y, mh.y);
+      let d2 = dy_offsets(tw2, kw, orow.z, mh.z);
+      let d3 = dy_offsets(tw3, kw, orow.w, mh.w);
+      if (!any((d0.m != vec4f(0.0)) | (d1.m != vec4f(0.0)) | (d2.m != vec4f(0.0)) |
+          (d3.m != vec4f(0.0)))) { continue; }
+      let wr = (kh * dims.kw + kw) * C;
+      let w0 = (vec4u(wr) + c0) * n4;
+      let w1 = (vec4u(wr) + c1) * n4;
+      let w2 = (vec4u(wr) + c2) * n4;
+      let w3 = (vec4u(wr) + c3) * n4;
+      for (var k = 0u; k < n4; k++) {
+        let W0 = transpose(mat4x4f(w4[w0.x + k], w4[w0.y + k], w4[w0.z + k], w4[w0.w + k]));
+        let W1 = transpose(mat4x4f(w4[w1.x + k], w4[w1.y + k], w4[w1.z + k], w4[w1.w + k]));
+        let W2 = transpose(mat4x4f(w4[w2.x + k], w4[w2.y + k], w4[w2.z + k], w4[w2.w + k]));
+        let W3 = transpose(mat4x4f(w4[w3.x + k], w4[w3.y + k], w4[w3.z + k], w4[w3.w + k]));
+        let D0 = mat4x4f(dy4[d0.o.x + k] * d0.m.x, dy4[d0.o.y + k] * d0.m.y,
+          dy4[d0.o.z + k] * d0.m.z, dy4[d0.o.w + k] * d0.m.w);
+        let D1 = mat4x4f(dy4[d1.o.x + k] * d1.m.x, dy4[d1.o.y + k] * d1.m.y,
+          dy4[d1.o.z + k] * d1.m.z, dy4[d1.o.w + k] * d1.m.w);
+        let D2 = mat4x4f(dy4[d2.o.x + k] * d2.m.x, dy4[d2.o.y + k] * d2.m.y,
+          dy4[d2.o.z + k] * d2.m.z, dy4[d2.o.w + k] * d2.m.w);
+        let D3 = mat4x4f(dy4[d3.o.x + k] * d3.m.x, dy4[d3.o.y + k] * d3.m.y,
+          dy4[d3.o.z + k] * d3.m.z, dy4[d3.o.w + k] * d3.m.w);
+        a00 += W0 * D0; a01 += W1 * D0; a02 += W2 * D0; a03 += W3 * D0;
+        a10 += W0 * D1; a11 += W1 * D1; a12 += W2 * D1; a13 += W3 * D1;
+        a20 += W0 * D2; a21 += W1 * D2; a22 += W2 * D2; a23 += W3 * D2;
+        a30 += W0 * D3; a31 += W1 * D3; a32 += W2 * D3; a33 += W3 * D3;
+      }
+    }
+  }
+  // Flat pixel of each grid point; those outside the image get an index no pixel has.
+  let Q = dims.batch * dims.height * dims.width;
+  let row0 = (n * dims.height + ihc) * dims.width;
+  let W = vec4u(dims.width);
+  let q0 = select(vec4u(Q), vec4u(row0.x) + iw0, (iw0 < W) & vec4<bool>(in_h.x));
+  let q1 = select(vec4u(Q), vec4u(row0.y) + iw1, (iw1 < W) & vec4<bool>(in_h.y));
+  let q2 = select(vec4u(Q), vec4u(row0.z) + iw2, (iw2 < W) & vec4<bool>(in_h.z));
+  let q3 = select(vec4u(Q), vec4u(row0.w) + iw3, (iw3 < W) & vec4<bool>(in_h.w));
+  put_dx(q0.x, cb, a00[0], a01[0], a02[0], a03[0]);
+  put_dx(q0.y, cb, a00[1], a01[1], a02[1], a03[1]);
+  put_dx(q0.z, cb, a00[2], a01[2], a02[2], a03[2]);
+  put_dx(q0.w, cb, a00[3], a01[3], a02[3], a03[3]);
+  put_dx(q1.x, cb, a10[0], a11[0], a12[0], a13[0]);
+  put_dx(q1.y, cb, a10[1], a11[1], a12[1], a13[1]);
+  put_dx(q1.z, cb, a10[2], a11[2], a12[2], a13[2]);
+  put_dx(q1.w, cb, a10[3], a11[3], a12[3], a13[3]);
+  put_dx(q2.x, cb, a20[0], a21[0], a22[0], a23[0]);
+  put_dx(q2.y, cb, a20[1], a21[1], a22[1], a23[1]);
+  put_dx(q2.z, cb, a20[2], a21[2], a22[2], a23[2]);
+  put_dx(q2.w, cb, a20[3], a21[3], a22[3], a23[3]);
+  put_dx(q3.x, cb, a30[0], a31[0], a32[0], a33[0]);
+  put_dx(q3.y, cb, a30[1], a31[1], a32[1], a33[1]);
+  put_dx(q3.z, cb, a30[2], a31[2], a32[2], a33[2]);
+  put_dx(q3.w, cb, a30[3], a31[3], a32[3], a33[3]);
+}
+
+// As backward_dx_vec4 with 8 in channels per invocation (for 16 <= Cin <= 32): the four
+// invocations of a workgroup row then still cover all of Cin and share their 16 pixels, whose
+// dy reads llvmpipe serves far faster when the lanes of a vector ask for the same pixels
+// (measured: 4 lanes sharing vs 2 vs 1 gave 1 : 0.68 : 0.37 of the speed). a{g}{j}, j = 0, 1.
+@compute @workgroup_size(4, 16)
+fn backward_dx_vec4_c8(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let n4 = dims.cout / 4u;
+  let C = dims.cin;
+  let gr = dims.gr;
+  let m = 4u / gr;
+  let chunks = ((dims.width + dims.sw - 1u) / dims.sw + 4u * m - 1u) / (4u * m);
+  let T = ((dims.height + dims.sh - 1u) / dims.sh + gr - 1u) / gr;
+  let cb = 8u * gid.x;
+  var id = flat_y(gid, nwg, 16u);
+  if (cb >= C || id >= dims.batch * dims.sh * T * dims.sw * chunks) { return; }
+  let c = id % chunks;
+  id /= chunks;
+  let r = id % dims.sw;
+  id /= dims.sw;
+  let t = id % T;
+  id /= T;
+  let a = id % dims.sh;
+  let n = id / dims.sh;
+  // Per group g (vector lanes g): its grid row, and the column of its first pixel.
+  let gs = LANES;
+  let ih = vec4u(a + dims.sh * gr * t) + dims.sh * (gs / m);
+  let iwg = vec4u(r + dims.sw * 4u * m * c) + dims.sw * 4u * (gs % m);
+  let in_h = ih < vec4u(dims.height);
+  let ihc = min(ih, vec4u(dims.height - 1u));
+  let th0 = vec4i(ihc + dims.pt);   // ih + pt = oh sh + kh
+  // Columns of each group's four pixels (lanes q), clamped into the image.
+  let qs = dims.sw * LANES;
+  let iw0 = vec4u(iwg.x) + qs;
+  let iw1 = vec4u(iwg.y) + qs;
+  let iw2 = vec4u(iwg.z) + qs;
+  let iw3 = vec4u(iwg.w) + qs;
+  let Wl = vec4u(dims.width - 1u);
+  let tw0 = vec4i(min(iw0, Wl) + dims.pl);   // iw + pl = ow sw + kw
+  let tw1 = vec4i(min(iw1, Wl) + dims.pl);
+  let tw2 = vec4i(min(iw2, Wl) + dims.pl);
+  let tw3 = vec4i(min(iw3, Wl) + dims.pl);
+  let sh = vec4i(i32(dims.sh));
+  let c0 = min(vec4u(cb) + LANES, vec4u(C - 1u));
+  let c1 = min(vec4u(cb + 4u) + LANES, vec4u(C - 1u));
+  var a00 = mat4x4f(); var a01 = mat4x4f();
+  var a10 = mat4x4f(); var a11 = mat4x4f();
+  var a20 = mat4x4f(); var a21 = mat4x4f();
+  var a30 = mat4x4f(); var a31 = mat4x4f();
+  for (var kh = 0u; kh < dims.kh; kh++) {
+    let th = th0 - i32(kh);
+    let oh = th / sh;
+    let okh = (th >= vec4i(0)) & (th - oh * sh == vec4i(0)) & (oh < vec4i(i32(dims.ho)));
+    if (!any(okh)) { continue; }
+    // Output row start of each group (0 where it has none).
+    let orow = select(vec4u(0u), (vec4u(n * dims.ho) + vec4u(oh)) * dims.wo, okh);
+    let mh = select(vec4f(0.0), vec4f(1.0), okh);
+    for (var kw = 0u; kw < dims.kw; kw++) {
+      let d0 = dy_offsets(tw0, kw, orow.x, mh.x);
+      let d1 = dy_offsets(tw1, kw, orow.y, mh.y);
+      let d2 = dy_offsets(tw2, kw, orow.z, mh.z);
+      let d3 = dy_offsets(tw3, kw, orow.w, mh.w);
+      if (!any((d0.m != vec4f(0.0)) | (d1.m != vec4f(0.0)) | (d2.m != vec4f(0.0)) |
+          (d3.m != vec4f(0.0)))) { continue; }
+      let wr = (kh * dims.kw + kw) * C;
+      let w0 = (vec4u(wr) + c0) * n4;
+      let w1 = (vec4u(wr) + c1) * n4;
+      for (var k = 0u; k < n4; k++) {
+        let W0 = transpose(mat4x4f(w4[w0.x + k], w4[w0.y + k], w4[w0.z + k], w4[w0.w + k]));
+        let W1 = transpose(mat4x4f(w4[w1.x + k], w4[w1.y + k], w4[w1.z + k], w4[w1.w + k]));
+        let D0 = mat4x4f(dy4[d0.o.x + k] * d0.m.x, dy4[d0.o.y + k] * d0.m.y,
+          dy4[d0.o.z + k] * d0.m.z, dy4[d0.o.w + k] * d0.m.w);
+        let D1 = mat4x4f(dy4[d1.o.x + k] * d1.m.x, dy4[d1.o.y + k] * d1.m.y,
+          dy4[d1.o.z + k] * d1.m.z, dy4[d1.o.w + k] * d1.m.w);
+        let D2 = mat4x4f(dy4[d2.o.x + k] * d2.m.x, dy4[d2.o.y + k] * d2.m.y,
+          dy4[d2.o.z + k] * d2.m.z, dy4[d2.o.w + k] * d2.m.w);
+        let D3 = mat4x4f(dy4[d3.o.x + k] * d3.m.x, dy4[d3.o.y + k] * d3.m.y,
+          dy4[d3.o.z + k] * d3.m.z, dy4[d3.o.w + k] * d3.m.w);
+        a00 += W0 * D0; a01 += W1 * D0;
+        a10 += W0 * D1; a11 += W1 * D1;
+        a20 += W0 * D2; a21 += W1 * D2;
+        a30 += W0 * D3; a31 += W1 * D3;
+      }
+    }
+  }
+  // Flat pixel of each grid point; those outside the image get an index no pixel has.
+  let Q = dims.batch * dims.height * dims.width;
+  let row0 = (n * dims.height + ihc) * dims.width;
+  let W = vec4u(dims.width);
+  let q0 = select(vec4u(Q), vec4u(row0.x) + iw0, (iw0 < W) & vec4<bool>(in_h.x));
+  let q1 = select(vec4u(Q), vec4u(row0.y) + iw1, (iw1 < W) & vec4<bool>(in_h.y));
+  let q2 = select(vec4u(Q), vec4u(row0.z) + iw2, (iw2 < W) & vec4<bool>(in_h.z));
+  let q3 = select(vec4u(Q), vec4u(row0.w) + iw3, (iw3 < W) & vec4<bool>(in_h.w));
+  put_dx8(q0.x, cb, a00[0], a01[0]);
+  put_dx8(q0.y, cb, a00[1], a01[1]);
+  put_dx8(q0.z, cb, a00[2], a01[2]);
+  put_dx8(q0.w, cb, a00[3], a01[3]);
+  put_dx8(q1.x, cb, a10[0], a11[0]);
+  put_dx8(q1.y, cb, a10[1], a11[1]);
+  put_dx8(q1.z, cb, a10[2], a11[2]);
+  put_dx8(q1.w, cb, a10[3], a11[3]);
+  put_dx8(q2.x, cb, a20[0], a21[0]);
+  put_dx8(q2.y, cb, a20[1], a21[1]);
+  put_dx8(q2.z, cb, a20[2], a21[2]);
+  put_dx8(q2.w, cb, a20[3], a21[3]);
+  put_dx8(q3.x, cb, a30[0], a31[0]);
+  put_dx8(q3.y, cb, a30[1], a31[1]);
+  put_dx8(q3.z, cb, a30[2], a31[2]);
+  put_dx8(q3.w, cb, a30[3], a31[3]);
+}
+
+// dx pixel q, channels c .. c + 7 (clipped to Cin).
+fn put_dx8(q: u32, c: u32, v0: vec4f, v1: vec4f) {
+  if (q >= dims.batch * dims.height * dims.width) { return; }
+  put_dx_quad(q * dims.cin, c, v0);
+  put_dx_quad(q * dims.cin, c + 4u, v1);
+}
+
+// dy4 offsets (o, times Cout / 4, 0 where unused) and masks (m) of four pixels of one output row
+// `orow` (row mask mh) at tap column kw: tw = iw + pl per pixel, ow = (tw - kw) / sw exact.
+struct DyQuad {
+  o: vec4u,
+  m: vec4f,
+}
+
+fn dy_offsets(tw0: vec4i, kw: u32, orow: u32, mh: f32) -> DyQuad {
+  let sw = vec4i(i32(dims.sw));
+  let tw = tw0 - i32(kw);
+  let ow = tw / sw;
+  let ok = (tw >= vec4i(0)) & (tw - ow * sw == vec4i(0)) & (ow < vec4i(i32(dims.wo))) &
+    vec4<bool>(mh != 0.0);
+  return DyQuad(
+    select(vec4u(0u), (vec4u(orow) + vec4u(ow)) * (dims.cout / 4u), ok),
+    select(vec4f(0.0), vec4f(1.0), ok),
+  );
+}
+
+// Partial sums of backward_dx_narrow's four lanes, per workgroup row.
+var<workgroup> dx_part: array<vec4f, 64>;
+
+// For few in channels (Cin < 16, where most of backward_dx_vec4's 16-channel block would be
+// wasted, e.g. a decoder's last transposed layer with Cin = 1): workgroup row (gid.y) writes dx
+// of 4 pixels of one row whose columns are congruent modulo the column stride (block id
+// ((n H + ih) sw + r) chunks + c, iw = r + sw (4 c + q)) at in channel ci alone (flat id
+// block Cin + ci); per used tap
+//   a[q] += sum_k dot(dy4[output of pixel q, k], w4[(kh, kw, ci), k])   (masked per pixel),
+// the four lanes of the row (gid.x) each taking a quarter of the k range, then summed through
+// workgroup memory: lanes sharing their pixels make llvmpipe's gathers of dy far cheaper.
+@compute @workgroup_size(4, 16)
+fn backward_dx_narrow(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let n4 = dims.cout / 4u;
+  let C = dims.cin;
+  let chunks = ((dims.width + dims.sw - 1u) / dims.sw + 3u) / 4u;
+  let per_row = dims.sw * chunks;
+  let fid = flat_y(gid, nwg, 16u);
+  let ci = fid % C;
+  let id = fid / C;
+  // No early return: every lane reaches the barrier; dead rows compute a copy and store nothing.
+  let live = id < dims.batch * dims.height * per_row;
+  let idc = min(id, dims.batch * dims.height * per_row - 1u);
+  let row = idc / per_row;   // n H + ih
+  let r = (idc % per_row) / chunks;
+  let iw = vec4u(r + dims.sw * 4u * (idc % chunks)) + dims.sw * LANES;
+  let iwc = min(iw, vec4u(dims.width - 1u));
+  let n = row / dims.height;
+  let ih = row % dims.height;
+  let Q = dims.batch * dims.height * dims.width;
+  let qs = select(vec4u(Q), vec4u(row * dims.width) + iwc, (iw < vec4u(dims.width)) &
+    vec4<bool>(live));
+  let tw0 = vec4i(iwc + dims.pl);
+  let sw = vec4i(i32(dims.sw));
+  let Wo = vec4i(i32(dims.wo));
+  let kq = (n4 + 3u) / 4u;
+  let k0 = min(lid.x * kq, n4);
+  let k1 = min(k0 + kq, n4);
+  var a = vec4f();
+  for (var kh = 0u; kh < dims.kh; kh++) {
     let th = ih + dims.pt;
     if (th < kh || (th - kh) % dims.sh != 0u || (th - kh) / dims.sh >= dims.ho) { continue; }
     let orow = (n * dims.ho + (th - kh) / dims.sh) * dims.wo;
@@ -340,30 +693,29 @@ fn backward_dx_vec4(
       let ok = (tw >= vec4i(0)) & (tw - ow * sw == vec4i(0)) & (ow < Wo);
       if (!any(ok)) { continue; }
       let go = select(vec4u(0u), (vec4u(orow) + vec4u(ow)) * n4, ok);
-      let m = select(vec4f(0.0), vec4f(1.0), ok);
-      let wr = (kh * dims.kw + kw) * C;
-      let w0 = (vec4u(wr) + c0) * n4;
-      let w1 = (vec4u(wr) + c1) * n4;
-      let w2 = (vec4u(wr) + c2) * n4;
-      let w3 = (vec4u(wr) + c3) * n4;
-      for (var k = 0u; k < n4; k++) {
-        let D = mat4x4f(
-          dy4[go.x + k] * m.x,
-          dy4[go.y + k] * m.y,
-          dy4[go.z + k] * m.z,
-          dy4[go.w + k] * m.w,
+      let wr = ((kh * dims.kw + kw) * C + ci) * n4;
+      var t = vec4f();
+      for (var k = k0; k < k1; k++) {
+        let wv = w4[wr + k];
+        t += vec4f(
+          dot(dy4[go.x + k], wv),
+          dot(dy4[go.y + k], wv),
+          dot(dy4[go.z + k], wv),
+          dot(dy4[go.w + k], wv),
         );
-        a0 += transpose(mat4x4f(w4[w0.x + k], w4[w0.y + k], w4[w0.z + k], w4[w0.w + k])) * D;
-        a1 += transpose(mat4x4f(w4[w1.x + k], w4[w1.y + k], w4[w1.z + k], w4[w1.w + k])) * D;
-        a2 += transpose(mat4x4f(w4[w2.x + k], w4[w2.y + k], w4[w2.z + k], w4[w2.w + k])) * D;
-        a3 += transpose(mat4x4f(w4[w3.x + k], w4[w3.y + k], w4[w3.z + k], w4[w3.w + k])) * D;
       }
+      a += select(vec4f(0.0), t, ok);
     }
   }
-  put_dx(qs.x, cb, a0[0], a1[0], a2[0], a3[0]);
-  put_dx(qs.y, cb, a0[1], a1[1], a2[1], a3[1]);
-  put_dx(qs.z, cb, a0[2], a1[2], a2[2], a3[2]);
-  put_dx(qs.w, cb, a0[3], a1[3], a2[3], a3[3]);
+  dx_part[lid.y * 4u + lid.x] = a;
+  workgroupBarrier();
+  if (lid.x != 0u) { return; }
+  let o = lid.y * 4u;
+  let sum = dx_part[o] + dx_part[o + 1u] + dx_part[o + 2u] + dx_part[o + 3u];
+  if (qs.x < Q) { dx[qs.x * C + ci] = sum.x; }
+  if (qs.y < Q) { dx[qs.y * C + ci] = sum.y; }
+  if (qs.z < Q) { dx[qs.z * C + ci] = sum.z; }
+  if (qs.w < Q) { dx[qs.w * C + ci] = sum.w; }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,11 +747,12 @@ fn backward_dw_naive(@builtin(global_invocation_id) gid: vec3u) {
   dw[r * dims.cout + co] = s;
 }
 
-// dw row r, vec4 channels c .. c + 3 (clipped).
-fn put_dw4(r: u32, c: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
+// dw row r, vec4 channels c .. c + 3 (clipped), of the partial dw of image chunk z.
+fn put_dw4(z: u32, r: u32, c: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   let n4 = dims.cout / 4u;
-  if (r >= dims.kh * dims.kw * dims.cin) { return; }
-  let o = r * n4 + c;
+  let R = dims.kh * dims.kw * dims.cin;
+  if (r >= R) { return; }
+  let o = (z * R + r) * n4 + c;
   if (c < n4) { dw4[o] = v0; }
   if (c + 1u < n4) { dw4[o + 1u] = v1; }
   if (c + 2u < n4) { dw4[o + 2u] = v2; }
@@ -412,9 +765,53 @@ fn row_tap(r: u32) -> vec3u {
   return vec3u(kk / dims.kw, kk % dims.kw, r % dims.cin);
 }
 
-// a{j}: column q is dw row rb + q, components are channels 4 (cb + j) + (0..3). Per output
-// pixel: a{j} += dy4[pixel, cb + j] (x at the pixel's taps of the four rows)^T. Rows past the
-// end of dw repeat the last row and are not stored.
+// Four flat output pixels p .. p + 3 (used by the vec4 forwards and dw): clamped below p1 (the
+// end of the pixels, or of a dw image chunk) so always valid indices, live where below p1.
+struct PixelQuad {
+  live: vec4<bool>,
+  go: vec4u,     // dy4 offset of each pixel (times Cout / 4)
+  img: vec4i,    // first x row of each pixel's image
+  ih0: vec4i,    // oh sh - pt
+  iw0: vec4i,    // ow sw - pl
+}
+
+fn pixel_quad(p: u32, p1: u32) -> PixelQuad {
+  let ps = vec4u(p) + LANES;
+  let pc = min(ps, vec4u(p1 - 1u));
+  let hw = dims.ho * dims.wo;
+  let rem = pc % hw;
+  return PixelQuad(
+    ps < vec4u(p1),
+    pc * (dims.cout / 4u),
+    vec4i((pc / hw) * dims.height),
+    vec4i(rem / dims.wo * dims.sh) - i32(dims.pt),
+    vec4i(rem % dims.wo * dims.sw) - i32(dims.pl),
+  );
+}
+
+// Pixel offsets into x (times Cin gives the element) of the four pixels' tap (kh, kw); -1 where
+// the tap is padding.
+fn tap_offsets(q: PixelQuad, kh: u32, kw: u32) -> vec4i {
+  let ih = q.ih0 + i32(kh);
+  let iw = q.iw0 + i32(kw);
+  let W = vec4i(i32(dims.width));
+  let ok = (ih >= vec4i(0)) & (ih < vec4i(i32(dims.height))) & (iw >= vec4i(0)) & (iw < W);
+  return select(vec4i(-1), (q.img + ih) * W + iw, ok);
+}
+
+// D: column i is dy4[pixel i, channel vec4 c], zero for pixels past the chunk's end.
+fn dy_quad(q: PixelQuad, c: u32) -> mat4x4f {
+  let m = select(vec4f(0.0), vec4f(1.0), q.live);
+  return mat4x4f(dy4[q.go.x + c] * m.x, dy4[q.go.y + c] * m.y, dy4[q.go.z + c] * m.z,
+    dy4[q.go.w + c] * m.w);
+}
+
+// dw of rows r in [4 gid.y, +4) x channels [16 gid.x, +16) (clipped) over image chunk gid.z
+// (see reduce_splits). a{j}: column q is dw row rb + q, components are channels 4 (cb + j) +
+// (0..3). Per output pixel: a{j} += dy4[pixel, cb + j] (x at the pixel's taps of the four
+// rows)^T. (Rank-1 updates: four-pixel block products as in backward_dw_vec4_cin4 measured
+// slower here, where Cin is 1 or 3 and the four rows are scattered taps.) Rows past the end of
+// dw repeat the last row and are not stored.
 @compute @workgroup_size(4, 16)
 fn backward_dw_vec4(@builtin(global_invocation_id) gid: vec3u) {
   let n4 = dims.cout / 4u;
@@ -434,8 +831,10 @@ fn backward_dw_vec4(@builtin(global_invocation_id) gid: vec3u) {
   let H = vec4i(i32(dims.height));
   let W = vec4i(i32(dims.width));
   var a0 = mat4x4f(); var a1 = mat4x4f(); var a2 = mat4x4f(); var a3 = mat4x4f();
-  var p = 0u;   // flat output pixel, advanced in step with (n, oh, ow)
-  for (var n = 0u; n < dims.batch; n++) {
+  let n0 = gid.z * dims.chunk;
+  let n1 = min(n0 + dims.chunk, dims.batch);
+  var p = n0 * dims.ho * dims.wo;   // flat output pixel, advanced in step with (n, oh, ow)
+  for (var n = n0; n < n1; n++) {
     for (var oh = 0u; oh < dims.ho; oh++) {
       let ih = vec4i(i32(oh * dims.sh)) + khs;
       let row_ok = (ih >= vec4i(0)) & (ih < H);
@@ -455,15 +854,23 @@ fn backward_dw_vec4(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
-  put_dw4(rb, cb, a0[0], a1[0], a2[0], a3[0]);
-  put_dw4(rb + 1u, cb, a0[1], a1[1], a2[1], a3[1]);
-  put_dw4(rb + 2u, cb, a0[2], a1[2], a2[2], a3[2]);
-  put_dw4(rb + 3u, cb, a0[3], a1[3], a2[3], a3[3]);
+  put_dw4(gid.z, rb, cb, a0[0], a1[0], a2[0], a3[0]);
+  put_dw4(gid.z, rb + 1u, cb, a0[1], a1[1], a2[1], a3[1]);
+  put_dw4(gid.z, rb + 2u, cb, a0[2], a1[2], a2[2], a3[2]);
+  put_dw4(gid.z, rb + 3u, cb, a0[3], a1[3], a2[3], a3[3]);
+}
+
+// X: column j is x4[pixel j's tap, in channel vec4 k] (0 for padding).
+fn x_quad(o: vec4i, k: u32) -> mat4x4f {
+  let c4 = dims.cin / 4u;
+  let xo = select(vec4u(0u), vec4u(o) * c4 + k, o >= vec4i(0));
+  let m = select(vec4f(0.0), vec4f(1.0), o >= vec4i(0));
+  return mat4x4f(x4[xo.x] * m.x, x4[xo.y] * m.y, x4[xo.z] * m.z, x4[xo.w] * m.w);
 }
 
 // As backward_dw_vec4 for Cin % 4 == 0, with a 16-row block: rows rb + 4 g + (0..3) are four
-// in channels of one tap, so per pixel each quad g of rows reads one vec4 of x, and
-//   a{g}{j} += dy4[pixel, cb + j] (x4 at quad g's tap)^T
+// in channels of one tap (quad g), x read as vec4s; per four pixels
+//   a{g}{j} += D{j} X{g}^T,  X{g} columns = x4 of the four pixels at quad g's tap and channels
 // (column i of a{g}{j} is dw row rb + 4 g + i, components channels 4 (cb + j) + (0..3)).
 // Quads past the end of dw repeat the last quad and are not stored.
 @compute @workgroup_size(4, 16)
@@ -477,64 +884,61 @@ fn backward_dw_vec4_cin4(@builtin(global_invocation_id) gid: vec3u) {
   let gs = min(vec4u(gb) + LANES, vec4u(R4 - 1u));
   let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
   let kk = gs / c4;   // tap kh KW + kw of each quad
-  let khs = vec4i(kk / dims.kw) - i32(dims.pt);
-  let kws = vec4i(kk % dims.kw) - i32(dims.pl);
+  let khs = kk / dims.kw;
+  let kws = kk % dims.kw;
   let cis = gs % c4;
-  let H = vec4i(i32(dims.height));
-  let W = vec4i(i32(dims.width));
+  let hw = dims.ho * dims.wo;
+  let p0 = gid.z * dims.chunk * hw;
+  let p1 = min(p0 + dims.chunk * hw, dims.batch * hw);
   var a00 = mat4x4f(); var a01 = mat4x4f(); var a02 = mat4x4f(); var a03 = mat4x4f();
   var a10 = mat4x4f(); var a11 = mat4x4f(); var a12 = mat4x4f(); var a13 = mat4x4f();
   var a20 = mat4x4f(); var a21 = mat4x4f(); var a22 = mat4x4f(); var a23 = mat4x4f();
   var a30 = mat4x4f(); var a31 = mat4x4f(); var a32 = mat4x4f(); var a33 = mat4x4f();
-  var p = 0u;   // flat output pixel, advanced in step with (n, oh, ow)
-  for (var n = 0u; n < dims.batch; n++) {
-    for (var oh = 0u; oh < dims.ho; oh++) {
-      let ih = vec4i(i32(oh * dims.sh)) + khs;
-      let row_ok = (ih >= vec4i(0)) & (ih < H);
-      let xrow = (vec4i(i32(n * dims.height)) + ih) * W;
-      for (var ow = 0u; ow < dims.wo; ow++) {
-        let iw = vec4i(i32(ow * dims.sw)) + kws;
-        let ok = row_ok & (iw >= vec4i(0)) & (iw < W);
-        let xo = select(vec4u(0u), vec4u(xrow + iw) * c4 + cis, ok);
-        let m = select(vec4f(0.0), vec4f(1.0), ok);
-        let x0 = x4[xo.x] * m.x;
-        let x1 = x4[xo.y] * m.y;
-        let x2 = x4[xo.z] * m.z;
-        let x3 = x4[xo.w] * m.w;
-        let go = p * n4;
-        let d0 = dy4[go + cs.x];
-        let d1 = dy4[go + cs.y];
-        let d2 = dy4[go + cs.z];
-        let d3 = dy4[go + cs.w];
-        a00 = outer_fma(a00, d0, x0); a01 = outer_fma(a01, d1, x0);
-        a02 = outer_fma(a02, d2, x0); a03 = outer_fma(a03, d3, x0);
-        a10 = outer_fma(a10, d0, x1); a11 = outer_fma(a11, d1, x1);
-        a12 = outer_fma(a12, d2, x1); a13 = outer_fma(a13, d3, x1);
-        a20 = outer_fma(a20, d0, x2); a21 = outer_fma(a21, d1, x2);
-        a22 = outer_fma(a22, d2, x2); a23 = outer_fma(a23, d3, x2);
-        a30 = outer_fma(a30, d0, x3); a31 = outer_fma(a31, d1, x3);
-        a32 = outer_fma(a32, d2, x3); a33 = outer_fma(a33, d3, x3);
-        p++;
-      }
-    }
+  for (var p = p0; p < p1; p += 4u) {
+    let q = pixel_quad(p, p1);
+    let X0 = transpose(x_quad(tap_offsets(q, khs.x, kws.x), cis.x));
+    let X1 = transpose(x_quad(tap_offsets(q, khs.y, kws.y), cis.y));
+    let X2 = transpose(x_quad(tap_offsets(q, khs.z, kws.z), cis.z));
+    let X3 = transpose(x_quad(tap_offsets(q, khs.w, kws.w), cis.w));
+    let D0 = dy_quad(q, cs.x);
+    let D1 = dy_quad(q, cs.y);
+    let D2 = dy_quad(q, cs.z);
+    let D3 = dy_quad(q, cs.w);
+    a00 += D0 * X0; a01 += D1 * X0; a02 += D2 * X0; a03 += D3 * X0;
+    a10 += D0 * X1; a11 += D1 * X1; a12 += D2 * X1; a13 += D3 * X1;
+    a20 += D0 * X2; a21 += D1 * X2; a22 += D2 * X2; a23 += D3 * X2;
+    a30 += D0 * X3; a31 += D1 * X3; a32 += D2 * X3; a33 += D3 * X3;
   }
   let rb = 4u * gb;
-  put_dw4(rb + 0u, cb, a00[0], a01[0], a02[0], a03[0]);
-  put_dw4(rb + 1u, cb, a00[1], a01[1], a02[1], a03[1]);
-  put_dw4(rb + 2u, cb, a00[2], a01[2], a02[2], a03[2]);
-  put_dw4(rb + 3u, cb, a00[3], a01[3], a02[3], a03[3]);
-  put_dw4(rb + 4u, cb, a10[0], a11[0], a12[0], a13[0]);
-  put_dw4(rb + 5u, cb, a10[1], a11[1], a12[1], a13[1]);
-  put_dw4(rb + 6u, cb, a10[2], a11[2], a12[2], a13[2]);
-  put_dw4(rb + 7u, cb, a10[3], a11[3], a12[3], a13[3]);
-  put_dw4(rb + 8u, cb, a20[0], a21[0], a22[0], a23[0]);
-  put_dw4(rb + 9u, cb, a20[1], a21[1], a22[1], a23[1]);
-  put_dw4(rb + 10u, cb, a20[2], a21[2], a22[2], a23[2]);
-  put_dw4(rb + 11u, cb, a20[3], a21[3], a22[3], a23[3]);
-  put_dw4(rb + 12u, cb, a30[0], a31[0], a32[0], a33[0]);
-  put_dw4(rb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
-  put_dw4(rb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
-  put_dw4(rb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+  put_dw4(gid.z, rb + 0u, cb, a00[0], a01[0], a02[0], a03[0]);
+  put_dw4(gid.z, rb + 1u, cb, a00[1], a01[1], a02[1], a03[1]);
+  put_dw4(gid.z, rb + 2u, cb, a00[2], a01[2], a02[2], a03[2]);
+  put_dw4(gid.z, rb + 3u, cb, a00[3], a01[3], a02[3], a03[3]);
+  put_dw4(gid.z, rb + 4u, cb, a10[0], a11[0], a12[0], a13[0]);
+  put_dw4(gid.z, rb + 5u, cb, a10[1], a11[1], a12[1], a13[1]);
+  put_dw4(gid.z, rb + 6u, cb, a10[2], a11[2], a12[2], a13[2]);
+  put_dw4(gid.z, rb + 7u, cb, a10[3], a11[3], a12[3], a13[3]);
+  put_dw4(gid.z, rb + 8u, cb, a20[0], a21[0], a22[0], a23[0]);
+  put_dw4(gid.z, rb + 9u, cb, a20[1], a21[1], a22[1], a23[1]);
+  put_dw4(gid.z, rb + 10u, cb, a20[2], a21[2], a22[2], a23[2]);
+  put_dw4(gid.z, rb + 11u, cb, a20[3], a21[3], a22[3], a23[3]);
+  put_dw4(gid.z, rb + 12u, cb, a30[0], a31[0], a32[0], a33[0]);
+  put_dw4(gid.z, rb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
+  put_dw4(gid.z, rb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
+  put_dw4(gid.z, rb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+}
+
+// dw[i] = sum_z part[z, i]: the partial dws of the image chunks (written by the vec4 dw kernels
+// into part [splits, KH KW Cin Cout] when the batch is split so that enough invocations run).
+// Invocation i (1-D grid, see grid1d) writes dw[i].
+@compute @workgroup_size(64)
+fn reduce_splits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let N = dims.kh * dims.kw * dims.cin * dims.cout;
+  if (i >= N) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < dims.splits; z++) { s += part[z * N + i]; }
+  dw[i] = s;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,14 +7,15 @@
  *   x, dx [B, H, W, Cin]   y, dy [B, Ho, Wo, Cout]   w, dw [KH, KW, Cin, Cout]   b, db [Cout]
  *
  * Kernel families: `naive` (one output per invocation, any shape) and `vec4` (register
- * blocks of 4 pixels (or dw rows) x 16 channels, an implicit GEMM reading Cout as vec4s;
- * needs Cout % 4 == 0; when Cin % 4 == 0 too, forward and dw also read x as vec4s). By
- * default the fastest that fits the shape is used: vec4 wherever it fits
- * (bench/conv_bench.ts: 5-20x faster than naive at the conv model's layers).
+ * blocks of 16 pixels (or dw rows) x 16 channels held as sixteen 4x4 matrices, an implicit
+ * GEMM reading Cout as vec4s; needs Cout % 4 == 0; when Cin % 4 == 0 too, forward and dw also
+ * read x as vec4s; dx with Cin < 16 uses one channel x 4 pixels per invocation instead). By
+ * default the fastest that fits the shape is used: vec4 wherever it fits (bench/conv_bench.ts).
  *
- * dw reduces over all B Ho Wo pixels inside each invocation, so it has only
- * (KH KW Cin / 16) x (Cout / 16) invocations (72 at 3x3x32->64): enough for llvmpipe on a few
- * cores, too few for a wide GPU, where a split over pixels plus a sum would be needed.
+ * The vec4 dw reduces over pixels inside each invocation, so it has only
+ * (KH KW Cin / 16) x (Cout / 16) invocations (72 at 3x3x32->64); when that makes fewer than
+ * DW_MIN_GROUPS workgroups, the batch is split into image chunks with a partial dw each (a
+ * scratch buffer allocated when the dispatch is built) and a second dispatch sums them.
  */
 
 import { type Tensor, zeros } from "../gpu/buffer.ts";
@@ -58,9 +59,9 @@ export interface Conv2dOptions {
 }
 
 const NAIVE_WG = 16;
-/** vec4 kernels: workgroup [4, 16], each invocation 16 channels x 4 pixels (or dw rows). */
+/** vec4 kernels: workgroup [4, 16]; forward and dx invocations 16 channels x 16 pixels. */
 const VEC4_WG = [4, 16] as const;
-const VEC4_BLOCK = [16, 4] as const;
+const VEC4_BLOCK = [16, 16] as const;
 const DB_WG = 64;
 const MAX_GROUPS = 65535;
 
@@ -150,6 +151,9 @@ function dimsOf(s: Conv2dShape): Record<string, number> {
     pl: o.padLeft,
     ho: o.height,
     wo: o.width,
+    splits: 1,
+    chunk: s.batch,
+    gr: 4,
   };
 }
 
@@ -253,15 +257,31 @@ export async function conv2dBackwardDx(
   const k = await gpu.kernel("conv2d");
   const dims = dimsOf(s);
   const Q = B * s.height * s.width;
-  // backward_dx_vec4's blocks: 4 pixels of a row with the same column modulo the stride.
-  const sw = s.stride[1];
-  const dxBlocks = B * s.height * sw * Math.ceil(Math.ceil(s.width / sw) / 4);
-  const d = v === "vec4"
+  // backward_dx_narrow's blocks: 4 pixels of a row with the same column modulo the stride;
+  // backward_dx_vec4's: gr such rows (with the same row modulo the stride) of 16 / gr pixels,
+  // gr picked to waste the fewest grid points (ties: more rows).
+  const [sh, sw] = s.stride;
+  const narrowBlocks = B * s.height * sw * Math.ceil(Math.ceil(s.width / sw) / 4);
+  const blocks = (gr: number) =>
+    B * sh * Math.ceil(Math.ceil(s.height / sh) / gr) * sw *
+    Math.ceil(Math.ceil(s.width / sw) / (16 / gr));
+  const gr = [4, 2, 1].reduce((best, g) => blocks(g) < blocks(best) ? g : best);
+  // Up to 32 in channels: 8 per invocation, so a workgroup row's four share their pixels.
+  const c8 = Ci <= 32;
+  // Fewer than 16 in channels would leave most of a vec4 block's 16 channels unused.
+  const d = v === "vec4" && Ci < 16
     ? await k.dispatch(
-      "backward_dx_vec4",
+      "backward_dx_narrow",
       { dx: t.dx, dy4: t.dy, w4: t.w, dims },
-      grid2d(Ci, VEC4_WG[0] * VEC4_BLOCK[0], dxBlocks, VEC4_WG[1]),
-      { label: `conv2d_dx_vec4 ${describe(s)}` },
+      grid2d(4, 4, narrowBlocks * Ci, 16),
+      { label: `conv2d_dx_narrow ${describe(s)}` },
+    )
+    : v === "vec4"
+    ? await k.dispatch(
+      c8 ? "backward_dx_vec4_c8" : "backward_dx_vec4",
+      { dx: t.dx, dy4: t.dy, w4: t.w, dims: { ...dims, gr } },
+      grid2d(Ci, VEC4_WG[0] * (c8 ? 8 : 16), blocks(gr), VEC4_WG[1]),
+      { label: `conv2d_dx_vec4${c8 ? "_c8" : ""} ${describe(s)} grid ${gr}x${16 / gr}` },
     )
     : await k.dispatch(
       "backward_dx_naive",
@@ -276,15 +296,22 @@ export async function conv2dBackwardDx(
 }
 
 /**
+ * Workgroups the vec4 dw kernels should have at least: with fewer, the batch is split into
+ * chunks reduced separately (llvmpipe runs one workgroup per thread; a wide GPU wants more).
+ */
+const DW_MIN_GROUPS = 32;
+
+/**
  * dw [KH, KW, Cin, Cout] = the weight gradient alone, from dy [B, Ho, Wo, Cout] and
- * x [B, H, W, Cin] (overwrites dw). One dispatch.
+ * x [B, H, W, Cin] (overwrites dw). One dispatch, or two when the batch is split into chunks
+ * (each chunk's partial dw into a scratch buffer allocated here, then their sum).
  */
 export async function conv2dBackwardDw(
   gpu: Gpu,
   t: { dw: Tensor | TensorView; dy: Tensor | TensorView; x: Tensor | TensorView },
   s: Conv2dShape,
   options: Conv2dOptions = {},
-): Promise<Dispatch> {
+): Promise<Dispatch[]> {
   const where = "conv2d.backward_dw";
   const o = checkShape(where, s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
@@ -298,25 +325,46 @@ export async function conv2dBackwardDw(
   const v = pick(where, s, options);
   const k = await gpu.kernel("conv2d");
   const dims = dimsOf(s);
-  // With Cin % 4 == 0, dw blocks are 16 rows (backward_dw_vec4_cin4), else 4.
-  const cin4 = Ci % 4 === 0;
-  const dwRows = cin4 ? 16 : 4;
-  const d = v === "vec4"
-    ? await k.dispatch(
-      cin4 ? "backward_dw_vec4_cin4" : "backward_dw_vec4",
-      { dw4: t.dw, dy4: t.dy, [cin4 ? "x4" : "x"]: t.x, dims },
-      [ceilDiv(Co / 4, VEC4_WG[0] * 4), ceilDiv(R, VEC4_WG[1] * dwRows), 1],
-      { label: `conv2d_dw_vec4${cin4 ? "_cin4" : ""} ${describe(s)}` },
-    )
-    : await k.dispatch(
+  if (v === "naive") {
+    const d = await k.dispatch(
       "backward_dw_naive",
       { dw: t.dw, dy: t.dy, x: t.x, dims },
       [ceilDiv(Co, NAIVE_WG), ceilDiv(R, NAIVE_WG), 1],
       { label: `conv2d_dw_naive ${describe(s)}` },
     );
+    d.flops = 2 * P * R * Co;
+    d.bytes = 4 * (P * Co + X + R * Co);
+    return [d];
+  }
+  // With Cin % 4 == 0, dw blocks are 16 rows (backward_dw_vec4_cin4), else 4.
+  const cin4 = Ci % 4 === 0;
+  const dwRows = cin4 ? 16 : 4;
+  const groups: [number, number] = [
+    ceilDiv(Co / 4, VEC4_WG[0] * 4),
+    ceilDiv(R, VEC4_WG[1] * dwRows),
+  ];
+  const chunk = Math.ceil(B / Math.min(B, ceilDiv(DW_MIN_GROUPS, groups[0] * groups[1])));
+  const splits = Math.ceil(B / chunk);
+  const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
+  const entry = cin4 ? "backward_dw_vec4_cin4" : "backward_dw_vec4";
+  const d = await k.dispatch(
+    entry,
+    { dw4: part, dy4: t.dy, [cin4 ? "x4" : "x"]: t.x, dims: { ...dims, splits, chunk } },
+    [groups[0], groups[1], splits],
+    { label: `conv2d_dw_vec4${cin4 ? "_cin4" : ""} ${describe(s)}` },
+  );
   d.flops = 2 * P * R * Co;
-  d.bytes = 4 * (P * Co + X + R * Co);
-  return d;
+  d.bytes = 4 * (P * Co + X + splits * R * Co);
+  if (splits === 1) return [d];
+  const sum = await k.dispatch(
+    "reduce_splits",
+    { dw: t.dw, part, dims: { ...dims, splits, chunk } },
+    grid1d(R * Co, DB_WG),
+    { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
+  );
+  sum.flops = splits * R * Co;
+  sum.bytes = 4 * (splits + 1) * R * Co;
+  return [d, sum];
 }
 
 /** db [Cout] = sum of dy [B, Ho, Wo, Cout] over B, Ho, Wo (overwrites db). One dispatch. */
@@ -394,7 +442,7 @@ export async function conv2dBackward(
   expectLength(where, "w", t.w, s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels);
   const out: Dispatch[] = [];
   if (t.dx) out.push(await conv2dBackwardDx(gpu, { dx: t.dx, dy: t.dy, w: t.w }, s, options));
-  out.push(await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.dy, x: t.x }, s, options));
+  out.push(...await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.dy, x: t.x }, s, options));
   out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, s));
   return out;
 }

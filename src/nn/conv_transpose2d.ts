@@ -175,7 +175,7 @@ export async function convTranspose2dBackward(
   const p = convTranspose2dPartner(s);
   const out: Dispatch[] = [];
   if (t.dx) out.push(...await conv2dForward(gpu, { y: t.dx, x: t.dy, w: t.w }, p, options));
-  out.push(await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.x, x: t.dy }, p, options));
+  out.push(...await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.x, x: t.dy }, p, options));
   // db sums dy [B, H, W, Cout] per channel: a 1x1 convolution of it has that as its output.
   const ones: Conv2dShape = {
     ...p,
