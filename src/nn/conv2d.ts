@@ -419,7 +419,7 @@ export async function conv2dAddBias(
 
 /**
  * dx [B, H, W, Cin] (omit for a first layer, whose input needs no gradient),
- * dw [KH, KW, Cin, Cout], db [Cout] from dy [B, Ho, Wo, Cout], x and w. Returns the dispatches
+ * dw [KH, KW, Cin, Cout], db [Cout] (omit: no bias) from dy [B, Ho, Wo, Cout], x and w. Returns the dispatches
  * in the order dx (when asked), dw, db; all overwrite their outputs.
  */
 export async function conv2dBackward(
@@ -427,7 +427,7 @@ export async function conv2dBackward(
   t: {
     dx?: Tensor | TensorView;
     dw: Tensor | TensorView;
-    db: Tensor | TensorView;
+    db?: Tensor | TensorView;
     dy: Tensor | TensorView;
     x: Tensor | TensorView;
     w: Tensor | TensorView;
@@ -443,6 +443,6 @@ export async function conv2dBackward(
   const out: Dispatch[] = [];
   if (t.dx) out.push(await conv2dBackwardDx(gpu, { dx: t.dx, dy: t.dy, w: t.w }, s, options));
   out.push(...await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.dy, x: t.x }, s, options));
-  out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, s));
+  if (t.db) out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, s));
   return out;
 }

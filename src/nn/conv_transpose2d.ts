@@ -134,7 +134,7 @@ export function convTranspose2dPartner(s: ConvTranspose2dShape): Conv2dShape {
 
 /**
  * y [B, H, W, Cout] = transposed conv(x [B, h, w, Cin], w [KH, KW, Cout, Cin]) + b [Cout].
- * Returns two dispatches (the scatter, then the bias). `options.variant` picks the partner's
+ * Returns two dispatches (the scatter, then the bias; only the scatter when b is omitted). `options.variant` picks the partner's
  * kernel family (vec4 needs Cin % 4 == 0).
  */
 export async function convTranspose2dForward(
@@ -143,20 +143,21 @@ export async function convTranspose2dForward(
     y: Tensor | TensorView;
     x: Tensor | TensorView;
     w: Tensor | TensorView;
-    b: Tensor | TensorView;
+    b?: Tensor | TensorView;
   },
   s: ConvTranspose2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
   const p = convTranspose2dPartner(s);
   const scatter = await conv2dBackwardDx(gpu, { dx: t.y, dy: t.x, w: t.w }, p, options);
+  if (!t.b) return [scatter];
   const bias = await conv2dAddBias(gpu, { x: t.y, b: t.b }, p);
   return [scatter, bias];
 }
 
 /**
  * dx [B, h, w, Cin] (omit for a layer whose input needs no gradient), dw [KH, KW, Cout, Cin],
- * db [Cout] from dy [B, H, W, Cout], x and w. Returns the dispatches in the order dx (when
+ * db [Cout] (omit for a layer without bias) from dy [B, H, W, Cout], x and w. Returns the dispatches in the order dx (when
  * asked), dw, db; all overwrite their outputs.
  */
 export async function convTranspose2dBackward(
@@ -164,7 +165,7 @@ export async function convTranspose2dBackward(
   t: {
     dx?: Tensor | TensorView;
     dw: Tensor | TensorView;
-    db: Tensor | TensorView;
+    db?: Tensor | TensorView;
     dy: Tensor | TensorView;
     x: Tensor | TensorView;
     w: Tensor | TensorView;
@@ -185,6 +186,6 @@ export async function convTranspose2dBackward(
     inChannels: 1,
     outChannels: s.outChannels,
   };
-  out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, ones));
+  if (t.db) out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, ones));
   return out;
 }

@@ -17,7 +17,7 @@
  * Legend: B batch, H x W x C image, h x w x c the encoder's last feature map, Z latent size.
  */
 
-import { Tensor, zeros } from "../gpu/buffer.ts";
+import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, TensorView } from "../gpu/kernel.ts";
 import { activationBackward, activationForward } from "../nn/activation.ts";
@@ -201,17 +201,11 @@ export function convVaeLayout(cfg: ConvVaeConfig): ParamLayout {
   return layout;
 }
 
-/**
- * A layer's bias, or (a conv followed by batch norm has none) zeros of its width; its
- * gradient's destination, or a scratch tensor for the dropped bias's (zero) sum.
- */
-function biasOf(gpu: Gpu, state: ModelState, prefix: string, channels: number) {
+/** A layer's bias and its gradient; none (undefined) for a conv followed by batch norm. */
+function biasOf(state: ModelState, prefix: string) {
   const L = state.layout, name = `${prefix}.bias`;
-  if (L.has(name)) return { b: L.view(state.params, name), db: L.view(state.grads, name) };
-  return {
-    b: zeros(gpu.device, [channels], `${prefix}.no_bias`),
-    db: new Tensor(gpu.device, "f32", [channels], `${prefix}.no_bias.grad`),
-  };
+  if (!L.has(name)) return { b: undefined, db: undefined };
+  return { b: L.view(state.params, name), db: L.view(state.grads, name) };
 }
 
 /** One conv (or transposed conv) + [BN] + [LeakyReLU] block's tensors, for the backward. */
@@ -306,7 +300,7 @@ async function decoderForward(
         y: pre,
         x: input,
         w: P(`${prefix}.weight`),
-        b: biasOf(gpu, state, prefix, C).b,
+        b: biasOf(state, prefix).b,
       }, s),
     );
     if (last) {
@@ -416,7 +410,7 @@ export async function buildConvStep(
         y: pre,
         x: input,
         w: P(`${prefix}.weight`),
-        b: biasOf(gpu, state, prefix, C).b,
+        b: biasOf(state, prefix).b,
       }, s),
     );
     const bn = cfg.batchnorm ? `encoder.bn.${i}` : null;
@@ -465,7 +459,7 @@ export async function buildConvStep(
       ...await convTranspose2dBackward(gpu, {
         dx: dIn,
         dw: G(`${b.prefix}.weight`),
-        db: biasOf(gpu, state, b.prefix, b.pre.shape.at(-1)!).db,
+        db: biasOf(state, b.prefix).db,
         dy: r.dpre,
         x: b.input,
         w: P(`${b.prefix}.weight`),
@@ -507,7 +501,7 @@ export async function buildConvStep(
       ...await conv2dBackward(gpu, {
         dx: dIn,
         dw: G(`${b.prefix}.weight`),
-        db: biasOf(gpu, state, b.prefix, b.pre.shape.at(-1)!).db,
+        db: biasOf(state, b.prefix).db,
         dy: r.dpre,
         x: b.input,
         w: P(`${b.prefix}.weight`),
