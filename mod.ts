@@ -81,6 +81,7 @@ export {
   scoped,
   type ShaderLoader,
   submit,
+  type TensorLike,
   type TensorView,
   type UniformValues,
 } from "./src/gpu/kernel.ts";
@@ -108,15 +109,56 @@ export { gatherBatch, type GatherShape } from "./src/nn/gather.ts";
 export { PARAM_ALIGN, type ParamEntry, ParamLayout } from "./src/nn/params.ts";
 export {
   type BatchSource,
-  buildStep,
+  type DecodeProgram,
   initParams,
   METRIC,
-  type MlpVaeConfig,
-  mlpVaeLayout,
   ModelState,
   setBatchOffset,
   type StepProgram,
-} from "./src/vae/mlp_vae.ts";
+  type VaeLossConfig,
+} from "./src/vae/common.ts";
+export { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "./src/vae/mlp_vae.ts";
+export {
+  buildConvDecode,
+  buildConvStep,
+  CONV_DEFAULTS,
+  type ConvVaeConfig,
+  type ConvVaeGeometry,
+  convVaeGeometry,
+  convVaeLayout,
+} from "./src/vae/conv_vae.ts";
+export {
+  buildVaeDecode,
+  buildVaeStep,
+  describeModel,
+  type VaeConfig,
+  vaeFeatures,
+  vaeLayout,
+} from "./src/vae/model.ts";
+export {
+  conv2dBackward,
+  conv2dForward,
+  type Conv2dOptions,
+  conv2dOutputSize,
+  type Conv2dShape,
+  type Conv2dVariant,
+  type Padding,
+} from "./src/nn/conv2d.ts";
+export {
+  convTranspose2dBackward,
+  convTranspose2dForward,
+  convTranspose2dOutputSize,
+  type ConvTranspose2dShape,
+} from "./src/nn/conv_transpose2d.ts";
+export {
+  batchNormBackward,
+  batchNormForward,
+  batchNormForwardEval,
+  type BatchNormShape,
+} from "./src/nn/batchnorm.ts";
+export { type EpochDiagnostics } from "./src/eval/report.ts";
+export { type Range } from "./src/eval/figures.ts";
+export { type KlSchedule, klWeight, parseKlSchedule } from "./src/train/schedule.ts";
 export {
   encodeSafetensors,
   type ParsedSafetensors,

@@ -26,7 +26,8 @@ for (const backend of backends) {
       "--allow-write",
       "--allow-net=127.0.0.1",
       "--allow-sys",
-      ...(Deno.args.length ? Deno.args : ["tests/"]),
+      // The suite, and the worked examples in mod.ts's documentation (run as tests too).
+      ...(Deno.args.length ? Deno.args : ["--doc", "tests/", "mod.ts"]),
     ],
     env: {
       DENO_WEBGPU_BACKEND: backend,

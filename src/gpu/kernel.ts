@@ -34,6 +34,9 @@ export interface TensorView {
   length: number;
 }
 
+/** A whole tensor or a view of one: what a storage binding takes. */
+export type TensorLike = Tensor | TensorView;
+
 /** Values of a uniform struct's scalar members, by member name. */
 export type UniformValues = Record<string, number>;
 

@@ -8,9 +8,7 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
-
-type T = Tensor | TensorView;
+import { type Dispatch, expectLength, grid1d, type TensorLike } from "../gpu/kernel.ts";
 
 /** Adam hyper-parameters. Defaults: beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0. */
 export interface AdamConfig {
@@ -45,7 +43,7 @@ function logBeta(beta: number): number {
  */
 export async function adamStep(
   gpu: Gpu,
-  t: { params: T; grads: T; m: T; v: T; counter: Tensor },
+  t: { params: TensorLike; grads: TensorLike; m: TensorLike; v: TensorLike; counter: Tensor },
   c: AdamConfig,
 ): Promise<Dispatch[]> {
   const where = "adam.update";

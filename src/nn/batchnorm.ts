@@ -16,7 +16,7 @@
 
 import { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
+import { type Dispatch, expectLength, grid1d, type TensorLike } from "../gpu/kernel.ts";
 
 /** Sizes and constants of one batch-norm layer. */
 export interface BatchNormShape {
@@ -29,8 +29,6 @@ export interface BatchNormShape {
   /** Weight of this batch's statistics in the running averages (default 0.1). */
   momentum?: number;
 }
-
-type T = Tensor | TensorView;
 
 const WG = 256;
 /** Channels per partial-sum workgroup; the other WG / TILE invocations split the rows. */
@@ -85,7 +83,16 @@ function scratch(gpu: Gpu, d: Dims, label: string): Tensor {
 /** The three launches of a backward: partial sums, per-channel combine, dx. */
 async function gradDispatches(
   gpu: Gpu,
-  t: { dx: T; dgamma: T; dbeta: T; dy: T; x: T; gamma: T; mu: T; r: T },
+  t: {
+    dx: TensorLike;
+    dgamma: TensorLike;
+    dbeta: TensorLike;
+    dy: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    mu: TensorLike;
+    r: TensorLike;
+  },
   d: Dims,
   label: string,
 ): Promise<Dispatch[]> {
@@ -120,7 +127,11 @@ async function gradDispatches(
   return [partial, final, apply];
 }
 
-function expectAll(where: string, t: Record<string, T>, len: Record<string, number>): void {
+function expectAll(
+  where: string,
+  t: Record<string, TensorLike>,
+  len: Record<string, number>,
+): void {
   for (const [k, n] of Object.entries(len)) expectLength(where, k, t[k], n);
 }
 
@@ -131,7 +142,16 @@ function expectAll(where: string, t: Record<string, T>, len: Record<string, numb
  */
 export async function batchNormForward(
   gpu: Gpu,
-  t: { y: T; x: T; gamma: T; beta: T; mean: T; rstd: T; runningMean: T; runningVar: T },
+  t: {
+    y: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    beta: TensorLike;
+    mean: TensorLike;
+    rstd: TensorLike;
+    runningMean: TensorLike;
+    runningVar: TensorLike;
+  },
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_forward";
@@ -190,7 +210,14 @@ export async function batchNormForward(
  */
 export async function batchNormForwardEval(
   gpu: Gpu,
-  t: { y: T; x: T; gamma: T; beta: T; runningMean: T; runningVar: T },
+  t: {
+    y: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    beta: TensorLike;
+    runningMean: TensorLike;
+    runningVar: TensorLike;
+  },
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_forward_eval";
@@ -219,7 +246,16 @@ export async function batchNormForwardEval(
  */
 export async function batchNormBackward(
   gpu: Gpu,
-  t: { dx: T; dgamma: T; dbeta: T; dy: T; x: T; gamma: T; mean: T; rstd: T },
+  t: {
+    dx: TensorLike;
+    dgamma: TensorLike;
+    dbeta: TensorLike;
+    dy: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    mean: TensorLike;
+    rstd: TensorLike;
+  },
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_backward";
@@ -237,7 +273,16 @@ export async function batchNormBackward(
  */
 export async function batchNormBackwardEval(
   gpu: Gpu,
-  t: { dx: T; dgamma: T; dbeta: T; dy: T; x: T; gamma: T; runningMean: T; runningVar: T },
+  t: {
+    dx: TensorLike;
+    dgamma: TensorLike;
+    dbeta: TensorLike;
+    dy: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    runningMean: TensorLike;
+    runningVar: TensorLike;
+  },
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_backward_eval";

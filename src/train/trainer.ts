@@ -23,6 +23,7 @@ import {
   uploadSource,
 } from "../vae/common.ts";
 import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../vae/model.ts";
+import { CONV_DEFAULTS } from "../vae/conv_vae.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import type { EpochDiagnostics } from "../eval/report.ts";
@@ -109,7 +110,8 @@ export function modelConfig(
   data: { rows: number; cols: number; features: number },
 ): VaeConfig {
   const common = {
-    z: c.z,
+    // z = 0 (DEFAULTS) is the model's own default: 16 for conv (DESIGN.md), 20 for mlp.
+    z: c.z || (c.model === "conv" ? CONV_DEFAULTS.z : 20),
     recon: c.recon,
     reconWeight: c["recon-weight"],
     beta: c.ae ? 0 : c.beta,

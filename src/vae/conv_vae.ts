@@ -93,7 +93,8 @@ export const CONV_DEFAULTS = {
   leak: 0.2,
 } as const;
 
-interface Geometry {
+/** Layer shapes of a conv VAE (at batch 1), from {@linkcode convVaeGeometry}. */
+export interface ConvVaeGeometry {
   /** Encoder layers' conv shapes at batch 1. */
   encoder: Conv2dShape[];
   /** Decoder layers' transposed-conv shapes at batch 1. */
@@ -106,7 +107,7 @@ interface Geometry {
  * Layer shapes of a config (batch 1); a config whose decoder does not give back the image's
  * size and channels is an error saying which flag to change.
  */
-export function convVaeGeometry(cfg: ConvVaeConfig): Geometry {
+export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
   const n = cfg.filters.length, m = cfg.decoderFilters.length;
   const need = (ok: boolean, msg: string) => {
     if (!ok) throw new Error(`conv model: ${msg}`);
