@@ -11,13 +11,8 @@ import { leakyReluForward, sigmoidForward } from "../src/reference/activation.ts
 import { denseForward } from "../src/reference/dense.ts";
 import { encodeSafetensors, parseSafetensors, type SafeTensor } from "../src/train/safetensors.ts";
 import { Decoder, DecoderError, decoderShaders, readDecoderSpec } from "../src/web/decoder.ts";
-import {
-  buildDecode,
-  initParams,
-  type MlpVaeConfig,
-  mlpVaeLayout,
-  ModelState,
-} from "../src/vae/mlp_vae.ts";
+import { buildDecode, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
+import { initParams, ModelState } from "../src/vae/common.ts";
 import { assertClose, gpuTest, Rng } from "./_helpers.ts";
 
 /** Random decoder weights Z -> hidden... -> F as named tensors (scaled like an init). */

@@ -5,7 +5,8 @@ import { logWeights, nllFromWeights } from "../src/reference/iwae.ts";
 import { klForward } from "../src/reference/kl.ts";
 import { normals } from "../src/reference/latent.ts";
 import { mlpVaeForward } from "../src/reference/mlp_vae.ts";
-import { initParams, type MlpVaeConfig, mlpVaeLayout, ModelState } from "../src/vae/mlp_vae.ts";
+import { type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
+import { initParams, ModelState } from "../src/vae/common.ts";
 import { assertClose, gpuTest, Rng } from "./_helpers.ts";
 
 const cfg: MlpVaeConfig = {

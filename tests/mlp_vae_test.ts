@@ -9,15 +9,8 @@ import { denseForward } from "../src/reference/dense.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { normals } from "../src/reference/latent.ts";
 import { mlpVaeStep, mlpVaeTrain } from "../src/reference/mlp_vae.ts";
-import {
-  buildDecode,
-  buildStep,
-  initParams,
-  METRIC,
-  type MlpVaeConfig,
-  mlpVaeLayout,
-  ModelState,
-} from "../src/vae/mlp_vae.ts";
+import { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
+import { initParams, METRIC, ModelState } from "../src/vae/common.ts";
 import { assertClose, assertGradient, gpuTest, Rng } from "./_helpers.ts";
 
 const CASES: { name: string; batch: number; cfg: MlpVaeConfig }[] = [

@@ -8,14 +8,8 @@ import { readback, Tensor, upload } from "../src/gpu/buffer.ts";
 import type { Gpu } from "../src/gpu/device.ts";
 import { type Dispatch, submit } from "../src/gpu/kernel.ts";
 import { Profiler, type TraceEvent } from "../src/gpu/profiler.ts";
-import {
-  buildStep,
-  initParams,
-  METRIC,
-  type MlpVaeConfig,
-  mlpVaeLayout,
-  ModelState,
-} from "../src/vae/mlp_vae.ts";
+import { buildStep, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
+import { initParams, METRIC, ModelState } from "../src/vae/common.ts";
 import { gpuTest, Rng } from "./_helpers.ts";
 
 const CFG: MlpVaeConfig = {

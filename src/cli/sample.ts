@@ -6,13 +6,17 @@
 
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/datasets.ts";
+import { readback, write } from "../gpu/buffer.ts";
 import { requestGpu } from "../gpu/device.ts";
+import { submit } from "../gpu/kernel.ts";
 import { encodePng, imageGrid } from "../eval/png.ts";
 import { writeFileAtomic } from "../train/atomic.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
-import { modelConfig, Trainer } from "../train/trainer.ts";
-import { vaeLayout } from "../vae/model.ts";
+import { priorSample } from "../train/random.ts";
+import { modelConfig } from "../train/trainer.ts";
+import { ModelState } from "../vae/common.ts";
+import { buildVaeDecode, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 
 const USAGE = "usage: deno task sample runs/NAME [--n 64] [--out FILE.png] [--seed S] [--cols C]";
@@ -59,11 +63,17 @@ await runMain(async () => {
       `${dir}: no readable config.json (${(e as Error).message}); is it a run folder?`,
     );
   }
+  // The dataset gives the image shape; only the decoder is built, for all n codes at once.
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
-  const checkpoint = await loadCheckpoint(dir, vaeLayout(modelConfig(config, data)));
+  const cfg = modelConfig(config, data);
+  const layout = vaeLayout(cfg);
+  const checkpoint = await loadCheckpoint(dir, layout);
   const gpu = await requestGpu();
-  const trainer = await Trainer.create(gpu, config, data, checkpoint);
-  const images = await trainer.samples(n, seed);
+  const state = new ModelState(gpu, layout, checkpoint.params);
+  const program = await buildVaeDecode(gpu, cfg, state, n);
+  write(gpu.device, program.z, priorSample(n * cfg.z, seed));
+  submit(gpu.device, program.dispatches, "samples");
+  const images = await readback(gpu.device, program.mean);
   const grid = imageGrid(images, n, data.rows, data.cols, cols);
   await writeFileAtomic(out, encodePng(grid.width, grid.height, grid.pixels));
   console.log(

@@ -14,6 +14,18 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** One draw from N(0, 1) from two uniforms of `next` (Box-Muller). */
+export function standardNormal(next: () => number): number {
+  const u = 1 - next(), v = next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** `count` draws from N(0, 1) from a seeded mulberry32: codes from the prior. */
+export function priorSample(count: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: count }, () => standardNormal(next));
+}
+
 /**
  * The order of the training examples in epoch `epoch`: a Fisher-Yates shuffle keyed by
  * (seed, epoch) alone, so a resumed run reshuffles exactly as an uninterrupted one.

@@ -27,7 +27,8 @@ import { CONV_DEFAULTS } from "../vae/conv_vae.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import type { EpochDiagnostics } from "../eval/report.ts";
-import { epochOrder, mulberry32 } from "./random.ts";
+import { epochOrder, priorSample } from "./random.ts";
+import { batchedDecode } from "../eval/figures.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";
 
 /** Loss terms in nats per example. */
@@ -82,15 +83,6 @@ export interface Progress {
 
 /** Codes the decoder program takes at once (samples, figures). */
 const DECODE_BATCH = 64;
-
-/** `count` standard normal draws (Box-Muller over a seeded mulberry32). */
-export function priorSample(count: number, seed: number): Float32Array {
-  const next = mulberry32(seed);
-  return Float32Array.from({ length: count }, () => {
-    const u = 1 - next(), v = next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  });
-}
 
 /** Raised when the loss turns NaN or Inf; names where. */
 export class NonFiniteError extends Error {
@@ -346,13 +338,12 @@ export class Trainer {
       const seconds = (performance.now() - t0) / 1000;
       const m = await readback(d, this.#metrics);
       const test = await this.evaluate();
-      const beta = this.klWeightAt(this.step - 1);
       const record: EpochRecord = {
         epoch: this.epoch + 1,
         step: this.step,
-        train: this.#losses(m, this.trainCount, beta),
-        test: { ...test, total: this.config["recon-weight"] * test.recon + beta * test.kl },
-        beta,
+        train: this.#losses(m, this.trainCount),
+        test,
+        beta: this.klWeightAt(this.step - 1),
         betaMean: this.#klSum / Math.max(1, steps - s0),
         seconds,
         imagesPerSecond: ((steps - s0) * B) / seconds,
@@ -393,17 +384,11 @@ export class Trainer {
     if (z.length !== n * Z) throw new Error(`decode: ${z.length} values for ${n} codes of ${Z}`);
     this.#decode ??= await buildVaeDecode(this.#gpu, this.#model, this.state, B);
     const program = this.#decode;
-    const F = program.mean.length / B;
-    const out = new Float32Array(n * F);
-    for (let i = 0; i < n; i += B) {
-      const k = Math.min(B, n - i);
-      const part = new Float32Array(B * Z);
-      part.set(z.subarray(i * Z, (i + k) * Z));
-      write(d, program.z, part);
+    return await batchedDecode(B, Z, program.mean.length / B, async (codes) => {
+      write(d, program.z, codes);
       submit(d, program.dispatches, "decode");
-      out.set((await readback(d, program.mean)).subarray(0, k * F), i * F);
-    }
-    return out;
+      return await readback(d, program.mean);
+    })(z, n);
   }
 
   /** `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`. */
@@ -463,9 +448,11 @@ export class Trainer {
     return klWeight(this.#schedule, Math.max(0, step));
   }
 
-  #losses(m: Float32Array, count: number, beta = this.klWeightAt(this.step - 1)): Losses {
+  /** Per-example losses from metric sums over `count` examples, at the last step's KL weight. */
+  #losses(m: Float32Array, count: number): Losses {
     const recon = m[METRIC.recon] / count;
     const kl = m[METRIC.kl] / count;
+    const beta = this.klWeightAt(this.step - 1);
     return { recon, kl, total: this.config["recon-weight"] * recon + beta * kl };
   }
 }

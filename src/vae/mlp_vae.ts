@@ -31,18 +31,6 @@ import {
   type VaeLossConfig,
 } from "./common.ts";
 
-export {
-  type BatchSource,
-  type DecodeProgram,
-  identityOrder,
-  initParams,
-  METRIC,
-  ModelState,
-  setBatchOffset,
-  type StepProgram,
-  uploadSource,
-} from "./common.ts";
-
 /** Shape and loss settings of an MLP VAE. */
 export interface MlpVaeConfig extends VaeLossConfig {
   /** Model family tag (absent in configs written before the conv model existed). */

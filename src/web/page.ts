@@ -12,6 +12,7 @@
 
 import { GpuUnavailableError } from "../gpu/device.ts";
 import { Decoder } from "./decoder.ts";
+import { mulberry32, standardNormal } from "../train/random.ts";
 
 /** Half-width of the latent range the controls cover: the prior N(0, 1) lies mostly inside. */
 const RANGE = 3;
@@ -26,26 +27,12 @@ function setState(state: string, message: string): void {
   statusLine.textContent = message;
 }
 
-/** mulberry32: seeded uniform [0, 1), so the first grid is the same on every visit. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so the first grid is the same on every visit. */
+const next = mulberry32(20260101);
 
-const next = uniform(20260101);
-
-/** n draws from N(0, 1) by Box-Muller. */
+/** n draws from N(0, 1). */
 function normals(n: number): number[] {
-  return Array.from({ length: n }, () => {
-    const u = 1 - next(), v = next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  });
+  return Array.from({ length: n }, () => standardNormal(next));
 }
 
 /** Draw image `index` of `pixels` ([B, H, W, C] means in [0, 1]) at (x, y) in `ctx`. */
