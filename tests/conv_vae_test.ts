@@ -79,9 +79,65 @@ const CASES: { name: string; batch: number; cfg: ConvVaeConfig }[] = [
       seed: 22,
     },
   },
+  {
+    // Conditional on a one-hot of 3 classes: 3 extra input channels and [z | c] to the decoder.
+    name: "6x6x1 (+3 label channels) [4,3] s[2,1] -> z2 (+3) -> [3,1] s[1,2], bn, bce",
+    batch: 4,
+    cfg: {
+      ...BASE,
+      height: 6,
+      width: 6,
+      channels: 1,
+      filters: [4, 3],
+      kernels: [3, 3],
+      strides: [2, 1],
+      decoderFilters: [3, 1],
+      decoderKernels: [3, 3],
+      decoderStrides: [1, 2],
+      batchnorm: true,
+      z: 2,
+      recon: "bce",
+      seed: 23,
+      conditions: 3,
+    },
+  },
+  {
+    // A sequence (height 1: 1-D kernels) of 3-D points, as the streamlines model, conditioned
+    // on one value (a length): kernel 3, stride 2, channels doubling, ReLU, Gaussian loss.
+    name: "1x12x3 (+1 value channel) [4,8] k3 s2 -> z3 (+1) -> [4,3] s2, bn, relu, mse",
+    batch: 3,
+    cfg: {
+      ...BASE,
+      height: 1,
+      width: 12,
+      channels: 3,
+      filters: [4, 8],
+      kernels: [3, 3],
+      strides: [2, 2],
+      decoderFilters: [4, 3],
+      decoderKernels: [3, 3],
+      decoderStrides: [2, 2],
+      batchnorm: true,
+      leak: 0,
+      z: 3,
+      recon: "mse",
+      beta: 0.3,
+      seed: 24,
+      conditions: 1,
+    },
+  },
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+/** A conditional case's conditions: one-hot rows for C > 1, a value in [-1, 1] for C = 1. */
+function conditionsFor(rng: Rng, batch: number, C: number): Float64Array | undefined {
+  if (!C) return undefined;
+  if (C === 1) return rng.uniform(batch, -1, 1);
+  const c = new Float64Array(batch * C);
+  for (let b = 0; b < batch; b++) c[b * C + Math.floor(rng.next() * C)] = 1;
+  return c;
+}
 
 Deno.test("conv vae: the reference model's layers fit 28x28 (7 -> 14 -> 28) and bad configs say why", () => {
   const cfg: ConvVaeConfig = {
@@ -117,9 +173,11 @@ for (const { name, batch, cfg } of CASES) {
 
   Deno.test(`conv vae reference: whole-model gradient matches finite differences (${name})`, () => {
     const params = Float64Array.from(initParams(layout, cfg.seed));
-    const x = new Rng(cfg.seed).uniform(batch * F, 0, 1);
+    const rng = new Rng(cfg.seed);
+    const x = rng.uniform(batch * F, 0, 1);
+    const c = conditionsFor(rng, batch, cfg.conditions ?? 0);
     const eps = normals(cfg.seed, 0, 0, batch * cfg.z);
-    const r = convVaeStep(cfg, layout, params, x, batch, eps);
+    const r = convVaeStep(cfg, layout, params, x, batch, eps, c);
     const idx = layout.entries.filter((e) => e.trainable).flatMap((e) =>
       Array.from({ length: e.length }, (_, i) => e.offset + i)
     );
@@ -127,7 +185,7 @@ for (const { name, batch, cfg } of CASES) {
     const loss = (p: Float64Array) => {
       const full = params.slice();
       idx.forEach((at, k) => (full[at] = p[k]));
-      return convVaeStep(cfg, layout, full, x, batch, eps).loss;
+      return convVaeStep(cfg, layout, full, x, batch, eps, c).loss;
     };
     assertGradient(`whole conv model (${name})`, loss, packed, idx.map((i) => r.grads[i]), {
       rtol: 1e-5,
@@ -143,8 +201,10 @@ for (const { name, batch, cfg } of CASES) {
       const state = new ModelState(gpu, layout, init);
       const rng = new Rng(cfg.seed + 100);
       const bytes = Uint8Array.from({ length: batch * F }, () => Math.floor(rng.next() * 256));
+      const c = conditionsFor(rng, batch, cfg.conditions ?? 0);
       const source = {
         data: upload(d, "u8", [bytes.length], bytes, "data"),
+        cond: c ? upload(d, "f32", [c.length], c, "conditions") : undefined,
         index: upload(d, "u32", [batch], identityOrder(batch), "index"),
         scale: 1 / 255,
         shift: 0,
@@ -161,6 +221,7 @@ for (const { name, batch, cfg } of CASES) {
         x,
         batch,
         normals(cfg.seed, 0, 0, batch * cfg.z),
+        c,
       );
 
       submit(d, step);
@@ -178,7 +239,7 @@ for (const { name, batch, cfg } of CASES) {
       assert.equal(m0[METRIC.nonfinite], 0);
 
       const steps = 10;
-      const traj = convVaeTrain(cfg, layout, params, x, batch, steps, ADAM);
+      const traj = convVaeTrain(cfg, layout, params, x, batch, steps, ADAM, c);
       const got = [(m0[METRIC.recon] * cfg.reconWeight + m0[METRIC.kl] * cfg.beta) / batch];
       let prev = m0;
       for (let s = 1; s < steps; s++) {
@@ -214,6 +275,7 @@ for (const { name, batch, cfg } of CASES) {
         batch,
         normals(cfg.seed, 1, steps, batch * cfg.z),
         false,
+        c,
       );
       assertClose(
         `${name} eval logits`,
@@ -229,11 +291,14 @@ for (const { name, batch, cfg } of CASES) {
       // The decoder alone (eval mode) on random codes, 1 and 4 at a time.
       for (const B of [1, 4]) {
         const dec = await buildConvDecode(gpu, cfg, state, B);
-        const z = new Rng(9 + B).normal(B * cfg.z);
+        const codes = new Rng(9 + B);
+        const z = codes.normal(B * cfg.z);
+        const cz = conditionsFor(codes, B, cfg.conditions ?? 0);
         write(d, dec.z, z);
+        if (cz) write(d, dec.c!, cz);
         submit(d, dec.dispatches);
         const mean = await readback(d, dec.mean);
-        const ref = convVaeDecode(cfg, layout, params, z, B);
+        const ref = convVaeDecode(cfg, layout, params, z, B, cz);
         assertClose(`${name} decoded means (batch ${B})`, mean, ref, 1e-4);
       }
       state.destroy();

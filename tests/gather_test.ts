@@ -143,9 +143,40 @@ gpuTest("gather gives NaN for an index out of range, and rejects bad shapes", as
   };
   const s = { batch: 2, features, offset: 0, scale: 1, shift: 0 };
   await expect(() => gatherBatch(gpu, { x, data, index: indexT }, { ...s, offset: 3 }), "outside");
-  await expect(() => gatherBatch(gpu, { x, data, index: indexT }, { ...s, features: 4 }), "bytes");
+  await expect(() => gatherBatch(gpu, { x, data, index: indexT }, { ...s, features: 4 }), "values");
   await expect(() => gatherBatch(gpu, { x: indexT, data, index: indexT }, s), "'x'");
-  await expect(() => gatherBatch(gpu, { x, data: x, index: indexT }, s), "u8");
+  await expect(() => gatherBatch(gpu, { x, data: indexT, index: indexT }, s), "u8 or f32");
   console.log("  out-of-range index and offset give NaN; bad shapes are rejected");
+  for (const t of [data, indexT, x]) t.destroy();
+});
+
+gpuTest("gather_f32: shuffled batches of float examples (streamlines, conditions)", async (gpu) => {
+  const rng = new Rng(77);
+  const examples = 11, features = 3 * 17;
+  const values = rng.uniform(examples * features, -80, 80);
+  const index = permutation(rng, examples);
+  const data = upload(gpu.device, "f32", [examples, features], values, "values");
+  const indexT = upload(gpu.device, "u32", [examples], index, "index");
+  const scale = Math.fround(1 / 37), shift = 0.25, batch = 3;
+  const x = out(gpu, [batch, features]);
+  const d = await gatherBatch(gpu, { x, data, index: indexT }, {
+    batch,
+    features,
+    offset: 0,
+    scale,
+    shift,
+  });
+  const stored = Float32Array.from(values);
+  for (let offset = 0; offset + batch <= examples; offset += batch) {
+    d.update("dims", { offset });
+    const [got] = await run(gpu, [d], x);
+    const want = ref.gatherBatch(stored, index, batch, features, offset, scale, shift);
+    assertClose(`f32 F=${features} B=${batch} offset ${offset}`, got, want, 1e-6);
+  }
+  d.update("dims", { offset: examples - 1 }); // the second row is past the index: NaN
+  const [past] = await run(gpu, [d], x);
+  if (!Number.isFinite(past[0]) || !Number.isNaN(past[features])) {
+    throw new Error(`offset past the index: ${past[0]}, ${past[features]}`);
+  }
   for (const t of [data, indexT, x]) t.destroy();
 });

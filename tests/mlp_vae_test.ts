@@ -45,9 +45,50 @@ const CASES: { name: string; batch: number; cfg: MlpVaeConfig }[] = [
       seed: 12,
     },
   },
+  {
+    // Conditional: a one-hot of 3 classes appended to x and to z.
+    name: "(11+3)-7-2-(2+3)-7-11, conditional on a label, bce",
+    batch: 5,
+    cfg: {
+      inputs: 11,
+      hidden: [7],
+      z: 2,
+      recon: "bce",
+      reconWeight: 1,
+      beta: 1,
+      logvarClamp: [-30, 20],
+      seed: 13,
+      conditions: 3,
+    },
+  },
+  {
+    // Conditional on one continuous value (a streamline's length, say), two hidden layers.
+    name: "(9+1)-6-5-3-(3+1)-5-6-9, conditional on a value, mse",
+    batch: 3,
+    cfg: {
+      inputs: 9,
+      hidden: [6, 5],
+      z: 3,
+      recon: "mse",
+      reconWeight: 1.5,
+      beta: 0.7,
+      logvarClamp: [-30, 20],
+      seed: 14,
+      conditions: 1,
+    },
+  },
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+/** A conditional case's conditions: one-hot rows for C > 1, a value in [-1, 1] for C = 1. */
+function conditionsFor(rng: Rng, batch: number, C: number): Float64Array | undefined {
+  if (!C) return undefined;
+  if (C === 1) return rng.uniform(batch, -1, 1);
+  const c = new Float64Array(batch * C);
+  for (let b = 0; b < batch; b++) c[b * C + Math.floor(rng.next() * C)] = 1;
+  return c;
+}
 
 for (const { name, batch, cfg } of CASES) {
   Deno.test(`mlp vae reference: whole-model gradient matches finite differences (${name})`, () => {
@@ -56,7 +97,8 @@ for (const { name, batch, cfg } of CASES) {
     const rng = new Rng(cfg.seed);
     const x = rng.uniform(batch * cfg.inputs, 0, 1);
     const eps = normals(cfg.seed, 0, 0, batch * cfg.z);
-    const r = mlpVaeStep(cfg, layout, params, x, batch, eps);
+    const c = conditionsFor(rng, batch, cfg.conditions ?? 0);
+    const r = mlpVaeStep(cfg, layout, params, x, batch, eps, c);
     // Only real parameters (not the alignment gaps) are perturbed.
     const idx = layout.entries.flatMap((e) =>
       Array.from({ length: e.length }, (_, i) => e.offset + i)
@@ -65,7 +107,7 @@ for (const { name, batch, cfg } of CASES) {
     const loss = (p: Float64Array) => {
       const full = params.slice();
       idx.forEach((at, k) => (full[at] = p[k]));
-      return mlpVaeStep(cfg, layout, full, x, batch, eps).loss;
+      return mlpVaeStep(cfg, layout, full, x, batch, eps, c).loss;
     };
     assertGradient(`whole model (${name})`, loss, packed, idx.map((i) => r.grads[i]), {
       rtol: 1e-5,
@@ -85,6 +127,7 @@ for (const { name, batch, cfg } of CASES) {
         { length: batch * cfg.inputs },
         () => Math.floor(rng.next() * 256),
       );
+      const c = conditionsFor(rng, batch, cfg.conditions ?? 0);
       const source = {
         data: upload(d, "u8", [bytes.length], bytes, "data"),
         index: upload(
@@ -96,15 +139,17 @@ for (const { name, batch, cfg } of CASES) {
         ),
         scale: 1 / 255,
         shift: 0,
+        cond: c ? upload(d, "f32", [c.length], c, "conditions") : undefined,
       };
       const metrics = new Tensor(d, "f32", [METRIC.size], "metrics");
       const program = await buildStep(gpu, cfg, state, source, metrics, batch, ADAM);
       const step = [program.gather, ...program.forward, ...program.backward];
+      assert.equal(program.condGather !== undefined, c !== undefined);
 
       const x = Float64Array.from(bytes, (b) => Math.fround(b / 255));
       const params = Float64Array.from(init);
       const eps0 = normals(cfg.seed, 0, 0, batch * cfg.z);
-      const want = mlpVaeStep(cfg, layout, params.slice(), x, batch, eps0);
+      const want = mlpVaeStep(cfg, layout, params.slice(), x, batch, eps0, c);
 
       submit(d, step);
       const m0 = await readback(d, metrics);
@@ -119,7 +164,7 @@ for (const { name, batch, cfg } of CASES) {
       assert.equal(m0[METRIC.nonfinite], 0);
 
       const steps = 20;
-      const traj = mlpVaeTrain(cfg, layout, params, x, batch, steps, ADAM);
+      const traj = mlpVaeTrain(cfg, layout, params, x, batch, steps, ADAM, c);
       const gotLoss: number[] = [
         (m0[METRIC.recon] * cfg.reconWeight + m0[METRIC.kl] * cfg.beta) / batch,
       ];
@@ -180,3 +225,36 @@ gpuTest(
     state.destroy();
   },
 );
+
+gpuTest("conditional mlp decoder alone matches the float64 forward's decoder", async (gpu) => {
+  const { cfg } = CASES[2];
+  const layout = mlpVaeLayout(cfg);
+  const init = initParams(layout, 5);
+  const state = new ModelState(gpu, layout, init);
+  const B = 4, C = cfg.conditions!;
+  const rng = new Rng(10);
+  const z = rng.normal(B * cfg.z), c = conditionsFor(rng, B, C)!;
+  const program = await buildDecode(gpu, cfg, state, B);
+  write(gpu.device, program.z, z);
+  write(gpu.device, program.c!, c);
+  submit(gpu.device, program.dispatches);
+  const got = await readback(gpu.device, program.mean);
+  // The decoder's layers in float64 on [z | c].
+  const p = Float64Array.from(init);
+  const P = (n: string) =>
+    p.subarray(layout.get(n).offset, layout.get(n).offset + layout.get(n).length);
+  let h: Float64Array = new Float64Array(B * (cfg.z + C)), width = cfg.z + C;
+  for (let b = 0; b < B; b++) {
+    h.set(z.subarray(b * cfg.z, (b + 1) * cfg.z), b * width);
+    h.set(c.subarray(b * C, (b + 1) * C), b * width + cfg.z);
+  }
+  for (const [j, H] of [...cfg.hidden].reverse().entries()) {
+    const s = { batch: B, inFeatures: width, outFeatures: H };
+    h = leakyReluForward(denseForward(h, P(`decoder.${j}.weight`), P(`decoder.${j}.bias`), s), 0);
+    width = H;
+  }
+  const s = { batch: B, inFeatures: width, outFeatures: cfg.inputs };
+  const want = sigmoidForward(denseForward(h, P("decoder.out.weight"), P("decoder.out.bias"), s));
+  assertClose("conditional decoded means", got, want, 1e-5);
+  state.destroy();
+});

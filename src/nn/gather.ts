@@ -1,8 +1,9 @@
 /**
- * The batcher's GPU half: a dataset uploaded once as u8 (N examples of F bytes) and a
- * shuffled index buffer; each step gathers B examples into a normalized f32 batch.
+ * The batcher's GPU half: a dataset uploaded once as u8 (N examples of F bytes: images) or
+ * f32 (N examples of F values: streamline coordinates, condition vectors) and a shuffled
+ * index buffer; each step gathers B examples into a normalized f32 batch.
  *
- * B batch, F features (bytes per example), N examples, I entries in the index.
+ * B batch, F features (values per example), N examples, I entries in the index.
  */
 
 import type { Tensor } from "../gpu/buffer.ts";
@@ -13,7 +14,7 @@ import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
 export interface GatherShape {
   /** B: examples in this batch (the last batch of an epoch may be short). */
   batch: number;
-  /** F: bytes per example. */
+  /** F: values per example. */
   features: number;
   /** First index entry of this batch; change it each step with `dispatch.update("dims", { offset })`. */
   offset: number;
@@ -27,7 +28,7 @@ const WG = 256;
 
 /**
  * x[b, f] = data[index[offset + b] * F + f] * scale + shift.
- * Shapes: x [B, F] f32; data [N * F] u8; index [I] u32 holding example numbers < N.
+ * Shapes: x [B, F] f32; data [N * F] u8 or f32; index [I] u32 holding example numbers < N.
  * An index entry or example out of range (say, after a later offset update) yields NaN.
  */
 export async function gatherBatch(
@@ -39,16 +40,17 @@ export async function gatherBatch(
   for (const [name, v] of [["batch", s.batch], ["features", s.features]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
   }
-  if (t.data.dtype !== "u8") {
-    throw new Error(`${where}: data (${t.data.label}) must be u8, is ${t.data.dtype}`);
+  if (t.data.dtype !== "u8" && t.data.dtype !== "f32") {
+    throw new Error(`${where}: data (${t.data.label}) must be u8 or f32, is ${t.data.dtype}`);
   }
+  const bytes = t.data.dtype === "u8";
   if (t.index.dtype !== "u32") {
     throw new Error(`${where}: index (${t.index.label}) must be u32, is ${t.index.dtype}`);
   }
   if (t.data.length % s.features !== 0) {
     throw new Error(
-      `${where}: data (${t.data.label}) has ${t.data.length} bytes, not a whole number of ` +
-        `${s.features}-byte examples`,
+      `${where}: data (${t.data.label}) has ${t.data.length} values, not a whole number of ` +
+        `${s.features}-value examples`,
     );
   }
   if (!Number.isInteger(s.offset) || s.offset < 0 || s.offset + s.batch > t.index.length) {
@@ -64,10 +66,10 @@ export async function gatherBatch(
   expectLength(where, "x", t.x, n);
   const k = await gpu.kernel("gather");
   const d = await k.dispatch(
-    "gather",
+    bytes ? "gather" : "gather_f32",
     {
       x: t.x,
-      data: t.data,
+      [bytes ? "data" : "values"]: t.data,
       index: t.index,
       dims: {
         batch: s.batch,
@@ -80,9 +82,9 @@ export async function gatherBatch(
       },
     },
     grid1d(n, WG),
-    { label: "gather" },
+    { label: bytes ? "gather" : "gather_f32" },
   );
   d.flops = 2 * n;
-  d.bytes = 5 * n + 4 * s.batch;
+  d.bytes = (bytes ? 5 : 8) * n + 4 * s.batch;
   return d;
 }

@@ -14,6 +14,7 @@ import { type AdamHyper, adamStep } from "./adam.ts";
 import { batchNormBackward, batchNormForward, batchNormForwardEval } from "./batchnorm.ts";
 import { conv2dBackward, conv2dForward } from "./conv2d.ts";
 import { convTranspose2dBackward, convTranspose2dForward } from "./conv_transpose2d.ts";
+import { concatBackward, concatForward } from "./concat.ts";
 import { denseBackward, denseForward } from "./dense.ts";
 import { klBackward, klForward } from "./kl.ts";
 import { latentBackward, latentForward, normals } from "./latent.ts";
@@ -46,6 +47,21 @@ export interface ConvReferenceForward {
   dec: Block[];
   features: Float64Array;
   z: Float64Array;
+  /** The decoder's input: z, or [z | c] for a conditional model. */
+  zc: Float64Array;
+}
+
+/** a [B, P, A] with c [B, C] appended at every position; `a` itself when unconditional. */
+function withCondition(
+  a: Float64Array,
+  c: Float64Array | undefined,
+  batch: number,
+  positions: number,
+  conditions: number,
+) {
+  if (!c || !conditions) return a;
+  const features = a.length / (batch * positions);
+  return concatForward(a, c, { batch, positions, features, conditions });
 }
 
 function view(flat: Float64Array, layout: ParamLayout, name: string): Float64Array {
@@ -96,13 +112,13 @@ function decode(
   cfg: ConvVaeConfig,
   P: View,
   train: boolean,
-  z: Float64Array,
+  zc: Float64Array,
   B: number,
 ): { dec: Block[]; logits: Float64Array } {
   const g = convVaeGeometry(cfg);
-  let h = denseForward(z, P("decoder.dense.weight"), P("decoder.dense.bias"), {
+  let h = denseForward(zc, P("decoder.dense.weight"), P("decoder.dense.bias"), {
     batch: B,
-    inFeatures: cfg.z,
+    inFeatures: cfg.z + (cfg.conditions ?? 0),
     outFeatures: g.map[0] * g.map[1] * g.map[2],
   });
   const dec: Block[] = [];
@@ -131,12 +147,17 @@ export function convVaeDecode(
   params: Float64Array,
   z: Float64Array,
   batch: number,
+  c?: Float64Array,
 ): Float64Array {
-  const { logits } = decode(cfg, viewer(params, layout), false, z, batch);
+  const zc = withCondition(z, c, batch, 1, cfg.conditions ?? 0);
+  const { logits } = decode(cfg, viewer(params, layout), false, zc, batch);
   return cfg.recon === "bce" ? sigmoidForward(logits) : logits;
 }
 
-/** The conv VAE's forward on x [B, F] with noise eps [B, Z]; `train` picks batch statistics. */
+/**
+ * The conv VAE's forward on x [B, F] with noise eps [B, Z]; `train` picks batch statistics.
+ * A conditional model's `c` [B, C] is appended as extra input channels and to z.
+ */
 export function convVaeForward(
   cfg: ConvVaeConfig,
   layout: ParamLayout,
@@ -145,14 +166,15 @@ export function convVaeForward(
   batch: number,
   eps: Float64Array,
   train: boolean,
+  c?: Float64Array,
 ): ConvReferenceForward {
   const g = convVaeGeometry(cfg);
-  const B = batch, Z = cfg.z;
+  const B = batch, Z = cfg.z, C = cfg.conditions ?? 0;
   const [lo, hi] = cfg.logvarClamp;
   const out = Float64Array.from(params);
   const P = viewer(out, layout);
   const enc: Block[] = [];
-  let h = x;
+  let h = withCondition(x, c, B, cfg.height * cfg.width, C);
   g.encoder.forEach((s0, i) => {
     const s = { ...s0, batch: B };
     const w = P(`encoder.conv.${i}.weight`);
@@ -167,11 +189,12 @@ export function convVaeForward(
   const head = { batch: B, inFeatures: flat, outFeatures: 2 * Z };
   const mulogvar = denseForward(h, P("encoder.head.weight"), P("encoder.head.bias"), head);
   const z = latentForward(mulogvar, eps, B, Z, lo, hi);
-  const { dec, logits } = decode(cfg, P, train, z, B);
+  const zc = withCondition(z, c, B, 1, C);
+  const { dec, logits } = decode(cfg, P, train, zc, B);
   const F = cfg.height * cfg.width * cfg.channels;
   const recon = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F);
   const kl = klForward(mulogvar, B, Z, lo, hi);
-  return { mulogvar, logits, recon, kl, params: out, enc, dec, features, z };
+  return { mulogvar, logits, recon, kl, params: out, enc, dec, features, z, zc };
 }
 
 /**
@@ -185,11 +208,12 @@ export function convVaeStep(
   x: Float64Array,
   batch: number,
   eps: Float64Array,
+  c?: Float64Array,
 ): ReferenceStep & { params: Float64Array } {
   const g = convVaeGeometry(cfg);
-  const B = batch, Z = cfg.z;
+  const B = batch, Z = cfg.z, C = cfg.conditions ?? 0;
   const [lo, hi] = cfg.logvarClamp;
-  const f = convVaeForward(cfg, layout, params, x, batch, eps, true);
+  const f = convVaeForward(cfg, layout, params, x, batch, eps, true, c);
   const P = (n: string) => view(params, layout, n);
   const grads = new Float64Array(params.length);
   const G = (n: string) => view(grads, layout, n);
@@ -217,14 +241,17 @@ export function convVaeStep(
     d = r.dx;
   }
   const flat = g.map[0] * g.map[1] * g.map[2];
-  let r = denseBackward(d, f.z, P("decoder.dense.weight"), {
+  let r = denseBackward(d, f.zc, P("decoder.dense.weight"), {
     batch: B,
-    inFeatures: Z,
+    inFeatures: Z + C,
     outFeatures: flat,
   });
   G("decoder.dense.weight").set(r.dW);
   G("decoder.dense.bias").set(r.db);
-  const dmulogvar = latentBackward(r.dx, eps, f.mulogvar, B, Z, lo, hi);
+  const dz = C
+    ? concatBackward(r.dx, { batch: B, positions: 1, features: Z, conditions: C })
+    : r.dx;
+  const dmulogvar = latentBackward(dz, eps, f.mulogvar, B, Z, lo, hi);
   const dkl = klBackward(f.mulogvar, B, Z, lo, hi, cfg.beta / B);
   for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += dkl[i];
   r = denseBackward(dmulogvar, f.features, P("encoder.head.weight"), {
@@ -269,6 +296,7 @@ export function convVaeTrain(
   batch: number,
   steps: number,
   adam: AdamHyper,
+  c?: Float64Array,
 ): ReferenceStep[] {
   const n = layout.trainableSize;
   const m = new Float64Array(n);
@@ -276,7 +304,7 @@ export function convVaeTrain(
   const out: ReferenceStep[] = [];
   for (let s = 0; s < steps; s++) {
     const eps = normals(cfg.seed, 0, s, batch * cfg.z);
-    const r = convVaeStep(cfg, layout, params, x, batch, eps);
+    const r = convVaeStep(cfg, layout, params, x, batch, eps, c);
     out.push(r);
     params.set(r.params);
     adamStep(params.subarray(0, n), m, v, r.grads.subarray(0, n), s + 1, adam);

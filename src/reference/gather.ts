@@ -2,7 +2,7 @@
 
 /** x[b, f] = data[index[offset + b] * F + f] * scale + shift, for b < batch. */
 export function gatherBatch(
-  data: Uint8Array,
+  data: ArrayLike<number>,
   index: ArrayLike<number>,
   batch: number,
   features: number,

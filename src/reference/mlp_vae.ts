@@ -11,6 +11,7 @@ import type { MlpVaeConfig } from "../vae/mlp_vae.ts";
 import type { ParamLayout } from "../nn/params.ts";
 import { leakyReluBackward, leakyReluForward } from "./activation.ts";
 import { type AdamHyper, adamStep } from "./adam.ts";
+import { concatBackward, concatForward } from "./concat.ts";
 import { denseBackward, denseForward } from "./dense.ts";
 import { klBackward, klForward } from "./kl.ts";
 import { latentBackward, latentForward, normals } from "./latent.ts";
@@ -65,7 +66,18 @@ export interface ReferenceForward {
   lastK: number;
 }
 
-/** The forward of the MLP VAE on batch `x` [B, F] with noise `eps` [B, Z]. */
+/**
+ * [a | c] per row, for a conditional model (`c` [B, C] given); `a` itself otherwise.
+ */
+function withCondition(a: Float64Array, c: Float64Array | undefined, B: number, C: number) {
+  if (!c || !C) return a;
+  return concatForward(a, c, { batch: B, positions: 1, features: a.length / B, conditions: C });
+}
+
+/**
+ * The forward of the MLP VAE on batch `x` [B, F] with noise `eps` [B, Z]; a conditional
+ * model's conditions `c` [B, C] are appended to x and to z.
+ */
 export function mlpVaeForward(
   cfg: MlpVaeConfig,
   layout: ParamLayout,
@@ -73,12 +85,13 @@ export function mlpVaeForward(
   x: Float64Array,
   batch: number,
   eps: Float64Array,
+  c?: Float64Array,
 ): ReferenceForward {
-  const B = batch, F = cfg.inputs, Z = cfg.z;
+  const B = batch, F = cfg.inputs, Z = cfg.z, C = cfg.conditions ?? 0;
   const [lo, hi] = cfg.logvarClamp;
   const P = (name: string) => slice(params, layout, name);
   const enc: Layer[] = [];
-  let h = x, width = F;
+  let h = withCondition(x, c, B, C), width = F + C;
   cfg.hidden.forEach((H, i) => {
     const pre = denseForward(h, P(`encoder.${i}.weight`), P(`encoder.${i}.bias`), sh(B, width, H));
     enc.push({ input: h, pre, k: width, n: H });
@@ -90,8 +103,8 @@ export function mlpVaeForward(
   const mulogvar = denseForward(h, P("encoder.head.weight"), P("encoder.head.bias"), head);
   const z = latentForward(mulogvar, eps, B, Z, lo, hi);
   const dec: Layer[] = [];
-  let g = z;
-  width = Z;
+  let g = withCondition(z, c, B, C);
+  width = Z + C;
   [...cfg.hidden].reverse().forEach((H, j) => {
     const pre = denseForward(g, P(`decoder.${j}.weight`), P(`decoder.${j}.bias`), sh(B, width, H));
     dec.push({ input: g, pre, k: width, n: H });
@@ -104,7 +117,10 @@ export function mlpVaeForward(
   return { mulogvar, z, logits, recon, kl, enc, dec, headIn, headK, last: g, lastK: width };
 }
 
-/** Loss and gradient of the MLP VAE at `params` for batch `x` [B, F] with noise `eps` [B, Z]. */
+/**
+ * Loss and gradient of the MLP VAE at `params` for batch `x` [B, F] with noise `eps` [B, Z]
+ * (and conditions `c` [B, C] for a conditional model).
+ */
 export function mlpVaeStep(
   cfg: MlpVaeConfig,
   layout: ParamLayout,
@@ -112,13 +128,14 @@ export function mlpVaeStep(
   x: Float64Array,
   batch: number,
   eps: Float64Array,
+  c?: Float64Array,
 ): ReferenceStep {
-  const B = batch, F = cfg.inputs, Z = cfg.z;
+  const B = batch, F = cfg.inputs, Z = cfg.z, C = cfg.conditions ?? 0;
   const [lo, hi] = cfg.logvarClamp;
   const P = (name: string) => slice(params, layout, name);
   const grads = new Float64Array(params.length);
   const G = (name: string) => slice(grads, layout, name);
-  const f = mlpVaeForward(cfg, layout, params, x, batch, eps);
+  const f = mlpVaeForward(cfg, layout, params, x, batch, eps, c);
   const { mulogvar, logits, enc, dec, headIn, headK } = f;
   const g = f.last, width = f.lastK;
   const recon = f.recon.reduce((a, b) => a + b, 0) / B;
@@ -137,7 +154,10 @@ export function mlpVaeStep(
     G(`decoder.${j}.weight`).set(d.dW);
     G(`decoder.${j}.bias`).set(d.db);
   }
-  const dmulogvar = latentBackward(d.dx, eps, mulogvar, B, Z, lo, hi);
+  const dz = C
+    ? concatBackward(d.dx, { batch: B, positions: 1, features: Z, conditions: C })
+    : d.dx;
+  const dmulogvar = latentBackward(dz, eps, mulogvar, B, Z, lo, hi);
   const dkl = klBackward(mulogvar, B, Z, lo, hi, cfg.beta / B);
   for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += dkl[i];
   d = denseBackward(dmulogvar, headIn, P("encoder.head.weight"), sh(B, headK, 2 * Z));
@@ -154,7 +174,7 @@ export function mlpVaeStep(
 }
 
 /**
- * `steps` Adam steps on the same batch, step s drawing its noise as the GPU does
+ * `steps` Adam steps on the same batch (and conditions `c`), step s drawing its noise as the GPU does
  * (normals(seed, 0, s, B * Z)). Returns each step's loss terms, computed before its update.
  */
 export function mlpVaeTrain(
@@ -165,13 +185,14 @@ export function mlpVaeTrain(
   batch: number,
   steps: number,
   adam: AdamHyper,
+  c?: Float64Array,
 ): ReferenceStep[] {
   const m = new Float64Array(params.length);
   const v = new Float64Array(params.length);
   const out: ReferenceStep[] = [];
   for (let s = 0; s < steps; s++) {
     const eps = normals(cfg.seed, 0, s, batch * cfg.z);
-    const r = mlpVaeStep(cfg, layout, params, x, batch, eps);
+    const r = mlpVaeStep(cfg, layout, params, x, batch, eps, c);
     out.push(r);
     adamStep(params, m, v, r.grads, s + 1, adam);
   }

@@ -11,6 +11,7 @@
 import { Tensor, upload } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import { concatForward } from "../nn/concat.ts";
 import { gatherBatch } from "../nn/gather.ts";
 import { klBackward, klForward } from "../nn/kl.ts";
 import { latentBackward, latentForward, type LatentShape } from "../nn/latent.ts";
@@ -38,6 +39,12 @@ export interface VaeLossConfig {
   logvarClamp: [number, number];
   /** Seed of the initial weights and of the reparameterization noise. */
   seed: number;
+  /**
+   * Condition values C per example (conditional VAE, Sohn et al. 2015): a one-hot label or a
+   * continuous value appended to the encoder's input (as extra channels for a conv model)
+   * and to z before the decoder. 0 or absent: unconditional.
+   */
+  conditions?: number;
 }
 
 /**
@@ -55,14 +62,18 @@ export function tensorMaker(device: GPUDevice, t: Record<string, Tensor>): MakeT
   return (name, shape) => (t[name] = new Tensor(device, "f32", shape, name));
 }
 
-/** The batch x [B, F] gathered from `source` (move it with {@linkcode setBatchOffset}). */
+/**
+ * The batch x [B, F] gathered from `source` (move it with {@linkcode setBatchOffset}), and
+ * for a conditional model (`conditions` C > 0) its conditions c [B, C] by the same index.
+ */
 export async function gatherInput(
   gpu: Gpu,
   source: BatchSource,
   batch: number,
   features: number,
   mk: MakeTensor,
-): Promise<{ gather: Dispatch; x: Tensor }> {
+  conditions = 0,
+): Promise<{ gather: Dispatch; x: Tensor; condGather?: Dispatch; c?: Tensor }> {
   const x = mk("x", [batch, features]);
   const gather = await gatherBatch(gpu, { x, data: source.data, index: source.index }, {
     batch,
@@ -71,7 +82,39 @@ export async function gatherInput(
     scale: source.scale,
     shift: source.shift,
   });
-  return { gather, x };
+  if (!conditions) return { gather, x };
+  if (!source.cond) {
+    throw new Error(`a conditional model needs ${conditions} condition values per example`);
+  }
+  const c = mk("c", [batch, conditions]);
+  const condGather = await gatherBatch(gpu, { x: c, data: source.cond, index: source.index }, {
+    batch,
+    features: conditions,
+    offset: 0,
+    scale: 1,
+    shift: 0,
+  });
+  return { gather, x, condGather, c };
+}
+
+/**
+ * [a | c] for a conditional model: the condition appended to every one of `positions`
+ * positions of `a` (features `a.length / (B positions)` each); `a` itself when unconditional.
+ */
+export async function withCondition(
+  gpu: Gpu,
+  a: Tensor,
+  c: Tensor | undefined,
+  positions: number,
+  name: string,
+  mk: MakeTensor,
+): Promise<{ dispatches: Dispatch[]; y: Tensor }> {
+  if (!c) return { dispatches: [], y: a };
+  const batch = c.shape[0], conditions = c.shape[1];
+  const features = a.length / (batch * positions);
+  const y = mk(name, [batch, positions * (features + conditions)]);
+  const shape = { batch, positions, features, conditions };
+  return { dispatches: [await concatForward(gpu, { y, a, c }, shape)], y };
 }
 
 /** The latent op's sizes for a batch of `batch` and noise stream `stream`. */
@@ -250,10 +293,12 @@ export class ModelState {
   }
 }
 
-/** Where a batch comes from: a u8 dataset on the GPU and a (shuffled) index. */
+/** Where a batch comes from: a dataset on the GPU and a (shuffled) index. */
 export interface BatchSource {
-  /** Dataset bytes, N x F, dtype u8. */
+  /** Dataset values, N x F: u8 (images) or f32 (streamline coordinates). */
   data: Tensor;
+  /** Condition values, N x C f32, for a conditional model. */
+  cond?: Tensor;
   /** Example order, u32 [N]. */
   index: Tensor;
   /** Pixel scale: x = byte * scale + shift. */
@@ -263,19 +308,25 @@ export interface BatchSource {
 }
 
 /**
- * Upload a split's u8 images once, with an example order (identity unless given), as a
- * batch source whose pixels are scaled to [0, 1].
+ * Upload a split once, with an example order, as a batch source: u8 images are scaled to
+ * [0, 1], f32 values (streamlines) are taken as they are; `cond` (N x C) for a conditional
+ * model.
  */
 export function uploadSource(
   device: GPUDevice,
-  images: Uint8Array,
+  images: Uint8Array | Float32Array,
   order: Uint32Array,
   label: string,
+  cond?: Float32Array,
 ): BatchSource {
+  const bytes = images instanceof Uint8Array;
   return {
-    data: upload(device, "u8", [images.length], images, `${label} images`),
+    data: bytes
+      ? upload(device, "u8", [images.length], images, `${label} images`)
+      : upload(device, "f32", [images.length], images, `${label} values`),
+    cond: cond ? upload(device, "f32", [cond.length], cond, `${label} conditions`) : undefined,
     index: upload(device, "u32", [order.length], order, `${label} order`),
-    scale: 1 / 255,
+    scale: bytes ? 1 / 255 : 1,
     shift: 0,
   };
 }
@@ -289,6 +340,8 @@ export function identityOrder(n: number): Uint32Array {
 export interface DecodeProgram {
   /** Latent codes to decode, [B, Z]. */
   z: Tensor;
+  /** Conditions of a conditional model, [B, C]: write them with the codes. */
+  c?: Tensor;
   /** Decoded means in data space, [B, F]: sigmoid(logits) for bce, the output for mse. */
   mean: Tensor;
   /** The decoder's dispatches, in order. */
@@ -301,6 +354,8 @@ export interface StepProgram {
   batch: number;
   /** Gather of the batch (update its `offset` per step with {@linkcode setBatchOffset}). */
   gather: Dispatch;
+  /** A conditional model's gather of the conditions (the first dispatch of `forward`). */
+  condGather?: Dispatch;
   /** Forward, losses and metrics (no backward): evaluation. */
   forward: Dispatch[];
   /** Backward and Adam: appended to `forward` for a training step. */
@@ -314,4 +369,5 @@ export interface StepProgram {
 /** Point a program's gather at the batch starting at `offset` in the index. */
 export function setBatchOffset(program: StepProgram, offset: number): void {
   program.gather.update("dims", { offset });
+  program.condGather?.update("dims", { offset });
 }

@@ -35,6 +35,7 @@ import {
   convTranspose2dOutputSize,
   type ConvTranspose2dShape,
 } from "../nn/conv_transpose2d.ts";
+import { concatBackward } from "../nn/concat.ts";
 import { denseBackward, denseForward } from "../nn/dense.ts";
 import { ParamLayout } from "../nn/params.ts";
 import {
@@ -51,6 +52,7 @@ import {
   type StepProgram,
   tensorMaker,
   type VaeLossConfig,
+  withCondition,
 } from "./common.ts";
 
 /** Shape and loss settings of a conv VAE. */
@@ -121,8 +123,12 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
     cfg.decoderKernels.length === m && cfg.decoderStrides.length === m,
     `--decoder-filters, --decoder-kernels and --decoder-strides need one value per layer (${m})`,
   );
+  // Sequences (height 1: streamlines) get 1-D kernels and strides, [1, k] and [1, s].
+  const oneD = cfg.height === 1;
+  const square = (k: number): [number, number] => [oneD ? 1 : k, k];
   const encoder: Conv2dShape[] = [];
-  let h = cfg.height, w = cfg.width, c = cfg.channels;
+  // A conditional model's conditions are extra input channels.
+  let h = cfg.height, w = cfg.width, c = cfg.channels + (cfg.conditions ?? 0);
   for (let i = 0; i < n; i++) {
     const s: Conv2dShape = {
       batch: 1,
@@ -130,8 +136,8 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
       width: w,
       inChannels: c,
       outChannels: cfg.filters[i],
-      kernel: [cfg.kernels[i], cfg.kernels[i]],
-      stride: [cfg.strides[i], cfg.strides[i]],
+      kernel: square(cfg.kernels[i]),
+      stride: square(cfg.strides[i]),
       padding: "same",
     };
     encoder.push(s);
@@ -147,8 +153,8 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
       width: w,
       inChannels: c,
       outChannels: cfg.decoderFilters[j],
-      kernel: [cfg.decoderKernels[j], cfg.decoderKernels[j]],
-      stride: [cfg.decoderStrides[j], cfg.decoderStrides[j]],
+      kernel: square(cfg.decoderKernels[j]),
+      stride: square(cfg.decoderStrides[j]),
       padding: "same",
     };
     decoder.push(s);
@@ -171,19 +177,19 @@ export function convVaeLayout(cfg: ConvVaeConfig): ParamLayout {
   const layout = new ParamLayout();
   const bn: string[] = [];
   g.encoder.forEach((s, i) => {
-    const k = s.kernel[0];
-    layout.add(`encoder.conv.${i}.weight`, [k, k, s.inChannels, s.outChannels]);
+    const [kh, kw] = s.kernel;
+    layout.add(`encoder.conv.${i}.weight`, [kh, kw, s.inChannels, s.outChannels]);
     if (cfg.batchnorm) bn.push(`encoder.bn.${i}`);
     else layout.add(`encoder.conv.${i}.bias`, [s.outChannels]);
   });
   layout.add("encoder.head.weight", [flat, 2 * cfg.z]);
   layout.add("encoder.head.bias", [2 * cfg.z]);
-  layout.add("decoder.dense.weight", [cfg.z, flat]);
+  layout.add("decoder.dense.weight", [cfg.z + (cfg.conditions ?? 0), flat]);
   layout.add("decoder.dense.bias", [flat]);
   g.decoder.forEach((s, j) => {
-    const k = s.kernel[0];
+    const [kh, kw] = s.kernel;
     // Transposed-conv weights are [KH, KW, Cout, Cin] (the conv2d they are the gradient of).
-    layout.add(`decoder.convt.${j}.weight`, [k, k, s.outChannels, s.inChannels]);
+    layout.add(`decoder.convt.${j}.weight`, [kh, kw, s.outChannels, s.inChannels]);
     if (cfg.batchnorm && j < g.decoder.length - 1) bn.push(`decoder.bn.${j}`);
     else layout.add(`decoder.convt.${j}.bias`, [s.outChannels]);
   });
@@ -264,28 +270,36 @@ async function normAndActivate(
   return { dispatches, normed, out, extra };
 }
 
-/** The decoder's forward from z [B, Z] to the logits [B, H W C]. */
+/**
+ * The decoder's forward from z [B, Z] (with a conditional model's c [B, C] appended) to the
+ * logits [B, H W C].
+ */
 async function decoderForward(
   gpu: Gpu,
   cfg: ConvVaeConfig,
   state: ModelState,
   z: Tensor,
+  c: Tensor | undefined,
   B: number,
   train: boolean,
   mk: MakeTensor,
-): Promise<{ dispatches: Dispatch[]; dense: Tensor; blocks: Block[]; logits: Tensor }> {
+): Promise<
+  { dispatches: Dispatch[]; zc: Tensor; dense: Tensor; blocks: Block[]; logits: Tensor }
+> {
   const g = convVaeGeometry(cfg);
   const P = (n: string) => state.layout.view(state.params, n);
   const [h0, w0, c0] = g.map;
-  const dispatches: Dispatch[] = [];
+  const zc = await withCondition(gpu, z, c, 1, "zc", mk);
+  const dispatches: Dispatch[] = [...zc.dispatches];
   const dense = mk("decoder.dense", [B, h0, w0, c0]);
+  const inFeatures = cfg.z + (cfg.conditions ?? 0);
   dispatches.push(
     ...await denseForward(gpu, {
       y: dense,
-      x: z,
+      x: zc.y,
       W: P("decoder.dense.weight"),
       b: P("decoder.dense.bias"),
-    }, { batch: B, inFeatures: cfg.z, outFeatures: h0 * w0 * c0 }),
+    }, { batch: B, inFeatures, outFeatures: h0 * w0 * c0 }),
   );
   const blocks: Block[] = [];
   let input = dense;
@@ -317,7 +331,7 @@ async function decoderForward(
   }
   // The logits [B, H, W, C] are the [B, F] the losses read: same buffer, flat shape.
   const logits = input.reshape([B, cfg.height * cfg.width * cfg.channels]);
-  return { dispatches, dense, blocks, logits };
+  return { dispatches, zc: zc.y, dense, blocks, logits };
 }
 
 /** Build the decoder alone for `batch` codes (eval-mode batch norm): samples, figures, export. */
@@ -330,11 +344,12 @@ export async function buildConvDecode(
   const t: Record<string, Tensor> = {};
   const mk = tensorMaker(gpu.device, t);
   const z = mk("decode.z", [batch, cfg.z]);
-  const { dispatches, logits } = await decoderForward(gpu, cfg, state, z, batch, false, mk);
-  if (cfg.recon === "mse") return { z, mean: logits, dispatches };
+  const c = cfg.conditions ? mk("decode.c", [batch, cfg.conditions]) : undefined;
+  const { dispatches, logits } = await decoderForward(gpu, cfg, state, z, c, batch, false, mk);
+  if (cfg.recon === "mse") return { z, c, mean: logits, dispatches };
   const mean = mk("decode.mean", [batch, cfg.height * cfg.width * cfg.channels]);
   dispatches.push(await activationForward(gpu, "sigmoid", { y: mean, x: logits }));
-  return { z, mean, dispatches };
+  return { z, c, mean, dispatches };
 }
 
 /** Backward of one block from d(out): LeakyReLU, BatchNorm (batch statistics), to d(pre). */
@@ -396,10 +411,14 @@ export async function buildConvStep(
   const fwd: Dispatch[] = [];
   const bwd: Dispatch[] = [];
   const F = cfg.height * cfg.width * cfg.channels;
-  const { gather, x } = await gatherInput(gpu, source, B, F, mk);
+  const C = cfg.conditions ?? 0;
+  const { gather, x, condGather, c } = await gatherInput(gpu, source, B, F, mk, C);
+  if (condGather) fwd.push(condGather);
+  const xc = await withCondition(gpu, x, c, cfg.height * cfg.width, "xc", mk);
+  fwd.push(...xc.dispatches);
 
   const enc: Block[] = [];
-  let input = x.reshape([B, cfg.height, cfg.width, cfg.channels]);
+  let input = xc.y.reshape([B, cfg.height, cfg.width, cfg.channels + C]);
   for (const [i, s0] of g.encoder.entries()) {
     const s = { ...s0, batch: B };
     const o = conv2dOutputSize(s);
@@ -436,7 +455,7 @@ export async function buildConvStep(
   const latent = latentShape(cfg, B, stream);
   const { dispatch: sample, z, eps } = await sampleLatent(gpu, latent, mulogvar, state.counter, mk);
   fwd.push(sample);
-  const dec = await decoderForward(gpu, cfg, state, z, B, train, mk);
+  const dec = await decoderForward(gpu, cfg, state, z, c, B, train, mk);
   fwd.push(...dec.dispatches);
   const logits = dec.logits;
   t.logits = logits;
@@ -444,7 +463,8 @@ export async function buildConvStep(
   fwd.push(
     ...await lossesAndMetrics(gpu, cfg, { logits, x, mulogvar, metrics, counter }, latent, mk),
   );
-  if (!adam) return { batch: B, gather, forward: fwd, backward: [], tensors: t, klBackward: null };
+  const program = { batch: B, gather, condGather, forward: fwd, tensors: t };
+  if (!adam) return { ...program, backward: [], klBackward: null };
 
   // Backward, in reverse.
   const { dispatch: dRecon, dlogits } = await reconGrad(gpu, cfg, { logits, x }, B, mk);
@@ -468,17 +488,23 @@ export async function buildConvStep(
     );
     dy = dIn;
   }
+  // A conditional decoder's input gradient d[z | c] is cut to dz.
   const dz = mk("dz", [B, Z]);
+  const dzc = C ? mk("dzc", [B, Z + C]) : dz;
   bwd.push(
     ...await denseBackward(gpu, {
-      dx: dz,
+      dx: dzc,
       dW: G("decoder.dense.weight"),
       db: G("decoder.dense.bias"),
       dy: dy.reshape([B, flat]),
-      x: z,
+      x: dec.zc,
       W: P("decoder.dense.weight"),
-    }, { batch: B, inFeatures: Z, outFeatures: flat }),
+    }, { batch: B, inFeatures: Z + C, outFeatures: flat }),
   );
+  if (C) {
+    const shape = { batch: B, positions: 1, features: Z, conditions: C };
+    bwd.push(await concatBackward(gpu, { da: dz, dy: dzc }, shape));
+  }
   const lg = await latentGrad(gpu, cfg, { dz, eps, mulogvar }, latent, mk);
   bwd.push(...lg.dispatches);
   const dFeatures = mk(`encoder.conv.${enc.length - 1}.dout`, [B, ...g.map]);
@@ -511,5 +537,5 @@ export async function buildConvStep(
     if (dIn) dy = dIn;
   }
   bwd.push(...await adamStep(gpu, state.optimized(), adam));
-  return { batch: B, gather, forward: fwd, backward: bwd, tensors: t, klBackward: lg.klBackward };
+  return { ...program, backward: bwd, klBackward: lg.klBackward };
 }

@@ -14,6 +14,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
 import { activationBackward, activationForward } from "../nn/activation.ts";
 import { type AdamConfig, adamStep } from "../nn/adam.ts";
+import { concatBackward } from "../nn/concat.ts";
 import { denseBackward, denseForward } from "../nn/dense.ts";
 import { ParamLayout } from "../nn/params.ts";
 import {
@@ -29,6 +30,7 @@ import {
   type StepProgram,
   tensorMaker,
   type VaeLossConfig,
+  withCondition,
 } from "./common.ts";
 
 /** Shape and loss settings of an MLP VAE. */
@@ -44,7 +46,8 @@ export interface MlpVaeConfig extends VaeLossConfig {
 /** Parameter names and shapes of an MLP VAE, in the order they sit in the flat buffer. */
 export function mlpVaeLayout(cfg: MlpVaeConfig): ParamLayout {
   const layout = new ParamLayout();
-  let width = cfg.inputs;
+  const C = cfg.conditions ?? 0;
+  let width = cfg.inputs + C;
   cfg.hidden.forEach((h, i) => {
     layout.add(`encoder.${i}.weight`, [width, h]);
     layout.add(`encoder.${i}.bias`, [h]);
@@ -52,7 +55,7 @@ export function mlpVaeLayout(cfg: MlpVaeConfig): ParamLayout {
   });
   layout.add("encoder.head.weight", [width, 2 * cfg.z]);
   layout.add("encoder.head.bias", [2 * cfg.z]);
-  width = cfg.z;
+  width = cfg.z + C;
   const back = [...cfg.hidden].reverse();
   back.forEach((h, i) => {
     layout.add(`decoder.${i}.weight`, [width, h]);
@@ -73,21 +76,26 @@ interface DecoderLayer {
   outW: number;
 }
 
-/** The decoder's forward from `z` [B, Z]: mirror of the encoder, then the output layer. */
+/**
+ * The decoder's forward from `z` [B, Z] (and a conditional model's c [B, C], appended to z):
+ * mirror of the encoder, then the output layer.
+ */
 async function decoderForward(
   gpu: Gpu,
   cfg: MlpVaeConfig,
   state: ModelState,
   z: Tensor,
+  c: Tensor | undefined,
   B: number,
   mk: (name: string, shape: number[]) => Tensor,
 ): Promise<
   { dispatches: Dispatch[]; layers: DecoderLayer[]; last: Tensor; width: number; logits: Tensor }
 > {
   const P = (name: string) => state.layout.view(state.params, name);
-  const dispatches: Dispatch[] = [];
+  const zc = await withCondition(gpu, z, c, 1, "zc", mk);
+  const dispatches: Dispatch[] = [...zc.dispatches];
   const layers: DecoderLayer[] = [];
-  let g = z, width = cfg.z;
+  let g = zc.y, width = cfg.z + (cfg.conditions ?? 0);
   for (const [j, H] of [...cfg.hidden].reverse().entries()) {
     const pre = mk(`decoder.${j}.pre`, [B, H]);
     const post = mk(`decoder.${j}.h`, [B, H]);
@@ -115,11 +123,12 @@ export async function buildDecode(
 ): Promise<DecodeProgram> {
   const mk = (name: string, shape: number[]) => new Tensor(gpu.device, "f32", shape, name);
   const z = mk("decode.z", [batch, cfg.z]);
-  const { dispatches, logits } = await decoderForward(gpu, cfg, state, z, batch, mk);
-  if (cfg.recon === "mse") return { z, mean: logits, dispatches };
+  const c = cfg.conditions ? mk("decode.c", [batch, cfg.conditions]) : undefined;
+  const { dispatches, logits } = await decoderForward(gpu, cfg, state, z, c, batch, mk);
+  if (cfg.recon === "mse") return { z, c, mean: logits, dispatches };
   const mean = mk("decode.mean", [batch, cfg.inputs]);
   dispatches.push(await activationForward(gpu, "sigmoid", { y: mean, x: logits }));
-  return { z, mean, dispatches };
+  return { z, c, mean, dispatches };
 }
 
 /**
@@ -146,10 +155,14 @@ export async function buildStep(
 
   const fwd: Dispatch[] = [];
   const bwd: Dispatch[] = [];
-  const { gather, x } = await gatherInput(gpu, source, B, F, mk);
+  const C = cfg.conditions ?? 0;
+  const { gather, x, condGather, c } = await gatherInput(gpu, source, B, F, mk, C);
+  if (condGather) fwd.push(condGather);
+  const xc = await withCondition(gpu, x, c, 1, "xc", mk);
+  fwd.push(...xc.dispatches);
 
   // Encoder: pre_i = h_{i-1} W_i + b_i, h_i = relu(pre_i)
-  let h = x, width = F;
+  let h = xc.y, width = F + C;
   const enc: { pre: Tensor; h: Tensor; input: Tensor; inW: number; outW: number }[] = [];
   for (let i = 0; i < cfg.hidden.length; i++) {
     const H = cfg.hidden[i];
@@ -188,6 +201,7 @@ export async function buildStep(
     cfg,
     state,
     z,
+    c,
     B,
     mk,
   );
@@ -200,15 +214,16 @@ export async function buildStep(
     ...await lossesAndMetrics(gpu, cfg, { logits, x, mulogvar, metrics, counter }, latent, mk),
   );
 
-  if (!adam) return { batch: B, gather, forward: fwd, backward: [], tensors: t, klBackward: null };
+  const program = { batch: B, gather, condGather, forward: fwd, tensors: t };
+  if (!adam) return { ...program, backward: [], klBackward: null };
 
-  // Backward, in reverse.
+  // Backward, in reverse. A conditional decoder's input gradient d[z | c] is cut to dz.
   const { dispatch: dRecon, dlogits } = await reconGrad(gpu, cfg, { logits, x }, B, mk);
   bwd.push(dRecon);
   let dy = dlogits;
   const dOut = dec.length
     ? mk(`decoder.${dec.length - 1}.dh`, [B, dec.at(-1)!.outW])
-    : mk("dz", [B, Z]);
+    : mk(C ? "dzc" : "dz", [B, Z + C]);
   bwd.push(
     ...await denseBackward(gpu, {
       dx: dOut,
@@ -224,7 +239,7 @@ export async function buildStep(
     const l = dec[j];
     const dpre = mk(`decoder.${j}.dpre`, [B, l.outW]);
     bwd.push(await activationBackward(gpu, "relu", { dx: dpre, dy, x: l.pre }));
-    const dIn = j > 0 ? mk(`decoder.${j - 1}.dh`, [B, l.inW]) : mk("dz", [B, Z]);
+    const dIn = j > 0 ? mk(`decoder.${j - 1}.dh`, [B, l.inW]) : mk(C ? "dzc" : "dz", [B, Z + C]);
     const s = { batch: B, inFeatures: l.inW, outFeatures: l.outW };
     bwd.push(
       ...await denseBackward(gpu, {
@@ -238,6 +253,12 @@ export async function buildStep(
     );
     dy = dIn;
   }
+  if (C) {
+    const dz = mk("dz", [B, Z]);
+    const shape = { batch: B, positions: 1, features: Z, conditions: C };
+    bwd.push(await concatBackward(gpu, { da: dz, dy }, shape));
+    dy = dz;
+  }
   const { dispatches: dLatent, klBackward: klB, dmulogvar } = await latentGrad(
     gpu,
     cfg,
@@ -246,7 +267,7 @@ export async function buildStep(
     mk,
   );
   bwd.push(...dLatent);
-  const lastH = enc.length ? enc.at(-1)!.h : x;
+  const lastH = enc.length ? enc.at(-1)!.h : xc.y;
   const dLast = enc.length
     ? mk(`encoder.${enc.length - 1}.dh`, [B, width = enc.at(-1)!.outW])
     : undefined;
@@ -282,5 +303,5 @@ export async function buildStep(
   bwd.push(
     ...await adamStep(gpu, state.optimized(), adam),
   );
-  return { batch: B, gather, forward: fwd, backward: bwd, tensors: t, klBackward: klB };
+  return { ...program, backward: bwd, klBackward: klB };
 }
