@@ -1,9 +1,11 @@
 /**
  * Synthetic report inputs for the report tests (no training): a few epochs of made-up
- * metrics and diagnostics, a linear KL warm-up, and a smooth stand-in decoder.
+ * metrics and diagnostics, a linear KL warm-up, a smooth stand-in decoder, samples per class
+ * of a made-up conditional model, and a made-up bundle of streamlines with reconstructions.
  */
 import type { Decode } from "../src/eval/figures.ts";
-import type { ReportInput, ReportRecord } from "../src/eval/report.ts";
+import type { ReportInput, ReportRecord, StreamlinesInput } from "../src/eval/report.ts";
+import { interpolationSvg, streamlinesSvg } from "../src/eval/streamline_svg.ts";
 import { type KlSchedule, klWeight } from "../src/train/schedule.ts";
 import { Rng } from "./_helpers.ts";
 
@@ -44,9 +46,67 @@ export function blobDecoder(z: number): Decode {
   };
 }
 
-/** `epochs` epochs of metrics for a Z-dimensional model under a linear warm-up. */
+/** Samples shown per class by the synthetic conditional model. */
+export const PER_CLASS = 6;
+
+/** A fan of `count` arcs of `points` points (mm), each bent by `bend`. */
+function arcs(count: number, points: number, bend: number): Float32Array[] {
+  return Array.from({ length: count }, (_, k) => {
+    const line = new Float32Array(points * 3);
+    for (let i = 0; i < points; i++) {
+      const t = i / (points - 1);
+      line.set(
+        [-40 + 80 * t, 8 * Math.sin(Math.PI * t) * bend + k, 10 + 25 * t * t + 0.5 * k],
+        3 * i,
+      );
+    }
+    return line;
+  });
+}
+
+/**
+ * A streamline model's report input: originals against reconstructions, and an interpolation
+ * of 8 steps, as two figures; the distance and width lines.
+ */
+export function syntheticStreamlines(): StreamlinesInput {
+  const originals = arcs(12, 21, 1), reconstructions = arcs(12, 21, 1.1);
+  return {
+    views: [
+      {
+        title: "Test bundle and its reconstruction",
+        svg: streamlinesSvg([
+          { label: "original", color: "#1f77b4", streamlines: originals },
+          { label: "reconstruction", color: "#d62728", streamlines: reconstructions, dashed: true },
+        ], { title: "test streamlines" }),
+      },
+      {
+        title: "Latent interpolation",
+        svg: interpolationSvg(Array.from({ length: 8 }, (_, i) => arcs(1, 21, 0.2 * i)[0])),
+      },
+    ],
+    distanceMm: 0.42,
+    widthMm: 6.1,
+    lines: ["12 test streamlines of 21 points <resampled>"],
+  };
+}
+
+/**
+ * `epochs` epochs of metrics for a Z-dimensional model under a linear warm-up. `images`:
+ * the image inputs (shape, reconstructions, samples; without them `latent` has no decoder);
+ * `classSamples`: PER_CLASS samples per class with an agreement of 0.84; `streamlines`:
+ * {@linkcode syntheticStreamlines}.
+ */
 export function syntheticInput(
-  { z = 2, epochs = 5, latent = true, diagnostics = true, testImages = 400 } = {},
+  {
+    z = 2,
+    epochs = 5,
+    latent = true,
+    diagnostics = true,
+    testImages = 400,
+    images = true,
+    classSamples = false,
+    streamlines = false,
+  } = {},
 ): ReportInput {
   const rng = new Rng(17);
   const stepsPerEpoch = 100, totalSteps = epochs * stepsPerEpoch;
@@ -88,15 +148,30 @@ export function syntheticInput(
       reconstructions[i * size + p] = 0.8 * originals[i * size + p] + 0.1;
     }
   }
+  const samples = Float32Array.from(rng.uniform(32 * size, 0, 1));
   return {
     config: { out: "runs/synthetic", model: "mlp", z, epochs, "kl-schedule": "linear:0:250" },
     records,
-    rows: ROWS,
-    cols: COLS,
-    originals,
-    reconstructions,
-    samples: Float32Array.from(rng.uniform(32 * size, 0, 1)),
+    ...(images ? { rows: ROWS, cols: COLS, originals, reconstructions, samples } : {}),
     klSchedule: { schedule, totalSteps },
-    ...(latent ? { latent: { z, decode, mu, labels, classNames: CLASSES } } : {}),
+    ...(latent
+      ? { latent: { z, ...(images ? { decode } : {}), mu, labels, classNames: CLASSES } }
+      : {}),
+    ...(classSamples
+      ? {
+        classSamples: {
+          classNames: CLASSES,
+          perClass: PER_CLASS,
+          // Class c's row: blobs moving right with c, so every row differs.
+          images: Float32Array.from({ length: CLASSES.length * PER_CLASS * size }, (_, i) => {
+            const c = Math.floor(i / (PER_CLASS * size)), p = i % size;
+            const r = Math.floor(p / COLS), col = p % COLS;
+            return Math.exp(-((r - 5) ** 2 + (col - c) ** 2) / 6) * (0.6 + 0.4 * rng.next());
+          }),
+          agreement: 0.84,
+        },
+      }
+      : {}),
+    ...(streamlines ? { streamlines: syntheticStreamlines() } : {}),
   };
 }

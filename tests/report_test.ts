@@ -1,12 +1,14 @@
 /**
  * The run report from synthetic inputs (no training): every file it names exists, each PNG
  * decodes to its stated size and is not blank, each SVG parses, and report.html inlines
- * exactly those images and plots with no external reference.
+ * exactly those images and plots with no external reference. The optional sections (samples
+ * per class, streamlines) appear with their lines when given and not otherwise, and a
+ * streamline model's report has no image sections.
  */
 import assert from "node:assert/strict";
 import { writeReport } from "../src/eval/report.ts";
 import { assertPng, parseSvg } from "./_images.ts";
-import { COLS, ROWS, syntheticInput } from "./_report_input.ts";
+import { CLASSES, COLS, PER_CLASS, ROWS, syntheticInput } from "./_report_input.ts";
 
 const grid = (cols: number, rows: number) => ({
   width: cols * (COLS + 1) + 1,
@@ -29,9 +31,12 @@ function fromBase64(s: string): Uint8Array {
 }
 
 /** Check the files and the page; returns the page. */
-async function checkReport(dir: string, files: string[], z: number): Promise<string> {
+async function checkReport(
+  dir: string,
+  files: string[],
+  sizes: Record<string, { width: number; height: number }>,
+): Promise<string> {
   const html = await Deno.readTextFile(`${dir}/report.html`);
-  const sizes = pngSizes(z);
   const pngs = files.filter((f) => f.endsWith(".png"));
   const svgs = files.filter((f) => f.endsWith(".svg"));
   assert.deepEqual(pngs.sort(), Object.keys(sizes).sort());
@@ -75,13 +80,14 @@ Deno.test("report: all figures for a 2-D model, inlined and written beside the p
       "samples.png",
       "traversals.png",
     ]);
-    const html = await checkReport(dir, files, 2);
+    const html = await checkReport(dir, files, pngSizes(2));
     for (
       const h of ["Latent manifold", "Latent space by label", "KL weight", "Active units"]
     ) assert.ok(html.includes(`<h2>${h}</h2>`), h);
     assert.match(html, /<th>active units<\/th>/);
     assert.match(html, /<td>2\/2<\/td>/);
     assert.ok(!html.includes('class="warn"'));
+    for (const h of ["Samples per class", "Streamlines"]) assert.ok(!html.includes(h), h);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -93,7 +99,7 @@ Deno.test("report: Z = 5 has no manifold; the interpolation ends at another labe
     const input = syntheticInput({ z: 5 });
     const files = await writeReport(dir, input);
     assert.ok(!files.includes("manifold.png"));
-    const html = await checkReport(dir, files, 5);
+    const html = await checkReport(dir, files, pngSizes(5));
     const labels = input.latent!.labels!;
     let b = 1;
     while (labels[b] === labels[0]) b++;
@@ -115,6 +121,9 @@ Deno.test("report: the fields the current trainer supplies still make the plain 
     const html = await Deno.readTextFile(`${dir}/report.html`);
     assert.ok(!html.includes("active units"));
     assert.equal((html.match(/<img /g) ?? []).length, 2);
+    for (const h of ["Samples per class", "Streamlines", "classifier"]) {
+      assert.ok(!html.includes(h), h);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -130,6 +139,113 @@ Deno.test("report: zero active units is called out", async () => {
     const html = await Deno.readTextFile(`${dir}/report.html`);
     assert.match(html, /<td class="warn">0\/3<\/td>/);
     assert.match(html, /No active latent units after epoch 5/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report: samples per class, one row per class named at its left, and streamlines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-test-" });
+  try {
+    const input = syntheticInput({ z: 2, classSamples: true, streamlines: true });
+    const files = await writeReport(dir, input);
+    assert.deepEqual(files.slice(-3), [
+      "class_samples.png",
+      "streamlines_1.svg",
+      "streamlines_2.svg",
+    ]);
+    const html = await checkReport(dir, files, {
+      ...pngSizes(2),
+      "class_samples.png": grid(PER_CLASS, CLASSES.length),
+    });
+    // The class grid: row c of the PNG holds class c's samples (each row's pixels differ).
+    const png = assertPng("class_samples", await Deno.readFile(`${dir}/class_samples.png`));
+    const rowMeans = CLASSES.map((_, c) => {
+      let sum = 0;
+      for (let y = 1 + c * (ROWS + 1); y < (c + 1) * (ROWS + 1); y++) {
+        for (let x = 1; x < png.width - 1; x++) sum += png.pixels[y * png.width + x];
+      }
+      return sum;
+    });
+    assert.equal(new Set(rowMeans).size, CLASSES.length);
+    const section = html.slice(html.indexOf("<h2>Samples per class</h2>"));
+    assert.ok(section.length < html.length, "the section");
+    assert.ok(
+      section.includes(
+        "<p>nearest-class-mean classifier agrees with the asked class on 84.0% of samples</p>",
+      ),
+    );
+    // Names in class order, each box one image row high, so the column spans the image.
+    const box = [
+      ...section.matchAll(
+        /<div style="height: (\d+)px; line-height: \d+px; margin-bottom: (\d+)px">([^<]*)<\/div>/g,
+      ),
+    ];
+    assert.deepEqual(box.map((m) => m[3]), CLASSES);
+    const im = section.match(/<img alt="samples per class" width="(\d+)" height="(\d+)"/)!;
+    const scale = +im[1] / grid(PER_CLASS, 1).width;
+    const top = +section.match(/class="class-names" style="padding-top: (\d+)px/)![1];
+    assert.equal(top, scale);
+    for (const m of box) assert.deepEqual([+m[1], +m[2]], [ROWS * scale, scale]);
+    assert.equal(top + box.reduce((n, m) => n + +m[1] + +m[2], 0), +im[2]);
+    // Streamlines: the distance line, the escaped extra line, both figures under their titles.
+    const st = html.slice(html.indexOf("<h2>Streamlines</h2>"));
+    assert.ok(
+      st.includes(
+        "<p>mean point-wise reconstruction distance 0.42 mm (bundle width 6.1 mm, 6.9%)</p>",
+      ),
+    );
+    assert.ok(st.includes("<p>12 test streamlines of 21 points &lt;resampled&gt;</p>"));
+    for (const [i, v] of input.streamlines!.views.entries()) {
+      assert.ok(st.includes(`<h3>${v.title}</h3>\n${v.svg}`), v.title);
+      assert.equal(await Deno.readTextFile(`${dir}/streamlines_${i + 1}.svg`), v.svg);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report: a streamline model has no image sections and no broken images", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-test-" });
+  try {
+    const input = syntheticInput({ z: 4, images: false, latent: false, streamlines: true });
+    delete input.streamlines!.widthMm;
+    const files = await writeReport(dir, input);
+    assert.deepEqual(files, [
+      "loss.svg",
+      "kl.svg",
+      "kl_weight.svg",
+      "mu_sigma.svg",
+      "kl_per_dim.svg",
+      "active_units.svg",
+      "streamlines_1.svg",
+      "streamlines_2.svg",
+    ]);
+    const html = await checkReport(dir, files, {});
+    assert.ok(!html.includes("<img"));
+    for (const h of ["Reconstructions", "Samples from the prior", "Samples per class"]) {
+      assert.ok(!html.includes(`<h2>${h}</h2>`), h);
+    }
+    assert.ok(html.includes("<p>mean point-wise reconstruction distance 0.42 mm</p>"));
+    // Latent inputs without a decoder (or an image shape): the scatter only.
+    const withLatent = await writeReport(
+      dir,
+      syntheticInput({ z: 4, images: false, streamlines: true }),
+    );
+    assert.deepEqual(withLatent.filter((f) => !files.includes(f)), ["latent_scatter.svg"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report: images without a shape, and per-class samples of the wrong size, are errors", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-test-" });
+  try {
+    const { rows: _, ...noShape } = syntheticInput({ latent: false });
+    await assert.rejects(() => writeReport(dir, noShape), /originals needs rows and cols/);
+    const bad = syntheticInput({ latent: false, classSamples: true });
+    bad.classSamples!.images = bad.classSamples!.images.subarray(1);
+    await assert.rejects(() => writeReport(dir, bad), /classSamples has \d+ values for 10 classes/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -25,6 +25,7 @@ import {
 import { describeModel, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
+import { classSampleCheck, streamlineReport } from "../eval/conditional.ts";
 
 /** Shown on the progress and epoch lines once an epoch ends with no active latent unit. */
 const COLLAPSE_WARNING =
@@ -64,6 +65,7 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "dataset",
   "data-dir",
   "model",
+  "condition",
   "hidden",
   "filters",
   "kernels",
@@ -195,26 +197,54 @@ await runMain(async () => {
         (collapsed ? `  ${COLLAPSE_WARNING}` : ""),
     );
     await saveCheckpoint(dir, trainer.state.layout, await trainer.checkpoint());
-    await Deno.writeTextFile(`${dir}/metrics.jsonl`, JSON.stringify(r) + "\n", { append: true });
+    // Conditional and streamline checks, measured every epoch and kept with its record.
+    const extra: Record<string, unknown> = {};
+    let classSamples, streamlines;
+    if (model.condition?.kind === "label") {
+      const c = await classSampleCheck(trainer, data, names, { seed: config.seed });
+      classSamples = c.input;
+      extra.classAgreement = { fraction: c.fraction, perClass: c.perClass };
+      console.log(
+        `  nearest-class-mean classifier agrees with the asked class on ` +
+          `${(100 * c.fraction).toFixed(1)}% of ${c.input.images.length / data.features} samples`,
+      );
+    }
+    if (data.streamlines) {
+      const s = await streamlineReport(trainer, data, muRows, { seed: config.seed });
+      streamlines = s.input;
+      extra.streamlines = s.stats;
+      console.log(
+        `  mean point-wise reconstruction distance ${s.stats.distanceMm.toFixed(2)} mm ` +
+          `(bundle width ${s.input.widthMm!.toFixed(1)} mm)` +
+          (s.stats.length
+            ? `; asked vs produced length correlation ${s.stats.length.correlation.toFixed(3)}`
+            : ""),
+      );
+    }
+    await Deno.writeTextFile(`${dir}/metrics.jsonl`, JSON.stringify({ ...r, ...extra }) + "\n", {
+      append: true,
+    });
     const records = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n")
       .map((l) => JSON.parse(l));
-    const rec = await trainer.reconstructions(8);
+    const images = data.streamlines ? undefined : await trainer.reconstructions(8);
     await writeReport(dir, {
       config: { ...config },
       records,
-      rows: data.rows,
-      cols: data.cols,
-      originals: rec.originals,
-      reconstructions: rec.means,
-      samples: await trainer.samples(32, config.seed),
+      rows: data.streamlines ? undefined : data.rows,
+      cols: data.streamlines ? undefined : data.cols,
+      originals: images?.originals,
+      reconstructions: images?.means,
+      samples: data.streamlines ? undefined : await trainer.samples(32, config.seed),
       klSchedule: { schedule: trainer.klSchedule, totalSteps: trainer.totalSteps },
       latent: {
         z: model.z,
-        decode: (z, n) => trainer.decode(z, n),
+        decode: data.streamlines ? undefined : (z, n) => trainer.decode(z, n),
         mu: muRows,
         labels: data.test.labels?.subarray(0, FIGURE_MU),
-        classNames: data.test.labels ? names : undefined,
+        classNames: data.test.labels ? (data.streamlines?.bundles ?? names) : undefined,
       },
+      classSamples,
+      streamlines,
     });
   };
 

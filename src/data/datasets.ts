@@ -9,6 +9,8 @@
  * - `idx:IMAGES[,LABELS]`: any u8 IDX image file with 2 (N x F) or 3 (N x H x W) dimensions,
  *   optionally with a labels file. It has no test split, so the last 10% of the rows (at
  *   least 1; see {@link holdOutCount}) are held out as the test split, in file order.
+ * - streamlines: `phantom[:COUNT[:SEED]]`, `streamlines:FILE.trk|FILE.zip`, `dipy-bundles`
+ *   (see streamline_dataset.ts): f32 examples of 256 points x 3, with lengths.
  *
  * For `fashion-mnist` and `mnist` the folder holds the four files train-images-idx3-ubyte,
  * train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each gzipped
@@ -19,6 +21,7 @@
  */
 
 import { type IdxArray, readIdxFile } from "./idx.ts";
+import { isStreamlineSpec, loadStreamlineDataset, STREAMLINE_SPECS } from "./streamline_dataset.ts";
 
 /** The accepted dataset specs, as shown in error messages and help. */
 export const DATASET_SPECS: readonly string[] = [
@@ -61,12 +64,29 @@ export class DatasetError extends Error {
 
 /** One split of a dataset. */
 export interface Split {
-  /** `count x features` pixel bytes, row-major, one image after another. */
-  images: Uint8Array;
-  /** One label per image, or null for an unlabelled dataset. */
+  /**
+   * `count x features` values, row-major, one example after another: pixel bytes (u8), or
+   * for a streamline dataset normalized coordinates (f32, x y z per point).
+   */
+  images: Uint8Array | Float32Array;
+  /** One label per example (class, or a streamline's bundle), or null when unlabelled. */
   labels: Uint8Array | null;
-  /** Number of images. */
+  /** Number of examples. */
   count: number;
+  /** Streamlines only: each one's arc length in millimetres before resampling. */
+  lengths?: Float32Array;
+}
+
+/** What a streamline dataset adds: its geometry and how to map outputs back to millimetres. */
+export interface StreamlineInfo {
+  /** Points per streamline after resampling (the examples are `points x 3`). */
+  points: number;
+  /** normalized = (mm - center) * scale, per point. */
+  normalization: { center: [number, number, number]; scale: number };
+  /** Bundle names, by label. */
+  bundles: string[];
+  /** Width of each bundle in mm (see bundleWidth in streamlines.ts), by label. */
+  widths: number[];
 }
 
 /** A loaded dataset: image bytes and labels, train and test. */
@@ -85,6 +105,8 @@ export interface Dataset {
   test: Split;
   /** Number of classes: largest label + 1 over both splits; 0 when unlabelled. */
   classes: number;
+  /** Present for a streamline dataset (rows 1, cols = points, 3 values per point). */
+  streamlines?: StreamlineInfo;
 }
 
 /** Options of {@link loadDataset}. */
@@ -357,6 +379,12 @@ export async function loadDataset(
     const files = await mnistLayout("mnist", dataDir, hint);
     return await loadFour("mnist", files, hint);
   }
+  if (isStreamlineSpec(spec)) {
+    if (dataDir !== undefined) {
+      throw new DatasetError(`--data-dir is for the fashion-mnist and mnist datasets, not ${spec}`);
+    }
+    return await loadStreamlineDataset(spec);
+  }
   if (spec.startsWith("idx:")) {
     if (dataDir !== undefined) {
       throw new DatasetError(`--data-dir is for the fashion-mnist and mnist datasets, not idx:`);
@@ -364,7 +392,9 @@ export async function loadDataset(
     return await loadIdxSpec(spec);
   }
   throw new DatasetError(
-    `unknown dataset "${oneLine(spec)}"; valid: ${DATASET_SPECS.join(", ")}`,
+    `unknown dataset "${oneLine(spec)}"; valid: ${
+      [...DATASET_SPECS, ...STREAMLINE_SPECS].join(", ")
+    }`,
   );
 }
 

@@ -11,14 +11,9 @@ import { submit } from "../gpu/kernel.ts";
 import type { Split } from "../data/datasets.ts";
 import { iwaeNll } from "../nn/iwae.ts";
 import { accumulate, clearSlots } from "../nn/reduce.ts";
-import {
-  identityOrder,
-  METRIC,
-  type ModelState,
-  setBatchOffset,
-  uploadSource,
-} from "../vae/common.ts";
+import { identityOrder, METRIC, type ModelState, setBatchOffset } from "../vae/common.ts";
 import { buildVaeStep, type VaeConfig } from "../vae/model.ts";
+import { splitSource } from "../vae/condition.ts";
 
 /** IWAE noise stream: distinct from training (0) and the test pass (1). */
 const IWAE_STREAM = 2;
@@ -42,7 +37,7 @@ export async function iwaeEstimate(
   const n = Math.min(images, split.count);
   // Each image repeated k times: the gather builds the k rows, the latent draws k samples.
   const index = new Uint32Array(n * k).map((_, r) => Math.floor(r / k));
-  const source = uploadSource(d, split.images, index, "iwae");
+  const source = splitSource(d, cfg.condition, split, index, "iwae");
   const acc = new Tensor(d, "f32", [METRIC.size], "iwae sums");
   const scratch = new Tensor(d, "f32", [METRIC.size], "iwae losses");
   const build = async (imgs: number) => {
@@ -119,7 +114,7 @@ export async function latentStats(
 ): Promise<LatentStats> {
   const d = gpu.device;
   const Z = cfg.z, [lo, hi] = cfg.logvarClamp;
-  const source = uploadSource(d, split.images, identityOrder(split.count), "stats");
+  const source = splitSource(d, cfg.condition, split, identityOrder(split.count), "stats");
   const scratch = new Tensor(d, "f32", [METRIC.size], "stats losses");
   const b = Math.min(batch, split.count);
   const full = await buildVaeStep(gpu, cfg, state, source, scratch, b, undefined, IWAE_STREAM);

@@ -4,8 +4,9 @@
  * loss curves, reconstructions and samples from the prior, and, when the trainer supplies
  * them, the KL weight schedule, the collapse diagnostics per epoch (mu/sigma ranges, KL per
  * latent dimension, active units) and the latent-space figures (2-D manifold, scatter of mu by
- * label, an interpolation, latent traversals). Every image and plot is also written as a file
- * beside it. Rewritten at every epoch.
+ * label, an interpolation, latent traversals), samples per class of a conditional model, and
+ * streamline figures of a streamline model (whose report has no image sections). Every image
+ * and plot is also written as a file beside it. Rewritten at every epoch.
  */
 
 import { encodeBase64 } from "./base64.ts";
@@ -57,8 +58,12 @@ export type ReportRecord = EpochRecord & { diagnostics?: EpochDiagnostics };
 export interface LatentInput {
   /** Z, latent dimensions. */
   z: number;
-  /** The decoder alone: z [n, Z] to Bernoulli means [n, rows * cols] (n up to 400). */
-  decode: Decode;
+  /**
+   * The decoder alone: z [n, Z] to Bernoulli means [n, rows * cols] (n up to 400). Without
+   * it, or without `ReportInput.rows`/`cols` (a model of other data than images), only the
+   * scatter is drawn.
+   */
+  decode?: Decode;
   /** Posterior means of the first n >= 2 test images, in test-set order: [n, Z]. */
   mu: Float32Array;
   /** Their labels [n], indices into `classNames`; the scatter is drawn only with both. */
@@ -68,9 +73,46 @@ export interface LatentInput {
 }
 
 /**
+ * Samples of a conditional model, `perClass` asked for each class, shown one row per class
+ * with the class name at its left.
+ */
+export interface ClassSamplesInput {
+  /** Class names, one per row. */
+  classNames: string[];
+  /** Samples asked for each class: the columns. */
+  perClass: number;
+  /**
+   * [classes * perClass, rows * cols] in [0, 1]; rows c * perClass to (c + 1) * perClass - 1
+   * were asked for class c.
+   */
+  images: Float32Array;
+  /**
+   * Fraction of the samples that a nearest-class-mean classifier (src/eval/classify.ts)
+   * gives the class they were asked for.
+   */
+  agreement?: number;
+}
+
+/** Streamline figures of a model of streamlines (SVG documents, e.g. from streamline_svg.ts). */
+export interface StreamlinesInput {
+  /**
+   * Each figure with its title, in page order: an SVG document (no XML declaration), inlined
+   * in the page and written beside it as streamlines_1.svg, streamlines_2.svg, ...
+   */
+  views: { title: string; svg: string }[];
+  /** Mean point-wise distance between test streamlines and their reconstructions, mm. */
+  distanceMm?: number;
+  /** Width of the bundle, mm, to put the distance in proportion. */
+  widthMm?: number;
+  /** More lines of text under the heading (plain text, escaped). */
+  lines?: string[];
+}
+
+/**
  * What the report shows. The trainer supplies:
- * - always: `config`, `records` (metrics.jsonl so far), `rows`, `cols`, `originals`,
- *   `reconstructions`, `samples` (as before);
+ * - always: `config`, `records` (metrics.jsonl so far);
+ * - for an image model: `rows`, `cols`, `originals`, `reconstructions`, `samples` (each
+ *   image section is left out when its images are absent);
  * - `records[i].diagnostics` ({@linkcode EpochDiagnostics}) to get the mu/sigma range plot, the
  *   KL-per-dimension heat map and the active-units plot and table column;
  * - `klSchedule` (the run's schedule and its total optimizer steps) to plot the weight ramp
@@ -78,35 +120,60 @@ export interface LatentInput {
  *   0) marked on it;
  * - `latent` ({@linkcode LatentInput}) for the latent-space figures: the manifold when Z = 2,
  *   the scatter of mu by label (with `labels` and `classNames`), an interpolation and the
- *   traversals.
+ *   traversals;
+ * - `classSamples` ({@linkcode ClassSamplesInput}) for a conditional model's samples per class;
+ * - `streamlines` ({@linkcode StreamlinesInput}) for a streamline model's figures.
  */
 export interface ReportInput {
   /** The resolved config (shown as a table). */
   config: Record<string, unknown>;
   /** metrics.jsonl so far. */
   records: ReportRecord[];
-  /** Image height and width (1 x F data is shown as a row of F pixels). */
-  rows: number;
-  cols: number;
-  /** First test images and their reconstructions, [n, rows * cols] in [0, 1]. */
-  originals: Float32Array;
-  reconstructions: Float32Array;
+  /** Image height (1 for 1 x F data, shown as a row of F pixels); needed for images. */
+  rows?: number;
+  /** Image width; needed for images. */
+  cols?: number;
+  /** First test images, [n, rows * cols] in [0, 1]. */
+  originals?: Float32Array;
+  /** Their reconstructions, [n, rows * cols] in [0, 1]. */
+  reconstructions?: Float32Array;
   /** Samples from the prior, [m, rows * cols] in [0, 1]. */
-  samples: Float32Array;
+  samples?: Float32Array;
   /** The KL weight schedule and the run's total optimizer steps. */
   klSchedule?: { schedule: KlSchedule; totalSteps: number };
   /** Decoder and test-set posterior means for the latent-space figures. */
   latent?: LatentInput;
+  /** A conditional model's samples per class. */
+  classSamples?: ClassSamplesInput;
+  /** A streamline model's figures and reconstruction distance. */
+  streamlines?: StreamlinesInput;
+}
+
+/** The image shape, or undefined when the report has no images. */
+function imageShape(r: ReportInput): { rows: number; cols: number } | undefined {
+  if (r.rows === undefined || r.cols === undefined) return undefined;
+  return { rows: r.rows, cols: r.cols };
+}
+
+/** The image shape, which `what` needs. */
+function needShape(r: ReportInput, what: string): { rows: number; cols: number } {
+  const shape = imageShape(r);
+  if (!shape) throw new Error(`report: ${what} needs rows and cols`);
+  return shape;
 }
 
 /** Originals in the top row(s), their reconstructions below, 8 per row. */
-function reconstructionGrid(r: ReportInput) {
-  const size = r.rows * r.cols;
-  const n = Math.min(8, Math.floor(r.originals.length / size));
+function reconstructionGrid(
+  { rows, cols }: { rows: number; cols: number },
+  originals: Float32Array,
+  reconstructions: Float32Array,
+) {
+  const size = rows * cols;
+  const n = Math.min(8, Math.floor(originals.length / size));
   const both = new Float32Array(2 * n * size);
-  both.set(r.originals.subarray(0, n * size));
-  both.set(r.reconstructions.subarray(0, n * size), n * size);
-  return imageGrid(both, 2 * n, r.rows, r.cols, n);
+  both.set(originals.subarray(0, n * size));
+  both.set(reconstructions.subarray(0, n * size), n * size);
+  return imageGrid(both, 2 * n, rows, cols, n);
 }
 
 /** A figure of the page: a file beside report.html and its HTML. */
@@ -131,11 +198,12 @@ function fit(width: number, target = 480): number {
 }
 
 async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]> {
-  const shape = { rows: r.rows, cols: r.cols }, size = r.rows * r.cols;
   const n = Math.floor(l.mu.length / l.z);
   const out: Section[] = [];
-  if (l.z === 2) {
-    const f = await manifoldFigure(l.decode, shape);
+  const shape = imageShape(r), decode = l.decode;
+  const images = shape && decode;
+  if (images && l.z === 2) {
+    const f = await manifoldFigure(decode, shape);
     out.push({
       heading: "Latent manifold",
       text: "Decoded means over a 20 x 20 grid of z in [-3, 3]^2; z1 grows to the right, " +
@@ -155,8 +223,11 @@ async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]
       svg: scatterFigure(l.mu, l.z, l.labels, l.classNames),
     });
   }
+  if (!images) return out;
+  const size = shape.rows * shape.cols;
+  const originals = r.originals ?? new Float32Array(0);
   if (n >= 2) {
-    const shown = Math.min(n, Math.floor(r.originals.length / size));
+    const shown = Math.min(n, Math.floor(originals.length / size));
     let b = 1;
     if (l.labels) {
       for (let i = 1; i < shown; i++) {
@@ -168,9 +239,9 @@ async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]
     }
     const row = (i: number) => l.mu.subarray(i * l.z, (i + 1) * l.z);
     const ends: [Float32Array, Float32Array] | undefined = b < shown
-      ? [r.originals.subarray(0, size), r.originals.subarray(b * size, (b + 1) * size)]
+      ? [originals.subarray(0, size), originals.subarray(b * size, (b + 1) * size)]
       : undefined;
-    const f = await interpolationFigure(l.decode, shape, row(0), row(b), { ends });
+    const f = await interpolationFigure(decode, shape, row(0), row(b), { ends });
     out.push({
       heading: "Interpolation",
       text: `Decoded means along the line from mu of test image 0 to mu of test image ${b}` +
@@ -181,7 +252,7 @@ async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]
     });
   }
   if (n >= 1) {
-    const f = await traversalFigure(l.decode, shape, l.mu.subarray(0, l.z));
+    const f = await traversalFigure(decode, shape, l.mu.subarray(0, l.z));
     out.push({
       heading: "Latent traversals",
       text: "Row d: mu of test image 0 with z_d set to -3 ... 3, the other dimensions kept" +
@@ -235,16 +306,81 @@ function diagnosticSections(r: ReportInput): Section[] {
   return out;
 }
 
+/** The per-class samples as one grid: row c holds the samples asked for class c. */
+function classSamplesFigure(r: ReportInput, c: ClassSamplesInput): PngFigure {
+  const { rows, cols } = needShape(r, "classSamples");
+  const classes = c.classNames.length;
+  if (!(Number.isInteger(c.perClass) && c.perClass >= 1 && classes >= 1)) {
+    throw new Error(`report: classSamples has ${classes} classes, ${c.perClass} per class`);
+  }
+  if (c.images.length !== classes * c.perClass * rows * cols) {
+    throw new Error(
+      `report: classSamples has ${c.images.length} values for ${classes} classes x ` +
+        `${c.perClass} images of ${rows}x${cols}`,
+    );
+  }
+  const g = imageGrid(c.images, classes * c.perClass, rows, cols, c.perClass);
+  return { png: encodePng(g.width, g.height, g.pixels), ...g };
+}
+
+/**
+ * The grid with each class name at the left of its row: a column of names whose boxes have
+ * the height of an image row (the grid has a 1-pixel border above and between rows).
+ */
+function classSamplesHtml(c: ClassSamplesInput, f: PngFigure): string {
+  const scale = fit(f.width);
+  const rowPx = ((f.height - 1) / c.classNames.length - 1) * scale;
+  const names = c.classNames.map((name) =>
+    `<div style="height: ${rowPx}px; line-height: ${rowPx}px; margin-bottom: ${scale}px">${
+      esc(name)
+    }</div>`
+  ).join("\n");
+  const agree = c.agreement === undefined
+    ? ""
+    : `\n<p>nearest-class-mean classifier agrees with the asked class on ${
+      (100 * c.agreement).toFixed(1)
+    }% of samples</p>`;
+  return `<h2>Samples per class</h2>
+<p>Each row: ${c.perClass} samples asked for the class named at its left.</p>${agree}
+<div style="display: flex; align-items: flex-start">
+<div class="class-names" style="padding-top: ${scale}px; padding-right: 8px; text-align: right; white-space: nowrap">
+${names}
+</div>
+${img(f, "samples per class", scale)}
+</div>
+`;
+}
+
+/** The streamline section: the distance line, further lines, each figure under its title. */
+function streamlinesHtml(s: StreamlinesInput): string {
+  const lines: string[] = [];
+  if (s.distanceMm !== undefined) {
+    const width = s.widthMm !== undefined && s.widthMm > 0
+      ? ` (bundle width ${s.widthMm.toFixed(1)} mm, ${
+        (100 * s.distanceMm / s.widthMm).toFixed(1)
+      }%)`
+      : "";
+    lines.push(`mean point-wise reconstruction distance ${s.distanceMm.toFixed(2)} mm${width}`);
+  }
+  lines.push(...(s.lines ?? []));
+  return `<h2>Streamlines</h2>\n` + lines.map((l) => `<p>${esc(l)}</p>\n`).join("") +
+    s.views.map((v) => `<h3>${esc(v.title)}</h3>\n${v.svg}\n`).join("");
+}
+
 function renderSection(s: Section): string {
   const body = s.png ? img(s.png, s.heading, s.scale ?? 1) : s.svg!;
   return `<h2>${esc(s.heading)}</h2>\n<p>${s.text}</p>\n${body}`;
 }
 
 /**
- * Write report.html, loss.svg, kl.svg, reconstructions.png and samples.png into `dir`, and
- * the optional figures (kl_weight.svg, mu_sigma.svg, kl_per_dim.svg, active_units.svg,
- * manifold.png, latent_scatter.svg, interpolation.png, traversals.png) when their inputs are
- * given. Returns the names of the files written besides report.html.
+ * Write report.html, loss.svg and kl.svg into `dir`, and the optional figures
+ * (reconstructions.png, samples.png, kl_weight.svg, mu_sigma.svg, kl_per_dim.svg,
+ * active_units.svg, manifold.png, latent_scatter.svg, interpolation.png, traversals.png,
+ * class_samples.png, streamlines_1.svg, ...) when their inputs are given. Returns the names
+ * of the files written besides report.html.
+ *
+ * @throws Error when images are given without `rows` and `cols`, or `classSamples` has the
+ *   wrong number of values.
  */
 export async function writeReport(dir: string, r: ReportInput): Promise<string[]> {
   const epochs = r.records.map((x) => x.epoch);
@@ -263,24 +399,46 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
       values: col((x) => 10 * x.beta),
     },
   ]);
-  const rec = reconstructionGrid(r);
-  const size = r.rows * r.cols;
-  const m = Math.floor(r.samples.length / size);
-  const smp = imageGrid(r.samples, m, r.rows, r.cols, 8);
-  const recPng: PngFigure = { png: encodePng(rec.width, rec.height, rec.pixels), ...rec };
-  const smpPng: PngFigure = { png: encodePng(smp.width, smp.height, smp.pixels), ...smp };
+  let recPng: PngFigure | undefined, smpPng: PngFigure | undefined;
+  if (r.originals && r.reconstructions) {
+    const rec = reconstructionGrid(needShape(r, "originals"), r.originals, r.reconstructions);
+    recPng = { png: encodePng(rec.width, rec.height, rec.pixels), ...rec };
+  }
+  if (r.samples) {
+    const { rows, cols } = needShape(r, "samples");
+    const m = Math.floor(r.samples.length / (rows * cols));
+    const smp = imageGrid(r.samples, m, rows, cols, 8);
+    smpPng = { png: encodePng(smp.width, smp.height, smp.pixels), ...smp };
+  }
   const diagnostics = diagnosticSections(r);
   const latent = r.latent ? await latentSections(r, r.latent) : [];
+  const perClass = r.classSamples ? classSamplesFigure(r, r.classSamples) : undefined;
+  const streamlineFiles = (r.streamlines?.views ?? []).map((_, i) => `streamlines_${i + 1}.svg`);
 
-  const files = ["loss.svg", "kl.svg", "reconstructions.png", "samples.png"];
+  const files = ["loss.svg", "kl.svg"];
   await writeTextAtomic(`${dir}/loss.svg`, loss);
   await writeTextAtomic(`${dir}/kl.svg`, kl);
-  await writeFileAtomic(`${dir}/reconstructions.png`, recPng.png);
-  await writeFileAtomic(`${dir}/samples.png`, smpPng.png);
+  const pngs: [string, PngFigure | undefined][] = [
+    ["reconstructions.png", recPng],
+    ["samples.png", smpPng],
+  ];
+  for (const [name, f] of pngs) {
+    if (!f) continue;
+    await writeFileAtomic(`${dir}/${name}`, f.png);
+    files.push(name);
+  }
   for (const s of [...diagnostics, ...latent]) {
     if (s.png) await writeFileAtomic(`${dir}/${s.file}`, s.png.png);
     else await writeTextAtomic(`${dir}/${s.file}`, s.svg!);
     files.push(s.file);
+  }
+  if (perClass) {
+    await writeFileAtomic(`${dir}/class_samples.png`, perClass.png);
+    files.push("class_samples.png");
+  }
+  for (const [i, v] of (r.streamlines?.views ?? []).entries()) {
+    await writeTextAtomic(`${dir}/${streamlineFiles[i]}`, v.svg);
+    files.push(streamlineFiles[i]);
   }
 
   const last = r.records.at(-1);
@@ -336,12 +494,16 @@ ${diagnostics.map(renderSection).join("\n")}
   }<th>img/s</th></tr>
 ${rows}
 </table>
-<h2>Reconstructions</h2>
+${r.streamlines ? streamlinesHtml(r.streamlines) : ""}${
+    recPng
+      ? `<h2>Reconstructions</h2>
 <p>Test images (top) and their reconstructions (bottom).</p>
 ${img(recPng, "reconstructions", 3)}
-<h2>Samples from the prior</h2>
-${img(smpPng, "samples", 3)}
-${latent.map(renderSection).join("\n")}
+`
+      : ""
+  }${smpPng ? `<h2>Samples from the prior</h2>\n${img(smpPng, "samples", 3)}\n` : ""}${
+    perClass && r.classSamples ? classSamplesHtml(r.classSamples, perClass) : ""
+  }${latent.map(renderSection).join("\n")}
 <h2>Configuration</h2>
 <table>${cfg}</table>
 </body></html>

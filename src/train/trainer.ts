@@ -20,12 +20,11 @@ import {
   ModelState,
   setBatchOffset,
   type StepProgram,
-  uploadSource,
 } from "../vae/common.ts";
 import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../vae/model.ts";
-import { CONV_DEFAULTS } from "../vae/conv_vae.ts";
+import { conditionRows, conditionSize, fitCondition, splitSource } from "../vae/condition.ts";
 import type { Checkpoint } from "./checkpoint.ts";
-import type { TrainConfig } from "./config.ts";
+import { defaultZ, type TrainConfig } from "./config.ts";
 import type { EpochDiagnostics } from "../eval/report.ts";
 import { epochOrder, priorSample } from "./random.ts";
 import { batchedDecode } from "../eval/figures.ts";
@@ -96,20 +95,28 @@ export class NonFiniteError extends Error {
   }
 }
 
-/** The model config of a training config and a dataset's image size. */
+/**
+ * The model config of a training config and a dataset (its example shape; for a conditional
+ * model its classes or training lengths, which fix the condition's encoding).
+ */
 export function modelConfig(
   c: TrainConfig,
-  data: { rows: number; cols: number; features: number },
+  data: { rows: number; cols: number; features: number; classes?: number; train?: Split },
 ): VaeConfig {
+  const condition = c.condition === undefined || c.condition === "none"
+    ? undefined
+    : fitCondition(c.condition, { classes: data.classes ?? 0, train: data.train! });
   const common = {
     // z = 0 (DEFAULTS) is the model's own default: 16 for conv (DESIGN.md), 20 for mlp.
-    z: c.z || (c.model === "conv" ? CONV_DEFAULTS.z : 20),
+    z: c.z || defaultZ(c.model),
     recon: c.recon,
     reconWeight: c["recon-weight"],
     beta: c.ae ? 0 : c.beta,
     logvarClamp: c["logvar-clamp"],
     seed: c.seed,
     freeBits: c["free-bits"],
+    conditions: conditionSize(condition),
+    condition,
   };
   if (c.model === "mlp") return { ...common, kind: "mlp", inputs: data.features, hidden: c.hidden };
   return {
@@ -125,7 +132,8 @@ export function modelConfig(
     decoderKernels: c["decoder-kernels"],
     decoderStrides: c["decoder-strides"],
     batchnorm: c.batchnorm === "on",
-    leak: 0.2,
+    // The streamlines model uses ReLU (the tractography seeds); the image model LeakyReLU.
+    leak: c.model === "streamlines" ? 0 : 0.2,
   };
 }
 
@@ -218,7 +226,7 @@ export class Trainer {
     const layout = vaeLayout(cfg);
     const state = new ModelState(gpu, layout, resume?.params ?? initParams(layout, cfg.seed));
     const source = (split: Split, label: string) =>
-      uploadSource(d, split.images, identityOrder(split.count), label);
+      splitSource(d, cfg.condition, split, identityOrder(split.count), label);
     const trainSource = source(data.train, "train");
     const testSource = source(data.test, "test");
     const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
@@ -375,25 +383,72 @@ export class Trainer {
   }
 
   /**
-   * Decode `n` codes z [n, Z] to means [n, F] (evaluation mode), `DECODE_BATCH` at a time
-   * through one decoder program built on first use. Waits for the GPU.
+   * The first `n` test examples (all by default) and their reconstructions from one sample
+   * of z each (noise stream 1), [n, F] each, batch by batch through the test programs: for
+   * reconstruction distances over the held-out set. Waits for the GPU.
    */
-  async decode(z: Float32Array, n: number): Promise<Float32Array> {
+  async reconstructTest(
+    n = this.testCount,
+  ): Promise<{ originals: Float32Array; means: Float32Array }> {
+    const d = this.#gpu.device;
+    const count = Math.min(n, this.testCount), B = this.#test.full.batch;
+    const F = this.#test.full.tensors.x.length / B;
+    const originals = new Float32Array(count * F), means = new Float32Array(count * F);
+    for (let offset = 0; offset < count; offset += B) {
+      const p = offset + B <= this.testCount ? this.#test.full : this.#test.last!;
+      setBatchOffset(p, offset);
+      submit(d, [p.gather, ...p.forward], "reconstructions");
+      const k = Math.min(p.batch, count - offset);
+      originals.set((await readback(d, p.tensors.x)).subarray(0, k * F), offset * F);
+      const logits = (await readback(d, p.tensors.logits)).subarray(0, k * F);
+      means.set(
+        this.config.recon === "bce" ? logits.map((l) => 1 / (1 + Math.exp(-l))) : logits,
+        offset * F,
+      );
+    }
+    return { originals, means };
+  }
+
+  /**
+   * Decode `n` codes z [n, Z] to means [n, F] (evaluation mode), `DECODE_BATCH` at a time
+   * through one decoder program built on first use. Waits for the GPU. A conditional model
+   * takes `asked` conditions, one per code (class labels, or lengths in mm); without them
+   * every code gets class 0 or the mean training length.
+   */
+  async decode(z: Float32Array, n: number, asked?: ArrayLike<number>): Promise<Float32Array> {
     const d = this.#gpu.device;
     const B = DECODE_BATCH, Z = this.#model.z;
     if (z.length !== n * Z) throw new Error(`decode: ${z.length} values for ${n} codes of ${Z}`);
     this.#decode ??= await buildVaeDecode(this.#gpu, this.#model, this.state, B);
     const program = this.#decode;
+    const cond = this.#model.condition;
+    const C = conditionSize(cond);
+    const rows = cond
+      ? conditionRows(
+        cond,
+        asked ?? new Float32Array(n).fill(cond.kind === "length" ? cond.mean : 0),
+      )
+      : undefined;
+    let at = 0;
     return await batchedDecode(B, Z, program.mean.length / B, async (codes) => {
       write(d, program.z, codes);
+      if (rows) {
+        const part = new Float32Array(B * C);
+        part.set(rows.subarray(at * C, Math.min(n, at + B) * C));
+        write(d, program.c!, part);
+        at += B;
+      }
       submit(d, program.dispatches, "decode");
       return await readback(d, program.mean);
     })(z, n);
   }
 
-  /** `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`. */
-  samples(n: number, seed: number): Promise<Float32Array> {
-    return this.decode(priorSample(n * this.#model.z, seed), n);
+  /**
+   * `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`; `asked`
+   * conditions for a conditional model (see {@linkcode Trainer.decode}).
+   */
+  samples(n: number, seed: number, asked?: ArrayLike<number>): Promise<Float32Array> {
+    return this.decode(priorSample(n * this.#model.z, seed), n, asked);
   }
 
   /** The KL weight schedule in force (from --kl-schedule, beta, --ae). */

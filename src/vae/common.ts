@@ -19,6 +19,7 @@ import { reconBackward, reconForward, type ReconKind } from "../nn/recon.ts";
 import type { ParamLayout } from "../nn/params.ts";
 import { accumulate, finiteGuard } from "../nn/reduce.ts";
 import { mulberry32 } from "../train/random.ts";
+import type { Condition } from "./condition.ts";
 
 /** Latent and loss settings every model has. */
 export interface VaeLossConfig {
@@ -45,6 +46,8 @@ export interface VaeLossConfig {
    * and to z before the decoder. 0 or absent: unconditional.
    */
   conditions?: number;
+  /** What the conditions mean (labels, or lengths with their scaling); with `conditions`. */
+  condition?: Condition;
 }
 
 /**

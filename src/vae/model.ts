@@ -57,8 +57,15 @@ export function buildVaeDecode(
 
 /** One line naming the model and its shape, e.g. "conv (filters 32,64,64,64, ..., z 16)". */
 export function describeModel(cfg: VaeConfig): string {
-  if (cfg.kind !== "conv") return `mlp (hidden ${cfg.hidden.join(",")}, z ${cfg.z})`;
-  return `conv (filters ${cfg.filters.join(",")}, strides ${cfg.strides.join(",")}, ` +
+  const c = cfg.condition;
+  const cond = !c
+    ? ""
+    : c.kind === "label"
+    ? `, conditioned on the label (${c.classes} classes)`
+    : `, conditioned on length (mean ${c.mean.toFixed(1)} mm, sd ${c.std.toFixed(1)} mm)`;
+  if (cfg.kind !== "conv") return `mlp (hidden ${cfg.hidden.join(",")}, z ${cfg.z}${cond})`;
+  const family = cfg.height === 1 ? "conv1d" : "conv";
+  return `${family} (filters ${cfg.filters.join(",")}, strides ${cfg.strides.join(",")}, ` +
     `decoder ${cfg.decoderFilters.join(",")}, batch norm ${cfg.batchnorm ? "on" : "off"}, ` +
-    `z ${cfg.z})`;
+    `z ${cfg.z}${cond})`;
 }

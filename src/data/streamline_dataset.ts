@@ -1,0 +1,169 @@
+/**
+ * Streamline datasets for the `streamlines` model: bundles from .trk files (or a .zip of
+ * them, such as dipy's minimal_bundles.zip), or the synthetic phantom, turned into training
+ * examples of `points x 3` normalized coordinates:
+ *
+ * 1. every streamline is resampled to `points` points equally spaced along its arc length
+ *    (its length in mm is kept for length conditioning and the report);
+ * 2. each bundle is oriented so its streamlines run the same way, and its width measured;
+ * 3. one normalization (centre, scale) is fitted to all points and applied, and recorded so
+ *    that decoded streamlines map back to millimetres;
+ * 4. the streamlines are shuffled (seeded) and the last 10% held out as the test split.
+ *
+ * Labels are the bundle numbers (by file, or by phantom bundle).
+ */
+
+import { type Dataset, DatasetError, holdOutCount, type Split } from "./datasets.ts";
+import { phantomBundles } from "./phantom.ts";
+import {
+  arcLength,
+  bundleWidth,
+  fitNormalization,
+  normalize,
+  orientAlike,
+  readStreamlineBundles,
+  resample,
+  type StreamlineBundle,
+} from "./streamlines.ts";
+import { epochOrder } from "../train/random.ts";
+
+/** Points per resampled streamline (the model's sequence length). */
+export const STREAMLINE_POINTS = 256;
+
+/** Where Debian's python3-dipy installs its small real tractography sample. */
+export const DIPY_BUNDLES = "/usr/lib/python3/dist-packages/dipy/data/files/minimal_bundles.zip";
+
+/** Streamlines in the default phantom dataset. */
+export const PHANTOM_COUNT = 6000;
+
+/** The streamline dataset specs, for help and errors. */
+export const STREAMLINE_SPECS: readonly string[] = [
+  "phantom[:COUNT[:SEED]]",
+  "streamlines:FILE.trk|FILE.zip",
+  "dipy-bundles",
+];
+
+/** True for a spec {@linkcode loadStreamlineDataset} reads. */
+export function isStreamlineSpec(spec: string): boolean {
+  return spec === "phantom" || spec.startsWith("phantom:") || spec.startsWith("streamlines:") ||
+    spec === "dipy-bundles";
+}
+
+/**
+ * Load a streamline dataset by spec: `phantom` (6000 synthetic streamlines, seed 1),
+ * `phantom:COUNT[:SEED]`, `streamlines:PATH` (.trk or .zip of .trk), or `dipy-bundles`
+ * (python3-dipy's minimal_bundles.zip). Needs --allow-read for files.
+ */
+export async function loadStreamlineDataset(
+  spec: string,
+  points = STREAMLINE_POINTS,
+): Promise<Dataset> {
+  if (spec === "phantom" || spec.startsWith("phantom:")) {
+    const [, count = String(PHANTOM_COUNT), seed = "1", extra] = spec.split(":");
+    const n = Number(count), s = Number(seed);
+    if (extra !== undefined || !Number.isInteger(n) || n < 20 || !Number.isInteger(s) || s < 0) {
+      throw new DatasetError(
+        `"${spec}": expected phantom:COUNT[:SEED] with COUNT >= 20 and SEED >= 0`,
+      );
+    }
+    const p = phantomBundles({ count: n, seed: s });
+    const bundles: StreamlineBundle[] = p.bundles.map((b, k) => ({
+      name: b.name,
+      streamlines: p.streamlines.filter((_, i) => p.bundle[i] === k),
+    }));
+    return streamlineDataset(spec, bundles, points, s);
+  }
+  let path = "";
+  if (spec === "dipy-bundles") path = DIPY_BUNDLES;
+  else if (spec.startsWith("streamlines:")) path = spec.slice("streamlines:".length);
+  else throw new DatasetError(`unknown streamline dataset "${spec}"`);
+  if (!path) throw new DatasetError(`"${spec}": give a file, streamlines:FILE.trk or .zip`);
+  let bundles: StreamlineBundle[];
+  try {
+    bundles = await readStreamlineBundles(path);
+  } catch (e) {
+    const hint = spec === "dipy-bundles" && !(await fileExists(path))
+      ? "; install it with apt-get install python3-dipy"
+      : "";
+    throw new DatasetError(`${(e as Error).message}${hint}`);
+  }
+  return streamlineDataset(spec, bundles, points, 1);
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The dataset of `bundles` (see the module comment): resampled to `points`, oriented per
+ * bundle, normalized, shuffled with `seed`, 10% held out.
+ */
+export function streamlineDataset(
+  name: string,
+  bundles: StreamlineBundle[],
+  points: number,
+  seed: number,
+): Dataset {
+  if (bundles.length > 256) {
+    throw new DatasetError(`${name}: ${bundles.length} bundles; at most 256 are supported`);
+  }
+  const all: Float32Array[] = [], lengths: number[] = [], labels: number[] = [];
+  const widths: number[] = [];
+  let skipped = 0;
+  bundles.forEach((b, k) => {
+    const kept: Float32Array[] = [];
+    for (const s of b.streamlines) {
+      const length = arcLength(s);
+      if (s.length < 6 || !(length > 0)) {
+        skipped++;
+        continue;
+      }
+      kept.push(resample(s, points));
+      lengths.push(length);
+      labels.push(k);
+    }
+    if (kept.length === 0) {
+      widths.push(0);
+      return;
+    }
+    const oriented = orientAlike(kept);
+    widths.push(bundleWidth(oriented));
+    all.push(...oriented);
+  });
+  if (all.length < 2) {
+    throw new DatasetError(
+      `${name}: ${all.length} usable streamlines (${skipped} with fewer than 2 points or no ` +
+        `length); need at least 2`,
+    );
+  }
+  const normalization = fitNormalization(all);
+  const order = epochOrder(all.length, seed, 0);
+  const F = points * 3;
+  const testCount = holdOutCount(all.length), trainCount = all.length - testCount;
+  const split = (from: number, count: number): Split => {
+    const images = new Float32Array(count * F);
+    const l = new Float32Array(count), lab = new Uint8Array(count);
+    for (let i = 0; i < count; i++) {
+      const j = order[from + i];
+      images.set(normalize(all[j], normalization), i * F);
+      l[i] = lengths[j];
+      lab[i] = labels[j];
+    }
+    return { images, labels: lab, count, lengths: l };
+  };
+  return {
+    name,
+    rows: 1,
+    cols: points,
+    features: F,
+    train: split(0, trainCount),
+    test: split(trainCount, testCount),
+    classes: bundles.length,
+    streamlines: { points, normalization, bundles: bundles.map((b) => b.name), widths },
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * Figures and checks of conditional and streamline models, from a trained `Trainer`:
+ *
+ * - per-class samples of a label-conditioned model, checked by a nearest-class-mean
+ *   classifier fitted on the training images (the fraction that agrees with the asked class);
+ * - for streamlines: originals against reconstructions in millimetres (two views), prior
+ *   samples, an interpolation between two test streamlines, and the mean point-wise
+ *   reconstruction distance over the held-out set, per bundle against the bundle's width;
+ * - for a length-conditioned model: samples at asked lengths and the correlation between
+ *   asked and produced arc length.
+ */
+
+import type { Dataset } from "../data/datasets.ts";
+import { arcLength, denormalize, meanPointDistance } from "../data/streamlines.ts";
+import type { Trainer } from "../train/trainer.ts";
+import { agreement, classMeans } from "./classify.ts";
+import type { ClassSamplesInput, StreamlinesInput } from "./report.ts";
+import { interpolationSvg, streamlinesSvg } from "./streamline_svg.ts";
+
+/** Per-class samples and the classifier's agreement with the asked class. */
+export async function classSampleCheck(
+  trainer: Trainer,
+  data: Dataset,
+  names: string[],
+  { perClass = 10, seed = 0 } = {},
+): Promise<{ input: ClassSamplesInput; fraction: number; perClass: number[] }> {
+  const K = data.classes, F = data.features;
+  const asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
+  const images = await trainer.samples(asked.length, seed, asked);
+  const means = classMeans(data.train.images, data.train.labels!, K, F);
+  const a = agreement(means, K, images, asked);
+  return {
+    input: { classNames: names.slice(0, K), perClass, images, agreement: a.fraction },
+    fraction: a.fraction,
+    perClass: a.perClass,
+  };
+}
+
+/** Pearson correlation of two equally long series. */
+export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  let ma = 0, mb = 0;
+  for (let i = 0; i < n; i++) (ma += a[i] / n), (mb += b[i] / n);
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+/** What the streamline evaluation measured (also written to metrics.jsonl). */
+export interface StreamlineStats {
+  /** Mean point-wise distance, test streamline to its reconstruction, mm (all bundles). */
+  distanceMm: number;
+  /** The same per bundle, with the bundle's width and held-out count. */
+  bundles: { name: string; distanceMm: number; widthMm: number; count: number }[];
+  /** Length-conditioned models: asked vs produced sample lengths and their correlation. */
+  length?: { asked: number[]; produced: number[]; correlation: number };
+}
+
+function rows(flat: Float32Array, n: number, F: number): Float32Array[] {
+  return Array.from({ length: n }, (_, i) => flat.slice(i * F, (i + 1) * F));
+}
+
+/**
+ * The streamline report: figures in millimetres and the measured distances (see the module
+ * comment). `mu` holds posterior means [>= 2, Z] of the first test streamlines (for the
+ * interpolation).
+ */
+export async function streamlineReport(
+  trainer: Trainer,
+  data: Dataset,
+  mu: Float32Array,
+  { shown = 12, samples = 24, seed = 0 } = {},
+): Promise<{ input: StreamlinesInput; stats: StreamlineStats }> {
+  const info = data.streamlines!;
+  const F = data.features, Z = trainer.model.z;
+  const mm = (s: Float32Array) => denormalize(s, info.normalization);
+  const test = await trainer.reconstructTest();
+  const n = data.test.count;
+  const orig = rows(test.originals, n, F).map(mm), rec = rows(test.means, n, F).map(mm);
+  const sums = new Array(info.bundles.length).fill(0),
+    counts = new Array(info.bundles.length)
+      .fill(0);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const d = meanPointDistance(orig[i], rec[i]);
+    total += d;
+    sums[data.test.labels![i]] += d;
+    counts[data.test.labels![i]]++;
+  }
+  const bundles = info.bundles.map((name, k) => ({
+    name,
+    distanceMm: counts[k] ? sums[k] / counts[k] : NaN,
+    widthMm: info.widths[k],
+    count: counts[k],
+  }));
+  const stats: StreamlineStats = { distanceMm: total / n, bundles };
+  const k = Math.min(shown, n);
+  const views = [{
+    title: `${k} held-out streamlines and their reconstructions`,
+    svg: streamlinesSvg([
+      { label: "original", color: "#1f77b4", streamlines: orig.slice(0, k) },
+      { label: "reconstruction", color: "#d62728", streamlines: rec.slice(0, k), dashed: true },
+    ]),
+  }];
+  const cond = trainer.model.condition;
+  const prior = await trainer.samples(samples, seed);
+  views.push({
+    title: `${samples} samples from the prior` +
+      (cond?.kind === "length" ? ` (at the mean length, ${cond.mean.toFixed(1)} mm)` : ""),
+    svg: streamlinesSvg([{
+      label: "sample",
+      color: "#2ca02c",
+      streamlines: rows(prior, samples, F).map(mm),
+    }]),
+  });
+  if (mu.length >= 2 * Z) {
+    const steps = 8, path = new Float32Array(steps * Z);
+    for (let s = 0; s < steps; s++) {
+      for (let j = 0; j < Z; j++) {
+        path[s * Z + j] = mu[j] + (s / (steps - 1)) * (mu[Z + j] - mu[j]);
+      }
+    }
+    const asked = cond?.kind === "length"
+      ? Array.from(
+        { length: steps },
+        (_, s) =>
+          data.test.lengths![0] +
+          (s / (steps - 1)) * (data.test.lengths![1] - data.test.lengths![0]),
+      )
+      : undefined;
+    const decoded = rows(await trainer.decode(path, steps, asked), steps, F).map(mm);
+    views.push({
+      title: "interpolation between the posterior means of test streamlines 1 and 2",
+      svg: interpolationSvg(decoded),
+    });
+  }
+  const lines = bundles.map((b) =>
+    `${b.name}: ${b.distanceMm.toFixed(2)} mm over ${b.count} held-out streamlines, width ` +
+    `${b.widthMm.toFixed(1)} mm (${(100 * b.distanceMm / b.widthMm).toFixed(1)}%)`
+  );
+  if (cond?.kind === "length") {
+    stats.length = await lengthCheck(trainer, data, { seed });
+    const l = stats.length;
+    lines.push(
+      `length conditioning: correlation ${l.correlation.toFixed(3)} between ${l.asked.length} ` +
+        `asked lengths (${Math.min(...l.asked).toFixed(0)}-${
+          Math.max(...l.asked).toFixed(0)
+        } mm) and the lengths of the samples`,
+    );
+    const few = [0.1, 0.5, 0.9].map((q) => Math.round(q * (l.asked.length - 1)));
+    const decoded = await trainer.samples(few.length, seed + 1, few.map((i) => l.asked[i]));
+    views.push({
+      title: `samples asked for ${few.map((i) => `${l.asked[i].toFixed(0)} mm`).join(", ")}`,
+      svg: interpolationSvg(rows(decoded, few.length, F).map(mm)),
+    });
+  }
+  const meanWidth = bundles.reduce((a, b) => a + b.widthMm * b.count, 0) / n;
+  return { input: { views, distanceMm: stats.distanceMm, widthMm: meanWidth, lines }, stats };
+}
+
+/**
+ * Samples at `n` asked lengths spread evenly over the 5th to 95th percentile of the training
+ * lengths, each from its own prior draw; the produced length is the arc length of the
+ * decoded streamline in mm.
+ */
+export async function lengthCheck(
+  trainer: Trainer,
+  data: Dataset,
+  { n = 100, seed = 0 } = {},
+): Promise<{ asked: number[]; produced: number[]; correlation: number }> {
+  const sorted = [...data.train.lengths!].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))];
+  const lo = q(0.05), hi = q(0.95);
+  const asked = Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
+  const F = data.features;
+  const out = await trainer.samples(n, seed, asked);
+  const produced = rows(out, n, F).map((s) =>
+    arcLength(denormalize(s, data.streamlines!.normalization))
+  );
+  return { asked, produced, correlation: correlation(asked, produced) };
+}
