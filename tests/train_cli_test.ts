@@ -14,7 +14,11 @@ const data = await loadDataset("embedded", {});
 const N = 250; // 225 train (4 steps of 64, the last one 33), 25 held out
 await Deno.writeFile(
   `${dir}/small.idx`,
-  encodeIdx({ type: "u8", dims: [N, 28, 28], data: data.train.images.subarray(0, N * 784) }),
+  encodeIdx({
+    type: "u8",
+    dims: [N, 28, 28],
+    data: (data.train.images as Uint8Array).subarray(0, N * 784),
+  }),
 );
 const SMALL = ["--dataset", `idx:${dir}/small.idx`, "--hidden", "24", "--z", "3", "--batch", "64"];
 

@@ -17,7 +17,11 @@ const data = await loadDataset("embedded", {});
 const N = 250; // 225 train (8 steps of 32, the last one 1), 25 held out
 await Deno.writeFile(
   `${dir}/small.idx`,
-  encodeIdx({ type: "u8", dims: [N, 28, 28], data: data.train.images.subarray(0, N * 784) }),
+  encodeIdx({
+    type: "u8",
+    dims: [N, 28, 28],
+    data: (data.train.images as Uint8Array).subarray(0, N * 784),
+  }),
 );
 /** A small conv model: 28 -> 14 -> 7 and back, 4 and 8 channels. */
 const CONV = [
