@@ -12,6 +12,9 @@
  * - {@linkcode Trainer} runs epochs over a {@linkcode loadDataset} dataset kept on the GPU,
  *   with a test pass per epoch; {@linkcode saveCheckpoint} / {@linkcode loadCheckpoint} write
  *   and read a run folder's safetensors files (exact resume).
+ * - Conditional models ({@linkcode Condition}: a one-hot label or a streamline's length,
+ *   appended by {@linkcode concatForward}) and streamline data: {@linkcode parseTrk},
+ *   {@linkcode resample}, {@linkcode phantomBundles}, {@linkcode loadStreamlineDataset}.
  *
  * @example Train the mlp reference model on the embedded data, save, load
  * ```ts
@@ -156,7 +159,69 @@ export {
   batchNormForwardEval,
   type BatchNormShape,
 } from "./src/nn/batchnorm.ts";
-export { type EpochDiagnostics } from "./src/eval/report.ts";
+export { concatBackward, concatForward, type ConcatShape } from "./src/nn/concat.ts";
+export {
+  type Condition,
+  conditionRows,
+  conditionSize,
+  fitCondition,
+  splitConditions,
+  splitSource,
+} from "./src/vae/condition.ts";
+export {
+  parseTrk,
+  type Tractogram,
+  TrkError,
+  type TrkHeader,
+  writeTrk,
+  type WriteTrkOptions,
+} from "./src/data/trk.ts";
+export {
+  arcLength,
+  bundleWidth,
+  denormalize,
+  fitNormalization,
+  meanPointDistance,
+  type Normalization,
+  normalize,
+  orientAlike,
+  parseStreamlineBundles,
+  readStreamlineBundles,
+  resample,
+  reversed,
+  type StreamlineBundle,
+} from "./src/data/streamlines.ts";
+export {
+  type Phantom,
+  type PhantomBundle,
+  phantomBundles,
+  type PhantomOptions,
+} from "./src/data/phantom.ts";
+export {
+  DIPY_BUNDLES,
+  loadStreamlineDataset,
+  STREAMLINE_POINTS,
+  streamlineDataset,
+} from "./src/data/streamline_dataset.ts";
+export { agreement, classMeans, nearestClass } from "./src/eval/classify.ts";
+export {
+  interpolationSvg,
+  type StreamlineGroup,
+  streamlinesSvg,
+  type StreamlineSvgOptions,
+} from "./src/eval/streamline_svg.ts";
+export {
+  classSampleCheck,
+  correlation,
+  lengthCheck,
+  streamlineReport,
+  type StreamlineStats,
+} from "./src/eval/conditional.ts";
+export {
+  type ClassSamplesInput,
+  type EpochDiagnostics,
+  type StreamlinesInput,
+} from "./src/eval/report.ts";
 export { type Range } from "./src/eval/figures.ts";
 export { type KlSchedule, klWeight, parseKlSchedule } from "./src/train/schedule.ts";
 export {
@@ -176,6 +241,7 @@ export {
   loadDataset,
   type LoadDatasetOptions,
   type Split,
+  type StreamlineInfo,
 } from "./src/data/datasets.ts";
 export {
   encodeIdx,
@@ -190,7 +256,9 @@ export {
 export {
   ConfigError,
   DEFAULTS as TRAIN_DEFAULTS,
+  defaultZ,
   parseTrainArgs,
+  STREAMLINE_DEFAULTS,
   type TrainArgs,
   type TrainConfig,
 } from "./src/train/config.ts";
