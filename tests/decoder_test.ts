@@ -2,6 +2,8 @@
  * The standalone decoder (src/web/decoder.ts, the `./decoder` export): GPU decode vs the float64
  * reference on ragged shapes and batches, bit-for-bit agreement with the training side's
  * buildDecode for the same weights, and clear errors for files that do not describe a decoder.
+ * The same for label-conditioned decoders ([z | one-hot(class)] into the first layer): vs the
+ * float64 reference and vs the training side's buildVaeDecode with its conditions written.
  */
 
 import assert from "node:assert/strict";
@@ -12,6 +14,8 @@ import { denseForward } from "../src/reference/dense.ts";
 import { encodeSafetensors, parseSafetensors, type SafeTensor } from "../src/train/safetensors.ts";
 import { Decoder, DecoderError, decoderShaders, readDecoderSpec } from "../src/web/decoder.ts";
 import { buildDecode, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
+import { buildVaeDecode } from "../src/vae/model.ts";
+import { conditionRows } from "../src/vae/condition.ts";
 import { initParams, ModelState } from "../src/vae/common.ts";
 import { assertClose, gpuTest, Rng } from "./_helpers.ts";
 
@@ -61,6 +65,16 @@ function referenceDecode(
 
 function file(tensors: SafeTensor[], config: Record<string, unknown>): Uint8Array {
   return encodeSafetensors(tensors, { config: JSON.stringify(config) });
+}
+
+/** [z | one-hot(cls)] in float64: codes [B, Z] with K one-hot class values appended per row. */
+function withOneHot(z: Float64Array, cls: number[], Z: number, K: number): Float64Array {
+  const B = cls.length, out = new Float64Array(B * (Z + K));
+  for (let b = 0; b < B; b++) {
+    out.set(z.subarray(b * Z, (b + 1) * Z), b * (Z + K));
+    out[b * (Z + K) + Z + cls[b]] = 1;
+  }
+  return out;
 }
 
 const SHAPES = [
@@ -134,6 +148,141 @@ gpuTest("decoder: same pixels as the training side's buildDecode for a model's w
   await decoder.destroy();
 });
 
+const CONDITIONAL = [
+  // Ragged: z 3 + 4 classes into [13, 7] hidden, a 5 x 5 image.
+  { z: 3, classes: 4, hidden: [13, 7], features: 25, recon: "bce" },
+  // A small trained run's shape: z 2 + 10 classes, one hidden layer, 28 x 28, Gaussian output.
+  { z: 2, classes: 10, hidden: [64], features: 784, recon: "mse" },
+];
+
+for (const [c, { z, classes, hidden, features, recon }] of CONDITIONAL.entries()) {
+  gpuTest(
+    `decoder: label-conditioned decode matches the float64 reference (z ${z}, ${classes} ` +
+      `classes, [${hidden}], ${recon})`,
+    async (gpu) => {
+      const rng = new Rng(300 + c);
+      const tensors = mlpWeights(rng, z + classes, hidden, features);
+      const names = Array.from({ length: classes }, (_, k) => `class-${k}`);
+      const bytes = encodeSafetensors(tensors, {
+        config: JSON.stringify({ model: "mlp", recon, z, condition: "label" }),
+        condition: JSON.stringify({ kind: "label", classes, names }),
+      });
+      const decoder = await Decoder.load(bytes, { gpu });
+      assert.deepEqual([decoder.z, decoder.classes], [z, classes]);
+      assert.deepEqual(decoder.spec.condition, { kind: "label", classes, names });
+      for (const batch of [1, 3, 7]) {
+        const codes = rng.normal(batch * z);
+        const cls = Array.from({ length: batch }, (_, i) => (3 * i + batch) % classes);
+        const got = await decoder.decode(codes, cls);
+        const want = referenceDecode(
+          tensors,
+          withOneHot(codes, cls, z, classes),
+          batch,
+          recon === "bce",
+        );
+        assertClose(`decode B=${batch}, classes [${cls}]`, got, want, 1e-4, 1e-6);
+        // One class for every code is the same as that class repeated.
+        const one = await decoder.decode(codes, cls[0]);
+        const each = await decoder.decode(codes, new Array(batch).fill(cls[0]));
+        assert.deepEqual(one, each);
+      }
+      // The class matters: the same code decodes differently for two classes.
+      const code = rng.normal(z);
+      const a = await decoder.decode(code, 0), b = await decoder.decode(code, classes - 1);
+      let moved = 0;
+      for (let i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i] - b[i]));
+      console.log(`  class 0 vs class ${classes - 1}, same code: max |difference| ${moved}`);
+      assert.ok(moved > 1e-3, "the class does not change the decoded image");
+      await decoder.destroy();
+    },
+  );
+}
+
+gpuTest("decoder: label-conditioned, same pixels as the training side's buildVaeDecode", async (
+  gpu,
+) => {
+  const K = 10;
+  const cfg: MlpVaeConfig = {
+    kind: "mlp",
+    inputs: 784,
+    hidden: [32, 20],
+    z: 5,
+    recon: "bce",
+    reconWeight: 1,
+    beta: 1,
+    logvarClamp: [-30, 20],
+    seed: 4,
+    conditions: K,
+    condition: { kind: "label", classes: K },
+  };
+  const layout = mlpVaeLayout(cfg);
+  const params = initParams(layout, cfg.seed);
+  // A run's model.safetensors: the training config names the condition, not the class count
+  // (the decoder reads it from the first layer's inputs less z).
+  const bytes = encodeSafetensors(
+    layout.entries.map((e) => ({
+      name: e.name,
+      dtype: "F32" as const,
+      shape: e.shape,
+      data: params.subarray(e.offset, e.offset + e.length),
+    })),
+    {
+      config: JSON.stringify({
+        model: "mlp",
+        hidden: cfg.hidden,
+        z: cfg.z,
+        recon: "bce",
+        condition: "label",
+      }),
+    },
+  );
+  const decoder = await Decoder.load(bytes, { gpu });
+  assert.deepEqual([decoder.z, decoder.classes], [cfg.z, K]);
+  assert.deepEqual(decoder.spec.condition!.names, [
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    "6",
+    "7",
+    "8",
+    "9",
+  ]);
+  const state = new ModelState(gpu, layout, params);
+  const batch = 7;
+  const train = await buildVaeDecode(gpu, cfg, state, batch);
+  const codes = Float32Array.from(new Rng(10).normal(batch * cfg.z, 2));
+  const cls = [0, 9, 3, 3, 7, 1, 5];
+  gpu.device.queue.writeBuffer(train.z.buffer, 0, codes);
+  gpu.device.queue.writeBuffer(
+    train.c!.buffer,
+    0,
+    Float32Array.from(conditionRows(cfg.condition!, cls)),
+  );
+  submit(gpu.device, train.dispatches);
+  const want = await readback(gpu.device, train.mean);
+  const got = await decoder.decode(codes, cls);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  console.log(`  conditional web decoder vs buildVaeDecode: max abs difference ${worst}`);
+  assert.equal(worst, 0, "the same kernels on the same weights should agree exactly");
+
+  // Classes: required, whole, in range, one per code (or one for all).
+  const bad = (cls: unknown, why: RegExp) =>
+    assert.rejects(
+      () => decoder.decode(codes, cls as number[]),
+      (e: Error) => e instanceof DecoderError && why.test(e.message),
+    );
+  await bad(undefined, /conditioned on the class; give one 0\.\.9/);
+  await bad(10, /class 10 is not one of the decoder's 0\.\.9/);
+  await bad(1.5, /class 1\.5 is not one/);
+  await bad([1, 2], /2 classes for 7 codes/);
+  state.destroy();
+  await decoder.destroy();
+});
+
 gpuTest("decoder: concurrent decodes of different batch sizes each get their own pixels", async (
   gpu,
 ) => {
@@ -147,6 +296,7 @@ gpuTest("decoder: concurrent decodes of different batch sizes each get their own
   }
   await assert.rejects(() => decoder.decode([1, 2, 3]), DecoderError);
   await assert.rejects(() => decoder.decode([]), DecoderError);
+  await assert.rejects(() => decoder.decode([1, 2], 0), /not conditional; it takes no class/);
   await decoder.destroy();
 });
 
@@ -207,4 +357,31 @@ Deno.test("decoder spec: image shape, output, shaders, and clear errors for bad 
   bad(/not a JSON object/, good, { config: "[1]" });
   bad(/model "gan" is not a decoder/, good, { config: '{"model":"gan"}' });
   bad(/conv decoder is not supported/, good, { config: '{"model":"conv"}' });
+
+  // Conditions: from the exported metadata, or from a run's config (z and the first layer).
+  assert.deepEqual(decoderShaders("mlp", true), ["dense", "activation", "concat"]);
+  const cond = (meta: Record<string, string>) =>
+    readDecoderSpec(parseSafetensors(encodeSafetensors(good, meta))).spec;
+  const fromRun = cond({ config: '{"condition":"label","z":1}' });
+  assert.deepEqual([fromRun.z, fromRun.condition], [1, {
+    kind: "label",
+    classes: 2,
+    names: ["0", "1"],
+  }]);
+  const exported = cond({ condition: '{"kind":"label","classes":2,"names":["cat","dog"]}' });
+  assert.deepEqual([exported.z, exported.condition!.names], [1, ["cat", "dog"]]);
+  assert.equal(cond({ config: '{"condition":"none","z":3}' }).condition, undefined);
+  const length = /length-conditioned decoder is not supported by the web export yet/;
+  bad(length, good, { config: '{"condition":"length","z":2}' });
+  bad(length, good, { condition: '{"kind":"length","mean":100,"std":20}' });
+  bad(/label-conditioned config needs its z \(1\.\.2\), has 3/, good, {
+    config: '{"condition":"label","z":3}',
+  });
+  bad(/condition classes 3 does not fit a first layer of 3 inputs/, good, {
+    condition: '{"kind":"label","classes":3}',
+  });
+  bad(/condition names must be 2 strings/, good, {
+    condition: '{"kind":"label","classes":2,"names":["a"]}',
+  });
+  bad(/condition in the metadata is not valid JSON/, good, { condition: "{" });
 });

@@ -3,6 +3,8 @@
  * served on 127.0.0.1 and opened in headless chromium with WebGPU (its software adapter), and the
  * page's pixels for fixed codes are compared with the Deno decoder's for the same codes. Then the
  * pad and the sliders are moved with the mouse and the image must change (and still match).
+ * A label-conditioned run gets a class selector: picking a class re-decodes the image and the
+ * prior grid with that class, matching Deno's decode of the same codes and class.
  * Also: the folder's contents, the decoder module's import graph and bundle size, the plain-words
  * message without WebGPU, and one-line errors for bad runs and existing folders.
  *
@@ -14,6 +16,7 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { encodeSafetensors, parseSafetensors, type SafeTensor } from "../src/train/safetensors.ts";
 import { exportRun } from "../src/cli/export.ts";
+import { FASHION_MNIST_CLASSES } from "../src/data/datasets.ts";
 import { Decoder } from "../src/web/decoder.ts";
 import { hasBrowser, serveDir, withPage } from "./_browser.ts";
 import { gpu, Rng } from "./_helpers.ts";
@@ -123,6 +126,7 @@ Deno.test("export: the decoder module imports nothing of training; its bundle si
     "src/gpu/device.ts",
     "src/gpu/kernel.ts",
     "src/nn/activation.ts",
+    "src/nn/concat.ts", // conditional decoders: [z | one-hot(class)]
     "src/nn/dense.ts",
     "src/train/safetensors.ts", // the format reader: no Deno APIs, no training logic
     "src/web/decoder.ts",
@@ -314,6 +318,160 @@ Deno.test({
       await local.destroy();
     }
   },
+});
+
+/** Wait until the prior grid has been decoded again (its counter moves on, then settles). */
+async function waitForGrid(page: Page, before: number): Promise<void> {
+  const grids = "Number(document.body.dataset.grids)";
+  await page.waitForFunction(`${grids} > ${before} && ${STATE} === "decoded"`, null, {
+    timeout: 30_000,
+  });
+  let last = -1;
+  for (;;) {
+    const n = await page.evaluate<number>(grids);
+    if (n === last) return;
+    last = n;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+Deno.test({
+  name: "export: a label-conditioned run gets a class selector; pixels match Deno per class",
+  ignore: !hasBrowser || gpu === null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const run = `${tmp}/runs/cond`;
+    const train = await deno(
+      "run",
+      "--allow-read",
+      "--allow-env",
+      `--allow-write=${tmp}`,
+      "src/cli/train.ts",
+      ...["--epochs", "1", "--hidden", "32", "--z", "2", "--condition", "label", "--out", run],
+    );
+    assert.equal(train.code, 0, `training failed: ${train.stderr}`);
+    const site = `${tmp}/site-cond`;
+    const ex = await deno("task", "export", run, "--out", site);
+    assert.equal(ex.code, 0, `export failed: ${ex.stderr}`);
+    console.log(ex.stdout.trimEnd().split("\n").map((l) => `  ${l}`).join("\n"));
+
+    // The concat shader travels with the others; the classes and their names are in the file.
+    for (const s of ["dense", "activation", "concat"]) {
+      assert.deepEqual(
+        await Deno.readFile(`${site}/shaders/${s}.wgsl`),
+        await Deno.readFile(`${ROOT}shaders/${s}.wgsl`),
+        `${s}.wgsl must be the training shader, byte for byte`,
+      );
+    }
+    const weights = await Deno.readFile(`${site}/decoder.safetensors`);
+    const meta = parseSafetensors(weights, "decoder.safetensors").metadata;
+    const names = [...FASHION_MNIST_CLASSES];
+    assert.deepEqual(JSON.parse(meta.condition), { kind: "label", classes: 10, names });
+    const local = await Decoder.load(weights, { gpu: gpu! });
+    assert.deepEqual([local.z, local.classes], [2, 10]);
+
+    const server = await serveDir(site);
+    try {
+      await withPage(async (page) => {
+        const errors: string[] = [];
+        page.on("console", (m) => {
+          if (m.type() === "error") errors.push(m.text());
+        });
+        page.on("pageerror", (e) => errors.push(e.message));
+        await open(page, server.url);
+        assert.ok(await page.locator("#class").isVisible(), "no class selector on the page");
+        const options = await page.locator("#class option").allTextContents();
+        assert.deepEqual(options, names.map((n, k) => `${k}: ${n}`));
+        assert.equal(await demo<number>(page, "cls"), 0);
+
+        // Fixed codes with explicit classes, decoded by the page's WebGPU and by Deno's.
+        const codes = Array.from(new Rng(78).normal(2 * 5, 1.5));
+        for (const k of [0, 7]) {
+          const browser = await page.evaluate(
+            // deno-lint-ignore no-explicit-any
+            ([c, k]) => (globalThis as any).vaeDemo.decode(c, k),
+            [codes, k] as const,
+          ) as number[];
+          const d = maxAbsDiff(browser, await local.decode(codes, k));
+          console.log(`  5 fixed codes, class ${k}: browser vs Deno ${d.toExponential(2)}`);
+          assert.ok(d <= TOL, `class ${k}: browser and Deno pixels differ by ${d}`);
+        }
+
+        // The shown image and grid are class 0's; select two other classes in turn.
+        const z = await demo<number[]>(page, "z");
+        const gridCodes = await demo<number[]>(page, "gridCodes");
+        let image = await demo<number[]>(page, "pixels");
+        let grid = await demo<number[]>(page, "gridPixels");
+        assert.ok(maxAbsDiff(image, await local.decode(z, 0)) <= TOL);
+        assert.ok(maxAbsDiff(grid, await local.decode(gridCodes, 0)) <= TOL);
+        for (const k of [7, 1]) {
+          const n = await decodes(page);
+          const g = Number(await page.evaluate("document.body.dataset.grids"));
+          await page.selectOption("#class", String(k));
+          await waitForDecode(page, n);
+          await waitForGrid(page, g);
+          assert.equal(await demo<number>(page, "cls"), k);
+          assert.deepEqual(await demo<number[]>(page, "z"), z, "the code moved with the class");
+          const nextImage = await demo<number[]>(page, "pixels");
+          const nextGrid = await demo<number[]>(page, "gridPixels");
+          const moved = maxAbsDiff(image, nextImage), gridMoved = maxAbsDiff(grid, nextGrid);
+          const d = maxAbsDiff(nextImage, await local.decode(z, k));
+          const dg = maxAbsDiff(nextGrid, await local.decode(gridCodes, k));
+          console.log(
+            `  class ${k} (${names[k]}): image changed by up to ${moved.toFixed(3)}, grid by ` +
+              `${gridMoved.toFixed(3)}; vs Deno: image ${d.toExponential(2)}, grid ` +
+              `${dg.toExponential(2)}`,
+          );
+          assert.ok(moved > 1e-3, `the image did not change for class ${k}`);
+          assert.ok(gridMoved > 1e-3, `the grid did not change for class ${k}`);
+          assert.ok(d <= TOL, `class ${k}: shown image differs from Deno's by ${d}`);
+          assert.ok(dg <= TOL, `class ${k}: grid differs from Deno's by ${dg}`);
+          assert.match((await page.locator("#zvalue").textContent())!, new RegExp(names[k]));
+          image = nextImage;
+          grid = nextGrid;
+        }
+        assert.deepEqual(errors, [], `console errors: ${errors.join("; ")}`);
+
+        const dir = Deno.env.get("WEBGPU_VAE_SCREENSHOTS") ??
+          await Deno.makeTempDir({ prefix: "webgpu-vae-screenshot-" });
+        await Deno.mkdir(dir, { recursive: true });
+        const path = `${dir}/export_page_conditional.png`;
+        await page.screenshot({ path, fullPage: true });
+        console.log(`  screenshot: ${path}`);
+      }, { webgpu: true });
+    } finally {
+      await server.close();
+      await local.destroy();
+    }
+  },
+});
+
+Deno.test("export: length-conditioned and conv runs are a one-line 'not supported' error", async () => {
+  const run = `${tmp}/runs/length`;
+  await Deno.mkdir(run, { recursive: true });
+  const config = { model: "mlp", z: 1, condition: "length" };
+  await Deno.writeFile(
+    `${run}/model.safetensors`,
+    encodeSafetensors(randomDecoder(2, 4, 16, 4), { config: JSON.stringify(config) }),
+  );
+  const message = /length-conditioned decoder is not supported by the web export yet/;
+  await assert.rejects(() => exportRun(run, `${tmp}/site-length`), message);
+  const cli = await deno("task", "export", run, "--out", `${tmp}/site-length`);
+  assert.equal(cli.code, 1);
+  const lines = cli.stderr.trim().split("\n").filter((l) => !l.startsWith("Task "));
+  assert.equal(lines.length, 1, cli.stderr);
+  assert.match(lines[0], message);
+  console.log(`  ${lines[0]}`);
+  await Deno.writeFile(
+    `${run}/model.safetensors`,
+    encodeSafetensors(randomDecoder(2, 4, 16, 4), { config: '{"model":"conv"}' }),
+  );
+  await assert.rejects(
+    () => exportRun(run, `${tmp}/site-length`),
+    /conv decoder is not supported by the web export yet/,
+  );
+  await assert.rejects(() => Deno.stat(`${tmp}/site-length`), Deno.errors.NotFound);
 });
 
 Deno.test({

@@ -5,6 +5,7 @@
  *   index.html              the page (web/index.html, as it is)
  *   app.js                  one ES module: src/web/page.ts and the ./decoder module, bundled
  *   decoder.safetensors     the decoder's weights only, with the model config in the metadata
+ *                           (and, for a label-conditioned run, the class count and names)
  *   shaders/NAME.wgsl       the shader files the decoder runs, copied verbatim from shaders/
  *
  * Any static file host serves it (no server code). The folder is built next to DIR and renamed
@@ -13,8 +14,14 @@
  */
 
 import { parseArgs } from "node:util";
+import { classNames, type Dataset } from "../data/datasets.ts";
 import { encodeSafetensors, parseSafetensors, type SafeTensor } from "../train/safetensors.ts";
-import { DECODER_FORMAT, decoderShaders, readDecoderSpec } from "../web/decoder.ts";
+import {
+  DECODER_FORMAT,
+  decoderShaders,
+  type DecoderSpec,
+  readDecoderSpec,
+} from "../web/decoder.ts";
 import { runMain } from "./_main.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -73,12 +80,25 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * Names of a label-conditioned run's K classes, by its dataset: Fashion-MNIST's for the
+ * embedded subset and fashion-mnist, numbers otherwise (as the run's report names them).
+ */
+function runClassNames(config: Record<string, unknown>, classes: number): string[] {
+  const name = typeof config.dataset === "string" ? config.dataset : "embedded";
+  // classNames reads only the dataset's name and class count; the images are not needed here.
+  const names = classNames({ name, classes } as Dataset);
+  return names.length === classes ? names : Array.from({ length: classes }, (_, i) => String(i));
+}
+
+/**
  * The decoder's weights and the training config without machine-local keys (paths), as a
- * safetensors file the page loads.
+ * safetensors file the page loads; a label-conditioned run's classes (count and names) go in
+ * the `condition` metadata.
  */
 function decoderFile(model: Uint8Array, path: string, run: string): Uint8Array {
   const parsed = parseSafetensors(model, path);
-  readDecoderSpec(parsed, path); // validates: a file the page cannot use fails here, not there
+  // Validates: a file the page cannot use fails here, not there.
+  const spec: DecoderSpec = readDecoderSpec(parsed, path).spec;
   const config = JSON.parse(parsed.metadata.config ?? "{}");
   delete config.out;
   delete config["data-dir"];
@@ -92,6 +112,11 @@ function decoderFile(model: Uint8Array, path: string, run: string): Uint8Array {
     run: run.split("/").pop() ?? run,
   };
   if (parsed.metadata.step !== undefined) metadata.step = parsed.metadata.step;
+  if (spec.condition) {
+    const { classes } = spec.condition;
+    const names = parsed.metadata.condition ? spec.condition.names : runClassNames(config, classes);
+    metadata.condition = JSON.stringify({ kind: "label", classes, names });
+  }
   return encodeSafetensors(tensors, metadata);
 }
 
@@ -154,7 +179,7 @@ export async function exportRun(
     files.push({ path: "app.js", bytes: (await Deno.stat(`${tmp}/app.js`)).size });
     await put("decoder.safetensors", weights);
     await Deno.mkdir(`${tmp}/shaders`);
-    for (const name of decoderShaders(spec.model)) {
+    for (const name of decoderShaders(spec.model, spec.condition !== undefined)) {
       await put(`shaders/${name}.wgsl`, await Deno.readFile(new URL(`shaders/${name}.wgsl`, ROOT)));
     }
     // Static hosts serve what they find; make it readable like any published folder.

@@ -2,29 +2,47 @@
  * A trained decoder on its own, for web pages (and Deno): load the weights (safetensors) and
  * the WGSL shaders training used, then `decode(z) -> pixels`. This is the `./decoder` export.
  *
- * It imports only the GPU layer (src/gpu), the two ops a decoder runs (src/nn/dense.ts,
- * src/nn/activation.ts) and the safetensors reader, which has no Deno APIs; nothing of the
- * trainer, the datasets or the optimizer. The decode dispatches are built from the model config
- * in the file's metadata and the weights by name, so no training-side parameter layout is needed.
+ * It imports only the GPU layer (src/gpu), the ops a decoder runs (src/nn/dense.ts,
+ * src/nn/activation.ts, and src/nn/concat.ts for a conditional one) and the safetensors reader,
+ * which has no Deno APIs; nothing of the trainer, the datasets or the optimizer. The decode
+ * dispatches are built from the model config in the file's metadata and the weights by name, so
+ * no training-side parameter layout is needed.
+ *
+ * A label-conditioned decoder (a run trained with `--condition label`) reads [z | one-hot(class)]
+ * (Sohn et al. 2015): its class count and names are in the `condition` metadata of an exported
+ * file, and `decode(z, cls)` takes the class of the codes.
  *
  * ```ts
  * import { Decoder } from "@webgpu-vae/webgpu-vae/decoder";
  * const decoder = await Decoder.load("model/decoder.safetensors"); // shaders from model/shaders/
  * const pixels = await decoder.decode([0.5, -1]); // decoder.height * decoder.width values in [0, 1]
+ * const shoe = await decoder.decode([0.5, -1], 7); // a label-conditioned decoder: class 7
  * ```
  *
- * Legend: B codes decoded at once, Z latent size, F output features (H x W x C pixels).
+ * Legend: B codes decoded at once, Z latent size, K classes (condition values), F output
+ * features (H x W x C pixels).
  */
 
 import { readback, Tensor, upload } from "../gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
 import { type Dispatch, type ShaderLoader, submit } from "../gpu/kernel.ts";
 import { activationForward } from "../nn/activation.ts";
+import { concatForward } from "../nn/concat.ts";
 import { denseForward } from "../nn/dense.ts";
 import { type ParsedSafetensors, parseSafetensors } from "../train/safetensors.ts";
 
 /** Model families a decoder can be built for (the `model` key of the training config). */
 export type DecoderModel = "mlp" | "conv";
+
+/** A label-conditioned decoder's condition: K classes, one-hot, with their names. */
+export interface LabelCondition {
+  /** The only condition the web decoder runs (length conditioning is not exported yet). */
+  kind: "label";
+  /** Classes K: the decoder's input is [z | one-hot(class)], Z + K values. */
+  classes: number;
+  /** A name per class, by label ("T-shirt/top", ... for Fashion-MNIST; "0", "1", ... else). */
+  names: string[];
+}
 
 /** What a decoder is, read from a checkpoint's metadata and its weights' shapes. */
 export interface DecoderSpec {
@@ -42,6 +60,8 @@ export interface DecoderSpec {
   output: "sigmoid" | "identity";
   /** The training config from the metadata, for model-specific keys. */
   config: Record<string, unknown>;
+  /** What the decoder is conditioned on; absent for an unconditional decoder. */
+  condition?: LabelCondition;
 }
 
 /** Weights by name, f32, with their shapes (what a decoder needs from a safetensors file). */
@@ -50,11 +70,14 @@ export type NamedWeights = Map<string, { shape: number[]; data: Float32Array }>;
 /** Metadata `format` of a file written by `deno task export` (decoder weights only). */
 export const DECODER_FORMAT = "webgpu-vae-decoder/1";
 
-/** The shader files (shaders/NAME.wgsl) a decoder of each family runs; export copies these. */
-export function decoderShaders(model: DecoderModel): string[] {
+/**
+ * The shader files (shaders/NAME.wgsl) a decoder of each family runs; export copies these.
+ * A conditional decoder also runs the concatenation of [z | c].
+ */
+export function decoderShaders(model: DecoderModel, conditional = false): string[] {
   switch (model) {
     case "mlp":
-      return ["dense", "activation"];
+      return conditional ? ["dense", "activation", "concat"] : ["dense", "activation"];
     case "conv":
       // TODO(lead, conv model): the conv decoder's shaders, e.g. dense, conv2d, batchnorm,
       // activation (whatever buildConvDecoder below dispatches).
@@ -84,6 +107,53 @@ function imageShape(features: number, config: Record<string, unknown>): [number,
   const side = Math.round(Math.sqrt(features));
   if (side * side === features) return [side, side, 1];
   return [1, features, 1];
+}
+
+/**
+ * The condition of a decoder whose first layer takes `inputs` values: from the `condition`
+ * metadata of an exported file, else from a run's config (`condition: "label"`, its `z`; the
+ * classes are the rest of the first layer's inputs, named by number). Undefined when
+ * unconditional.
+ */
+function readCondition(
+  metadata: Record<string, string>,
+  config: Record<string, unknown>,
+  inputs: number,
+  fail: (p: string) => never,
+): LabelCondition | undefined {
+  const unsupported = "a length-conditioned decoder is not supported by the web export yet";
+  if (metadata.condition !== undefined) {
+    let c: { kind?: unknown; classes?: unknown; names?: unknown } = {};
+    try {
+      c = JSON.parse(metadata.condition);
+    } catch {
+      fail("the condition in the metadata is not valid JSON");
+    }
+    if (typeof c !== "object" || c === null) fail("the condition in the metadata is not an object");
+    if (c.kind === "length") fail(unsupported);
+    if (c.kind !== "label") fail(`condition kind ${JSON.stringify(c.kind)} is not "label"`);
+    const K = c.classes;
+    if (typeof K !== "number" || !Number.isInteger(K) || K < 1 || K >= inputs) {
+      fail(`condition classes ${JSON.stringify(K)} does not fit a first layer of ${inputs} inputs`);
+    }
+    const names = c.names ?? Array.from({ length: K as number }, (_, i) => String(i));
+    if (
+      !Array.isArray(names) || names.length !== K || !names.every((n) => typeof n === "string")
+    ) {
+      fail(`condition names must be ${K} strings`);
+    }
+    return { kind: "label", classes: K as number, names: names as string[] };
+  }
+  const kind = config.condition;
+  if (kind === undefined || kind === "none") return undefined;
+  if (kind === "length") fail(unsupported);
+  if (kind !== "label") fail(`condition ${JSON.stringify(kind)} is not one this module can run`);
+  const z = config.z;
+  if (typeof z !== "number" || !Number.isInteger(z) || z < 1 || z >= inputs) {
+    fail(`a label-conditioned config needs its z (1..${inputs - 1}), has ${JSON.stringify(z)}`);
+  }
+  const K = inputs - (z as number);
+  return { kind: "label", classes: K, names: Array.from({ length: K }, (_, i) => String(i)) };
 }
 
 /**
@@ -123,10 +193,11 @@ export function readDecoderSpec(file: ParsedSafetensors, name = "file"): {
       const layers = mlpLayers(weights, fail);
       const features = layers.at(-1)!.n;
       const [height, width, channels] = imageShape(features, config);
-      return {
-        spec: { model: "mlp", z: layers[0].k, height, width, channels, output, config },
-        weights,
-      };
+      const condition = readCondition(file.metadata, config, layers[0].k, fail);
+      const z = layers[0].k - (condition?.classes ?? 0);
+      const spec: DecoderSpec = { model: "mlp", z, height, width, channels, output, config };
+      if (condition) spec.condition = condition;
+      return { spec, weights };
     }
     case "conv":
       // TODO(lead, conv model): read Z and the output image shape from the decoder.* shapes
@@ -178,9 +249,11 @@ function mlpLayers(
   return layers;
 }
 
-/** The GPU side of one batch size: z in, pixel means out, the dispatches between. */
+/** The GPU side of one batch size: z (and c) in, pixel means out, the dispatches between. */
 interface Program {
   z: Tensor;
+  /** A conditional decoder's one-hot classes [B, K]. */
+  c?: Tensor;
   mean: Tensor;
   dispatches: Dispatch[];
   /** Every buffer the program allocated (z and mean among them), to free. */
@@ -305,26 +378,75 @@ export class Decoder {
     return this.spec.height * this.spec.width * this.spec.channels;
   }
 
+  /** Classes K of a label-conditioned decoder; 0 when unconditional. */
+  get classes(): number {
+    return this.spec.condition?.classes ?? 0;
+  }
+
   /**
    * Decode B = z.length / Z codes (row-major [B, Z]) into pixel means, row-major [B, F] in
-   * HWC order (in [0, 1] for a bce model). Calls are queued, so concurrent calls are safe.
+   * HWC order (in [0, 1] for a bce model). A label-conditioned decoder needs `cls`: one class
+   * (0..K-1) for every code, or one per code; an unconditional one takes none. Calls are
+   * queued, so concurrent calls are safe.
    */
-  decode(z: ArrayLike<number>): Promise<Float32Array> {
+  decode(z: ArrayLike<number>, cls?: number | ArrayLike<number>): Promise<Float32Array> {
     const Z = this.spec.z;
     if (z.length === 0 || z.length % Z !== 0) {
       return Promise.reject(
         new DecoderError(`decode: ${z.length} values is not a whole number of ${Z}-d codes`),
       );
     }
-    const run = this.#queue.then(() => this.#decode(z, z.length / Z));
+    const batch = z.length / Z;
+    let c: Float32Array<ArrayBuffer> | undefined;
+    try {
+      c = this.#oneHot(cls, batch);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const run = this.#queue.then(() => this.#decode(z, c, batch));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #decode(z: ArrayLike<number>, batch: number): Promise<Float32Array> {
+  /** The condition rows [B, K] for `cls` (one-hot), checked against the decoder's classes. */
+  #oneHot(
+    cls: number | ArrayLike<number> | undefined,
+    batch: number,
+  ): Float32Array<ArrayBuffer> | undefined {
+    const K = this.classes;
+    if (K === 0) {
+      if (cls === undefined) return undefined;
+      throw new DecoderError("decode: this decoder is not conditional; it takes no class");
+    }
+    if (cls === undefined) {
+      throw new DecoderError(
+        `decode: this decoder is conditioned on the class; give one 0..${K - 1}`,
+      );
+    }
+    const asked = typeof cls === "number" ? new Array<number>(batch).fill(cls) : cls;
+    if (asked.length !== batch) {
+      throw new DecoderError(`decode: ${asked.length} classes for ${batch} codes`);
+    }
+    const rows = new Float32Array(batch * K);
+    for (let i = 0; i < batch; i++) {
+      const k = asked[i];
+      if (!Number.isInteger(k) || k < 0 || k >= K) {
+        throw new DecoderError(`decode: class ${k} is not one of the decoder's 0..${K - 1}`);
+      }
+      rows[i * K + k] = 1;
+    }
+    return rows;
+  }
+
+  async #decode(
+    z: ArrayLike<number>,
+    c: Float32Array<ArrayBuffer> | undefined,
+    batch: number,
+  ): Promise<Float32Array> {
     const p = await this.#program(batch);
     const device = this.gpu.device;
     device.queue.writeBuffer(p.z.buffer, 0, Float32Array.from(z));
+    if (p.c && c) device.queue.writeBuffer(p.c.buffer, 0, c);
     submit(device, p.dispatches, "decode");
     return await readback(device, p.mean);
   }
@@ -363,9 +485,17 @@ export class Decoder {
     const layers = mlpLayers(this.#weights, (p) => {
       throw new DecoderError(p);
     });
-    const z = mk("decode.z", [batch, this.spec.z]);
+    const Z = this.spec.z, K = this.classes;
+    const z = mk("decode.z", [batch, Z]);
     const dispatches: Dispatch[] = [];
-    let x = z;
+    let x = z, c: Tensor | undefined;
+    if (K > 0) {
+      // [z | c]: the class appended to every code, as training's decoder reads it.
+      c = mk("decode.c", [batch, K]);
+      x = mk("decode.zc", [batch, Z + K]);
+      const shape = { batch, positions: 1, features: Z, conditions: K };
+      dispatches.push(await concatForward(gpu, { y: x, a: z, c }, shape));
+    }
     for (const l of layers) {
       const pre = mk(`${l.name}.pre`, [batch, l.n]);
       const s = { batch, inFeatures: l.k, outFeatures: l.n };
@@ -378,10 +508,10 @@ export class Decoder {
         x = h;
       }
     }
-    if (this.spec.output === "identity") return { z, mean: x, dispatches, tensors };
+    if (this.spec.output === "identity") return { z, c, mean: x, dispatches, tensors };
     const mean = mk("decode.mean", [batch, this.features]);
     dispatches.push(await activationForward(gpu, "sigmoid", { y: mean, x }));
-    return { z, mean, dispatches, tensors };
+    return { z, c, mean, dispatches, tensors };
   }
 
   /** Free the weights and the programs' buffers; the device too when this decoder made it. */

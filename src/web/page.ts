@@ -3,11 +3,14 @@
  * The exported page's script (bundled to app.js by `deno task export`): loads
  * decoder.safetensors and shaders/*.wgsl from next to the page, then decodes on WebGPU as the
  * user moves a slider per latent dimension (a draggable pad when Z = 2), and shows a grid of
- * samples from the prior. Where WebGPU is missing it says so on the page.
+ * samples from the prior. For a label-conditioned decoder a class selector picks the class that
+ * both the main image and the grid are decoded with. Where WebGPU is missing it says so on the
+ * page.
  *
- * For tests and curious readers, `globalThis.vaeDemo` exposes the current code, the pixels last
- * drawn and a decode function; `document.body.dataset.state` goes loading -> decoded (or
- * no-webgpu, error), and `dataset.decodes` counts the main image's decodes.
+ * For tests and curious readers, `globalThis.vaeDemo` exposes the current code and class, the
+ * pixels last drawn (main image and grid), the grid's codes and a decode function;
+ * `document.body.dataset.state` goes loading -> decoded (or no-webgpu, error),
+ * `dataset.decodes` counts the main image's decodes and `dataset.grids` the grid's.
  */
 
 import { GpuUnavailableError } from "../gpu/device.ts";
@@ -87,11 +90,15 @@ async function main(): Promise<void> {
     setState(state, message);
     return;
   }
-  const { z: Z, height: H, width: W } = decoder.spec;
+  const { z: Z, height: H, width: W, condition } = decoder.spec;
   const z = new Array<number>(Z).fill(0);
   let gridCodes = normals(GRID * GRID * Z);
   let lastPixels: Float32Array = new Float32Array(0);
-  let decodes = 0;
+  let gridPixels: Float32Array = new Float32Array(0);
+  let decodes = 0, grids = 0;
+  /** The selected class of a conditional decoder (undefined: unconditional). */
+  let cls: number | undefined = condition ? 0 : undefined;
+  const className = () => (condition && cls !== undefined ? condition.names[cls] : "");
 
   const image = $<HTMLCanvasElement>("image");
   image.width = W;
@@ -116,11 +123,12 @@ async function main(): Promise<void> {
     try {
       while (dirty) {
         dirty = false;
-        const code = z.slice();
-        const pixels = await decoder.decode(code);
+        const code = z.slice(), k = cls;
+        const pixels = await decoder.decode(code, k);
         draw(imageCtx, decoder, pixels, 0, 0, 0);
         lastPixels = pixels;
-        zValue.textContent = `z = [${code.map((v) => v.toFixed(2)).join(", ")}]`;
+        const shown = `z = [${code.map((v) => v.toFixed(2)).join(", ")}]`;
+        zValue.textContent = condition ? `${shown}, class ${condition.names[k!]}` : shown;
         document.body.dataset.decodes = String(++decodes);
       }
     } catch (e) {
@@ -130,12 +138,16 @@ async function main(): Promise<void> {
     }
   }
 
+  // Decodes are queued in call order, so the last grid asked for is the last one drawn.
   async function renderGrid(): Promise<void> {
     try {
-      const pixels = await decoder.decode(gridCodes);
+      const pixels = await decoder.decode(gridCodes, cls);
       for (let i = 0; i < GRID * GRID; i++) {
         draw(gridCtx, decoder, pixels, i, (i % GRID) * W, Math.floor(i / GRID) * H);
       }
+      gridPixels = pixels;
+      if (condition) $<HTMLElement>("gridclass").textContent = ` of class ${className()}`;
+      document.body.dataset.grids = String(++grids);
     } catch (e) {
       fail(e);
     }
@@ -211,6 +223,19 @@ async function main(): Promise<void> {
   }
   showControls();
 
+  // A label-conditioned decoder: one option per class; a change re-decodes image and grid.
+  if (condition) {
+    const select = $<HTMLSelectElement>("class");
+    condition.names.forEach((name, k) => select.add(new Option(`${k}: ${name}`, String(k))));
+    select.value = String(cls);
+    select.addEventListener("change", () => {
+      cls = Number(select.value);
+      render();
+      renderGrid();
+    });
+    $<HTMLElement>("classbox").hidden = false;
+  }
+
   $<HTMLButtonElement>("prior").addEventListener("click", () => {
     z.splice(0, Z, ...normals(Z).map((v) => Math.min(RANGE, Math.max(-RANGE, v))));
     showControls();
@@ -232,8 +257,13 @@ async function main(): Promise<void> {
     vaeDemo: {
       spec: decoder.spec,
       z: () => z.slice(),
+      cls: () => cls,
       pixels: () => Array.from(lastPixels),
-      decode: async (codes: number[]) => Array.from(await decoder.decode(codes)),
+      gridCodes: () => gridCodes.slice(),
+      gridPixels: () => Array.from(gridPixels),
+      // A conditional decoder decodes with `k`, or the selected class when none is given.
+      decode: async (codes: number[], k?: number) =>
+        Array.from(await decoder.decode(codes, condition ? k ?? cls : undefined)),
     },
   });
   $<HTMLElement>("demo").hidden = false;
@@ -244,7 +274,8 @@ async function main(): Promise<void> {
     "decoded",
     `${model} decoder, ${Z} latent dimensions, ${H}x${W} images, decoded on WebGPU ` +
       `(${decoder.gpu.adapterName}). Move the ${Z === 2 ? "point on the pad" : "sliders"} ` +
-      "to explore the latent space.",
+      "to explore the latent space" +
+      (condition ? `; pick one of the ${condition.classes} classes to decode it as.` : "."),
   );
 }
 
