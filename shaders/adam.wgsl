@@ -5,8 +5,13 @@
 //   p = p - lr (m / c1) / (sqrt(v / c2) + eps) - lr weight_decay p,   c = 1 - beta^t
 //   (decoupled weight decay: the decay uses p from before this step, as in AdamW)
 //
-// Bindings: params, m, v (read-write), grads: [n] f32; counter: [1] u32.
+// Bindings: params, m, v (read-write), grads: [n] f32; counter: [1] u32. The `4` names view
+// the same buffers as array<vec4<f32>> (n a multiple of 4; adam.ts picks update_vec4 then).
 // update: invocation i (flat(), see activation.wgsl) rewrites params[i], m[i], v[i].
+// update_vec4: invocation i rewrites elements 4i .. 4i + 3 with the same expressions, lane by
+// lane, so its results are those of update. Why (measured on llvmpipe, bench/fusion_bench.ts):
+// a quarter of the invocations, each computing the bias corrections once for four elements,
+// and 16-byte loads and stores instead of four scalar ones.
 // advance: a single invocation adds 1 to counter[0]. It must be a separate, later dispatch
 // (every invocation of update reads counter[0]); it is the last dispatch of a step.
 
@@ -26,9 +31,13 @@ struct Dims {
 const WG: u32 = 256u;
 
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
+@group(0) @binding(0) var<storage, read_write> params4: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> m: array<f32>;
+@group(0) @binding(1) var<storage, read_write> m4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> v: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v4: array<vec4f>;
 @group(0) @binding(3) var<storage, read> grads: array<f32>;
+@group(0) @binding(3) var<storage, read> grads4: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> counter: array<u32>;
 @group(0) @binding(5) var<uniform> dims: Dims;
 
@@ -70,6 +79,23 @@ fn update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let p = params[i];
   let step = (mi / c1) / (sqrt(vi / c2) + dims.eps);
   params[i] = p - dims.lr * (step + dims.weight_decay * p);
+}
+
+@compute @workgroup_size(WG)
+fn update_vec4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= dims.n / 4u) { return; }
+  let t = f32(counter[0] + 1u);
+  let c1 = one_minus_exp(t * dims.log_beta1);
+  let c2 = one_minus_exp(t * dims.log_beta2);
+  let g = grads4[i];
+  let mi = dims.beta1 * m4[i] + dims.one_minus_beta1 * g;
+  let vi = dims.beta2 * v4[i] + dims.one_minus_beta2 * g * g;
+  m4[i] = mi;
+  v4[i] = vi;
+  let p = params4[i];
+  let step = (mi / c1) / (sqrt(vi / c2) + dims.eps);
+  params4[i] = p - dims.lr * (step + dims.weight_decay * p);
 }
 
 @compute @workgroup_size(1)

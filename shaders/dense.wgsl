@@ -20,6 +20,23 @@
 // Tiled and vec4 run 8x4 workgroups; invocation (gid.x, gid.y) writes output columns
 // [16 gid.x, 16 gid.x + 16) of rows [16 gid.y, 16 gid.y + 16), clipped to the matrix.
 //
+// Fused ReLU (override RELU = 1; dense.ts sets it for `activation: "relu"` / `dxActivation`):
+//   forward:  y = relu(x W + b), applied in the store epilogue: no separate activation pass
+//             and no pre-activation buffer.
+//   dx:       dx = (dy W^T) * (x > 0), for a layer whose input x is the previous layer's ReLU
+//             output. That is the gradient with respect to the previous layer's
+//             pre-activation, since relu'(pre) = (pre > 0) = (relu(pre) > 0). The mask costs
+//             one read of x per dx element in the epilogue, where masking dy inside the dx and
+//             dW reductions would read the mask K (or B) times per element; the layer above
+//             then needs no ReLU backward pass either.
+// Both write the same bits as the unfused composition (dense, then activation.wgsl's
+// leaky_relu with alpha 0): the epilogue is the same f32 expression applied to the same sum.
+//
+// Fused db (override DB = 1; dense.ts's `fuseDb`): the dW dispatch also writes db, so the
+// backward_db pass goes. The invocations of the first row of dW blocks (gid.y == 0, which own
+// every column once) sum their columns of dy over the batch after their block product, row by
+// row from 0 as backward_db does, so db has backward_db's bits.
+//
 // Why registers only (measured on llvmpipe, the software adapter this project is measured on;
 // numbers in bench/results/dense_*.md): workgroup-memory tiling was several times slower there
 // (DESIGN.md), and the accumulators must be named variables: the same loop over an indexed
@@ -39,7 +56,8 @@ struct Dims {
 @group(0) @binding(0) var<storage, read_write> dx4: array<vec4<f32>>;
 @group(0) @binding(0) var<storage, read_write> dW: array<f32>;
 @group(0) @binding(0) var<storage, read_write> dW4: array<vec4<f32>>;
-@group(0) @binding(0) var<storage, read_write> db: array<f32>;
+@group(0) @binding(4) var<storage, read_write> db: array<f32>;
+@group(0) @binding(4) var<storage, read_write> db4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -51,6 +69,34 @@ struct Dims {
 @group(0) @binding(5) var<uniform> dims: Dims;
 
 const LANES = vec4u(0u, 1u, 2u, 3u);
+
+// 1: fused ReLU (see the header). A pipeline constant, so the identity pipeline has no trace of it.
+override RELU: u32 = 0u;
+// 1: the dW kernels write db too (see the header).
+override DB: u32 = 0u;
+
+// The forward epilogue: relu(v) written as activation.wgsl writes it (0 * v keeps NaN a NaN).
+fn act(v: f32) -> f32 {
+  if (RELU == 0u) { return v; }
+  return select(0.0 * v, v, v > 0.0);
+}
+
+fn act4(v: vec4f) -> vec4f {
+  if (RELU == 0u) { return v; }
+  return select(0.0 * v, v, v > vec4f(0.0));
+}
+
+// The dx epilogue: g * relu'(pre) with x = relu(pre), as activation.wgsl's leaky_relu_backward
+// computes dy * (x > 0 ? 1 : alpha) (a product, so a NaN gradient stays NaN).
+fn mask(g: f32, xv: f32) -> f32 {
+  if (RELU == 0u) { return g; }
+  return g * select(0.0, 1.0, xv > 0.0);
+}
+
+fn mask4(g: vec4f, xv: vec4f) -> vec4f {
+  if (RELU == 0u) { return g; }
+  return g * select(vec4f(0.0), vec4f(1.0), xv > vec4f(0.0));
+}
 
 // acc + w v^T: column q of the 4x4 block gains w * v[q] (one rank-1 step of a block product).
 fn outer_fma(acc: mat4x4f, w: vec4f, v: vec4f) -> mat4x4f {
@@ -90,10 +136,10 @@ fn put_y(r: u32, c: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
 
 fn put_y_quad(o: u32, c: u32, v: vec4f) {
   let N = dims.n;
-  if (c < N) { y[o + c] = v.x + b[c]; }
-  if (c + 1u < N) { y[o + c + 1u] = v.y + b[c + 1u]; }
-  if (c + 2u < N) { y[o + c + 2u] = v.z + b[c + 2u]; }
-  if (c + 3u < N) { y[o + c + 3u] = v.w + b[c + 3u]; }
+  if (c < N) { y[o + c] = act(v.x + b[c]); }
+  if (c + 1u < N) { y[o + c + 1u] = act(v.y + b[c + 1u]); }
+  if (c + 2u < N) { y[o + c + 2u] = act(v.z + b[c + 2u]); }
+  if (c + 3u < N) { y[o + c + 3u] = act(v.w + b[c + 3u]); }
 }
 
 // Output row r, vec4 columns c .. c + 3 (clipped), plus the bias.
@@ -101,10 +147,10 @@ fn put_y4(r: u32, c: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   let n4 = dims.n / 4u;
   if (r >= dims.batch) { return; }
   let o = r * n4 + c;
-  if (c < n4) { y4[o] = v0 + b4[c]; }
-  if (c + 1u < n4) { y4[o + 1u] = v1 + b4[c + 1u]; }
-  if (c + 2u < n4) { y4[o + 2u] = v2 + b4[c + 2u]; }
-  if (c + 3u < n4) { y4[o + 3u] = v3 + b4[c + 3u]; }
+  if (c < n4) { y4[o] = act4(v0 + b4[c]); }
+  if (c + 1u < n4) { y4[o + 1u] = act4(v1 + b4[c + 1u]); }
+  if (c + 2u < n4) { y4[o + 2u] = act4(v2 + b4[c + 2u]); }
+  if (c + 3u < n4) { y4[o + 3u] = act4(v3 + b4[c + 3u]); }
 }
 
 @compute @workgroup_size(16, 16)
@@ -116,7 +162,7 @@ fn forward_naive(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = 0u; k < dims.k; k++) {
     s = fma(x[r * dims.k + k], W[k * dims.n + c], s);
   }
-  y[r * dims.n + c] = s;
+  y[r * dims.n + c] = act(s);
 }
 
 // Block a{g}{j}: column q is output row rb + 4g + q, components are columns cb + 4j + (0..3).
@@ -245,10 +291,10 @@ fn put_dx(r: u32, k: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
 
 fn put_dx_quad(o: u32, k: u32, v: vec4f) {
   let K = dims.k;
-  if (k < K) { dx[o + k] = v.x; }
-  if (k + 1u < K) { dx[o + k + 1u] = v.y; }
-  if (k + 2u < K) { dx[o + k + 2u] = v.z; }
-  if (k + 3u < K) { dx[o + k + 3u] = v.w; }
+  if (k < K) { dx[o + k] = mask(v.x, x[o + k]); }
+  if (k + 1u < K) { dx[o + k + 1u] = mask(v.y, x[o + k + 1u]); }
+  if (k + 2u < K) { dx[o + k + 2u] = mask(v.z, x[o + k + 2u]); }
+  if (k + 3u < K) { dx[o + k + 3u] = mask(v.w, x[o + k + 3u]); }
 }
 
 // dx row r, vec4 columns k .. k + 3 (clipped).
@@ -256,10 +302,10 @@ fn put_dx4(r: u32, k: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   let k4 = dims.k / 4u;
   if (r >= dims.batch) { return; }
   let o = r * k4 + k;
-  if (k < k4) { dx4[o] = v0; }
-  if (k + 1u < k4) { dx4[o + 1u] = v1; }
-  if (k + 2u < k4) { dx4[o + 2u] = v2; }
-  if (k + 3u < k4) { dx4[o + 3u] = v3; }
+  if (k < k4) { dx4[o] = mask4(v0, x4[o]); }
+  if (k + 1u < k4) { dx4[o + 1u] = mask4(v1, x4[o + 1u]); }
+  if (k + 2u < k4) { dx4[o + 2u] = mask4(v2, x4[o + 2u]); }
+  if (k + 3u < k4) { dx4[o + 3u] = mask4(v3, x4[o + 3u]); }
 }
 
 @compute @workgroup_size(16, 16)
@@ -271,7 +317,7 @@ fn backward_dx_naive(@builtin(global_invocation_id) gid: vec3u) {
   for (var c = 0u; c < dims.n; c++) {
     s = fma(dy[r * dims.n + c], W[k * dims.n + c], s);
   }
-  dx[r * dims.k + k] = s;
+  dx[r * dims.k + k] = mask(s, x[r * dims.k + k]);
 }
 
 // Block a{g}{j}: column q is dx row rb + 4g + q, components are dx columns kb + 4j + (0..3).
@@ -429,6 +475,11 @@ fn backward_dW_naive(@builtin(global_invocation_id) gid: vec3u) {
     s = fma(x[r * dims.k + k], dy[r * dims.n + c], s);
   }
   dW[k * dims.n + c] = s;
+  if (DB != 0u && k == 0u) {
+    var t = 0.0;
+    for (var r = 0u; r < dims.batch; r++) { t += dy[r * dims.n + c]; }
+    db[c] = t;
+  }
 }
 
 // Block a{g}{j}: column q is dW row kb + 4g + q, components are dW columns cb + 4j + (0..3).
@@ -488,6 +539,28 @@ fn backward_dW_tiled(@builtin(global_invocation_id) gid: vec3u) {
   put_dW(kb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
   put_dW(kb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
   put_dW(kb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+  if (DB != 0u && gid.y == 0u) {
+    var s0 = vec4f(); var s1 = vec4f(); var s2 = vec4f(); var s3 = vec4f();
+    for (var r = 0u; r < B; r++) {
+      let dr = vec4u(r * N);
+      s0 += gather_dy(dr + dc0);
+      s1 += gather_dy(dr + dc1);
+      s2 += gather_dy(dr + dc2);
+      s3 += gather_dy(dr + dc3);
+    }
+    put_db_quad(cb, s0);
+    put_db_quad(cb + 4u, s1);
+    put_db_quad(cb + 8u, s2);
+    put_db_quad(cb + 12u, s3);
+  }
+}
+
+fn put_db_quad(c: u32, v: vec4f) {
+  let N = dims.n;
+  if (c < N) { db[c] = v.x; }
+  if (c + 1u < N) { db[c + 1u] = v.y; }
+  if (c + 2u < N) { db[c + 2u] = v.z; }
+  if (c + 3u < N) { db[c + 3u] = v.w; }
 }
 
 // As backward_dW_tiled, in vec4 units along K and N, four rows of x and dy per step:
@@ -560,6 +633,19 @@ fn backward_dW_vec4(@builtin(global_invocation_id) gid: vec3u) {
   put_dW4(kb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
   put_dW4(kb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
   put_dW4(kb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+  if (DB != 0u && gid.y == 0u) {
+    var s0 = vec4f(); var s1 = vec4f(); var s2 = vec4f(); var s3 = vec4f();
+    for (var r = 0u; r < B; r++) {
+      s0 += dy4[r * n4 + cs.x];
+      s1 += dy4[r * n4 + cs.y];
+      s2 += dy4[r * n4 + cs.z];
+      s3 += dy4[r * n4 + cs.w];
+    }
+    if (cb < n4) { db4[cb] = s0; }
+    if (cb + 1u < n4) { db4[cb + 1u] = s1; }
+    if (cb + 2u < n4) { db4[cb + 2u] = s2; }
+    if (cb + 3u < n4) { db4[cb + 3u] = s3; }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

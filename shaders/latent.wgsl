@@ -17,8 +17,17 @@
 //             dims.
 //   backward: dmulogvar [B, 2Z] written (overwritten, same layout as mulogvar); dz [B, Z],
 //             mulogvar [B, 2Z] and the forward's eps [B, Z] read; dims.
+//   forward_kl: as forward, and kl [B] written: the per-example KL of shaders/kl.wgsl,
+//             kl[b] = 0.5 * sum_j (mu^2 + exp(lv) - 1 - lv), lv = clamp(logvar).
+//   backward_kl: as backward, plus the KL's gradient (kl.wgsl's kl_backward with dims.scale,
+//             plain KL only, no free bits), written rather than added:
+//             dmu = dz + scale * mu,
+//             dlogvar = [inside] (dz eps 0.5 exp(0.5 lv) + scale 0.5 (exp(lv) - 1)).
 // Invocation i = b * Z + j writes z[i] and eps[i] (forward), or dmu and dlogvar of (b, j)
-// (backward). The grid may span two dimensions for large B * Z (see flat()).
+// (backward, backward_kl). forward_kl: invocation b (workgroups of RWG) writes row b of z and
+// eps and kl[b], summing over j in order as kl_forward does. The fused entries compute the
+// same f32 expressions as the separate passes (one dispatch instead of two, mulogvar read
+// once); the grid may span two dimensions for large B * Z (see flat()).
 
 struct Dims {
   batch: u32,        // B
@@ -27,6 +36,7 @@ struct Dims {
   logvar_max: f32,
   seed: u32,         // generator key: (element, step, seed, stream)
   stream: u32,
+  scale: f32,        // backward_kl only: weight of the summed KL, beta / B in training
 }
 
 override WG: u32 = 256;
@@ -35,10 +45,11 @@ override WG: u32 = 256;
 @group(0) @binding(0) var<storage, read_write> dmulogvar: array<f32>;
 @group(0) @binding(1) var<storage, read_write> eps: array<f32>;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
-@group(0) @binding(2) var<storage, read> mulogvar: array<f32>;
-@group(0) @binding(3) var<storage, read> counter: array<u32>;
-@group(0) @binding(3) var<storage, read> saved_eps: array<f32>;
-@group(0) @binding(4) var<uniform> dims: Dims;
+@group(0) @binding(2) var<storage, read_write> kl: array<f32>;
+@group(0) @binding(3) var<storage, read> mulogvar: array<f32>;
+@group(0) @binding(4) var<storage, read> counter: array<u32>;
+@group(0) @binding(4) var<storage, read> saved_eps: array<f32>;
+@group(0) @binding(5) var<uniform> dims: Dims;
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -119,4 +130,68 @@ fn latent_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   let lv = clamp(logvar, dims.logvar_min, dims.logvar_max);
   dmulogvar[row + j] = g;
   dmulogvar[row + dims.z + j] = select(0.0, g * saved_eps[i] * 0.5 * exp(0.5 * lv), inside);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused with the KL (shaders/kl.wgsl): reparameterize + KL forward, sample + KL backward.
+
+// Rows per workgroup of latent_forward_kl: one invocation per example, so a small workgroup
+// keeps a batch of 128 spread over several workgroups (threads, on a CPU adapter).
+const RWG: u32 = 16u;
+
+// exp(x) - 1 - x, as kl.wgsl computes it (series below |x| = 0.25, where the direct form
+// cancels); the same expression, so the fused KL has kl_forward's bits.
+fn expm1_minus_x(x: f32) -> f32 {
+  if (abs(x) >= 0.25) {
+    return exp(x) - 1.0 - x;
+  }
+  let p = 1.0 / 720.0 + x * (1.0 / 5040.0 + x * (1.0 / 40320.0));
+  return x * x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * p))));
+}
+
+@compute @workgroup_size(RWG)
+fn latent_forward_kl(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let b = gid.x + gid.y * nwg.x * RWG;
+  if (b >= dims.batch) { return; }
+  let row = b * 2u * dims.z;
+  let step = counter[0];
+  var sum = 0.0;
+  for (var j = 0u; j < dims.z; j++) {
+    let i = b * dims.z + j;
+    let mu = mulogvar[row + j];
+    let lv = clamp(mulogvar[row + dims.z + j], dims.logvar_min, dims.logvar_max);
+    let e = standard_normal(i, step);
+    eps[i] = e;
+    z[i] = mu + exp(0.5 * lv) * e;
+    sum += mu * mu + expm1_minus_x(lv);
+  }
+  kl[b] = 0.5 * sum;
+}
+
+// Backward of z = mu + exp(0.5 lv) eps (latent_backward) plus scale * kl[b] (kl_backward):
+//   dmu = dz + scale * mu
+//   dlogvar = dz * eps * 0.5 * exp(0.5 * lv) + scale * 0.5 * (exp(lv) - 1) inside [min, max],
+//             else 0 (each term as its separate pass computes it, then added as they add).
+@compute @workgroup_size(WG)
+fn latent_backward_kl(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let i = flat(gid, nwg);
+  if (i >= dims.batch * dims.z) { return; }
+  let b = i / dims.z;
+  let j = i - b * dims.z;
+  let m = b * 2u * dims.z + j;
+  let l = m + dims.z;
+  let logvar = mulogvar[l];
+  let inside = logvar >= dims.logvar_min && logvar <= dims.logvar_max;
+  let g = dz[i];
+  let lv = clamp(logvar, dims.logvar_min, dims.logvar_max);
+  let sample = select(0.0, g * saved_eps[i] * 0.5 * exp(0.5 * lv), inside);
+  let expm1 = logvar + expm1_minus_x(logvar);
+  dmulogvar[m] = g + dims.scale * mulogvar[m];
+  dmulogvar[l] = sample + select(0.0, dims.scale * 0.5 * expm1, inside);
 }

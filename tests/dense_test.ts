@@ -7,6 +7,7 @@ import {
   type DenseVariant,
   denseVariant,
 } from "../src/nn/dense.ts";
+import { activationBackward, activationForward } from "../src/nn/activation.ts";
 import * as ref from "../src/reference/dense.ts";
 import { assertClose, assertGradient, dot, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
 
@@ -178,4 +179,101 @@ gpuTest("dense picks vec4 only where it fits, and refuses it elsewhere", async (
   }
   if (!message.includes("'y'")) throw new Error(`shape error does not name y: '${message}'`);
   for (const v of [...Object.values(t), small]) v.destroy();
+});
+
+Deno.test("dense fused-ReLU reference backward matches finite differences", () => {
+  // loss(pre) = sum w * dense(relu(pre)): the gradient of pre is the fused dx.
+  const rng = new Rng(12);
+  const s = { batch: 3, inFeatures: 5, outFeatures: 4 };
+  const pre = rng.awayFromZero(15);
+  const W = rng.uniform(20), b = rng.uniform(4), w = rng.uniform(12);
+  const h = pre.map((v) => Math.max(v, 0));
+  const g = ref.denseBackwardReluInput(w, h, W, s);
+  assertGradient(
+    "dense relu-input dx",
+    (v) => dot(w, ref.denseForward(v.map((u) => Math.max(u, 0)), W, b, s)),
+    pre,
+    g.dx,
+  );
+  // And the fused forward's output is relu of the plain one.
+  const y = ref.denseReluForward(h, W, b, s), y0 = ref.denseForward(h, W, b, s);
+  y.forEach((v, i) => {
+    if (v !== Math.max(y0[i], 0)) throw new Error(`relu forward reference at ${i}`);
+  });
+});
+
+/** Fused-ReLU shapes per variant: ragged for naive and tiled, vec4-sized for vec4. */
+const RELU_CASES: Record<DenseVariant, Case[]> = {
+  naive: [[1, 13, 130], [7, 130, 13], [3, 785, 20]],
+  tiled: [[1, 13, 130], [7, 130, 13], [3, 785, 20], [37, 20, 785]],
+  vec4: [[1, 4, 20], [7, 132, 68], [3, 784, 20], [37, 20, 784]],
+};
+
+for (const variant of ["naive", "tiled", "vec4"] as const) {
+  gpuTest(`dense ${variant} fused ReLU and db match the reference and the unfused passes`, async (
+    gpu,
+  ) => {
+    const rng = new Rng(variant.length * 31 + 3);
+    for (const c of RELU_CASES[variant]) {
+      const s = shape(c);
+      const [B, K, N] = c;
+      // x as a ReLU's output (about half exactly 0), as the layer above sees it.
+      const x = rng.uniform(B * K).map((v) => Math.max(v, 0));
+      const W = rng.uniform(K * N, -0.5, 0.5), b = rng.uniform(N), dy = rng.uniform(B * N);
+      const xT = f32(gpu, [B, K], x), WT = f32(gpu, [K, N], W), bT = f32(gpu, [N], b);
+      const dyT = f32(gpu, [B, N], dy);
+      const y = out(gpu, [B, N]), pre = out(gpu, [B, N]), yU = out(gpu, [B, N]);
+      const dx = out(gpu, [B, K]), dx0 = out(gpu, [B, K]), dxU = out(gpu, [B, K]);
+      const dW = out(gpu, [K, N]), db = out(gpu, [N]), dW0 = out(gpu, [K, N]), db0 = out(gpu, [N]);
+      const opt = { variant };
+      const fused = [
+        ...await denseForward(gpu, { y, x: xT, W: WT, b: bT }, s, { ...opt, activation: "relu" }),
+        ...await denseBackward(gpu, { dx, dW, db, dy: dyT, x: xT, W: WT }, s, {
+          ...opt,
+          dxActivation: "relu",
+          fuseDb: true,
+        }),
+      ];
+      const unfused = [
+        ...await denseForward(gpu, { y: pre, x: xT, W: WT, b: bT }, s, opt),
+        await activationForward(gpu, "relu", { y: yU, x: pre }),
+        ...await denseBackward(gpu, { dx: dx0, dW: dW0, db: db0, dy: dyT, x: xT, W: WT }, s, opt),
+        await activationBackward(gpu, "relu", { dx: dxU, dy: dx0, x: xT }),
+      ];
+      const labels = fused.map((d) => d.label);
+      if (
+        labels.length !== 3 || !labels[0].includes("+relu") || !labels[1].includes("+relu") ||
+        !labels[2].includes("+db")
+      ) {
+        throw new Error(`fused dispatches: ${labels.join(", ")}`);
+      }
+      const [yG, dxG, dWG, dbG] = await run(gpu, fused, y, dx, dW, db);
+      const [yUG, dxUG, dWUG, dbUG] = await run(gpu, unfused, yU, dxU, dW0, db0);
+      const want = ref.denseBackwardReluInput(dy, x, W, s);
+      const tag = `${variant}+relu B=${B} ${K}->${N}`;
+      assertClose(`${tag} y`, yG, ref.denseReluForward(x, W, b, s), 1e-4);
+      assertClose(`${tag} dx`, dxG, want.dx, 1e-4);
+      assertClose(`${tag} dW`, dWG, want.dW, 1e-4);
+      assertClose(`${tag} db`, dbG, want.db, 1e-4);
+      // The same f32 expressions on the same sums: the unfused passes' bits exactly.
+      assertClose(`${tag} y vs unfused`, yG, yUG, 0);
+      assertClose(`${tag} dx vs unfused`, dxG, dxUG, 0);
+      assertClose(`${tag} dW vs unfused`, dWG, dWUG, 0);
+      assertClose(`${tag} db vs unfused`, dbG, dbUG, 0);
+      for (const t of [xT, WT, bT, dyT, y, pre, yU, dx, dx0, dxU, dW, db, dW0, db0]) t.destroy();
+    }
+  });
+}
+
+gpuTest("dense dxActivation needs dx", async (gpu) => {
+  const s = { batch: 2, inFeatures: 4, outFeatures: 4 };
+  const a = out(gpu, [8]), w = out(gpu, [16]), n = out(gpu, [4]);
+  let message = "";
+  try {
+    await denseBackward(gpu, { dW: w, db: n, dy: a, x: a, W: w }, s, { dxActivation: "relu" });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  if (!message.includes("needs dx")) throw new Error(`no clear error: '${message}'`);
+  for (const t of [a, w, n]) t.destroy();
 });

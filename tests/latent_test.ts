@@ -1,7 +1,15 @@
 import { readback, type Tensor, upload, write, zeros } from "../src/gpu/buffer.ts";
 import type { Gpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
-import { latentBackward, latentForward, type LatentShape } from "../src/nn/latent.ts";
+import { klBackward, klForward } from "../src/nn/kl.ts";
+import {
+  latentBackward,
+  latentBackwardKl,
+  latentForward,
+  latentForwardKl,
+  type LatentShape,
+} from "../src/nn/latent.ts";
+import * as klRef from "../src/reference/kl.ts";
 import * as ref from "../src/reference/latent.ts";
 import { assertClose, assertGradient, dot, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
 
@@ -253,4 +261,59 @@ gpuTest("latent rejects bad shapes and keys", async (gpu) => {
     "bounds",
   );
   for (const t of [xT, cT, zT, epsT]) t.destroy();
+});
+
+gpuTest("latent fused with the KL matches the references and the separate passes", async (gpu) => {
+  const rng = new Rng(2025);
+  const seed = 0x85ebca6b, stream = 1, step = 777;
+  // 37 rows: three workgroups of latent_forward_kl's 16, the last one ragged.
+  for (const batch of [...BATCHES, 37]) {
+    for (const z of ZS) {
+      const n = batch * z;
+      const s: LatentShape = { batch, z, logvarMin: LO, logvarMax: HI, seed, stream };
+      const scale = Math.fround(0.7 / batch);
+      const x = mulogvar(rng, batch, z);
+      const dz = rng.uniform(n);
+      const xT = f32(gpu, [batch, 2 * z], x), dzT = f32(gpu, [batch, z], dz);
+      const cT = counterTensor(gpu, step);
+      const zT = out(gpu, [batch, z]), epsT = out(gpu, [batch, z]), klT = out(gpu, [batch]);
+      const dxT = out(gpu, [batch, 2 * z]);
+      const z0 = out(gpu, [batch, z]), eps0 = out(gpu, [batch, z]), kl0 = out(gpu, [batch]);
+      const dx0 = out(gpu, [batch, 2 * z]);
+      const fused = [
+        await latentForwardKl(gpu, { z: zT, eps: epsT, kl: klT, mulogvar: xT, counter: cT }, s),
+        await latentBackwardKl(gpu, { dmulogvar: dxT, dz: dzT, eps: epsT, mulogvar: xT }, {
+          ...s,
+          scale,
+        }),
+      ];
+      const separate = [
+        await latentForward(gpu, { z: z0, eps: eps0, mulogvar: xT, counter: cT }, s),
+        await klForward(gpu, { kl: kl0, mulogvar: xT }, s),
+        await latentBackward(gpu, { dmulogvar: dx0, dz: dzT, eps: eps0, mulogvar: xT }, s),
+        await klBackward(gpu, { dmulogvar: dx0, mulogvar: xT }, { ...s, scale }),
+      ];
+      const [zz, eps, kl, dx] = await run(gpu, fused, zT, epsT, klT, dxT);
+      const [zU, epsU, klU, dxU] = await run(gpu, separate, z0, eps0, kl0, dx0);
+      const epsRef = ref.normals(seed, stream, step, n);
+      const dxRef = ref.latentBackward(dz, epsRef, x, batch, z, LO, HI);
+      const dklRef = klRef.klBackward(x, batch, z, LO, HI, scale);
+      const tag = `fused B=${batch} Z=${z}`;
+      assertClose(`eps ${tag}`, eps, epsRef, 1e-5);
+      assertClose(`z ${tag}`, zz, ref.latentForward(x, epsRef, batch, z, LO, HI), 1e-5);
+      assertClose(`kl ${tag}`, kl, klRef.klForward(x, batch, z, LO, HI), 1e-5);
+      assertClose(`dmulogvar ${tag}`, dx, dxRef.map((v, i) => v + dklRef[i]), 1e-5);
+      // The same f32 expressions as the separate passes, added in the same order.
+      assertClose(`z ${tag} vs separate`, zz, zU, 0);
+      assertClose(`eps ${tag} vs separate`, eps, epsU, 0);
+      assertClose(`kl ${tag} vs separate`, kl, klU, 0);
+      assertClose(`dmulogvar ${tag} vs separate`, dx, dxU, 0);
+      // scale is a uniform a KL schedule changes without rebuilding the dispatch.
+      fused[1].update("dims", { scale: 0.125 });
+      const [dx2] = await run(gpu, [fused[1]], dxT);
+      const dkl2 = klRef.klBackward(x, batch, z, LO, HI, 0.125);
+      assertClose(`dmulogvar ${tag} scale updated`, dx2, dxRef.map((v, i) => v + dkl2[i]), 1e-5);
+      for (const t of [xT, dzT, cT, zT, epsT, klT, dxT, z0, eps0, kl0, dx0]) t.destroy();
+    }
+  }
 });

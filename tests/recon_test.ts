@@ -1,4 +1,9 @@
-import { reconBackward, reconForward, type ReconKind } from "../src/nn/recon.ts";
+import {
+  reconBackward,
+  reconForward,
+  reconForwardBackward,
+  type ReconKind,
+} from "../src/nn/recon.ts";
 import * as ref from "../src/reference/recon.ts";
 import { assertClose, assertGradient, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
 
@@ -204,3 +209,57 @@ gpuTest("recon rejects shapes that do not fit", async (gpu) => {
   a.destroy();
   loss.destroy();
 });
+
+for (const kind of ["bce", "mse"] as const) {
+  gpuTest(
+    `recon ${kind} forward+backward in one pass matches the reference and both passes`,
+    async (gpu) => {
+      const rng = new Rng(kind === "bce" ? 23 : 24);
+      for (const batch of BATCHES) {
+        for (const features of FEATURES) {
+          const n = batch * features;
+          const l = kind === "bce" ? logits(rng, n) : rng.normal(n);
+          const x = targets(rng, n);
+          const scale = Math.fround(1.3 / batch);
+          const lT = f32(gpu, [batch, features], l), xT = f32(gpu, [batch, features], x);
+          const lossT = out(gpu, [batch]), dlT = out(gpu, [batch, features]);
+          const loss0 = out(gpu, [batch]), dl0 = out(gpu, [batch, features]);
+          const s = { batch, features, scale };
+          const both = await reconForwardBackward(gpu, kind, {
+            loss: lossT,
+            dlogits: dlT,
+            logits: lT,
+            x: xT,
+          }, s);
+          const [loss, dl] = await run(gpu, [both], lossT, dlT);
+          const [lossU, dlU] = await run(
+            gpu,
+            [
+              await reconForward(gpu, kind, { loss: loss0, logits: lT, x: xT }, s),
+              await reconBackward(gpu, kind, { dlogits: dl0, logits: lT, x: xT }, s),
+            ],
+            loss0,
+            dl0,
+          );
+          const lossRef = kind === "bce"
+            ? ref.bceForward(l, x, features)
+            : ref.mseForward(l, x, features);
+          const dlRef = kind === "bce"
+            ? ref.bceBackward(l, x, scale)
+            : ref.mseBackward(l, x, scale);
+          const tag = `${kind} fused B=${batch} F=${features}`;
+          assertEachClose(`${tag} loss`, loss, lossRef, 1e-5);
+          assertClose(`${tag} dlogits`, dl, dlRef, 1e-5);
+          // Same expressions and the same summation order as the two separate passes.
+          assertClose(`${tag} loss vs unfused`, loss, lossU, 0);
+          assertClose(`${tag} dlogits vs unfused`, dl, dlU, 0);
+          both.update("dims", { scale: 0.25 });
+          const [, dl2] = await run(gpu, [both], lossT, dlT);
+          const dl2Ref = kind === "bce" ? ref.bceBackward(l, x, 0.25) : ref.mseBackward(l, x, 0.25);
+          assertClose(`${tag} dlogits, scale updated`, dl2, dl2Ref, 1e-5);
+          for (const t of [lT, xT, lossT, dlT, loss0, dl0]) t.destroy();
+        }
+      }
+    },
+  );
+}

@@ -26,6 +26,22 @@ export interface AdamConfig {
 
 const WG = 256;
 
+/**
+ * Kernel of the update: `scalar` (one element per invocation) or `vec4` (four, read and
+ * written as vec4s; needs n to be a multiple of 4). Results are the same.
+ */
+export type AdamVariant = "scalar" | "vec4";
+
+/** Options of {@linkcode adamStep}. */
+export interface AdamOptions {
+  /**
+   * Force a kernel (benchmarks and tests). Default: `vec4` when n is a multiple of 4 (always
+   * so for a model's flat buffers, whose trained prefix is a multiple of 64), else `scalar`.
+   * Asking for `vec4` with a ragged n is an error.
+   */
+  variant?: AdamVariant;
+}
+
 // ln(beta) for beta^t = exp(t ln beta); beta = 0 would give -Infinity, and exp(-80 t) is
 // already 0 in f32, so that is where it stops.
 function logBeta(beta: number): number {
@@ -39,12 +55,14 @@ function logBeta(beta: number): number {
  * p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + lr weightDecay p;
  * advance: counter[0] += 1. Shapes: params, grads, m, v [n] f32; counter [1] u32 holding
  * the number of completed steps (0 for a fresh run). params, grads, m and v may be views (the
- * trained prefix of a flat buffer whose tail holds running statistics).
+ * trained prefix of a flat buffer whose tail holds running statistics). The update runs four
+ * elements per invocation when n is a multiple of 4 ({@linkcode AdamOptions}).
  */
 export async function adamStep(
   gpu: Gpu,
   t: { params: TensorLike; grads: TensorLike; m: TensorLike; v: TensorLike; counter: Tensor },
   c: AdamConfig,
+  options: AdamOptions = {},
 ): Promise<Dispatch[]> {
   const where = "adam.update";
   const beta1 = c.beta1 ?? 0.9;
@@ -70,14 +88,21 @@ export async function adamStep(
   if (t.counter.dtype !== "u32") {
     throw new Error(`${where}: counter (${t.counter.label}) must be u32, is ${t.counter.dtype}`);
   }
+  // Views start on 256-byte boundaries, so a view of a multiple of 4 floats is whole vec4s.
+  const variant = options.variant ?? (n % 4 === 0 ? "vec4" : "scalar");
+  if (variant === "vec4" && n % 4 !== 0) {
+    throw new Error(`${where}: the vec4 kernel needs n divisible by 4 (got ${n})`);
+  }
+  const vec = variant === "vec4";
+  const name = (s: string) => vec ? `${s}4` : s;
   const k = await gpu.kernel("adam");
   const update = await k.dispatch(
-    "update",
+    vec ? "update_vec4" : "update",
     {
-      params: t.params,
-      m: t.m,
-      v: t.v,
-      grads: t.grads,
+      [name("params")]: t.params,
+      [name("m")]: t.m,
+      [name("v")]: t.v,
+      [name("grads")]: t.grads,
       counter: t.counter,
       dims: {
         n,
@@ -92,8 +117,8 @@ export async function adamStep(
         weight_decay: weightDecay,
       },
     },
-    grid1d(n, WG),
-    { label: "adam_update" },
+    grid1d(vec ? n / 4 : n, WG),
+    { label: vec ? "adam_update_vec4" : "adam_update" },
   );
   update.flops = 16 * n;
   update.bytes = 28 * n;

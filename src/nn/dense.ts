@@ -9,6 +9,14 @@
  * has three kernels (see shaders/dense.wgsl): `naive` (one output per invocation, kept as the
  * baseline), `tiled` (any shape) and `vec4` (K and N multiples of 4, the fastest). By default
  * the fastest that fits the shape is used; bench/dense_bench.ts measures all three.
+ *
+ * Fused ReLU (every variant): `denseForward(..., { activation: "relu" })` writes
+ * y = relu(x W + b) in the product's epilogue, and `denseBackward(..., { dxActivation: "relu" })`
+ * writes dx = (dy W^T) * (x > 0) for a layer whose input x is a ReLU's output, i.e. the
+ * gradient of that ReLU's pre-activation. An MLP then keeps only h = relu(pre) per layer and
+ * runs no activation passes: each hidden layer's forward is fused, and its ReLU backward is
+ * folded into the dx of the layer above (see shaders/dense.wgsl for why there).
+ * `denseBackward(..., { fuseDb: true })` has the dW dispatch write db as well (no db pass).
  */
 
 import type { Tensor } from "../gpu/buffer.ts";
@@ -32,6 +40,9 @@ export interface DenseShape {
  */
 export type DenseVariant = "naive" | "tiled" | "vec4";
 
+/** Activation fused into a dense kernel's epilogue: none (`identity`) or ReLU. */
+export type DenseActivation = "identity" | "relu";
+
 /** Options for {@linkcode denseForward} and {@linkcode denseBackward}. */
 export interface DenseOptions {
   /**
@@ -39,6 +50,23 @@ export interface DenseOptions {
    * for `vec4` on a shape it cannot serve is an error.
    */
   variant?: DenseVariant;
+  /**
+   * Forward only: y = act(x W + b). `relu` replaces a dense forward followed by a ReLU
+   * activation pass, with the same result bit for bit. Default `identity`.
+   */
+  activation?: DenseActivation;
+  /**
+   * Backward only: `relu` when x is the output of a ReLU, x = relu(pre); dx is then written
+   * as the gradient of pre, (dy W^T) * (x > 0), replacing dx followed by the ReLU backward
+   * pass (same bits; relu'(pre) = (pre > 0) = (x > 0)). dW and db are unchanged. Needs dx.
+   * Default `identity`.
+   */
+  dxActivation?: DenseActivation;
+  /**
+   * Backward only: the dW dispatch writes db too (same bits as the separate db pass), so
+   * denseBackward returns [dx, dW] (or [dW]) without the db dispatch. Default false.
+   */
+  fuseDb?: boolean;
 }
 
 /** Outputs per invocation along each axis in the tiled and vec4 kernels, and their workgroup. */
@@ -88,11 +116,27 @@ function bind(v: DenseVariant, name: string): string {
   return v === "vec4" ? `${name}4` : name;
 }
 
+/** Pipeline constants and label suffix of a fused activation. */
+function fused(
+  a: DenseActivation | undefined,
+  where: string,
+): { constants: Record<string, number>; tag: string; on: boolean } {
+  if (a !== undefined && a !== "identity" && a !== "relu") {
+    throw new Error(`${where}: unknown activation '${a}'`);
+  }
+  return a === "relu"
+    ? { constants: { RELU: 1 }, tag: "+relu", on: true }
+    : { constants: {}, tag: "", on: false };
+}
+
 function dimsOf(s: DenseShape): { batch: number; k: number; n: number } {
   return { batch: s.batch, k: s.inFeatures, n: s.outFeatures };
 }
 
-/** y = xW + b, with y [B, N], x [B, K], W [K, N], b [N]. Returns one dispatch. */
+/**
+ * y = xW + b (or relu(xW + b) with `activation: "relu"`), with y [B, N], x [B, K], W [K, N],
+ * b [N]. Returns one dispatch.
+ */
 export async function denseForward(
   gpu: Gpu,
   t: {
@@ -112,6 +156,7 @@ export async function denseForward(
   expectLength(where, "W", t.W, K * N);
   expectLength(where, "b", t.b, N);
   const v = pick(where, s, options);
+  const act = fused(options.activation, where);
   const k = await gpu.kernel("dense");
   const d = await k.dispatch(
     `forward_${v}`,
@@ -123,9 +168,9 @@ export async function denseForward(
       dims: dimsOf(s),
     },
     grid(v, B, N),
-    { label: `dense_forward_${v} ${B}x${K}->${N}` },
+    { label: `dense_forward_${v}${act.tag} ${B}x${K}->${N}`, constants: act.constants },
   );
-  d.flops = 2 * B * K * N + B * N;
+  d.flops = 2 * B * K * N + (act.on ? 2 : 1) * B * N;
   d.bytes = 4 * (B * K + K * N + N + B * N);
   return [d];
 }
@@ -134,6 +179,8 @@ export async function denseForward(
  * dx = dy W^T [B, K] (omit dx for a first layer, whose input needs no gradient),
  * dW = x^T dy [K, N], db = sum over the batch of dy [N]; dy [B, N], x [B, K], W [K, N].
  * Returns the dispatches in the order dx (when asked), dW, db; all overwrite their outputs.
+ * With `dxActivation: "relu"` (x = relu(pre) of the layer below), dx = (dy W^T) * (x > 0).
+ * With `fuseDb`, db is written by the dW dispatch and there is no db dispatch.
  */
 export async function denseBackward(
   gpu: Gpu,
@@ -158,29 +205,48 @@ export async function denseBackward(
   expectLength(where, "x", t.x, B * K);
   expectLength(where, "W", t.W, K * N);
   const v = pick(where, s, options);
+  const act = fused(options.dxActivation, where);
+  if (act.on && !t.dx) throw new Error(`${where}: dxActivation needs dx`);
   const k = await gpu.kernel("dense");
   const dims = dimsOf(s);
   const out: Dispatch[] = [];
   if (t.dx) {
     const d = await k.dispatch(
       `backward_dx_${v}`,
-      { [bind(v, "dx")]: t.dx, [bind(v, "dy")]: t.dy, [bind(v, "W")]: t.W, dims },
+      {
+        [bind(v, "dx")]: t.dx,
+        [bind(v, "dy")]: t.dy,
+        [bind(v, "W")]: t.W,
+        [bind(v, "x")]: t.x,
+        dims,
+      },
       grid(v, B, K),
-      { label: `dense_dx_${v} ${B}x${K}->${N}` },
+      { label: `dense_dx_${v}${act.tag} ${B}x${K}->${N}`, constants: act.constants },
     );
-    d.flops = 2 * B * K * N;
-    d.bytes = 4 * (B * N + K * N + B * K);
+    d.flops = 2 * B * K * N + (act.on ? B * K : 0);
+    d.bytes = 4 * (B * N + K * N + (act.on ? 2 : 1) * B * K);
     out.push(d);
   }
+  const fuseDb = options.fuseDb ?? false;
   const dW = await k.dispatch(
     `backward_dW_${v}`,
-    { [bind(v, "dW")]: t.dW, [bind(v, "dy")]: t.dy, [bind(v, "x")]: t.x, dims },
+    {
+      [bind(v, "dW")]: t.dW,
+      [bind(v, "dy")]: t.dy,
+      [bind(v, "x")]: t.x,
+      [bind(v, "db")]: t.db,
+      dims,
+    },
     grid(v, K, N),
-    { label: `dense_dW_${v} ${B}x${K}->${N}` },
+    {
+      label: `dense_dW_${v}${fuseDb ? "+db" : ""} ${B}x${K}->${N}`,
+      constants: fuseDb ? { DB: 1 } : {},
+    },
   );
-  dW.flops = 2 * B * K * N;
-  dW.bytes = 4 * (B * N + B * K + K * N);
+  dW.flops = 2 * B * K * N + (fuseDb ? B * N : 0);
+  dW.bytes = 4 * (B * N + B * K + K * N + (fuseDb ? N : 0));
   out.push(dW);
+  if (fuseDb) return out;
   const db = await k.dispatch(
     "backward_db",
     { db: t.db, dy: t.dy, dims },

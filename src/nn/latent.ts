@@ -9,6 +9,10 @@
  *
  * Dimensions: B batch, Z latent. mulogvar [B, 2Z] holds per row mu (columns 0..Z-1) then
  * logvar (columns Z..2Z-1); dmulogvar has the same layout; z, dz and eps are [B, Z].
+ *
+ * Fused with the KL term (src/nn/kl.ts), same values bit for bit, one dispatch each instead of
+ * two: {@linkcode latentForwardKl} (sample + per-example KL) and {@linkcode latentBackwardKl}
+ * (the sample's backward + the plain KL gradient, no free bits); kl [B] is per example.
  */
 
 import type { Tensor } from "../gpu/buffer.ts";
@@ -32,6 +36,8 @@ export interface LatentShape {
 }
 
 const WG = 256;
+/** Rows per workgroup of latent_forward_kl (RWG in the shader). */
+const RWG = 16;
 
 function dims(where: string, s: LatentShape) {
   for (const [k, v] of [["batch", s.batch], ["z", s.z]] as const) {
@@ -53,6 +59,7 @@ function dims(where: string, s: LatentShape) {
     logvar_max: s.logvarMax,
     seed: s.seed,
     stream,
+    scale: 0,
   };
 }
 
@@ -109,5 +116,74 @@ export async function latentBackward(
   );
   dispatch.flops = 5 * n;
   dispatch.bytes = 20 * n;
+  return dispatch;
+}
+
+/**
+ * {@linkcode latentForward} and kl.ts's klForward in one dispatch: z [B, Z] and eps [B, Z] as
+ * latentForward writes them, and kl [B] = 0.5 * sum_j (mu^2 + exp(lv) - 1 - lv) with the same
+ * bits as klForward (same bounds). Reads mulogvar [B, 2Z] and the step from counter [1] (u32).
+ * One invocation per example.
+ */
+export async function latentForwardKl(
+  gpu: Gpu,
+  t: { z: Tensor; eps: Tensor; kl: Tensor; mulogvar: Tensor; counter: Tensor },
+  s: LatentShape,
+): Promise<Dispatch> {
+  const where = "latent.latent_forward_kl";
+  const d = dims(where, s);
+  const n = s.batch * s.z;
+  expectLength(where, "z", t.z, n);
+  expectLength(where, "eps", t.eps, n);
+  expectLength(where, "kl", t.kl, s.batch);
+  expectLength(where, "mulogvar", t.mulogvar, 2 * n);
+  expectLength(where, "counter", t.counter, 1);
+  const k = await gpu.kernel("latent");
+  const dispatch = await k.dispatch(
+    "latent_forward_kl",
+    { z: t.z, eps: t.eps, kl: t.kl, mulogvar: t.mulogvar, counter: t.counter, dims: d },
+    grid1d(s.batch, RWG),
+  );
+  dispatch.flops = 18 * n;
+  dispatch.bytes = 16 * n + 4 * s.batch + 4;
+  return dispatch;
+}
+
+/**
+ * {@linkcode latentBackward} followed by kl.ts's klBackward (freeBits 0) in one dispatch:
+ * dmulogvar [B, 2Z] is overwritten with dmu = dz + scale * mu and
+ * dlogvar = dz * eps * 0.5 * exp(0.5 * lv) + scale * 0.5 * (exp(lv) - 1) (zero where logvar
+ * is outside the clamp bounds), from dz [B, Z], the forward's eps [B, Z] and mulogvar [B, 2Z].
+ * `scale` is beta / B in training; a KL schedule changes it with
+ * `dispatch.update("dims", { scale })`, as it does klBackward's. Free bits need the batch sum
+ * per dimension first: use latentBackward + klBackward for those.
+ */
+export async function latentBackwardKl(
+  gpu: Gpu,
+  t: { dmulogvar: Tensor; dz: Tensor; eps: Tensor; mulogvar: Tensor },
+  s: LatentShape & { scale: number },
+): Promise<Dispatch> {
+  const where = "latent.latent_backward_kl";
+  const d = dims(where, s);
+  if (!Number.isFinite(s.scale)) throw new Error(`${where}: scale = ${s.scale} is not finite`);
+  const n = s.batch * s.z;
+  expectLength(where, "dmulogvar", t.dmulogvar, 2 * n);
+  expectLength(where, "dz", t.dz, n);
+  expectLength(where, "eps", t.eps, n);
+  expectLength(where, "mulogvar", t.mulogvar, 2 * n);
+  const k = await gpu.kernel("latent");
+  const dispatch = await k.dispatch(
+    "latent_backward_kl",
+    {
+      dmulogvar: t.dmulogvar,
+      dz: t.dz,
+      saved_eps: t.eps,
+      mulogvar: t.mulogvar,
+      dims: { ...d, scale: s.scale },
+    },
+    grid1d(n, WG),
+  );
+  dispatch.flops = 11 * n;
+  dispatch.bytes = 24 * n;
   return dispatch;
 }

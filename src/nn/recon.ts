@@ -22,7 +22,8 @@ export interface ReconShape {
   features: number;
 }
 
-const WG = 256;
+/** Invocations per workgroup, WG in shaders/recon.wgsl. */
+const WG = 64;
 
 function check(where: string, kind: ReconKind, s: ReconShape): number {
   if (kind !== "bce" && kind !== "mse") throw new Error(`${where}: unknown loss kind '${kind}'`);
@@ -97,5 +98,42 @@ export async function reconBackward(
   );
   d.flops = (kind === "bce" ? 20 : 3) * n;
   d.bytes = 12 * n;
+  return d;
+}
+
+/**
+ * {@linkcode reconForward} and {@linkcode reconBackward} in one dispatch: loss [B] and
+ * dlogits [B, F] (overwritten, scaled by `scale`) from logits [B, F] and x [B, F], with the
+ * same values bit for bit, reading logits and x once. One workgroup per example. Change
+ * `scale` later with `dispatch.update("dims", { scale })`.
+ */
+export async function reconForwardBackward(
+  gpu: Gpu,
+  kind: ReconKind,
+  t: { loss: Tensor; dlogits: Tensor; logits: Tensor; x: Tensor },
+  s: ReconShape & { scale: number },
+): Promise<Dispatch> {
+  const where = `recon.${kind}_forward_backward`;
+  const n = check(where, kind, s);
+  if (!Number.isFinite(s.scale)) throw new Error(`${where}: scale must be finite, is ${s.scale}`);
+  expectLength(where, "loss", t.loss, s.batch);
+  expectLength(where, "dlogits", t.dlogits, n);
+  expectLength(where, "logits", t.logits, n);
+  expectLength(where, "x", t.x, n);
+  const k = await gpu.kernel("recon");
+  const d = await k.dispatch(
+    `${kind}_forward_backward`,
+    {
+      loss: t.loss,
+      dlogits: t.dlogits,
+      logits: t.logits,
+      x: t.x,
+      dims: { batch: s.batch, features: s.features, scale: s.scale },
+    },
+    grid1d(s.batch, 1),
+    { label: `recon_${kind}_forward_backward` },
+  );
+  d.flops = (kind === "bce" ? 35 : 5) * n;
+  d.bytes = 12 * n + 4 * s.batch;
   return d;
 }

@@ -4,6 +4,7 @@
  */
 
 import type { DenseShape } from "../nn/dense.ts";
+import { leakyReluBackward, leakyReluForward } from "./activation.ts";
 
 /** y = x W + b:  y[r, c] = b[c] + sum_k x[r, k] W[k, c]. */
 export function denseForward(
@@ -46,4 +47,28 @@ export function denseBackward(
     }
   }
   return { dx, dW, db };
+}
+
+/** The fused forward y = relu(x W + b): the composition of the two references. */
+export function denseReluForward(
+  x: ArrayLike<number>,
+  W: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: DenseShape,
+): Float64Array {
+  return leakyReluForward(denseForward(x, W, b, s), 0);
+}
+
+/**
+ * The fused backward for a layer whose input is x = relu(pre): dx is the gradient of pre,
+ * (dy W^T) * (x > 0) (relu'(pre) = (pre > 0) = (x > 0)); dW and db as in denseBackward.
+ */
+export function denseBackwardReluInput(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  W: ArrayLike<number>,
+  s: DenseShape,
+): { dx: Float64Array; dW: Float64Array; db: Float64Array } {
+  const g = denseBackward(dy, x, W, s);
+  return { ...g, dx: leakyReluBackward(g.dx, Float64Array.from(x), 0) };
 }
