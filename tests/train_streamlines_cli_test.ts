@@ -127,13 +127,13 @@ Deno.test({
     ]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /conditioned on the label \(10 classes\)/);
-    assert.match(r.out, /classifier agrees with the asked class on [0-9.]+% of 100 samples/);
+    assert.match(r.out, /classifier agrees with the asked class on [0-9.]+% of 200 samples/);
     const [rec] = records(`${out}/metrics.jsonl`);
     assert.equal(rec.classAgreement.perClass.length, 10);
     assert.ok(rec.classAgreement.fraction >= 0 && rec.classAgreement.fraction <= 1);
     const grid = assertPng("class_samples.png", Deno.readFileSync(`${out}/class_samples.png`));
-    // Ten rows (one per class) of ten samples, 28 pixels each with 1-pixel borders.
-    assert.deepEqual([grid.width, grid.height], [10 * 29 + 1, 10 * 29 + 1]);
+    // Ten rows (one per class) of twenty samples, 28 pixels each with 1-pixel borders.
+    assert.deepEqual([grid.width, grid.height], [20 * 29 + 1, 10 * 29 + 1]);
     const s = await cli("src/cli/sample.ts", [out, "--n", "4", "--class", "7"]);
     assert.equal(s.code, 0, s.err);
     assert.match(s.out, /class 7/);

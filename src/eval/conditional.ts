@@ -22,7 +22,7 @@ export async function classSampleCheck(
   trainer: Trainer,
   data: Dataset,
   names: string[],
-  { perClass = 10, seed = 0 } = {},
+  { perClass = 20, seed = 0 } = {},
 ): Promise<{ input: ClassSamplesInput; fraction: number; perClass: number[] }> {
   const K = data.classes, F = data.features;
   const asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));

@@ -13,9 +13,14 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, TensorView } from "../gpu/kernel.ts";
 import { concatForward } from "../nn/concat.ts";
 import { gatherBatch } from "../nn/gather.ts";
-import { klBackward, klForward } from "../nn/kl.ts";
-import { latentBackward, latentForward, type LatentShape } from "../nn/latent.ts";
-import { reconBackward, reconForward, type ReconKind } from "../nn/recon.ts";
+import { klBackward } from "../nn/kl.ts";
+import {
+  latentBackward,
+  latentBackwardKl,
+  latentForwardKl,
+  type LatentShape,
+} from "../nn/latent.ts";
+import { reconForward, reconForwardBackward, type ReconKind } from "../nn/recon.ts";
 import type { ParamLayout } from "../nn/params.ts";
 import { accumulate, finiteGuard } from "../nn/reduce.ts";
 import { mulberry32 } from "../train/random.ts";
@@ -126,46 +131,60 @@ export function latentShape(cfg: VaeLossConfig, batch: number, stream: number): 
   return { batch, z: cfg.z, logvarMin: lo, logvarMax: hi, seed: cfg.seed, stream };
 }
 
-/** z = mu + exp(0.5 clamp(logvar)) eps from mulogvar [B, 2Z]; eps drawn on the GPU. */
+/**
+ * z = mu + exp(0.5 clamp(logvar)) eps from mulogvar [B, 2Z], eps drawn on the GPU, and in
+ * the same pass each example's KL (the closed form of kl.wgsl) into `kl` [B].
+ */
 export async function sampleLatent(
   gpu: Gpu,
   latent: LatentShape,
   mulogvar: Tensor,
   counter: Tensor,
   mk: MakeTensor,
-): Promise<{ dispatch: Dispatch; z: Tensor; eps: Tensor }> {
+): Promise<{ dispatch: Dispatch; z: Tensor; eps: Tensor; kl: Tensor }> {
   const z = mk("z", [latent.batch, latent.z]);
   const eps = mk("eps", [latent.batch, latent.z]);
-  const dispatch = await latentForward(gpu, { z, eps, mulogvar, counter }, latent);
-  return { dispatch, z, eps };
+  const kl = mk("kl", [latent.batch]);
+  const dispatch = await latentForwardKl(gpu, { z, eps, kl, mulogvar, counter }, latent);
+  return { dispatch, z, eps, kl };
 }
 
 /**
- * Per-example reconstruction loss and KL, summed into `metrics` (slots of
- * {@linkcode METRIC}), each guarded for NaN/Inf (with the step recorded when `counter` is
- * given, i.e. in training).
+ * Per-example reconstruction loss (and in training, in the same pass, d(loss)/d(logits) =
+ * reconWeight / B * d(recon_b)/d(logits) into a new `dlogits`), then the sums of it and of
+ * the KL `kl` (from {@linkcode sampleLatent}) into `metrics` (slots of {@linkcode METRIC}),
+ * each guarded for NaN/Inf (with the step recorded when `counter` is given, in training).
  */
 export async function lossesAndMetrics(
   gpu: Gpu,
   cfg: VaeLossConfig,
-  t: { logits: Tensor; x: Tensor; mulogvar: Tensor; metrics: Tensor; counter?: Tensor },
+  t: { logits: Tensor; x: Tensor; kl: Tensor; metrics: Tensor; counter?: Tensor },
   latent: LatentShape,
   mk: MakeTensor,
-): Promise<Dispatch[]> {
+  train = false,
+): Promise<{ dispatches: Dispatch[]; dlogits?: Tensor }> {
   const B = latent.batch;
   const F = t.x.length / B;
   const recon = mk("recon", [B]);
-  const kl = mk("kl", [B]);
+  const shape = { batch: B, features: F };
+  let dlogits: Tensor | undefined, loss: Dispatch;
+  if (train) {
+    dlogits = mk("dlogits", [B, F]);
+    loss = await reconForwardBackward(gpu, cfg.recon, {
+      loss: recon,
+      dlogits,
+      logits: t.logits,
+      x: t.x,
+    }, { ...shape, scale: cfg.reconWeight / B });
+  } else {
+    loss = await reconForward(gpu, cfg.recon, { loss: recon, logits: t.logits, x: t.x }, shape);
+  }
   const out = [
-    await reconForward(gpu, cfg.recon, { loss: recon, logits: t.logits, x: t.x }, {
-      batch: B,
-      features: F,
-    }),
-    await klForward(gpu, { kl, mulogvar: t.mulogvar }, latent),
+    loss,
     await accumulate(gpu, { acc: t.metrics, x: recon }, { n: B, slot: METRIC.recon, scale: 1 }),
-    await accumulate(gpu, { acc: t.metrics, x: kl }, { n: B, slot: METRIC.kl, scale: 1 }),
+    await accumulate(gpu, { acc: t.metrics, x: t.kl }, { n: B, slot: METRIC.kl, scale: 1 }),
   ];
-  for (const v of [recon, kl]) {
+  for (const v of [recon, t.kl]) {
     out.push(
       await finiteGuard(gpu, { acc: t.metrics, x: v, counter: t.counter }, {
         n: B,
@@ -173,30 +192,13 @@ export async function lossesAndMetrics(
       }),
     );
   }
-  return out;
-}
-
-/** d(loss)/d(logits) = reconWeight / B * d(recon_b)/d(logits), into a new `dlogits`. */
-export async function reconGrad(
-  gpu: Gpu,
-  cfg: VaeLossConfig,
-  t: { logits: Tensor; x: Tensor },
-  batch: number,
-  mk: MakeTensor,
-): Promise<{ dispatch: Dispatch; dlogits: Tensor }> {
-  const F = t.x.length / batch;
-  const dlogits = mk("dlogits", [batch, F]);
-  const dispatch = await reconBackward(gpu, cfg.recon, { dlogits, logits: t.logits, x: t.x }, {
-    batch,
-    features: F,
-    scale: cfg.reconWeight / batch,
-  });
-  return { dispatch, dlogits };
+  return { dispatches: out, dlogits };
 }
 
 /**
- * dz -> d[mu | logvar] through the sample, then the KL's share (beta / B per example) added
- * by `klBackward`, the dispatch whose scale a KL schedule changes.
+ * dz -> d[mu | logvar] through the sample plus the KL's share (beta / B per example), in one
+ * pass; with free bits, the sample's backward and then `klBackward`'s gated share. The
+ * returned `klBackward` is the dispatch whose `scale` a KL schedule changes.
  */
 export async function latentGrad(
   gpu: Gpu,
@@ -206,6 +208,18 @@ export async function latentGrad(
   mk: MakeTensor,
 ): Promise<{ dispatches: Dispatch[]; klBackward: Dispatch; dmulogvar: Tensor }> {
   const dmulogvar = mk("dmulogvar", [latent.batch, 2 * latent.z]);
+  if (!cfg.freeBits) {
+    const fused = await latentBackwardKl(gpu, {
+      dmulogvar,
+      dz: t.dz,
+      eps: t.eps,
+      mulogvar: t.mulogvar,
+    }, {
+      ...latent,
+      scale: cfg.beta / latent.batch,
+    });
+    return { dispatches: [fused], klBackward: fused, dmulogvar };
+  }
   const sample = await latentBackward(
     gpu,
     { dmulogvar, dz: t.dz, eps: t.eps, mulogvar: t.mulogvar },

@@ -47,7 +47,6 @@ import {
   lossesAndMetrics,
   type MakeTensor,
   type ModelState,
-  reconGrad,
   sampleLatent,
   type StepProgram,
   tensorMaker,
@@ -453,23 +452,33 @@ export async function buildConvStep(
     }, head),
   );
   const latent = latentShape(cfg, B, stream);
-  const { dispatch: sample, z, eps } = await sampleLatent(gpu, latent, mulogvar, state.counter, mk);
+  const { dispatch: sample, z, eps, kl } = await sampleLatent(
+    gpu,
+    latent,
+    mulogvar,
+    state.counter,
+    mk,
+  );
   fwd.push(sample);
   const dec = await decoderForward(gpu, cfg, state, z, c, B, train, mk);
   fwd.push(...dec.dispatches);
   const logits = dec.logits;
   t.logits = logits;
   const counter = train ? state.counter : undefined;
-  fwd.push(
-    ...await lossesAndMetrics(gpu, cfg, { logits, x, mulogvar, metrics, counter }, latent, mk),
+  const losses = await lossesAndMetrics(
+    gpu,
+    cfg,
+    { logits, x, kl, metrics, counter },
+    latent,
+    mk,
+    train,
   );
+  fwd.push(...losses.dispatches);
   const program = { batch: B, gather, condGather, forward: fwd, tensors: t };
   if (!adam) return { ...program, backward: [], klBackward: null };
 
-  // Backward, in reverse.
-  const { dispatch: dRecon, dlogits } = await reconGrad(gpu, cfg, { logits, x }, B, mk);
-  bwd.push(dRecon);
-  let dy = dlogits.reshape([...dec.blocks.at(-1)!.pre.shape]);
+  // Backward, in reverse, from d(loss)/d(logits) (written with the loss, in the forward).
+  let dy = losses.dlogits!.reshape([...dec.blocks.at(-1)!.pre.shape]);
   for (let j = dec.blocks.length - 1; j >= 0; j--) {
     const b = dec.blocks[j];
     const bn = cfg.batchnorm && b.activated ? `decoder.bn.${j}` : null;
@@ -492,14 +501,19 @@ export async function buildConvStep(
   const dz = mk("dz", [B, Z]);
   const dzc = C ? mk("dzc", [B, Z + C]) : dz;
   bwd.push(
-    ...await denseBackward(gpu, {
-      dx: dzc,
-      dW: G("decoder.dense.weight"),
-      db: G("decoder.dense.bias"),
-      dy: dy.reshape([B, flat]),
-      x: dec.zc,
-      W: P("decoder.dense.weight"),
-    }, { batch: B, inFeatures: Z + C, outFeatures: flat }),
+    ...await denseBackward(
+      gpu,
+      {
+        dx: dzc,
+        dW: G("decoder.dense.weight"),
+        db: G("decoder.dense.bias"),
+        dy: dy.reshape([B, flat]),
+        x: dec.zc,
+        W: P("decoder.dense.weight"),
+      },
+      { batch: B, inFeatures: Z + C, outFeatures: flat },
+      { fuseDb: true },
+    ),
   );
   if (C) {
     const shape = { batch: B, positions: 1, features: Z, conditions: C };
@@ -509,14 +523,19 @@ export async function buildConvStep(
   bwd.push(...lg.dispatches);
   const dFeatures = mk(`encoder.conv.${enc.length - 1}.dout`, [B, ...g.map]);
   bwd.push(
-    ...await denseBackward(gpu, {
-      dx: dFeatures.reshape([B, flat]),
-      dW: G("encoder.head.weight"),
-      db: G("encoder.head.bias"),
-      dy: lg.dmulogvar,
-      x: features,
-      W: P("encoder.head.weight"),
-    }, head),
+    ...await denseBackward(
+      gpu,
+      {
+        dx: dFeatures.reshape([B, flat]),
+        dW: G("encoder.head.weight"),
+        db: G("encoder.head.bias"),
+        dy: lg.dmulogvar,
+        x: features,
+        W: P("encoder.head.weight"),
+      },
+      head,
+      { fuseDb: true },
+    ),
   );
   dy = dFeatures;
   for (let i = enc.length - 1; i >= 0; i--) {

@@ -12,7 +12,7 @@
 import { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch } from "../gpu/kernel.ts";
-import { activationBackward, activationForward } from "../nn/activation.ts";
+import { activationForward } from "../nn/activation.ts";
 import { type AdamConfig, adamStep } from "../nn/adam.ts";
 import { concatBackward } from "../nn/concat.ts";
 import { denseBackward, denseForward } from "../nn/dense.ts";
@@ -25,7 +25,6 @@ import {
   latentShape,
   lossesAndMetrics,
   type ModelState,
-  reconGrad,
   sampleLatent,
   type StepProgram,
   tensorMaker,
@@ -67,13 +66,91 @@ export function mlpVaeLayout(cfg: MlpVaeConfig): ParamLayout {
   return layout;
 }
 
-/** One dense + ReLU layer of the decoder, as the backward needs it. */
-interface DecoderLayer {
-  pre: Tensor;
-  h: Tensor;
+/** One dense + ReLU layer (its input and output, as the backward needs them). */
+interface Layer {
   input: Tensor;
+  h: Tensor;
   inW: number;
   outW: number;
+}
+
+/**
+ * Dense + ReLU layers h_i = relu(h_{i-1} W_i + b_i) from `input` (the ReLU in the product's
+ * epilogue), named `${part}.${i}`, then the output layer without activation into `out`.
+ */
+async function denseStack(
+  gpu: Gpu,
+  state: ModelState,
+  part: string,
+  widths: number[],
+  input: Tensor,
+  inW: number,
+  out: { name: string; param: string; width: number },
+  B: number,
+  mk: (name: string, shape: number[]) => Tensor,
+): Promise<{ dispatches: Dispatch[]; layers: Layer[]; y: Tensor }> {
+  const P = (name: string) => state.layout.view(state.params, name);
+  const dispatches: Dispatch[] = [];
+  const layers: Layer[] = [];
+  let h = input, width = inW;
+  for (const [i, H] of widths.entries()) {
+    const post = mk(`${part}.${i}.h`, [B, H]);
+    const s = { batch: B, inFeatures: width, outFeatures: H };
+    const W = P(`${part}.${i}.weight`), b = P(`${part}.${i}.bias`);
+    dispatches.push(...await denseForward(gpu, { y: post, x: h, W, b }, s, { activation: "relu" }));
+    layers.push({ input: h, h: post, inW: width, outW: H });
+    h = post;
+    width = H;
+  }
+  const y = mk(out.name, [B, out.width]);
+  const s = { batch: B, inFeatures: width, outFeatures: out.width };
+  const W = P(`${out.param}.weight`), b = P(`${out.param}.bias`);
+  dispatches.push(...await denseForward(gpu, { y, x: h, W, b }, s));
+  layers.push({ input: h, h: y, inW: width, outW: out.width });
+  return { dispatches, layers, y };
+}
+
+/**
+ * Backward of {@linkcode denseStack} from d(y): every layer's dW and db (one dispatch), and
+ * d(input) of each layer with the ReLU mask of that input applied in the same pass (a hidden
+ * layer's input is the ReLU output below it), ending with `dInput` for the stack's input
+ * (unmasked; none when it is the data).
+ */
+async function denseStackBackward(
+  gpu: Gpu,
+  state: ModelState,
+  params: string[],
+  layers: Layer[],
+  dy: Tensor,
+  dInput: Tensor | undefined,
+  B: number,
+  mk: (name: string, shape: number[]) => Tensor,
+): Promise<Dispatch[]> {
+  const P = (name: string) => state.layout.view(state.params, name);
+  const G = (name: string) => state.layout.view(state.grads, name);
+  const dispatches: Dispatch[] = [];
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i];
+    const dIn = i > 0 ? mk(`${params[i - 1]}.dpre`, [B, l.inW]) : dInput;
+    const s = { batch: B, inFeatures: l.inW, outFeatures: l.outW };
+    dispatches.push(
+      ...await denseBackward(
+        gpu,
+        {
+          dx: dIn,
+          dW: G(`${params[i]}.weight`),
+          db: G(`${params[i]}.bias`),
+          dy,
+          x: l.input,
+          W: P(`${params[i]}.weight`),
+        },
+        s,
+        { fuseDb: true, dxActivation: i > 0 ? "relu" : "identity" },
+      ),
+    );
+    if (dIn) dy = dIn;
+  }
+  return dispatches;
 }
 
 /**
@@ -88,30 +165,17 @@ async function decoderForward(
   c: Tensor | undefined,
   B: number,
   mk: (name: string, shape: number[]) => Tensor,
-): Promise<
-  { dispatches: Dispatch[]; layers: DecoderLayer[]; last: Tensor; width: number; logits: Tensor }
-> {
-  const P = (name: string) => state.layout.view(state.params, name);
+): Promise<{ dispatches: Dispatch[]; layers: Layer[]; logits: Tensor }> {
   const zc = await withCondition(gpu, z, c, 1, "zc", mk);
-  const dispatches: Dispatch[] = [...zc.dispatches];
-  const layers: DecoderLayer[] = [];
-  let g = zc.y, width = cfg.z + (cfg.conditions ?? 0);
-  for (const [j, H] of [...cfg.hidden].reverse().entries()) {
-    const pre = mk(`decoder.${j}.pre`, [B, H]);
-    const post = mk(`decoder.${j}.h`, [B, H]);
-    const s = { batch: B, inFeatures: width, outFeatures: H };
-    const W = P(`decoder.${j}.weight`), b = P(`decoder.${j}.bias`);
-    dispatches.push(...await denseForward(gpu, { y: pre, x: g, W, b }, s));
-    dispatches.push(await activationForward(gpu, "relu", { y: post, x: pre }));
-    layers.push({ pre, h: post, input: g, inW: width, outW: H });
-    g = post;
-    width = H;
-  }
-  const logits = mk("logits", [B, cfg.inputs]);
-  const out = { batch: B, inFeatures: width, outFeatures: cfg.inputs };
-  const W = P("decoder.out.weight"), b = P("decoder.out.bias");
-  dispatches.push(...await denseForward(gpu, { y: logits, x: g, W, b }, out));
-  return { dispatches, layers, last: g, width, logits };
+  const inW = cfg.z + (cfg.conditions ?? 0);
+  const out = { name: "logits", param: "decoder.out", width: cfg.inputs };
+  const hidden = [...cfg.hidden].reverse();
+  const stack = await denseStack(gpu, state, "decoder", hidden, zc.y, inW, out, B, mk);
+  return {
+    dispatches: [...zc.dispatches, ...stack.dispatches],
+    layers: stack.layers,
+    logits: stack.y,
+  };
 }
 
 /** Build the decoder alone for `batch` codes at a time (samples, manifolds, the web page). */
@@ -147,161 +211,75 @@ export async function buildStep(
   stream = adam ? 0 : 1,
 ): Promise<StepProgram> {
   const B = batch, F = cfg.inputs, Z = cfg.z;
-  const L = state.layout;
-  const P = (name: string) => L.view(state.params, name);
-  const G = (name: string) => L.view(state.grads, name);
   const t: Record<string, Tensor> = {};
   const mk = tensorMaker(gpu.device, t);
-
   const fwd: Dispatch[] = [];
-  const bwd: Dispatch[] = [];
   const C = cfg.conditions ?? 0;
   const { gather, x, condGather, c } = await gatherInput(gpu, source, B, F, mk, C);
   if (condGather) fwd.push(condGather);
   const xc = await withCondition(gpu, x, c, 1, "xc", mk);
   fwd.push(...xc.dispatches);
 
-  // Encoder: pre_i = h_{i-1} W_i + b_i, h_i = relu(pre_i)
-  let h = xc.y, width = F + C;
-  const enc: { pre: Tensor; h: Tensor; input: Tensor; inW: number; outW: number }[] = [];
-  for (let i = 0; i < cfg.hidden.length; i++) {
-    const H = cfg.hidden[i];
-    const pre = mk(`encoder.${i}.pre`, [B, H]);
-    const post = mk(`encoder.${i}.h`, [B, H]);
-    const s = { batch: B, inFeatures: width, outFeatures: H };
-    fwd.push(
-      ...await denseForward(gpu, {
-        y: pre,
-        x: h,
-        W: P(`encoder.${i}.weight`),
-        b: P(`encoder.${i}.bias`),
-      }, s),
-    );
-    fwd.push(await activationForward(gpu, "relu", { y: post, x: pre }));
-    enc.push({ pre, h: post, input: h, inW: width, outW: H });
-    h = post;
-    width = H;
-  }
-  const mulogvar = mk("mulogvar", [B, 2 * Z]);
-  const head = { batch: B, inFeatures: width, outFeatures: 2 * Z };
-  fwd.push(
-    ...await denseForward(gpu, {
-      y: mulogvar,
-      x: h,
-      W: P("encoder.head.weight"),
-      b: P("encoder.head.bias"),
-    }, head),
-  );
+  // Encoder: h_i = relu(h_{i-1} W_i + b_i), then the head to [mu | logvar].
+  const head = { name: "mulogvar", param: "encoder.head", width: 2 * Z };
+  const enc = await denseStack(gpu, state, "encoder", cfg.hidden, xc.y, F + C, head, B, mk);
+  fwd.push(...enc.dispatches);
+  const mulogvar = enc.y;
   const latent = latentShape(cfg, B, stream);
-  const { dispatch: sample, z, eps } = await sampleLatent(gpu, latent, mulogvar, state.counter, mk);
-  fwd.push(sample);
-
-  const { dispatches: decode, layers: dec, last: g, width: decW, logits } = await decoderForward(
+  const sample = await sampleLatent(gpu, latent, mulogvar, state.counter, mk);
+  fwd.push(sample.dispatch);
+  const dec = await decoderForward(gpu, cfg, state, sample.z, c, B, mk);
+  fwd.push(...dec.dispatches);
+  const logits = dec.logits;
+  const counter = adam ? state.counter : undefined;
+  const losses = await lossesAndMetrics(
     gpu,
     cfg,
-    state,
-    z,
-    c,
-    B,
+    { logits, x, kl: sample.kl, metrics, counter },
+    latent,
     mk,
+    adam !== undefined,
   );
-  fwd.push(...decode);
-  width = decW;
-  const out = { batch: B, inFeatures: width, outFeatures: F };
-
-  const counter = adam ? state.counter : undefined;
-  fwd.push(
-    ...await lossesAndMetrics(gpu, cfg, { logits, x, mulogvar, metrics, counter }, latent, mk),
-  );
-
+  fwd.push(...losses.dispatches);
   const program = { batch: B, gather, condGather, forward: fwd, tensors: t };
   if (!adam) return { ...program, backward: [], klBackward: null };
 
-  // Backward, in reverse. A conditional decoder's input gradient d[z | c] is cut to dz.
-  const { dispatch: dRecon, dlogits } = await reconGrad(gpu, cfg, { logits, x }, B, mk);
-  bwd.push(dRecon);
-  let dy = dlogits;
-  const dOut = dec.length
-    ? mk(`decoder.${dec.length - 1}.dh`, [B, dec.at(-1)!.outW])
-    : mk(C ? "dzc" : "dz", [B, Z + C]);
+  // Backward, in reverse, from d(loss)/d(logits) (written with the loss, in the forward). A
+  // conditional decoder's input gradient d[z | c] is cut to dz.
+  const bwd: Dispatch[] = [];
+  const names = (part: string, last: string) => [...cfg.hidden.map((_, i) => `${part}.${i}`), last];
+  const dz = mk("dz", [B, Z]);
+  const dzc = C ? mk("dzc", [B, Z + C]) : dz;
   bwd.push(
-    ...await denseBackward(gpu, {
-      dx: dOut,
-      dW: G("decoder.out.weight"),
-      db: G("decoder.out.bias"),
-      dy,
-      x: g,
-      W: P("decoder.out.weight"),
-    }, out),
+    ...await denseStackBackward(
+      gpu,
+      state,
+      names("decoder", "decoder.out"),
+      dec.layers,
+      losses.dlogits!,
+      dzc,
+      B,
+      mk,
+    ),
   );
-  dy = dOut;
-  for (let j = dec.length - 1; j >= 0; j--) {
-    const l = dec[j];
-    const dpre = mk(`decoder.${j}.dpre`, [B, l.outW]);
-    bwd.push(await activationBackward(gpu, "relu", { dx: dpre, dy, x: l.pre }));
-    const dIn = j > 0 ? mk(`decoder.${j - 1}.dh`, [B, l.inW]) : mk(C ? "dzc" : "dz", [B, Z + C]);
-    const s = { batch: B, inFeatures: l.inW, outFeatures: l.outW };
-    bwd.push(
-      ...await denseBackward(gpu, {
-        dx: dIn,
-        dW: G(`decoder.${j}.weight`),
-        db: G(`decoder.${j}.bias`),
-        dy: dpre,
-        x: l.input,
-        W: P(`decoder.${j}.weight`),
-      }, s),
-    );
-    dy = dIn;
-  }
   if (C) {
-    const dz = mk("dz", [B, Z]);
     const shape = { batch: B, positions: 1, features: Z, conditions: C };
-    bwd.push(await concatBackward(gpu, { da: dz, dy }, shape));
-    dy = dz;
+    bwd.push(await concatBackward(gpu, { da: dz, dy: dzc }, shape));
   }
-  const { dispatches: dLatent, klBackward: klB, dmulogvar } = await latentGrad(
-    gpu,
-    cfg,
-    { dz: dy, eps, mulogvar },
-    latent,
-    mk,
-  );
-  bwd.push(...dLatent);
-  const lastH = enc.length ? enc.at(-1)!.h : xc.y;
-  const dLast = enc.length
-    ? mk(`encoder.${enc.length - 1}.dh`, [B, width = enc.at(-1)!.outW])
-    : undefined;
+  const lg = await latentGrad(gpu, cfg, { dz, eps: sample.eps, mulogvar }, latent, mk);
+  bwd.push(...lg.dispatches);
   bwd.push(
-    ...await denseBackward(gpu, {
-      dx: dLast,
-      dW: G("encoder.head.weight"),
-      db: G("encoder.head.bias"),
-      dy: dmulogvar,
-      x: lastH,
-      W: P("encoder.head.weight"),
-    }, head),
+    ...await denseStackBackward(
+      gpu,
+      state,
+      names("encoder", "encoder.head"),
+      enc.layers,
+      lg.dmulogvar,
+      undefined,
+      B,
+      mk,
+    ),
   );
-  dy = dLast!;
-  for (let i = enc.length - 1; i >= 0; i--) {
-    const l = enc[i];
-    const dpre = mk(`encoder.${i}.dpre`, [B, l.outW]);
-    bwd.push(await activationBackward(gpu, "relu", { dx: dpre, dy, x: l.pre }));
-    const dIn = i > 0 ? mk(`encoder.${i - 1}.dh`, [B, l.inW]) : undefined;
-    const s = { batch: B, inFeatures: l.inW, outFeatures: l.outW };
-    bwd.push(
-      ...await denseBackward(gpu, {
-        dx: dIn,
-        dW: G(`encoder.${i}.weight`),
-        db: G(`encoder.${i}.bias`),
-        dy: dpre,
-        x: l.input,
-        W: P(`encoder.${i}.weight`),
-      }, s),
-    );
-    if (dIn) dy = dIn;
-  }
-  bwd.push(
-    ...await adamStep(gpu, state.optimized(), adam),
-  );
-  return { ...program, backward: bwd, klBackward: klB };
+  bwd.push(...await adamStep(gpu, state.optimized(), adam));
+  return { ...program, backward: bwd, klBackward: lg.klBackward };
 }
