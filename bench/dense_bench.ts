@@ -1,10 +1,14 @@
 /**
  * Dense layer kernels: GFLOP/s of every variant (naive, tiled, vec4) of forward, dx and dW
- * on the mlp reference model's layers at batch 128, and on 1024^3 (the adapter's "matmul
- * ceiling"). Prints a markdown table and writes it, with the raw numbers as JSON, to
+ * on the dense layers of both reference models (mlp and conv) at batch 128, and on 1024^3
+ * (the adapter's "matmul ceiling"), with each used kernel's share of that ceiling. Prints a markdown table and writes it, with the raw numbers as JSON, to
  * bench/results/dense_<adapter>_<date>.{md,json}.
  *
- *   deno run --allow-read --allow-env --allow-write=bench/results bench/dense_bench.ts
+ *   deno run --allow-read --allow-env --allow-write=bench/results bench/dense_bench.ts [--all]
+ *
+ * By default only the variant dense.ts uses for each shape is timed (the other columns stay
+ * empty); `--all` times naive and tiled too, which takes minutes more (naive at 1024^3 is
+ * seconds a launch on llvmpipe).
  *
  * Timing: one kernel is encoded `reps` times into one compute pass, submitted once, and the
  * wall time to `onSubmittedWorkDone` is divided by `reps`; nothing is subtracted, so the one
@@ -35,9 +39,22 @@ const SHAPES: [string, number, number, number][] = [
   ["heads 512->40", 128, 512, 40],
   ["dec 20->512", 128, 20, 512],
   ["dec 512->784", 128, 512, 784],
+  // The conv model's dense layers (7 x 7 x 64 = 3136 features after the encoder, z = 16).
+  ["conv heads 3136->32", 128, 3136, 32],
+  ["conv dec 16->3136", 128, 16, 3136],
   ["ceiling 1024^3", 1024, 1024, 1024],
 ];
+/** How many of the mlp's layers have each shape (the rest are the conv model's). */
+const MLP_USES: Record<string, number> = {
+  "enc 784->512": 1,
+  "enc 512->512": 2,
+  "heads 512->40": 1,
+  "dec 20->512": 1,
+  "dec 512->784": 1,
+};
 const VARIANTS: DenseVariant[] = ["naive", "tiled", "vec4"];
+/** `--all`: time every variant; by default only the one dense.ts uses for each shape. */
+const ALL = Deno.args.includes("--all");
 const OPS = ["forward", "dx", "dW"] as const;
 type Op = typeof OPS[number] | "db";
 const TARGET_MS = 250;
@@ -103,6 +120,14 @@ else registerQuickBenches();
 async function report(): Promise<void> {
   const results: Result[] = [];
   const started = performance.now();
+  // The ceiling is probed again after every shape (one launch of the used kernel at 1024^3)
+  // and the best probe kept: a load that comes and goes on shared cores then lowers it less.
+  const cs = { batch: 1024, inFeatures: 1024, outFeatures: 1024 };
+  const cx = random([1024, 1024], "cx"), cW = random([1024, 1024], "cW");
+  const cb = random([1024], "cb"), cy = random([1024, 1024], "cy");
+  const [probe] = await denseForward(gpu, { y: cy, x: cx, W: cW, b: cb }, cs);
+  await wall(probe, 1);
+  const probes: number[] = [];
   for (const [name, B, K, N] of SHAPES) {
     const s: DenseShape = { batch: B, inFeatures: K, outFeatures: N };
     const x = random([B, K], "x"), W = random([K, N], "W"), b = random([N], "b");
@@ -110,13 +135,14 @@ async function report(): Promise<void> {
     const y = random([B, N], "y"), dx = random([B, K], "dx");
     const dW = random([K, N], "dW"), db = random([N], "db");
     const byOp: Record<Op, Dispatch[]> = { forward: [], dx: [], dW: [], db: [] };
-    for (const variant of VARIANTS) {
+    const variants = ALL ? VARIANTS : [denseVariant(s)];
+    for (const [i, variant] of variants.entries()) {
       const [fwd] = await denseForward(gpu, { y, x, W, b }, s, { variant });
       const [ddx, ddW, ddb] = await denseBackward(gpu, { dx, dW, db, dy, x, W }, s, { variant });
       byOp.forward.push(fwd);
       byOp.dx.push(ddx);
       byOp.dW.push(ddW);
-      if (variant === "naive") byOp.db.push(ddb);
+      if (i === 0) byOp.db.push(ddb);
     }
     for (const op of [...OPS, "db"] as Op[]) {
       const timed = await measure(byOp[op]);
@@ -128,7 +154,7 @@ async function report(): Promise<void> {
           inFeatures: K,
           outFeatures: N,
           op,
-          variant: op === "db" ? "-" : VARIANTS[i],
+          variant: op === "db" ? "-" : variants[i],
           reps,
           ms,
           gflops: flops / ms / 1e6,
@@ -136,16 +162,17 @@ async function report(): Promise<void> {
       });
     }
     for (const t of [x, W, b, dy, y, dx, dW, db]) t.destroy();
+    probes.push((2 * 1024 ** 3) / (await wall(probe, 1)) / 1e6);
     console.error(`  measured ${name} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
 
   // ---- report ----
 
-  const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "default";
+  const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";
   const date = new Date().toISOString().slice(0, 10);
   const slug = (gpu.adapterName.split(/[^A-Za-z0-9]+/)[0] || "adapter").toLowerCase();
   const find = (shape: string, op: Op, variant: DenseVariant | "-") =>
-    results.find((r) => r.shape === shape && r.op === op && r.variant === variant)!;
+    results.find((r) => r.shape === shape && r.op === op && r.variant === variant);
 
   const lines: string[] = [];
   lines.push(`# Dense kernels on ${gpu.adapterName}`);
@@ -153,39 +180,56 @@ async function report(): Promise<void> {
   lines.push(
     `${date}, Deno ${Deno.version.deno}, WebGPU backend \`${backend}\`. GFLOP/s = 2 B K N / ` +
       `time per launch (best of ${ROUNDS} rounds; each round one submit of many launches, ` +
-      `wall time, nothing subtracted). **Bold**: the variant dense.ts uses for that shape.`,
+      `wall time, nothing subtracted). **Bold**: the variant dense.ts uses for that shape` +
+      (ALL ? "." : " (the only one timed; `--all` times every variant)."),
   );
   lines.push("");
-  lines.push("| layer (B x K -> N) | kernel | naive | tiled | vec4 | used: ms |");
-  lines.push("|---|---|---:|---:|---:|---:|");
+  const ceiling = Math.max(
+    ...probes,
+    ...OPS.map((op) =>
+      find(
+        "ceiling 1024^3",
+        op,
+        denseVariant({ batch: 1024, inFeatures: 1024, outFeatures: 1024 }),
+      )!
+        .gflops
+    ),
+  );
+  lines.push(
+    "| layer (B x K -> N) | kernel | naive | tiled | vec4 | used: ms | used: % of ceiling |",
+  );
+  lines.push("|---|---|---:|---:|---:|---:|---:|");
   let stepMs = 0;
   for (const [name, B, K, N] of SHAPES) {
     const chosen = denseVariant({ batch: B, inFeatures: K, outFeatures: N });
     for (const op of OPS) {
       const cells = VARIANTS.map((v) => {
-        const g = find(name, op, v).gflops.toFixed(2);
+        const r = find(name, op, v);
+        if (!r) return "";
+        const g = r.gflops.toFixed(2);
         return v === chosen ? `**${g}**` : g;
       });
-      const ms = find(name, op, chosen).ms;
-      if (!name.startsWith("ceiling")) stepMs += ms;
-      lines.push(`| ${name} (${B}) | ${op} | ${cells.join(" | ")} | ${ms.toFixed(3)} |`);
+      const { ms, gflops } = find(name, op, chosen)!;
+      stepMs += ms * (MLP_USES[name] ?? 0);
+      const share = ((100 * gflops) / ceiling).toFixed(0);
+      lines.push(
+        `| ${name} (${B}) | ${op} | ${cells.join(" | ")} | ${ms.toFixed(3)} | ${share} |`,
+      );
     }
-    const d = find(name, "db", "-");
-    if (!name.startsWith("ceiling")) stepMs += d.ms;
-    lines.push(`| ${name} (${B}) | db | | | | ${d.ms.toFixed(3)} |`);
+    const d = find(name, "db", "-")!;
+    stepMs += d.ms * (MLP_USES[name] ?? 0);
+    lines.push(`| ${name} (${B}) | db | | | | ${d.ms.toFixed(3)} | |`);
   }
   lines.push("");
   lines.push(
-    `Sum over the mlp layers of the kernels used (forward, dx, dW, db of each): ` +
+    "Sum over the mlp's six layers (512->512 twice: encoder and decoder) of the kernels " +
+      `used (forward, dx, dW, db of each): ` +
       `${stepMs.toFixed(2)} ms per batch of 128.`,
   );
-  const ceiling = Math.max(
-    ...OPS.map((op) =>
-      find("ceiling 1024^3", op, denseVariant({ batch: 1024, inFeatures: 1024, outFeatures: 1024 }))
-        .gflops
-    ),
+  lines.push(
+    `Matmul ceiling (best of forward, dx, dW at 1024^3 and of a forward probe after each ` +
+      `shape: ${probes.map((p) => p.toFixed(1)).join(", ")}): ${ceiling.toFixed(2)} GFLOP/s.`,
   );
-  lines.push(`Matmul ceiling (best of forward, dx, dW at 1024^3): ${ceiling.toFixed(2)} GFLOP/s.`);
   const table = lines.join("\n") + "\n";
   console.log(table);
 
@@ -200,6 +244,7 @@ async function report(): Promise<void> {
         date,
         deno: Deno.version.deno,
         ceilingGflops: ceiling,
+        ceilingProbes: probes,
         mlpDenseMsPerBatch: stepMs,
         results,
       },

@@ -4,7 +4,7 @@
  * bit for bit to unprofiled steps. The whole-submit fallback is tested by forcing it.
  */
 import assert from "node:assert/strict";
-import { readback, Tensor, upload } from "../src/gpu/buffer.ts";
+import { readback, submitCount, Tensor, upload } from "../src/gpu/buffer.ts";
 import type { Gpu } from "../src/gpu/device.ts";
 import { type Dispatch, submit } from "../src/gpu/kernel.ts";
 import { Profiler, type TraceEvent } from "../src/gpu/profiler.ts";
@@ -51,7 +51,7 @@ function multiplicity(step: Dispatch[]): Map<string, number> {
 }
 
 /** Checks shared by both modes: the trace parses, has both tracks, spans are ordered. */
-function checkTrace(p: Profiler): TraceEvent[] {
+function checkTrace(p: Profiler, cpuSpans: number): TraceEvent[] {
   const json = JSON.parse(JSON.stringify(p.toChromeTrace()));
   const events: TraceEvent[] = json.traceEvents;
   assert.ok(Array.isArray(events));
@@ -67,7 +67,7 @@ function checkTrace(p: Profiler): TraceEvent[] {
   }
   const gpuEvents = xs.filter((e) => e.tid === tid("GPU passes")).sort((a, b) => a.ts! - b.ts!);
   const cpuEvents = xs.filter((e) => e.tid === tid("CPU"));
-  assert.equal(cpuEvents.length, 3 * STEPS, "encode, submit, wait per step");
+  assert.equal(cpuEvents.length, cpuSpans, "CPU spans");
   for (let i = 1; i < gpuEvents.length; i++) {
     const prev = gpuEvents[i - 1];
     // Microsecond floats: allow rounding of the last bit, not a real overlap.
@@ -90,8 +90,10 @@ gpuTest("profiler: per-pass timestamps for every dispatch, table and trace", asy
   const { state, step } = await tinyModel(gpu);
   const p = new Profiler(gpu);
   assert.equal(p.mode, "timestamps");
-  for (let s = 0; s < STEPS; s++) await p.step(step);
+  const s0 = submitCount(gpu.device);
+  await p.run(STEPS, () => step);
   assert.equal(p.steps, STEPS);
+  assert.equal(submitCount(gpu.device) - s0, STEPS, "one submit per profiled step");
 
   const stats = p.stats();
   const count = multiplicity(step);
@@ -113,8 +115,28 @@ gpuTest("profiler: per-pass timestamps for every dispatch, table and trace", asy
   assert.match(table, /GPU pass time: [0-9.]+ ms per step of [0-9.]+ ms step wall time/);
   assert.ok(p.gpuTotalMs > 0 && p.gpuTotalMs / STEPS <= p.stepWallMs, "GPU time fits the wall");
 
-  const gpuEvents = checkTrace(p);
+  // Steps submitted back to back: prepare, encode and submit each, one wait for them all.
+  const gpuEvents = checkTrace(p, 3 * STEPS + 1);
   assert.equal(gpuEvents.length, STEPS * step.length, "one GPU event per pass");
+  p.destroy();
+  state.destroy();
+});
+
+gpuTest("profiler: a run longer than one query set waits and reads back per set", async (gpu) => {
+  if (!gpu.hasTimestamps) return;
+  const { state, step } = await tinyModel(gpu);
+  const p = new Profiler(gpu);
+  // Each step's queries start on a multiple of 32 (256-byte resolve offsets).
+  const perSet = Math.floor(4096 / (Math.ceil((2 * step.length) / 32) * 32));
+  const steps = perSet + 2;
+  await p.run(steps, () => step);
+  assert.equal(p.steps, steps);
+  for (const s of p.stats()) {
+    assert.equal(s.calls, steps * multiplicity(step).get(s.label)!, `${s.label} calls`);
+    assert.ok(s.totalNs > 0, `${s.label}: ${s.totalNs} ns`);
+  }
+  const gpuEvents = checkTrace(p, 3 * steps + 2);
+  assert.equal(gpuEvents.length, steps * step.length, "one GPU event per pass");
   p.destroy();
   state.destroy();
 });
@@ -134,7 +156,7 @@ gpuTest("profiler: forced fallback times whole submits", async (gpu) => {
   assert.equal(stats[0].flops, STEPS * flops);
   const table = p.table();
   assert.match(table, /submit-to-done time: .* \(no per-kernel times\)/);
-  assert.equal(checkTrace(p).length, STEPS);
+  assert.equal(checkTrace(p, 3 * STEPS).length, STEPS, "encode, submit, wait per step");
   p.destroy();
   state.destroy();
 });

@@ -12,7 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/datasets.ts";
-import { readback, Tensor } from "../gpu/buffer.ts";
+import { gpuMemory, readback, submitCount, Tensor } from "../gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
 import { type Dispatch, submit } from "../gpu/kernel.ts";
 import { Profiler } from "../gpu/profiler.ts";
@@ -110,6 +110,9 @@ function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
 }
 
+/** Steps per round of each way of running a step (one wait for the GPU per round). */
+const ROUND = 20;
+
 /** The step's dispatches for the `i`-th batch of the shuffled index (wrapping around). */
 function batchAt(program: StepProgram, i: number, batches: number): Dispatch[] {
   setBatchOffset(program, (i % batches) * program.batch);
@@ -136,6 +139,11 @@ async function normalSteps(
 /** Steps per second, with its time per step. */
 function rate(steps: number, seconds: number): string {
   return `${(steps / seconds).toFixed(1)} steps/s (${(1000 * seconds / steps).toFixed(2)} ms/step)`;
+}
+
+/** Bytes in MiB, two decimals. */
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(2);
 }
 
 /** The change from `a` seconds to `b`, in signed percent. */
@@ -176,20 +184,29 @@ await runMain(async () => {
   // Warm-up in both encodings: pipelines, caches and the query set are ready before timing.
   for (let w = 0; w < args.warmup; w++) submit(d, next());
   const warm = new Profiler(gpu, { timestamps: args.timestamps, log: () => {} });
-  for (let w = 0; w < Math.min(args.warmup, 2); w++) await warm.step(next());
+  await warm.run(Math.min(args.warmup, 2), next);
   warm.destroy();
-  // The three ways of running a step take turns in short rounds, so a machine whose load
-  // drifts (shared CPU cores under llvmpipe) slows all three alike.
+  // The three ways of running a step take turns in rounds of ROUND steps, so a machine whose
+  // load drifts (shared CPU cores under llvmpipe) slows all three alike. Each round ends with
+  // one wait for the GPU, inside the time measured.
   const secs = { pipelined: 0, waited: 0, profiled: 0 };
+  const submits0 = submitCount(d);
+  let submitted = 0;
   for (let done = 0; done < args.steps;) {
-    const k = Math.min(5, args.steps - done);
+    const k = Math.min(ROUND, args.steps - done);
     secs.pipelined += await normalSteps(gpu, next, k, false);
     secs.waited += await normalSteps(gpu, next, k, true);
     const t0 = performance.now();
-    for (let s = 0; s < k; s++) await profiler.step(next());
+    await profiler.run(k, next);
     secs.profiled += (performance.now() - t0) / 1000;
+    submitted += 3 * k;
     done += k;
   }
+  const submits = submitCount(d) - submits0;
+  if (submits !== submitted) {
+    throw new Error(`expected one submit per step (${submitted}), counted ${submits}`);
+  }
+  const memory = gpuMemory(d);
   const m = await readback(d, metrics);
   if (m[METRIC.nonfinite] > 0) console.warn("warning: the loss went NaN or Inf while profiling");
 
@@ -202,13 +219,17 @@ await runMain(async () => {
     "|---|---:|",
     `| training: one pass, submits back to back (as the trainer) | ${rate(n0, secs.pipelined)} |`,
     `| training: one pass, waiting after every step | ${rate(n0, secs.waited)} |`,
-    `| profiled: ${how}, waiting and reading back after every step | ` +
+    `| profiled: ${how}, submits back to back, one wait and readback per round | ` +
     `${rate(n0, secs.profiled)} |`,
     "",
     `Time per profiled step: ${change(secs.pipelined, secs.profiled)} against training as it ` +
     `runs, ${change(secs.waited, secs.profiled)} against training that waits after every step ` +
-    "(what the profiler's per-pass encoding and readback add). Normal training never goes " +
+    `(rounds of ${ROUND} steps, each ending with one wait). Normal training never goes ` +
     "through the profiler and pays nothing.",
+    "",
+    `Queue submits counted: ${submits} for ${submitted} steps (one per step, every way). ` +
+    `GPU buffers: ${mib(memory.live)} MiB live, ${mib(memory.peak)} MiB peak ` +
+    "(model state, dataset, activations, uniforms, the profiler's query buffers).",
   ].join("\n");
   const table = profiler.table();
   const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";

@@ -37,6 +37,7 @@ export class Tensor {
     // A zero-size binding is invalid in WebGPU: keep at least one 16-byte word.
     const size = Math.max(16, Math.ceil(byteLength(dtype, length) / 16) * 16);
     this.buffer = device.createBuffer({ label, size, usage: USAGE });
+    trackBuffer(device, this.buffer);
   }
 
   /**
@@ -67,8 +68,9 @@ export class Tensor {
     return byteLength(this.dtype, this.length);
   }
 
-  /** Free the GPU memory. */
+  /** Free the GPU memory (and take it off the device's {@linkcode gpuMemory} tally). */
   destroy(): void {
+    untrackBuffer(this.buffer);
     this.buffer.destroy();
   }
 }
@@ -145,12 +147,15 @@ export async function readbackBytes(device: GPUDevice, t: Tensor): Promise<Array
     size,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
+  trackBuffer(device, staging);
   const enc = device.createCommandEncoder({ label: `${t.label} readback` });
   enc.copyBufferToBuffer(t.buffer, 0, staging, 0, size);
+  countSubmit(device);
   device.queue.submit([enc.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
   const bytes = staging.getMappedRange().slice(0);
   staging.unmap();
+  untrackBuffer(staging);
   staging.destroy();
   return bytes;
 }
@@ -165,4 +170,79 @@ export async function readback(device: GPUDevice, t: Tensor): Promise<Float32Arr
 export async function readbackU32(device: GPUDevice, t: Tensor): Promise<Uint32Array> {
   if (t.dtype !== "u32") throw new Error(`tensor ${t.label} is ${t.dtype}, not u32`);
   return new Uint32Array(await readbackBytes(device, t), 0, t.length);
+}
+
+// ---- Accounting: GPU bytes allocated and queue submits, per device ----
+//
+// Updated only where a buffer is created or destroyed and once per submit (a WeakMap lookup
+// and an add), never per dispatch, so normal training pays nothing measurable for it.
+
+/** Bytes of GPU buffers a device holds now (`live`) and at most so far (`peak`). */
+export interface GpuMemory {
+  /** Bytes of buffers created through this project and not yet destroyed. */
+  live: number;
+  /** The largest `live` seen since the device was made (or since {@linkcode resetPeak}). */
+  peak: number;
+}
+
+interface Tally extends GpuMemory {
+  submits: number;
+}
+
+const tallies = new WeakMap<GPUDevice, Tally>();
+/** Counted buffers not yet destroyed: their device's tally and size (reshapes share one). */
+const counted = new WeakMap<GPUBuffer, { tally: Tally; size: number }>();
+
+function tallyOf(device: GPUDevice): Tally {
+  let t = tallies.get(device);
+  if (!t) {
+    t = { live: 0, peak: 0, submits: 0 };
+    tallies.set(device, t);
+  }
+  return t;
+}
+
+/**
+ * Count `buffer` (its full `size`) in `device`'s {@linkcode gpuMemory}. Every `createBuffer`
+ * in the project calls this; {@linkcode untrackBuffer} undoes it.
+ */
+export function trackBuffer(device: GPUDevice, buffer: GPUBuffer): void {
+  if (counted.has(buffer)) return;
+  const tally = tallyOf(device);
+  counted.set(buffer, { tally, size: buffer.size });
+  tally.live += buffer.size;
+  if (tally.live > tally.peak) tally.peak = tally.live;
+}
+
+/** Take `buffer` off its device's tally before it is destroyed (a second call does nothing). */
+export function untrackBuffer(buffer: GPUBuffer): void {
+  const c = counted.get(buffer);
+  if (!c) return;
+  counted.delete(buffer);
+  c.tally.live -= c.size;
+}
+
+/**
+ * Bytes of GPU buffers `device` holds through this project: tensors, uniform buffers of
+ * dispatches, readback staging and the profiler's query buffers.
+ */
+export function gpuMemory(device: GPUDevice): GpuMemory {
+  const t = tallyOf(device);
+  return { live: t.live, peak: t.peak };
+}
+
+/** Restart `device`'s peak at its live bytes (to measure the peak of one phase). */
+export function resetPeak(device: GPUDevice): void {
+  const t = tallyOf(device);
+  t.peak = t.live;
+}
+
+/** Note one `queue.submit` on `device`; every submit in the project calls this. */
+export function countSubmit(device: GPUDevice): void {
+  tallyOf(device).submits++;
+}
+
+/** `queue.submit` calls made on `device` through this project so far. */
+export function submitCount(device: GPUDevice): number {
+  return tallyOf(device).submits;
 }

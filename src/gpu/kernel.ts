@@ -9,7 +9,7 @@
  */
 
 import { WgslReflect } from "wgsl_reflect";
-import type { DType, Tensor } from "./buffer.ts";
+import { countSubmit, type DType, type Tensor, trackBuffer } from "./buffer.ts";
 
 /** Returns the WGSL source of `shaders/NAME.wgsl`. */
 export type ShaderLoader = (name: string) => Promise<string>;
@@ -331,6 +331,7 @@ class UniformSlot {
       size,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
+    trackBuffer(device, this.buffer);
   }
 
   get name(): string {
@@ -470,6 +471,7 @@ export function submit(device: GPUDevice, dispatches: readonly Dispatch[], label
   const pass = enc.beginComputePass({ label });
   for (const d of dispatches) d.encode(pass);
   pass.end();
+  countSubmit(device);
   device.queue.submit([enc.finish()]);
 }
 

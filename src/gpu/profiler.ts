@@ -1,12 +1,14 @@
 /**
  * A GPU profiler for training steps: every dispatch of a step gets its own compute pass with
- * `timestampWrites`, so the GPU reports when each pass began and ended; the times are
- * resolved into a buffer at the end of the step's encoder and read back after the step has
- * finished, outside every timed region. CPU-side spans (encode, submit, wait) are taken with
- * `performance.now()`.
+ * `timestampWrites`, so the GPU reports when each pass began and ended. Steps are submitted
+ * back to back, one submit each, as training runs them; the times are resolved into a buffer
+ * by each step's own encoder and read back once per batch of steps, after the wait that ends
+ * the batch. The wall time a table's share is taken of runs from the first step's encoding to
+ * that wait's end, so it includes encoding, submits and the GPU's idle time between passes.
+ * CPU-side spans (prepare, encode, submit, wait) are taken with `performance.now()`.
  *
  * Without the `timestamp-query` feature (or with `{ timestamps: false }`) it says so once and
- * times whole submits instead: encode, submit, then `onSubmittedWorkDone`.
+ * times whole submits instead: encode, submit, then `onSubmittedWorkDone`, step by step.
  *
  * This is a separate encode path: normal training keeps `submit()` from kernel.ts with one
  * pass per step and pays nothing for the profiler's existence. Splitting a step into one pass
@@ -17,6 +19,7 @@
  */
 
 import type { Gpu } from "./device.ts";
+import { countSubmit, trackBuffer, untrackBuffer } from "./buffer.ts";
 import type { Dispatch } from "./kernel.ts";
 
 /** Options for {@linkcode Profiler}. */
@@ -97,6 +100,7 @@ export class Profiler {
   #capacity = 0;
   #steps = 0;
   #wallNs = 0;
+  #spanNs = 0;
   #gpuEnd = 0;
 
   /** Profile on `gpu`; see {@linkcode ProfilerOptions}. */
@@ -121,7 +125,10 @@ export class Profiler {
     return this.#steps;
   }
 
-  /** Mean wall time of a profiled step (encode start to work done), in milliseconds. */
+  /**
+   * Mean wall time of a profiled step in milliseconds: the profiled runs' wall time (first
+   * encode to the end of the wait for the GPU) over the steps.
+   */
   get stepWallMs(): number {
     return this.#steps ? this.#wallNs / this.#steps / 1e6 : 0;
   }
@@ -134,40 +141,103 @@ export class Profiler {
   }
 
   /**
-   * Encode `dispatches` (one training step), submit, wait until done, and record the times.
-   * With timestamps each dispatch runs in its own pass; otherwise in one pass, as `submit()`.
+   * Profile one training step: encode `dispatches`, submit, wait until done, record the
+   * times. Same as {@linkcode run} with a count of one.
    */
   async step(dispatches: readonly Dispatch[], label = "step"): Promise<void> {
+    await this.run(1, () => dispatches, label);
+  }
+
+  /**
+   * Profile `count` training steps, each from `next()` (which may rewrite uniforms, as a
+   * batch offset does). With timestamps the steps run as training runs them, one submit per
+   * step and no wait in between, each dispatch in its own timestamped pass; the GPU is waited
+   * for and the times are read back once per query set's worth of steps (about
+   * {@linkcode MAX_QUERIES} / 2 passes), and that wait is part of the measured wall time.
+   * Without timestamps every step is one pass, submitted and waited for on its own.
+   */
+  async run(count: number, next: () => readonly Dispatch[], label = "step"): Promise<void> {
+    if (this.mode === "submit") {
+      for (let s = 0; s < count; s++) await this.#wholeStep(next(), label);
+      return;
+    }
     const device = this.#gpu.device;
-    const n = dispatches.length;
-    if (this.mode === "timestamps") this.#reserve(2 * n);
-    device.pushErrorScope("validation");
-    const t0 = performance.now();
-    const enc = device.createCommandEncoder({ label: `${label} (profiled)` });
-    if (this.mode === "timestamps") {
+    let batch: { dispatches: readonly Dispatch[]; base: number; submitUs: number }[] = [];
+    let used = 0;
+    let tStart = 0;
+    const flush = async () => {
+      const tWait = performance.now();
+      await this.#gpu.sync();
+      const tEnd = performance.now();
+      // Everything below is outside the timed steps.
+      const error = await device.popErrorScope();
+      if (error) throw new Error(`profiler: ${label}: WebGPU validation failed: ${error.message}`);
+      this.#cpu("wait", tWait, tEnd, { steps: batch.length });
+      this.#wallNs += (tEnd - tStart) * 1e6;
+      await this.#readTimes(batch, used);
+      batch = [];
+      used = 0;
+    };
+    for (let s = 0; s < count; s++) {
+      const t0 = performance.now();
+      if (batch.length === 0) tStart = t0;
+      const dispatches = next();
+      const n = dispatches.length;
+      // resolveQuerySet writes at 256-byte offsets: each step's range starts on 32 queries.
+      const q = Math.ceil((2 * n) / 32) * 32;
+      if (used + q > this.#capacity) {
+        if (batch.length > 0) await flush();
+        this.#reserve(q * Math.max(1, Math.min(count - s, Math.floor(MAX_QUERIES / q))));
+        if (batch.length === 0) tStart = performance.now();
+      }
+      if (batch.length === 0) device.pushErrorScope("validation");
+      const base = used;
       const querySet = this.#querySet!;
+      const t1 = performance.now();
+      const enc = device.createCommandEncoder({ label: `${label} (profiled)` });
       for (let i = 0; i < n; i++) {
         const d = dispatches[i];
         const pass = enc.beginComputePass({
           label: d.label,
           timestampWrites: {
             querySet,
-            beginningOfPassWriteIndex: 2 * i,
-            endOfPassWriteIndex: 2 * i + 1,
+            beginningOfPassWriteIndex: base + 2 * i,
+            endOfPassWriteIndex: base + 2 * i + 1,
           },
         });
         d.encode(pass);
         pass.end();
       }
-      enc.resolveQuerySet(querySet, 0, 2 * n, this.#resolve!, 0);
-      enc.copyBufferToBuffer(this.#resolve!, 0, this.#read!, 0, 16 * n);
-    } else {
-      const pass = enc.beginComputePass({ label });
-      for (const d of dispatches) d.encode(pass);
-      pass.end();
+      enc.resolveQuerySet(querySet, base, 2 * n, this.#resolve!, 8 * base);
+      enc.copyBufferToBuffer(this.#resolve!, 8 * base, this.#read!, 8 * base, 16 * n);
+      const commands = enc.finish();
+      const t2 = performance.now();
+      countSubmit(device);
+      device.queue.submit([commands]);
+      const t3 = performance.now();
+      this.#steps++;
+      const args = { step: this.#steps };
+      this.#cpu("prepare", t0, t1, args);
+      this.#cpu("encode", t1, t2, { ...args, passes: n });
+      this.#cpu("submit", t2, t3, args);
+      batch.push({ dispatches, base, submitUs: this.#us(t2) });
+      used += q;
     }
+    if (batch.length > 0) await flush();
+  }
+
+  /** One step in one pass (as `submit()`), submitted and waited for: whole-submit times. */
+  async #wholeStep(dispatches: readonly Dispatch[], label: string): Promise<void> {
+    const device = this.#gpu.device;
+    device.pushErrorScope("validation");
+    const t0 = performance.now();
+    const enc = device.createCommandEncoder({ label: `${label} (profiled)` });
+    const pass = enc.beginComputePass({ label });
+    for (const d of dispatches) d.encode(pass);
+    pass.end();
     const commands = enc.finish();
     const t1 = performance.now();
+    countSubmit(device);
     device.queue.submit([commands]);
     const t2 = performance.now();
     await this.#gpu.sync();
@@ -175,14 +245,13 @@ export class Profiler {
     // Everything below is outside the timed step.
     const error = await device.popErrorScope();
     if (error) throw new Error(`profiler: ${label}: WebGPU validation failed: ${error.message}`);
-    const stepArgs = { step: this.#steps + 1 };
-    this.#cpu("encode", t0, t1, { ...stepArgs, passes: this.mode === "timestamps" ? n : 1 });
-    this.#cpu("submit", t1, t2, stepArgs);
-    this.#cpu("wait", t2, t3, stepArgs);
-    this.#wallNs += (t3 - t0) * 1e6;
     this.#steps++;
-    if (this.mode === "timestamps") await this.#readTimes(dispatches, this.#us(t1));
-    else this.#wholeSubmit(dispatches, label, this.#us(t1), this.#us(t3));
+    const args = { step: this.#steps };
+    this.#cpu("encode", t0, t1, { ...args, passes: 1 });
+    this.#cpu("submit", t1, t2, args);
+    this.#cpu("wait", t2, t3, args);
+    this.#wallNs += (t3 - t0) * 1e6;
+    this.#wholeSubmit(dispatches, label, this.#us(t1), this.#us(t3));
   }
 
   /** Per-label totals, largest total time first. */
@@ -215,12 +284,25 @@ export class Profiler {
     const perStep = this.#steps ? total / this.#steps / 1e6 : 0;
     const wall = this.stepWallMs;
     const what = this.mode === "timestamps" ? "GPU pass time" : "submit-to-done time";
+    const pct = (ms: number) => `${wall > 0 ? ((100 * ms) / wall).toFixed(1) : "0.0"}%`;
     lines.push(
       "",
       `${what}: ${perStep.toFixed(3)} ms per step of ${wall.toFixed(3)} ms step wall time ` +
-        `(${wall > 0 ? ((100 * perStep) / wall).toFixed(1) : "0.0"}%), over ${this.#steps} steps` +
-        (this.mode === "timestamps" ? ", one pass per dispatch" : " (no per-kernel times)"),
+        `(${pct(perStep)}), over ${this.#steps} steps` +
+        (this.mode === "timestamps"
+          ? ", one pass per dispatch, submitted back to back"
+          : " (no per-kernel times)"),
     );
+    if (this.mode === "timestamps" && this.#steps > 0) {
+      const span = this.#spanNs / this.#steps / 1e6;
+      lines.push(
+        "",
+        `The rest of the wall time, per step: ${(span - perStep).toFixed(3)} ms ` +
+          `(${pct(span - perStep)}) between passes on the GPU clock (pass boundaries, ` +
+          `barriers), ${(wall - span).toFixed(3)} ms (${pct(wall - span)}) outside the GPU's ` +
+          "first-to-last pass (encoding before the first pass, the wait for the last one).",
+      );
+    }
     return lines.join("\n");
   }
 
@@ -261,6 +343,7 @@ export class Profiler {
 
   /** Free the query set and buffers. */
   destroy(): void {
+    for (const b of [this.#resolve, this.#read]) if (b) untrackBuffer(b);
     this.#querySet?.destroy();
     this.#resolve?.destroy();
     this.#read?.destroy();
@@ -308,6 +391,8 @@ export class Profiler {
       size: 8 * queries,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
+    trackBuffer(device, this.#resolve);
+    trackBuffer(device, this.#read);
   }
 
   #add(d: Dispatch, ns: number): void {
@@ -329,40 +414,51 @@ export class Profiler {
     s.bytes += d.bytes;
   }
 
-  async #readTimes(dispatches: readonly Dispatch[], submitUs: number): Promise<void> {
+  async #readTimes(
+    batch: readonly { dispatches: readonly Dispatch[]; base: number; submitUs: number }[],
+    used: number,
+  ): Promise<void> {
     const read = this.#read!;
-    const n = dispatches.length;
-    await read.mapAsync(GPUMapMode.READ, 0, 16 * n);
-    const t = new BigUint64Array(read.getMappedRange(0, 16 * n).slice(0));
+    await read.mapAsync(GPUMapMode.READ, 0, 8 * used);
+    const t = new BigUint64Array(read.getMappedRange(0, 8 * used).slice(0));
     read.unmap();
-    // GPU ticks have their own epoch: place the first pass at the CPU's submit time (never
-    // before the previous step's last pass, so the track stays ordered), keep the offsets.
-    const base = Math.max(submitUs, this.#gpuEnd);
-    const t0 = t[0];
-    for (let i = 0; i < n; i++) {
-      const d = dispatches[i];
-      const begin = t[2 * i], end = t[2 * i + 1];
-      const ns = end > begin ? Number(end - begin) : 0;
-      const start = Number(begin - t0) / 1e3;
-      if (!Number.isFinite(start) || start < 0) {
-        throw new Error(`profiler: pass ${i} (${d.label}) began before the step's first pass`);
+    // GPU ticks have their own epoch: place the batch's first pass at the CPU time of its
+    // submit (never before the previous batch's last pass, so the track stays ordered) and
+    // keep every later pass at its offset from that first one on the GPU clock.
+    const first = batch[0];
+    const origin = Math.max(first.submitUs, this.#gpuEnd);
+    const t0 = t[first.base];
+    let last = t0;
+    let step = this.#steps - batch.length;
+    for (const { dispatches, base } of batch) {
+      step++;
+      for (let i = 0; i < dispatches.length; i++) {
+        const d = dispatches[i];
+        const begin = t[base + 2 * i], end = t[base + 2 * i + 1];
+        const ns = end > begin ? Number(end - begin) : 0;
+        if (end > last) last = end;
+        const start = Number(begin - t0) / 1e3;
+        if (!Number.isFinite(start) || begin < t0) {
+          throw new Error(`profiler: pass ${i} (${d.label}) began before the batch's first pass`);
+        }
+        this.#add(d, ns);
+        this.#spans.push({
+          name: d.label,
+          track: "gpu",
+          ts: origin + start,
+          dur: ns / 1e3,
+          args: {
+            kernel: `${d.kernel}.${d.entry}`,
+            step,
+            workgroups: d.workgroups.join("x"),
+            flops: d.flops,
+            bytes: d.bytes,
+          },
+        });
+        this.#gpuEnd = Math.max(this.#gpuEnd, origin + start + ns / 1e3);
       }
-      this.#add(d, ns);
-      this.#spans.push({
-        name: d.label,
-        track: "gpu",
-        ts: base + start,
-        dur: ns / 1e3,
-        args: {
-          kernel: `${d.kernel}.${d.entry}`,
-          step: this.#steps,
-          workgroups: d.workgroups.join("x"),
-          flops: d.flops,
-          bytes: d.bytes,
-        },
-      });
-      this.#gpuEnd = Math.max(this.#gpuEnd, base + start + ns / 1e3);
     }
+    this.#spanNs += Number(last - t0);
   }
 
   #wholeSubmit(dispatches: readonly Dispatch[], label: string, fromUs: number, toUs: number) {
