@@ -63,11 +63,15 @@
 export { Gpu, type GpuOptions, GpuUnavailableError, requestGpu } from "./src/gpu/device.ts";
 export {
   type DType,
+  type GpuMemory,
+  gpuMemory,
   type HostData,
   poisoned,
   readback,
   readbackBytes,
   readbackU32,
+  resetPeak,
+  submitCount,
   Tensor,
   upload,
   write,
@@ -96,6 +100,7 @@ export {
 } from "./src/gpu/profiler.ts";
 export { activationBackward, activationForward, type ActivationKind } from "./src/nn/activation.ts";
 export {
+  type DenseActivation,
   denseBackward,
   denseForward,
   type DenseOptions,
@@ -103,11 +108,23 @@ export {
   type DenseVariant,
   denseVariant,
 } from "./src/nn/dense.ts";
-export { latentBackward, latentForward, type LatentShape } from "./src/nn/latent.ts";
+export {
+  latentBackward,
+  latentBackwardKl,
+  latentForward,
+  latentForwardKl,
+  type LatentShape,
+} from "./src/nn/latent.ts";
 export { klBackward, klForward, type KlShape } from "./src/nn/kl.ts";
-export { reconBackward, reconForward, type ReconKind, type ReconShape } from "./src/nn/recon.ts";
+export {
+  reconBackward,
+  reconForward,
+  reconForwardBackward,
+  type ReconKind,
+  type ReconShape,
+} from "./src/nn/recon.ts";
 export { accumulate, clearSlots, finiteGuard } from "./src/nn/reduce.ts";
-export { type AdamConfig, adamStep } from "./src/nn/adam.ts";
+export { type AdamConfig, type AdamOptions, adamStep, type AdamVariant } from "./src/nn/adam.ts";
 export { gatherBatch, type GatherShape } from "./src/nn/gather.ts";
 export { PARAM_ALIGN, type ParamEntry, ParamLayout } from "./src/nn/params.ts";
 export {
