@@ -283,7 +283,10 @@ Deno.test("datasets: idx: holds out the last 10% (at least 1) as the test split"
 });
 
 Deno.test("datasets: bad specs give one-line errors listing the valid ones", async () => {
-  const valid = /valid: embedded, fashion-mnist, mnist, idx:IMAGES\[,LABELS\]$/;
+  const valid = new RegExp(
+    "valid: embedded, fashion-mnist, mnist, idx:IMAGES\\[,LABELS\\], " +
+      "phantom\\[:COUNT\\[:SEED\\]\\], streamlines:FILE.trk\\|FILE.zip, dipy-bundles$",
+  );
   for (const spec of ["cifar10", "", "Embedded", "idx", "fashion_mnist", "multi\nline"]) {
     await assertRejects(() => loadDataset(spec), DatasetError, valid);
   }
@@ -298,5 +301,34 @@ Deno.test("datasets: bad specs give one-line errors listing the valid ones", asy
     () => loadDataset("embedded", { dataDir: "/tmp" }),
     DatasetError,
     /--data-dir is for the fashion-mnist and mnist datasets, not embedded/,
+  );
+});
+
+Deno.test("datasets: streamline specs load, and bad ones give one-line errors", async () => {
+  const d = await loadDataset("phantom:50:2");
+  assert.equal(d.train.count + d.test.count, 50);
+  assert.equal(d.test.count, 5);
+  assert.deepEqual([d.rows, d.cols, d.features], [1, 256, 768]);
+  assert.ok(d.train.images instanceof Float32Array);
+  assert.equal(d.train.lengths!.length, d.train.count);
+  assert.equal(d.streamlines!.bundles.length, 6);
+  // The normalization maps the points to mean 0, RMS norm 1 over the whole set.
+  let sq = 0;
+  for (const v of d.train.images) sq += v * v;
+  for (const v of d.test.images) sq += v * v;
+  assert.ok(Math.abs(sq / (50 * 256) - 1) < 1e-3, `RMS norm^2 ${sq / (50 * 256)}`);
+  for (const spec of ["phantom:5", "phantom:100:1:x", "phantom:abc"]) {
+    await assertRejects(() => loadDataset(spec), DatasetError, /expected phantom:COUNT\[:SEED\]/);
+  }
+  await assertRejects(() => loadDataset("streamlines:"), DatasetError, /give a file/);
+  await assertRejects(
+    () => loadDataset("streamlines:/nonexistent/x.trk"),
+    DatasetError,
+    /x\.trk: file not found/,
+  );
+  await assertRejects(
+    () => loadDataset("phantom", { dataDir: "/tmp" }),
+    DatasetError,
+    /--data-dir is for the fashion-mnist and mnist datasets, not phantom/,
   );
 });

@@ -19,7 +19,7 @@ import { ModelState } from "../vae/common.ts";
 import { buildVaeDecode, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { type Condition, conditionRows } from "../vae/condition.ts";
-import { arcLength, denormalize } from "../data/streamlines.ts";
+import { coarseLength, denormalize } from "../data/streamlines.ts";
 import { streamlinesSvg } from "../eval/streamline_svg.ts";
 
 const USAGE = "usage: deno task sample runs/NAME [--n 64] [--out FILE.png|.svg] [--seed S] " +
@@ -141,7 +141,7 @@ await runMain(async () => {
       title: what.replace(` of ${dir}`, ""),
     });
     await writeFileAtomic(out, new TextEncoder().encode(svg));
-    const mm = lines.map(arcLength);
+    const mm = lines.map((s) => coarseLength(s));
     console.log(
       `wrote ${out}: ${what}; lengths ${Math.min(...mm).toFixed(1)}-${
         Math.max(...mm).toFixed(1)

@@ -115,6 +115,29 @@ export function arcLength(s: Float32Array): number {
 }
 
 /**
+ * The length of a streamline measured through `points` of its points at evenly spaced
+ * indices (first and last included): the arc length of a coarser polyline. A decoded
+ * streamline carries small independent errors at every point, and the full arc length adds
+ * them up (256 points with 0.5 mm of jitter gain over 100 mm); through 32 points the jitter
+ * adds little while a smooth curve loses under 1% (the chord of an eighth of it).
+ */
+export function coarseLength(s: Float32Array, points = 32): number {
+  const p = s.length / 3;
+  if (!Number.isInteger(p) || p < 2) throw new RangeError(`coarseLength: ${s.length} values`);
+  const n = Math.min(points, p);
+  let length = 0;
+  let prev = 0;
+  for (let k = 1; k < n; k++) {
+    const i = Math.round((k * (p - 1)) / (n - 1));
+    const dx = s[3 * i] - s[3 * prev], dy = s[3 * i + 1] - s[3 * prev + 1];
+    const dz = s[3 * i + 2] - s[3 * prev + 2];
+    length += Math.sqrt(dx * dx + dy * dy + dz * dz);
+    prev = i;
+  }
+  return length;
+}
+
+/**
  * Resamples a polyline to `n` points equally spaced along its arc length: point k is the
  * point at arc length `k * L / (n - 1)` on the polyline (linear interpolation within a
  * segment), so both endpoints are kept exactly. Consecutive output points are exactly

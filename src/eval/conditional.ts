@@ -11,7 +11,7 @@
  */
 
 import type { Dataset } from "../data/datasets.ts";
-import { arcLength, denormalize, meanPointDistance } from "../data/streamlines.ts";
+import { arcLength, coarseLength, denormalize, meanPointDistance } from "../data/streamlines.ts";
 import type { Trainer } from "../train/trainer.ts";
 import { agreement, classMeans } from "./classify.ts";
 import type { ClassSamplesInput, StreamlinesInput } from "./report.ts";
@@ -57,7 +57,7 @@ export interface StreamlineStats {
   /** The same per bundle, with the bundle's width and held-out count. */
   bundles: { name: string; distanceMm: number; widthMm: number; count: number }[];
   /** Length-conditioned models: asked vs produced sample lengths and their correlation. */
-  length?: { asked: number[]; produced: number[]; correlation: number };
+  length?: { asked: number[]; produced: number[]; producedArc: number[]; correlation: number };
 }
 
 function rows(flat: Float32Array, n: number, F: number): Float32Array[] {
@@ -164,22 +164,29 @@ export async function streamlineReport(
 
 /**
  * Samples at `n` asked lengths spread evenly over the 5th to 95th percentile of the training
- * lengths, each from its own prior draw; the produced length is the arc length of the
- * decoded streamline in mm.
+ * lengths, each from its own prior draw. The produced length is measured in mm through 32
+ * evenly spaced points of the decoded streamline ({@linkcode coarseLength}: robust to the
+ * point-wise jitter a decoder leaves); `producedArc` is the full 256-point arc length.
  */
 export async function lengthCheck(
   trainer: Trainer,
   data: Dataset,
   { n = 100, seed = 0 } = {},
-): Promise<{ asked: number[]; produced: number[]; correlation: number }> {
+): Promise<
+  { asked: number[]; produced: number[]; producedArc: number[]; correlation: number }
+> {
   const sorted = [...data.train.lengths!].sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))];
   const lo = q(0.05), hi = q(0.95);
   const asked = Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
   const F = data.features;
   const out = await trainer.samples(n, seed, asked);
-  const produced = rows(out, n, F).map((s) =>
-    arcLength(denormalize(s, data.streamlines!.normalization))
-  );
-  return { asked, produced, correlation: correlation(asked, produced) };
+  const mm = rows(out, n, F).map((s) => denormalize(s, data.streamlines!.normalization));
+  const produced = mm.map((s) => coarseLength(s));
+  return {
+    asked,
+    produced,
+    producedArc: mm.map(arcLength),
+    correlation: correlation(asked, produced),
+  };
 }
