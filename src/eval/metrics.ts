@@ -11,7 +11,14 @@ import { submit } from "../gpu/kernel.ts";
 import type { Split } from "../data/datasets.ts";
 import { iwaeNll } from "../nn/iwae.ts";
 import { accumulate, clearSlots } from "../nn/reduce.ts";
-import { identityOrder, METRIC, type ModelState, setBatchOffset } from "../vae/common.ts";
+import {
+  destroyProgram,
+  destroySource,
+  identityOrder,
+  METRIC,
+  type ModelState,
+  setBatchOffset,
+} from "../vae/common.ts";
 import { buildVaeStep, type VaeConfig } from "../vae/model.ts";
 import { splitSource } from "../vae/condition.ts";
 
@@ -69,7 +76,7 @@ export async function iwaeEstimate(
       ),
       await accumulate(gpu, { acc, x: nll }, { n: imgs, slot: 0, scale: 1 }),
     ];
-    return { p, steps: [p.gather, ...p.forward, ...tail] };
+    return { p, steps: [p.gather, ...p.forward, ...tail], scratch: [nll, lw] };
   };
   const per = Math.min(perBatch, n);
   const full = await build(per);
@@ -81,7 +88,12 @@ export async function iwaeEstimate(
     submit(d, b.steps, "iwae");
   }
   const sums = await readback(d, acc);
-  for (const t of [source.data, source.index, acc, scratch]) t.destroy();
+  for (const b of rest ? [full, rest] : [full]) {
+    destroyProgram(b.p);
+    for (const t of b.scratch) t.destroy();
+  }
+  destroySource(source);
+  for (const t of [acc, scratch]) t.destroy();
   return sums[0] / n;
 }
 
@@ -148,7 +160,9 @@ export async function latentStats(
   mu.mean /= n * Z;
   sigma.mean /= n * Z;
   const muVariance = [...sum].map((s, j) => sumSq[j] / n - (s / n) ** 2);
-  for (const t of [source.data, source.index, scratch]) t.destroy();
+  for (const p of rest ? [full, rest] : [full]) destroyProgram(p);
+  destroySource(source);
+  scratch.destroy();
   return {
     klPerDim: [...kl].map((v) => v / n),
     muVariance,

@@ -348,6 +348,11 @@ export function uploadSource(
   };
 }
 
+/** Free a batch source's buffers (data, conditions, order). */
+export function destroySource(s: BatchSource): void {
+  for (const t of [s.data, s.cond, s.index]) t?.destroy();
+}
+
 /** 0, 1, ..., n - 1: the order of an unshuffled split. */
 export function identityOrder(n: number): Uint32Array {
   return Uint32Array.from({ length: n }, (_, i) => i);
@@ -381,6 +386,11 @@ export interface StepProgram {
   tensors: Record<string, Tensor>;
   /** The KL backward, whose scale (beta / B) a schedule may change; null when evaluating. */
   klBackward: Dispatch | null;
+}
+
+/** Free the activations a program allocated (its named tensors; views share them). */
+export function destroyProgram(p: StepProgram): void {
+  for (const t of Object.values(p.tensors)) t.destroy();
 }
 
 /** Point a program's gather at the batch starting at `offset` in the index. */
