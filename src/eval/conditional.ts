@@ -17,17 +17,25 @@ import { agreement, classMeans } from "./classify.ts";
 import type { ClassSamplesInput, StreamlinesInput } from "./report.ts";
 import { interpolationSvg, streamlinesSvg } from "./streamline_svg.ts";
 
-/** Per-class samples and the classifier's agreement with the asked class. */
+/** The nearest-class-mean classifier's means [K, F] for a labelled dataset's training split. */
+export function trainClassMeans(data: Dataset): Float32Array {
+  return classMeans(data.train.images, data.train.labels!, data.classes, data.features);
+}
+
+/**
+ * Per-class samples and the classifier's agreement with the asked class; `means` from
+ * {@linkcode trainClassMeans} (they depend only on the data: compute them once per run).
+ */
 export async function classSampleCheck(
   trainer: Trainer,
   data: Dataset,
   names: string[],
+  means: Float32Array,
   { perClass = 20, seed = 0 } = {},
 ): Promise<{ input: ClassSamplesInput; fraction: number; perClass: number[] }> {
-  const K = data.classes, F = data.features;
+  const K = data.classes;
   const asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
   const images = await trainer.samples(asked.length, seed, asked);
-  const means = classMeans(data.train.images, data.train.labels!, K, F);
   const a = agreement(means, K, images, asked);
   return {
     input: { classNames: names.slice(0, K), perClass, images, agreement: a.fraction },
@@ -78,7 +86,7 @@ export async function streamlineReport(
   const info = data.streamlines!;
   const F = data.features, Z = trainer.model.z;
   const mm = (s: Float32Array) => denormalize(s, info.normalization);
-  const test = await trainer.reconstructTest();
+  const test = await trainer.reconstructions();
   const n = data.test.count;
   const orig = rows(test.originals, n, F).map(mm), rec = rows(test.means, n, F).map(mm);
   const sums = new Array(info.bundles.length).fill(0),

@@ -366,28 +366,11 @@ export class Trainer {
   }
 
   /**
-   * The first `n` test images and their reconstructions (decoded means of one sample of z),
-   * each [n, F] in [0, 1] for bce. Waits for the GPU: for reports, not inside training.
+   * The first `n` test examples (all by default) and their reconstructions: decoded means
+   * of one sample of z each (noise stream 1), [n, F] each, in [0, 1] for bce; batch by batch
+   * through the test programs. Waits for the GPU: for reports, not inside training.
    */
-  async reconstructions(n: number): Promise<{ originals: Float32Array; means: Float32Array }> {
-    const d = this.#gpu.device;
-    const p = this.#test.full;
-    const rows = Math.min(n, p.batch);
-    const F = p.tensors.x.length / p.batch;
-    setBatchOffset(p, 0);
-    submit(d, [p.gather, ...p.forward], "reconstructions");
-    const x = (await readback(d, p.tensors.x)).slice(0, rows * F);
-    const logits = (await readback(d, p.tensors.logits)).slice(0, rows * F);
-    const means = this.config.recon === "bce" ? logits.map((l) => 1 / (1 + Math.exp(-l))) : logits;
-    return { originals: x, means };
-  }
-
-  /**
-   * The first `n` test examples (all by default) and their reconstructions from one sample
-   * of z each (noise stream 1), [n, F] each, batch by batch through the test programs: for
-   * reconstruction distances over the held-out set. Waits for the GPU.
-   */
-  async reconstructTest(
+  async reconstructions(
     n = this.testCount,
   ): Promise<{ originals: Float32Array; means: Float32Array }> {
     const d = this.#gpu.device;
