@@ -25,7 +25,7 @@ import {
 import { describeModel, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
-import { classSampleCheck, streamlineReport } from "../eval/conditional.ts";
+import { classSampleCheck, streamlineReport, trainClassMeans } from "../eval/conditional.ts";
 
 /** Shown on the progress and epoch lines once an epoch ends with no active latent unit. */
 const COLLAPSE_WARNING =
@@ -151,7 +151,7 @@ await runMain(async () => {
   await writeTextAtomic(`${dir}/config.json`, JSON.stringify(config, null, 2) + "\n");
   const tty = Deno.stdout.isTerminal();
   console.log(
-    `training ${describeModel(modelConfig(config, data))} on ${data.name}: ` +
+    `training ${describeModel(trainer.model)} on ${data.name}: ` +
       `${data.train.count} train / ${data.test.count} test, ${data.features} features, on ${gpu.adapterName}`,
   );
   console.log(`run folder: ${dir}`);
@@ -177,6 +177,7 @@ await runMain(async () => {
   const model = trainer.model;
   const names = classNames(data);
   const FIGURE_MU = Math.min(2000, data.test.count);
+  let classMeans: Float32Array | undefined;
   const onEpoch = async (r: EpochRecord) => {
     if (tty) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
     // Collapse diagnostics over the test set: per-dimension KL, active units, mu/sigma ranges.
@@ -201,7 +202,8 @@ await runMain(async () => {
     const extra: Record<string, unknown> = {};
     let classSamples, streamlines;
     if (model.condition?.kind === "label") {
-      const c = await classSampleCheck(trainer, data, names, { seed: config.seed });
+      classMeans ??= trainClassMeans(data);
+      const c = await classSampleCheck(trainer, data, names, classMeans, { seed: config.seed });
       classSamples = c.input;
       extra.classAgreement = { fraction: c.fraction, perClass: c.perClass };
       console.log(
