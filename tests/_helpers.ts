@@ -184,3 +184,12 @@ export function dot(w: ArrayLike<number>, y: ArrayLike<number>): number {
   for (let i = 0; i < y.length; i++) s += w[i] * y[i];
   return s;
 }
+
+/** A conditional model's test conditions: one-hot rows for C > 1, a value in [-1, 1] for C = 1. */
+export function conditionsFor(rng: Rng, batch: number, C: number): Float64Array | undefined {
+  if (!C) return undefined;
+  if (C === 1) return rng.uniform(batch, -1, 1);
+  const c = new Float64Array(batch * C);
+  for (let b = 0; b < batch; b++) c[b * C + Math.floor(rng.next() * C)] = 1;
+  return c;
+}

@@ -21,7 +21,7 @@ import {
   convVaeGeometry,
   convVaeLayout,
 } from "../src/vae/conv_vae.ts";
-import { assertClose, assertGradient, gpuTest, Rng } from "./_helpers.ts";
+import { assertClose, assertGradient, conditionsFor, gpuTest, Rng } from "./_helpers.ts";
 
 const BASE = {
   kind: "conv" as const,
@@ -129,15 +129,6 @@ const CASES: { name: string; batch: number; cfg: ConvVaeConfig }[] = [
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-
-/** A conditional case's conditions: one-hot rows for C > 1, a value in [-1, 1] for C = 1. */
-function conditionsFor(rng: Rng, batch: number, C: number): Float64Array | undefined {
-  if (!C) return undefined;
-  if (C === 1) return rng.uniform(batch, -1, 1);
-  const c = new Float64Array(batch * C);
-  for (let b = 0; b < batch; b++) c[b * C + Math.floor(rng.next() * C)] = 1;
-  return c;
-}
 
 Deno.test("conv vae: the reference model's layers fit 28x28 (7 -> 14 -> 28) and bad configs say why", () => {
   const cfg: ConvVaeConfig = {

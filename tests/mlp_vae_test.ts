@@ -11,7 +11,7 @@ import { normals } from "../src/reference/latent.ts";
 import { mlpVaeStep, mlpVaeTrain } from "../src/reference/mlp_vae.ts";
 import { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
 import { initParams, METRIC, ModelState } from "../src/vae/common.ts";
-import { assertClose, assertGradient, gpuTest, Rng } from "./_helpers.ts";
+import { assertClose, assertGradient, conditionsFor, gpuTest, Rng } from "./_helpers.ts";
 
 const CASES: { name: string; batch: number; cfg: MlpVaeConfig }[] = [
   {
@@ -80,15 +80,6 @@ const CASES: { name: string; batch: number; cfg: MlpVaeConfig }[] = [
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-
-/** A conditional case's conditions: one-hot rows for C > 1, a value in [-1, 1] for C = 1. */
-function conditionsFor(rng: Rng, batch: number, C: number): Float64Array | undefined {
-  if (!C) return undefined;
-  if (C === 1) return rng.uniform(batch, -1, 1);
-  const c = new Float64Array(batch * C);
-  for (let b = 0; b < batch; b++) c[b * C + Math.floor(rng.next() * C)] = 1;
-  return c;
-}
 
 for (const { name, batch, cfg } of CASES) {
   Deno.test(`mlp vae reference: whole-model gradient matches finite differences (${name})`, () => {

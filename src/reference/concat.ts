@@ -25,3 +25,19 @@ export function concatBackward(dy: Float64Array, s: ConcatShape): Float64Array {
   }
   return da;
 }
+
+/**
+ * a [B, P, A] with c [B, C] appended at every position (a conditional model's input, or
+ * [z | c]); `a` itself when there is no condition (`c` absent or C = 0).
+ */
+export function appendCondition(
+  a: Float64Array,
+  c: Float64Array | undefined,
+  batch: number,
+  positions: number,
+  conditions: number,
+): Float64Array {
+  if (!c || !conditions) return a;
+  const features = a.length / (batch * positions);
+  return concatForward(a, c, { batch, positions, features, conditions });
+}

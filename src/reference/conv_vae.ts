@@ -14,7 +14,7 @@ import { type AdamHyper, adamStep } from "./adam.ts";
 import { batchNormBackward, batchNormForward, batchNormForwardEval } from "./batchnorm.ts";
 import { conv2dBackward, conv2dForward } from "./conv2d.ts";
 import { convTranspose2dBackward, convTranspose2dForward } from "./conv_transpose2d.ts";
-import { concatBackward, concatForward } from "./concat.ts";
+import { appendCondition, concatBackward } from "./concat.ts";
 import { denseBackward, denseForward } from "./dense.ts";
 import { klBackward, klForward } from "./kl.ts";
 import { latentBackward, latentForward, normals } from "./latent.ts";
@@ -49,19 +49,6 @@ export interface ConvReferenceForward {
   z: Float64Array;
   /** The decoder's input: z, or [z | c] for a conditional model. */
   zc: Float64Array;
-}
-
-/** a [B, P, A] with c [B, C] appended at every position; `a` itself when unconditional. */
-function withCondition(
-  a: Float64Array,
-  c: Float64Array | undefined,
-  batch: number,
-  positions: number,
-  conditions: number,
-) {
-  if (!c || !conditions) return a;
-  const features = a.length / (batch * positions);
-  return concatForward(a, c, { batch, positions, features, conditions });
 }
 
 function view(flat: Float64Array, layout: ParamLayout, name: string): Float64Array {
@@ -149,7 +136,7 @@ export function convVaeDecode(
   batch: number,
   c?: Float64Array,
 ): Float64Array {
-  const zc = withCondition(z, c, batch, 1, cfg.conditions ?? 0);
+  const zc = appendCondition(z, c, batch, 1, cfg.conditions ?? 0);
   const { logits } = decode(cfg, viewer(params, layout), false, zc, batch);
   return cfg.recon === "bce" ? sigmoidForward(logits) : logits;
 }
@@ -174,7 +161,7 @@ export function convVaeForward(
   const out = Float64Array.from(params);
   const P = viewer(out, layout);
   const enc: Block[] = [];
-  let h = withCondition(x, c, B, cfg.height * cfg.width, C);
+  let h = appendCondition(x, c, B, cfg.height * cfg.width, C);
   g.encoder.forEach((s0, i) => {
     const s = { ...s0, batch: B };
     const w = P(`encoder.conv.${i}.weight`);
@@ -189,7 +176,7 @@ export function convVaeForward(
   const head = { batch: B, inFeatures: flat, outFeatures: 2 * Z };
   const mulogvar = denseForward(h, P("encoder.head.weight"), P("encoder.head.bias"), head);
   const z = latentForward(mulogvar, eps, B, Z, lo, hi);
-  const zc = withCondition(z, c, B, 1, C);
+  const zc = appendCondition(z, c, B, 1, C);
   const { dec, logits } = decode(cfg, P, train, zc, B);
   const F = cfg.height * cfg.width * cfg.channels;
   const recon = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F);

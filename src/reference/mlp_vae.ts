@@ -11,7 +11,7 @@ import type { MlpVaeConfig } from "../vae/mlp_vae.ts";
 import type { ParamLayout } from "../nn/params.ts";
 import { leakyReluBackward, leakyReluForward } from "./activation.ts";
 import { type AdamHyper, adamStep } from "./adam.ts";
-import { concatBackward, concatForward } from "./concat.ts";
+import { appendCondition, concatBackward } from "./concat.ts";
 import { denseBackward, denseForward } from "./dense.ts";
 import { klBackward, klForward } from "./kl.ts";
 import { latentBackward, latentForward, normals } from "./latent.ts";
@@ -67,14 +67,6 @@ export interface ReferenceForward {
 }
 
 /**
- * [a | c] per row, for a conditional model (`c` [B, C] given); `a` itself otherwise.
- */
-function withCondition(a: Float64Array, c: Float64Array | undefined, B: number, C: number) {
-  if (!c || !C) return a;
-  return concatForward(a, c, { batch: B, positions: 1, features: a.length / B, conditions: C });
-}
-
-/**
  * The forward of the MLP VAE on batch `x` [B, F] with noise `eps` [B, Z]; a conditional
  * model's conditions `c` [B, C] are appended to x and to z.
  */
@@ -91,7 +83,7 @@ export function mlpVaeForward(
   const [lo, hi] = cfg.logvarClamp;
   const P = (name: string) => slice(params, layout, name);
   const enc: Layer[] = [];
-  let h = withCondition(x, c, B, C), width = F + C;
+  let h = appendCondition(x, c, B, 1, C), width = F + C;
   cfg.hidden.forEach((H, i) => {
     const pre = denseForward(h, P(`encoder.${i}.weight`), P(`encoder.${i}.bias`), sh(B, width, H));
     enc.push({ input: h, pre, k: width, n: H });
@@ -103,7 +95,7 @@ export function mlpVaeForward(
   const mulogvar = denseForward(h, P("encoder.head.weight"), P("encoder.head.bias"), head);
   const z = latentForward(mulogvar, eps, B, Z, lo, hi);
   const dec: Layer[] = [];
-  let g = withCondition(z, c, B, C);
+  let g = appendCondition(z, c, B, 1, C);
   width = Z + C;
   [...cfg.hidden].reverse().forEach((H, j) => {
     const pre = denseForward(g, P(`decoder.${j}.weight`), P(`decoder.${j}.bias`), sh(B, width, H));
