@@ -134,7 +134,7 @@ function errorText(e: unknown): string {
 }
 
 /** True when `path` exists; false when it does not; a one-line error otherwise. */
-async function exists(path: string | URL): Promise<boolean> {
+export async function exists(path: string | URL): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;

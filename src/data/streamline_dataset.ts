@@ -13,7 +13,7 @@
  * Labels are the bundle numbers (by file, or by phantom bundle).
  */
 
-import { type Dataset, DatasetError, holdOutCount, type Split } from "./datasets.ts";
+import { type Dataset, DatasetError, exists, holdOutCount, type Split } from "./datasets.ts";
 import { phantomBundles } from "./phantom.ts";
 import {
   arcLength,
@@ -82,21 +82,12 @@ export async function loadStreamlineDataset(
   try {
     bundles = await readStreamlineBundles(path);
   } catch (e) {
-    const hint = spec === "dipy-bundles" && !(await fileExists(path))
+    const hint = spec === "dipy-bundles" && !(await exists(path))
       ? "; install it with apt-get install python3-dipy"
       : "";
     throw new DatasetError(`${(e as Error).message}${hint}`);
   }
   return streamlineDataset(spec, bundles, points, 1);
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
