@@ -43,12 +43,25 @@
 //   In eval mode (dims.eval = 1) the grad launches get running_mean as saved_mean and
 //   running_var as saved_rstd (rstd = 1 / sqrt(running_var + eps)), and drop the statistics
 //   terms.
-// Who writes what: *_partial, *_apply: workgroup (tile, g) handles channels tile * CT .. + CT - 1
-// and rows g * RB .. + RB - 1; invocation lid works on channel lid % CT, rows r = lid / CT
-// strided by RT = 256 / CT. In *_partial invocation r = 0 of each channel merges the RT states
-// in order and writes the partial; in *_apply each invocation writes its rows of its channel
-// (the per-channel coefficients stay in registers). *_final: invocation c merges blocks
-// 0..G-1 in order and writes channel c. bn_forward_eval: invocation i (flat()) writes element i.
+//
+// Fused leaky ReLU (slope alpha = dims.alpha >= 0; 0 is ReLU), h = y > 0 ? y : alpha * y, the
+// expressions of activation.wgsl, so results are bit-identical to BN then leaky_relu_*:
+//   bn_apply_act, bn_forward_eval_act: as bn_apply, bn_forward_eval, but write h [M, C] (in y)
+//                     in place of y; the normed y is never stored.
+//   bn_grad_partial_act, bn_grad_apply_act: as bn_grad_partial, bn_grad_apply, but read dh
+//                     [M, C] (in dy) and h [M, C] (in saved_h) and use dy = dh * (h > 0 ? 1 :
+//                     alpha) on the fly. With alpha >= 0, h > 0 exactly when y > 0 (alpha * y
+//                     is <= 0, or -0 after underflow, for y <= 0), so the mask from h is the one
+//                     leaky_relu_backward takes from y; no pass writes dy.
+//   *_act_vec4: the same for C a multiple of 4, four channels per invocation on vec4 views x4,
+//                     y4, dy4, dx4, saved_h4 of the same buffers (see WG4 below).
+// Who writes what (each *_act launch as its namesake): *_partial, *_apply: workgroup (tile, g)
+// handles channels tile * CT .. + CT - 1 and rows g * RB .. + RB - 1; invocation lid works on
+// channel lid % CT, rows r = lid / CT strided by RT = 256 / CT. In *_partial invocation r = 0
+// of each channel merges the RT states in order and writes the partial; in *_apply each
+// invocation writes its rows of its channel (the per-channel coefficients stay in registers).
+// *_final: invocation c merges blocks 0..G-1 in order and writes channel c. bn_forward_eval:
+// invocation i (flat()) writes element i.
 
 struct Dims {
   rows: u32,       // M
@@ -60,6 +73,7 @@ struct Dims {
   block_rows: u32, // RB, rows per block (the last may have fewer)
   tile: u32,       // CT, channels per partial workgroup (<= WG)
   eval: u32,       // grad launches: 1 = eval-mode backward
+  alpha: f32,      // *_act launches: leaky ReLU's negative slope (>= 0)
 }
 
 const WG: u32 = 256u;
@@ -79,7 +93,8 @@ const WG: u32 = 256u;
 @group(0) @binding(9) var<storage, read> dy: array<f32>;
 @group(0) @binding(10) var<storage, read> saved_mean: array<f32>;
 @group(0) @binding(11) var<storage, read> saved_rstd: array<f32>;
-@group(0) @binding(12) var<uniform> dims: Dims;
+@group(0) @binding(12) var<storage, read> saved_h: array<f32>;
+@group(0) @binding(13) var<uniform> dims: Dims;
 
 var<workgroup> lanes: array<vec3f, WG>;
 
@@ -181,6 +196,26 @@ fn bn_apply(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   }
 }
 
+// y > 0 ? y : alpha * y, as leaky_relu_forward in activation.wgsl.
+fn leaky(v: f32) -> f32 {
+  return select(dims.alpha * v, v, v > 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn bn_apply_act(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let l = lane(wid, lid);
+  if (!l.on) { return; }
+  let C = dims.channels;
+  let pivot = x[l.c];
+  let delta = scratch[3u * dims.blocks * C + 3u * l.c];
+  let scale = gamma[l.c] * rstd[l.c];
+  let shift = beta[l.c];
+  for (var m = l.start + l.r; m < l.end; m += l.rt) {
+    let i = m * C + l.c;
+    y[i] = leaky(((x[i] - pivot) - delta) * scale + shift);
+  }
+}
+
 @compute @workgroup_size(WG)
 fn bn_forward_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat(gid, nwg);
@@ -190,6 +225,18 @@ fn bn_forward_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   // parameter buffer beside gamma and beta, which a read_write binding could not share.
   let r = 1.0 / sqrt(saved_rstd[c] + dims.eps);
   y[i] = (x[i] - saved_mean[c]) * (gamma[c] * r) + beta[c];
+}
+
+@compute @workgroup_size(WG)
+fn bn_forward_eval_act(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let i = flat(gid, nwg);
+  if (i >= dims.rows * dims.channels) { return; }
+  let c = i % dims.channels;
+  let r = 1.0 / sqrt(saved_rstd[c] + dims.eps);
+  y[i] = leaky((x[i] - saved_mean[c]) * (gamma[c] * r) + beta[c]);
 }
 
 // The normalization the backward differentiates through: training uses the saved rstd, eval
@@ -216,6 +263,39 @@ fn bn_grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
       s += vec3f(d, g, g * d);
     }
   }
+  write_grad_partial(l, wid, lid, s);
+}
+
+// Leaky ReLU's derivative applied to dh [M, C] at element i, the mask from the saved h.
+fn dleaky(i: u32) -> f32 {
+  return dy[i] * select(dims.alpha, 1.0, saved_h[i] > 0.0);
+}
+
+// bn_grad_partial with dy = dleaky(i).
+@compute @workgroup_size(WG)
+fn bn_grad_partial_act(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let l = lane(wid, lid);
+  var s = vec3f(0.0);
+  if (l.on) {
+    let C = dims.channels;
+    let mu = saved_mean[l.c];
+    for (var m = l.start + l.r; m < l.end; m += l.rt) {
+      let i = m * C + l.c;
+      let d = x[i] - mu;
+      let g = dleaky(i);
+      s += vec3f(d, g, g * d);
+    }
+  }
+  write_grad_partial(l, wid, lid, s);
+}
+
+// Sums the RT lanes' partial sums of each channel in order; lane r = 0 writes the block's.
+// Every invocation of the workgroup calls it (it holds a barrier).
+fn write_grad_partial(l: Lane, wid: vec3u, lid: u32, s0: vec3f) {
+  var s = s0;
   lanes[lid] = s;
   workgroupBarrier();
   if (l.on && l.r == 0u) {
@@ -269,5 +349,156 @@ fn bn_grad_apply(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     let i = m * C + l.c;
     let xhat = ((x[i] - mu) - e) * r;
     dx[i] = scale * (dy[i] - a - xhat * b);
+  }
+}
+
+// bn_grad_apply with dy = dleaky(i).
+@compute @workgroup_size(WG)
+fn bn_grad_apply_act(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let l = lane(wid, lid);
+  if (!l.on) { return; }
+  let C = dims.channels;
+  let o = 3u * dims.blocks * C + 3u * l.c;
+  let mu = saved_mean[l.c];
+  let e = scratch[o];
+  let a = scratch[o + 1u];
+  let b = scratch[o + 2u];
+  let r = grad_rstd(l.c);
+  let scale = gamma[l.c] * r;
+  for (var m = l.start + l.r; m < l.end; m += l.rt) {
+    let i = m * C + l.c;
+    let xhat = ((x[i] - mu) - e) * r;
+    dx[i] = scale * (dleaky(i) - a - xhat * b);
+  }
+}
+
+// The *_act launches four channels per invocation (C a multiple of 4), on vec4 views of the
+// [M, C] tensors. A workgroup of WG4 invocations covers the same CT channels and RT row lanes
+// as a WG-invocation one (CT / 4 quads by RT rows), each lane sums its rows in the same order
+// and lanes merge in the same order, so every result is bit for bit the scalar launch's.
+const WG4: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(0) var<storage, read_write> dx4: array<vec4f>;
+@group(0) @binding(6) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(9) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(12) var<storage, read> saved_h4: array<vec4f>;
+
+var<workgroup> lanes4: array<array<vec4f, 3>, WG4>;
+
+// lane() for a quad: c is the quad's first channel.
+fn lane4(wid: vec3u, lid: u32) -> Lane {
+  let ct = dims.tile;
+  let qt = ct / 4u;
+  let rt = WG / ct;
+  let c = wid.x * ct + 4u * (lid % qt);
+  let r = lid / qt;
+  let start = wid.y * dims.block_rows;
+  let end = min(start + dims.block_rows, dims.rows);
+  return Lane(c, r, rt, start, end, c < dims.channels && r < rt);
+}
+
+// Per-channel values of the quad from channel c.
+fn gamma4(c: u32) -> vec4f {
+  return vec4f(gamma[c], gamma[c + 1u], gamma[c + 2u], gamma[c + 3u]);
+}
+
+fn mean4(c: u32) -> vec4f {
+  return vec4f(saved_mean[c], saved_mean[c + 1u], saved_mean[c + 2u], saved_mean[c + 3u]);
+}
+
+// Coefficient k of the quad's channels in scratch (3 per channel, from 3 G C).
+fn coef4(c: u32, k: u32) -> vec4f {
+  let o = 3u * dims.blocks * dims.channels + 3u * c + k;
+  return vec4f(scratch[o], scratch[o + 3u], scratch[o + 6u], scratch[o + 9u]);
+}
+
+fn leaky4(v: vec4f) -> vec4f {
+  return select(dims.alpha * v, v, v > vec4f(0.0));
+}
+
+fn dleaky4(q: u32) -> vec4f {
+  return dy4[q] * select(vec4f(dims.alpha), vec4f(1.0), saved_h4[q] > vec4f(0.0));
+}
+
+@compute @workgroup_size(WG4)
+fn bn_apply_act_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let l = lane4(wid, lid);
+  if (!l.on) { return; }
+  let C4 = dims.channels / 4u;
+  let q0 = l.c / 4u;
+  let pivot = x4[q0];
+  let delta = coef4(l.c, 0u);
+  let scale = gamma4(l.c) * vec4f(rstd[l.c], rstd[l.c + 1u], rstd[l.c + 2u], rstd[l.c + 3u]);
+  let shift = vec4f(beta[l.c], beta[l.c + 1u], beta[l.c + 2u], beta[l.c + 3u]);
+  for (var m = l.start + l.r; m < l.end; m += l.rt) {
+    let q = m * C4 + q0;
+    y4[q] = leaky4(((x4[q] - pivot) - delta) * scale + shift);
+  }
+}
+
+@compute @workgroup_size(WG4)
+fn bn_grad_partial_act_vec4(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let l = lane4(wid, lid);
+  var sd = vec4f(0.0);
+  var sg = vec4f(0.0);
+  var sgd = vec4f(0.0);
+  if (l.on) {
+    let C4 = dims.channels / 4u;
+    let q0 = l.c / 4u;
+    let mu = mean4(l.c);
+    for (var m = l.start + l.r; m < l.end; m += l.rt) {
+      let q = m * C4 + q0;
+      let d = x4[q] - mu;
+      let g = dleaky4(q);
+      sd += d;
+      sg += g;
+      sgd += g * d;
+    }
+  }
+  lanes4[lid] = array<vec4f, 3>(sd, sg, sgd);
+  workgroupBarrier();
+  if (l.on && l.r == 0u) {
+    let qt = dims.tile / 4u;
+    for (var k = 1u; k < l.rt; k++) {
+      let s = lanes4[lid + k * qt];
+      sd += s[0];
+      sg += s[1];
+      sgd += s[2];
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let o = (wid.y * dims.channels + l.c + j) * 3u;
+      scratch[o] = sd[j];
+      scratch[o + 1u] = sg[j];
+      scratch[o + 2u] = sgd[j];
+    }
+  }
+}
+
+@compute @workgroup_size(WG4)
+fn bn_grad_apply_act_vec4(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let l = lane4(wid, lid);
+  if (!l.on) { return; }
+  let C4 = dims.channels / 4u;
+  let q0 = l.c / 4u;
+  let mu = mean4(l.c);
+  let e = coef4(l.c, 0u);
+  let a = coef4(l.c, 1u);
+  let b = coef4(l.c, 2u);
+  let r = vec4f(grad_rstd(l.c), grad_rstd(l.c + 1u), grad_rstd(l.c + 2u), grad_rstd(l.c + 3u));
+  let scale = gamma4(l.c) * r;
+  for (var m = l.start + l.r; m < l.end; m += l.rt) {
+    let q = m * C4 + q0;
+    let xhat = ((x4[q] - mu) - e) * r;
+    dx4[q] = scale * (dleaky4(q) - a - xhat * b);
   }
 }

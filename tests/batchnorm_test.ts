@@ -6,9 +6,15 @@ import {
   batchNormBackwardEval,
   batchNormForward,
   batchNormForwardEval,
+  batchNormLeakyBackward,
+  batchNormLeakyForward,
+  batchNormLeakyForwardEval,
   type BatchNormShape,
+  batchNormTuning,
 } from "../src/nn/batchnorm.ts";
+import { activationBackward, activationForward } from "../src/nn/activation.ts";
 import * as ref from "../src/reference/batchnorm.ts";
+import { leakyReluBackward } from "../src/reference/activation.ts";
 import { assertClose, assertGradient, dot, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
 
 const ROWS = [3, 7, 3 * 7 * 9, 128 * 49];
@@ -281,4 +287,213 @@ gpuTest("batchnorm binds parameters, gradients and running stats as views", asyn
   if (!gr.slice(c, at).every(Number.isNaN)) throw new Error("dgamma view wrote outside itself");
   destroy(t);
   for (const q of [params_, state, grads]) q.destroy();
+});
+
+Deno.test("batchnorm + leaky ReLU reference backward matches finite differences", () => {
+  const rng = new Rng(13);
+  const rows = 5, c = 3;
+  for (const leak of [0.2, 0]) {
+    const x = input(rng, rows, c);
+    const p = params(rng, c);
+    const w = rng.uniform(rows * c);
+    const { runningMean: rm, runningVar: rv } = p;
+    const loss = (xv: Float64Array, g: Float64Array, b: Float64Array) =>
+      dot(w, ref.batchNormLeakyForward(xv, g, b, rm, rv, rows, c, leak, EPS).h);
+    const g = ref.batchNormLeakyBackward(w, x, p.gamma, p.beta, rows, c, leak, EPS);
+    const o = { rtol: 1e-5 };
+    assertGradient(`leak ${leak} dx`, (v) => loss(v, p.gamma, p.beta), x, g.dx, o);
+    assertGradient(`leak ${leak} dgamma`, (v) => loss(x, v, p.beta), p.gamma, g.dgamma, o);
+    assertGradient(`leak ${leak} dbeta`, (v) => loss(x, p.gamma, v), p.beta, g.dbeta, o);
+  }
+});
+
+/** layer() plus the fused activation's output h and a second eval output. */
+function leakyLayer(
+  gpu: Gpu,
+  rows: number,
+  c: number,
+  x: Float64Array,
+  dh: Float64Array,
+  p: ReturnType<typeof params>,
+) {
+  const n = rows * c;
+  return {
+    ...layer(gpu, rows, c, x, dh, p),
+    h: out(gpu, [n], "h"),
+    hEval: out(gpu, [n], "h eval"),
+  };
+}
+
+/** The fused launches of one layer: eval forward (before the running stats move), training. */
+async function leakyDispatches(
+  gpu: Gpu,
+  t: ReturnType<typeof leakyLayer>,
+  s: BatchNormShape,
+  leak: number,
+) {
+  return [
+    ...await batchNormLeakyForwardEval(gpu, { ...t, h: t.hEval }, s, leak),
+    ...await batchNormLeakyForward(gpu, t, s, leak),
+    ...await batchNormLeakyBackward(gpu, { ...t, dh: t.dy }, s, leak),
+  ];
+}
+
+/** Fused BN + leaky ReLU forward (training, eval) and backward vs the float64 reference. */
+async function checkLeaky(gpu: Gpu, rows: number, c: number, leak: number, rng: Rng) {
+  const p = params(rng, c);
+  const x = input(rng, rows, c), dh = rng.uniform(rows * c, -1, 1);
+  const t = leakyLayer(gpu, rows, c, x, dh, p);
+  const s: BatchNormShape = { rows, channels: c };
+  const [h, mean, rstd, rm, rv, dx, dgamma, dbeta, hEval] = await run(
+    gpu,
+    await leakyDispatches(gpu, t, s, leak),
+    t.h,
+    t.mean,
+    t.rstd,
+    t.runningMean,
+    t.runningVar,
+    t.dx,
+    t.dgamma,
+    t.dbeta,
+    t.hEval,
+  );
+  const { runningMean: m0, runningVar: v0 } = p;
+  const want = ref.batchNormLeakyForward(x, p.gamma, p.beta, m0, v0, rows, c, leak);
+  // Where y is within f32 rounding of 0 either mask is right: take the GPU's there (h > 0).
+  let ambiguous = 0;
+  const y = want.y.map((v, i) => Math.abs(v) < 1e-5 ? (ambiguous++, h[i]) : v);
+  const g = ref.batchNormBackward(leakyReluBackward(dh, y, leak), x, p.gamma, rows, c);
+  if (ambiguous === 0) {
+    // Without ambiguous elements this is the reference backward itself.
+    const r = ref.batchNormLeakyBackward(dh, x, p.gamma, p.beta, rows, c, leak);
+    assertClose("reference paths agree", g.dx, r.dx, 1e-12);
+  }
+  const tag = `M=${rows} C=${c} leak ${leak}${ambiguous ? ` (${ambiguous} ambiguous)` : ""}`;
+  const errs = [
+    assertClose(`h ${tag}`, h, want.h, 1e-5),
+    assertClose(`mean ${tag}`, mean, want.mean, 1e-5),
+    assertClose(`rstd ${tag}`, rstd, want.rstd, 1e-5),
+    assertClose(`running_mean ${tag}`, rm, want.runningMean, 1e-5),
+    assertClose(`running_var ${tag}`, rv, want.runningVar, 1e-5),
+    assertClose(`dx ${tag}`, dx, g.dx, 1e-5),
+    assertClose(`dgamma ${tag}`, dgamma, g.dgamma, 1e-5),
+    assertClose(`dbeta ${tag}`, dbeta, g.dbeta, 1e-5),
+    assertClose(
+      `eval h ${tag}`,
+      hEval,
+      ref.batchNormLeakyForwardEval(x, p.gamma, p.beta, m0, v0, rows, c, leak),
+      1e-5,
+    ),
+  ];
+  destroy(t);
+  return errs;
+}
+
+gpuTest("batchnorm + leaky ReLU fused forward and backward match the reference", async (gpu) => {
+  const rng = new Rng(81);
+  const worst = new Array(9).fill(0);
+  // C a multiple of 4 takes the vec4 launches: 4, 12 (a partial tile of 3 quads by 21 row
+  // lanes), 64, 132 (a ragged last tile of one quad).
+  const cases = [
+    [1, 3],
+    [3, 5],
+    [7, 13],
+    [189, 33],
+    [189, 130],
+    [32 * 49, 64],
+    [6272, 1],
+    [7, 4],
+    [189, 12],
+    [45, 132],
+  ];
+  for (const [rows, c] of cases) {
+    for (const leak of [0.2, 0]) {
+      const errs = await checkLeaky(gpu, rows, c, leak, rng);
+      errs.forEach((e, i) => (worst[i] = Math.max(worst[i], e)));
+    }
+  }
+  const names = ["h", "mean", "rstd", "running_mean", "running_var", "dx", "dgamma", "dbeta"];
+  console.log(
+    `  worst: ${
+      [...names, "eval h"].map((n, i) => `${n} ${worst[i].toExponential(2)}`).join(", ")
+    }`,
+  );
+});
+
+gpuTest("batchnorm + leaky ReLU fused equals BN then leaky_relu on the GPU", async (gpu) => {
+  // The unfused chain the conv VAE ran before: BN writes y, leaky_relu_forward h; backward
+  // leaky_relu_backward writes dy from dh and y, then the BN backward.
+  const rng = new Rng(91);
+  const cases = [
+    [189, 33, 0.2],
+    [128 * 49, 64, 0.2],
+    [7 * 49, 130, 0],
+    [189, 12, 0.2],
+    [45, 132, 0],
+    [32 * 49, 32, 0.2],
+  ];
+  for (const [rows, c, leak] of cases) {
+    const p = params(rng, c);
+    const x = input(rng, rows, c), dh = rng.uniform(rows * c, -1, 1);
+    const s: BatchNormShape = { rows, channels: c };
+    const u = leakyLayer(gpu, rows, c, x, dh, p);
+    const dyU = out(gpu, [rows * c], "dy unfused");
+    const unfused = [
+      ...await batchNormForwardEval(gpu, u, s),
+      await activationForward(gpu, "leaky_relu", { y: u.hEval, x: u.y }, leak),
+      ...await batchNormForward(gpu, u, s),
+      await activationForward(gpu, "leaky_relu", { y: u.h, x: u.y }, leak),
+      await activationBackward(gpu, "leaky_relu", { dx: dyU, dy: u.dy, x: u.y }, leak),
+      ...await batchNormBackward(gpu, { ...u, dy: dyU }, s),
+    ];
+    const names = ["h", "mean", "rstd", "running_mean", "running_var", "dx", "dgamma", "dbeta"];
+    const pick = (t: typeof u) => [
+      t.h,
+      t.mean,
+      t.rstd,
+      t.runningMean,
+      t.runningVar,
+      t.dx,
+      t.dgamma,
+      t.dbeta,
+      t.hEval,
+    ];
+    const b = await run(gpu, unfused, ...pick(u));
+    // C a multiple of 4: the vec4 launches (the default) and the scalar ones.
+    for (const vec4 of c % 4 === 0 ? [true, false] : [false]) {
+      const f = leakyLayer(gpu, rows, c, x, dh, p);
+      batchNormTuning.vec4 = vec4;
+      const fused = await leakyDispatches(gpu, f, s, leak).finally(() => {
+        batchNormTuning.vec4 = true;
+      });
+      const a = await run(gpu, fused, ...pick(f));
+      const tag = `M=${rows} C=${c} leak ${leak} ${vec4 ? "vec4" : "scalar"}`;
+      const diffs: string[] = [];
+      [...names, "eval h"].forEach((n, k) => {
+        assertClose(`fused vs unfused ${n} ${tag}`, a[k], b[k], 1e-6);
+        const bits = a[k].filter((v, i) => !Object.is(v, b[k][i])).length;
+        diffs.push(`${n} ${bits}`);
+      });
+      console.log(`  elements not bit-identical, ${tag}: ${diffs.join(", ")}`);
+      destroy(f);
+    }
+    destroy(u);
+    dyU.destroy();
+  }
+});
+
+gpuTest("batchnorm + leaky ReLU rejects a negative or non-finite leak", async (gpu) => {
+  const rng = new Rng(3);
+  const p = params(rng, 3);
+  const t = leakyLayer(gpu, 4, 3, input(rng, 4, 3), rng.uniform(12), p);
+  for (const leak of [-0.1, NaN, Infinity]) {
+    let threw = false;
+    try {
+      await batchNormLeakyForward(gpu, t, { rows: 4, channels: 3 }, leak);
+    } catch {
+      threw = true;
+    }
+    if (!threw) throw new Error(`leak ${leak} was accepted`);
+  }
+  destroy(t);
 });

@@ -12,6 +12,11 @@
  * a per-channel combine, an elementwise pass), combined in a fixed order so results are
  * deterministic. Each builds its own small scratch tensor [3 G C + 3 C] (G <= 128 row blocks),
  * allocated once when the dispatches are built.
+ *
+ * The `batchNormLeaky*` variants fuse a leaky ReLU h = y > 0 ? y : leak * y (leak >= 0; 0 is
+ * ReLU) into the elementwise launches: the forward writes h [M, C] and never stores y; the
+ * backward takes dh [M, C] and the saved h, and applies the ReLU's derivative (mask h > 0,
+ * the same as y > 0 when leak >= 0) while it reads dh. Same numbers as BN then leaky ReLU.
  */
 
 import { Tensor } from "../gpu/buffer.ts";
@@ -66,10 +71,40 @@ function dims(where: string, s: BatchNormShape) {
     block_rows: blockRows,
     tile,
     eval: 0,
+    alpha: 0,
   };
 }
 
 type Dims = ReturnType<typeof dims>;
+
+/**
+ * The fused (*_act) elementwise launches take four channels per invocation when C is a
+ * multiple of 4 (vec4 loads and stores; same workgroup grid, same summation order, the same
+ * bits as the scalar launches).
+ */
+function vec4Suffix(d: Dims): string {
+  return batchNormTuning.vec4 && d.channels % 4 === 0 ? "_vec4" : "";
+}
+
+/**
+ * Build-time switches, read when dispatches are built. `vec4` false keeps the fused launches
+ * scalar for every C (same results): for benchmarks and tests of the vec4 path.
+ */
+export const batchNormTuning = { vec4: true };
+
+/** The [M, C] bindings of a *_act launch, by their names in the scalar or vec4 entry. */
+function big(vec4: boolean, t: Record<string, TensorLike>): Record<string, TensorLike> {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [vec4 ? `${k}4` : k, v]));
+}
+
+function leakDims(where: string, s: BatchNormShape, leak: number): Dims {
+  if (!(leak >= 0) || !isFinite(leak)) {
+    throw new Error(
+      `${where}: leak = ${leak} is not a finite number >= 0 (the mask needs h > 0 iff y > 0)`,
+    );
+  }
+  return { ...dims(where, s), alpha: leak };
+}
 
 /** Workgroups of the partial-sum launches: channel tiles by row blocks. */
 function partialGrid(d: Dims): [number, number, number] {
@@ -95,19 +130,26 @@ async function gradDispatches(
   },
   d: Dims,
   label: string,
+  savedH?: TensorLike,
 ): Promise<Dispatch[]> {
   const k = await gpu.kernel("batchnorm");
   const n = d.rows * d.channels, c = d.channels;
   const tmp = scratch(gpu, d, `${label} scratch`);
   const saved = { saved_mean: t.mu, saved_rstd: t.r };
+  // With savedH (the fused leaky ReLU's output h) t.dy is dh and the launches are the *_act
+  // ones, which read h beside dh and spend a compare and a multiply per element.
+  const act = savedH ? `_act${vec4Suffix(d)}` : "";
+  const v4 = act.endsWith("vec4");
+  const h = savedH ? big(v4, { saved_h: savedH }) : {};
+  const extra = savedH ? 1 : 0;
   const partial = await k.dispatch(
-    "bn_grad_partial",
-    { scratch: tmp, dy: t.dy, x: t.x, saved_mean: t.mu, dims: d },
+    `bn_grad_partial${act}`,
+    { scratch: tmp, ...big(v4, { dy: t.dy, x: t.x }), saved_mean: t.mu, ...h, dims: d },
     partialGrid(d),
     { label: `${label} partial` },
   );
-  partial.flops = 4 * n;
-  partial.bytes = 8 * n;
+  partial.flops = (4 + 2 * extra) * n;
+  partial.bytes = (8 + 4 * extra) * n;
   const final = await k.dispatch(
     "bn_grad_final",
     { dgamma: t.dgamma, dbeta: t.dbeta, scratch: tmp, saved_rstd: t.r, dims: d },
@@ -117,13 +159,20 @@ async function gradDispatches(
   final.flops = 3 * d.blocks * c;
   final.bytes = 12 * d.blocks * c + 28 * c;
   const apply = await k.dispatch(
-    "bn_grad_apply",
-    { dx: t.dx, dy: t.dy, x: t.x, gamma: t.gamma, scratch: tmp, ...saved, dims: d },
+    `bn_grad_apply${act}`,
+    {
+      ...big(v4, { dx: t.dx, dy: t.dy, x: t.x }),
+      gamma: t.gamma,
+      scratch: tmp,
+      ...saved,
+      ...h,
+      dims: d,
+    },
     partialGrid(d),
     { label: `${label} dx` },
   );
-  apply.flops = 8 * n;
-  apply.bytes = 12 * n;
+  apply.flops = (8 + 2 * extra) * n;
+  apply.bytes = (12 + 4 * extra) * n;
   return [partial, final, apply];
 }
 
@@ -167,8 +216,31 @@ export async function batchNormForward(
     runningMean: c,
     runningVar: c,
   });
+  return await forwardDispatches(gpu, t, d, "");
+}
+
+/** The three launches of a training forward: statistics partials, combine, apply[_act]. */
+async function forwardDispatches(
+  gpu: Gpu,
+  t: {
+    y: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    beta: TensorLike;
+    mean: TensorLike;
+    rstd: TensorLike;
+    runningMean: TensorLike;
+    runningVar: TensorLike;
+  },
+  d: Dims,
+  act: "" | "_act",
+): Promise<Dispatch[]> {
+  const n = d.rows * d.channels, c = d.channels;
   const k = await gpu.kernel("batchnorm");
   const tmp = scratch(gpu, d, "batchnorm scratch");
+  // Only the fused apply has a vec4 form. The statistics stay scalar: a vec4 Welford pass
+  // rounded M2 differently from this one on the GL backend (1 ulp in a few channels).
+  const v4 = act !== "" && vec4Suffix(d) !== "";
   const partial = await k.dispatch(
     "bn_stats_partial",
     { scratch: tmp, x: t.x, dims: d },
@@ -194,12 +266,19 @@ export async function batchNormForward(
   final.flops = 8 * d.blocks * c;
   final.bytes = 12 * d.blocks * c + 32 * c;
   const apply = await k.dispatch(
-    "bn_apply",
-    { y: t.y, x: t.x, scratch: tmp, rstd: t.rstd, gamma: t.gamma, beta: t.beta, dims: d },
+    `bn_apply${act}${act ? vec4Suffix(d) : ""}`,
+    {
+      ...big(v4, { y: t.y, x: t.x }),
+      scratch: tmp,
+      rstd: t.rstd,
+      gamma: t.gamma,
+      beta: t.beta,
+      dims: d,
+    },
     partialGrid(d),
-    { label: "batchnorm apply" },
+    { label: `batchnorm apply${act ? " leaky" : ""}` },
   );
-  apply.flops = 5 * n;
+  apply.flops = (act ? 7 : 5) * n;
   apply.bytes = 8 * n;
   return [partial, final, apply];
 }
@@ -224,19 +303,42 @@ export async function batchNormForwardEval(
   const d = dims(where, s);
   const n = s.rows * s.channels, c = s.channels;
   expectAll(where, t, { y: n, x: n, gamma: c, beta: c, runningMean: c, runningVar: c });
+  return [await evalDispatch(gpu, t, d, "")];
+}
+
+/** The one launch of an eval forward, bn_forward_eval[_act]. */
+async function evalDispatch(
+  gpu: Gpu,
+  t: {
+    y: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    beta: TensorLike;
+    runningMean: TensorLike;
+    runningVar: TensorLike;
+  },
+  d: Dims,
+  act: "" | "_act",
+): Promise<Dispatch> {
+  const n = d.rows * d.channels;
   const k = await gpu.kernel("batchnorm");
-  const dispatch = await k.dispatch("bn_forward_eval", {
-    y: t.y,
-    saved_mean: t.runningMean,
-    saved_rstd: t.runningVar,
-    x: t.x,
-    gamma: t.gamma,
-    beta: t.beta,
-    dims: d,
-  }, grid1d(n, WG));
-  dispatch.flops = 6 * n;
+  const dispatch = await k.dispatch(
+    `bn_forward_eval${act}`,
+    {
+      y: t.y,
+      saved_mean: t.runningMean,
+      saved_rstd: t.runningVar,
+      x: t.x,
+      gamma: t.gamma,
+      beta: t.beta,
+      dims: d,
+    },
+    grid1d(n, WG),
+    act ? { label: "batchnorm eval leaky" } : {},
+  );
+  dispatch.flops = (act ? 8 : 6) * n;
   dispatch.bytes = 8 * n;
-  return [dispatch];
+  return dispatch;
 }
 
 /**
@@ -302,4 +404,104 @@ export async function batchNormBackwardEval(
   // ones; eval = 1 turns running_var into rstd and drops the terms through the statistics.
   const g = { ...t, mu: t.runningMean, r: t.runningVar };
   return await gradDispatches(gpu, g, { ...d, eval: 1 }, "batchnorm backward eval");
+}
+
+/**
+ * Training forward fused with leaky ReLU: h [M, C] = act(gamma * (x - mean) * rstd + beta),
+ * act(y) = y > 0 ? y : leak * y (leak >= 0), with the batch statistics; saves mean and rstd
+ * and updates the running statistics as {@linkcode batchNormForward}, which with
+ * activationForward("leaky_relu") after it gives the same h. y itself is not stored.
+ */
+export async function batchNormLeakyForward(
+  gpu: Gpu,
+  t: {
+    h: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    beta: TensorLike;
+    mean: TensorLike;
+    rstd: TensorLike;
+    runningMean: TensorLike;
+    runningVar: TensorLike;
+  },
+  s: BatchNormShape,
+  leak: number,
+): Promise<Dispatch[]> {
+  const where = "batchnorm.bn_leaky_forward";
+  const d = leakDims(where, s, leak);
+  const n = s.rows * s.channels, c = s.channels;
+  expectAll(where, t, {
+    h: n,
+    x: n,
+    gamma: c,
+    beta: c,
+    mean: c,
+    rstd: c,
+    runningMean: c,
+    runningVar: c,
+  });
+  return await forwardDispatches(gpu, { ...t, y: t.h }, d, "_act");
+}
+
+/**
+ * Eval forward fused with leaky ReLU: h [M, C] = act(gamma * (x - runningMean) /
+ * sqrt(runningVar + eps) + beta), act as in {@linkcode batchNormLeakyForward}.
+ */
+export async function batchNormLeakyForwardEval(
+  gpu: Gpu,
+  t: {
+    h: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    beta: TensorLike;
+    runningMean: TensorLike;
+    runningVar: TensorLike;
+  },
+  s: BatchNormShape,
+  leak: number,
+): Promise<Dispatch[]> {
+  const where = "batchnorm.bn_leaky_forward_eval";
+  const d = leakDims(where, s, leak);
+  const n = s.rows * s.channels, c = s.channels;
+  expectAll(where, t, { h: n, x: n, gamma: c, beta: c, runningMean: c, runningVar: c });
+  return [await evalDispatch(gpu, { ...t, y: t.h }, d, "_act")];
+}
+
+/**
+ * Training-mode backward of {@linkcode batchNormLeakyForward}, from dh [M, C] and the saved
+ * h [M, C]: dy = dh * (h > 0 ? 1 : leak), then dx, dgamma, dbeta as
+ * {@linkcode batchNormBackward} (all three OVERWRITTEN); dy is never stored.
+ */
+export async function batchNormLeakyBackward(
+  gpu: Gpu,
+  t: {
+    dx: TensorLike;
+    dgamma: TensorLike;
+    dbeta: TensorLike;
+    dh: TensorLike;
+    h: TensorLike;
+    x: TensorLike;
+    gamma: TensorLike;
+    mean: TensorLike;
+    rstd: TensorLike;
+  },
+  s: BatchNormShape,
+  leak: number,
+): Promise<Dispatch[]> {
+  const where = "batchnorm.bn_leaky_backward";
+  const d = leakDims(where, s, leak);
+  const n = s.rows * s.channels, c = s.channels;
+  expectAll(where, t, {
+    dx: n,
+    dgamma: c,
+    dbeta: c,
+    dh: n,
+    h: n,
+    x: n,
+    gamma: c,
+    mean: c,
+    rstd: c,
+  });
+  const g = { ...t, dy: t.dh, mu: t.mean, r: t.rstd };
+  return await gradDispatches(gpu, g, d, "batchnorm leaky backward", t.h);
 }

@@ -2,8 +2,11 @@
  * Float64 reference of batch normalization over the rows of a channels-last x [M, C], per
  * channel: training mode (batch statistics, running averages updated with PyTorch's
  * conventions), eval mode (running statistics), and both backwards. gamma, beta and all
- * statistics are [C].
+ * statistics are [C]. The `batchNormLeaky*` functions follow batch norm with a leaky ReLU
+ * h = y > 0 ? y : leak * y, as the fused kernels do.
  */
+
+import { leakyReluBackward, leakyReluForward } from "./activation.ts";
 
 /** Batch statistics per channel: mean and biased variance (two-pass in float64). */
 export function batchStats(
@@ -156,4 +159,68 @@ export function batchNormBackwardEval(
 ): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
   const rstd = runningVar.map((v) => 1 / Math.sqrt(v + eps));
   return backward(dy, x, gamma, runningMean, rstd, rows, channels, false);
+}
+
+/** Training mode then leaky ReLU: batchNormForward's results plus h = act(y). */
+export function batchNormLeakyForward(
+  x: Float64Array,
+  gamma: Float64Array,
+  beta: Float64Array,
+  runningMean: Float64Array,
+  runningVar: Float64Array,
+  rows: number,
+  channels: number,
+  leak: number,
+  eps = 1e-5,
+  momentum = 0.1,
+): ReturnType<typeof batchNormForward> & { h: Float64Array } {
+  const r = batchNormForward(
+    x,
+    gamma,
+    beta,
+    runningMean,
+    runningVar,
+    rows,
+    channels,
+    eps,
+    momentum,
+  );
+  return { ...r, h: leakyReluForward(r.y, leak) };
+}
+
+/** Eval mode then leaky ReLU: h = act(batchNormForwardEval(...)). */
+export function batchNormLeakyForwardEval(
+  x: Float64Array,
+  gamma: Float64Array,
+  beta: Float64Array,
+  runningMean: Float64Array,
+  runningVar: Float64Array,
+  rows: number,
+  channels: number,
+  leak: number,
+  eps = 1e-5,
+): Float64Array {
+  const y = batchNormForwardEval(x, gamma, beta, runningMean, runningVar, rows, channels, eps);
+  return leakyReluForward(y, leak);
+}
+
+/**
+ * Backward of {@linkcode batchNormLeakyForward} from dh: dy = dh * (y > 0 ? 1 : leak) with y
+ * recomputed here in float64, then batchNormBackward.
+ */
+export function batchNormLeakyBackward(
+  dh: Float64Array,
+  x: Float64Array,
+  gamma: Float64Array,
+  beta: Float64Array,
+  rows: number,
+  channels: number,
+  leak: number,
+  eps = 1e-5,
+): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
+  const { mean, variance } = batchStats(x, rows, channels);
+  const rstd = variance.map((v) => 1 / Math.sqrt(v + eps));
+  const y = normalize(x, gamma, beta, mean, rstd, rows, channels);
+  const dy = leakyReluBackward(dh, y, leak);
+  return backward(dy, x, gamma, mean, rstd, rows, channels, true);
 }
