@@ -126,6 +126,33 @@ const CASES: { name: string; batch: number; cfg: ConvVaeConfig }[] = [
       conditions: 1,
     },
   },
+  {
+    // The streamlines decoder with "linear" upsampling: a 2x linear upsampling before each
+    // stride-2 decoder layer, which then convolves with stride 1 (odd width 13 -> 7 -> 4 -> 8
+    // -> 16 does not fit, so 12 -> 6 -> 3 -> 6 -> 12); kernel 4 as in the dipy runs.
+    name: "1x12x3 (+1) [5,6] k3 s2 -> z2 (+1) -> linear-up [4,3] k4, bn, relu, mse",
+    batch: 3,
+    cfg: {
+      ...BASE,
+      height: 1,
+      width: 12,
+      channels: 3,
+      filters: [5, 6],
+      kernels: [3, 3],
+      strides: [2, 2],
+      decoderFilters: [4, 3],
+      decoderKernels: [4, 4],
+      decoderStrides: [2, 2],
+      upsample: "linear",
+      batchnorm: true,
+      leak: 0,
+      z: 2,
+      recon: "mse",
+      beta: 0.7,
+      seed: 25,
+      conditions: 1,
+    },
+  },
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
@@ -156,6 +183,13 @@ Deno.test("conv vae: the reference model's layers fit 28x28 (7 -> 14 -> 28) and 
     /decoder outputs 14x14x1 but the images are 28x28x1/,
   );
   assert.throws(() => convVaeGeometry({ ...cfg, kernels: [3, 3] }), /one value per encoder layer/);
+  assert.throws(
+    () => convVaeGeometry({ ...cfg, upsample: "linear" }),
+    /--upsample linear needs a sequence model/,
+  );
+  const seq = convVaeGeometry(CASES.at(-1)!.cfg);
+  assert.deepEqual(seq.upsample, [true, true]);
+  assert.deepEqual(seq.decoder.map((s) => [s.width, s.stride[1]]), [[6, 1], [12, 1]]);
 });
 
 for (const { name, batch, cfg } of CASES) {

@@ -80,13 +80,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "train --condition length: asked vs produced lengths recorded; sample --length",
+  name: "train --condition length --upsample linear: asked vs produced lengths; sample --length",
   ...opts,
   async fn() {
     const out = `${dir}/length`;
     const r = await cli("src/cli/train.ts", [
       ...SMALL,
-      ...["--condition", "length", "--epochs", "1", "--out", out],
+      ...["--condition", "length", "--upsample", "linear", "--epochs", "1", "--out", out],
     ]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /conditioned on length \(mean [0-9.]+ mm, sd [0-9.]+ mm\)/);
@@ -96,7 +96,8 @@ Deno.test({
     assert.equal(l.produced.length, 100);
     assert.ok(l.asked[0] < l.asked[99], "asked lengths increase");
     assert.ok(l.produced.every((v: number) => v > 0 && Number.isFinite(v)));
-    assert.ok(Math.abs(l.correlation) <= 1);
+    assert.ok(Math.abs(l.correlation) <= 1 && Math.abs(l.correlationAtMean) <= 1);
+    assert.equal(JSON.parse(Deno.readTextFileSync(`${out}/config.json`)).upsample, "linear");
     const s = await cli("src/cli/sample.ts", [out, "--n", "3", "--length", "45"]);
     assert.equal(s.code, 0, s.err);
     assert.match(s.out, /length 45\.0 mm/);
@@ -148,7 +149,20 @@ Deno.test({
     ]);
     assert.equal(nolength.code, 1);
     assert.match(nolength.err, /^error: --condition length needs a streamline dataset/);
-    for (const d of ["x", "y"]) {
+    const image = ["--dataset", `idx:${idx}`, "--model", "conv", ...base];
+    const up = await cli("src/cli/train.ts", [
+      ...image,
+      "--upsample",
+      "linear",
+      "--out",
+      `${dir}/u`,
+    ]);
+    assert.equal(up.code, 1);
+    assert.match(up.err, /--upsample linear needs a sequence model \(streamlines\)[^\n]*\n?$/);
+    const upBad = await cli("src/cli/train.ts", [...image, "--upsample", "cubic"]);
+    assert.equal(upBad.code, 1);
+    assert.match(upBad.err, /^error: --upsample: 'cubic' is not transposed or linear/);
+    for (const d of ["x", "y", "u"]) {
       await assert.rejects(Deno.stat(`${dir}/${d}`), Deno.errors.NotFound, "no run folder left");
     }
   },

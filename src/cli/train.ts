@@ -74,6 +74,7 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "decoder-kernels",
   "decoder-strides",
   "batchnorm",
+  "upsample",
   "kl-schedule",
   "free-bits",
   "ae",
@@ -219,7 +220,8 @@ await runMain(async () => {
         `  mean point-wise reconstruction distance ${s.stats.distanceMm.toFixed(2)} mm ` +
           `(bundle width ${s.input.widthMm!.toFixed(1)} mm)` +
           (s.stats.length
-            ? `; asked vs produced length correlation ${s.stats.length.correlation.toFixed(3)}`
+            ? `; asked vs produced length correlation ${s.stats.length.correlation.toFixed(3)}` +
+              ` (at z = 0: ${s.stats.length.correlationAtMean.toFixed(3)})`
             : ""),
       );
     }

@@ -65,7 +65,7 @@ export interface StreamlineStats {
   /** The same per bundle, with the bundle's width and held-out count. */
   bundles: { name: string; distanceMm: number; widthMm: number; count: number }[];
   /** Length-conditioned models: asked vs produced sample lengths and their correlation. */
-  length?: { asked: number[]; produced: number[]; producedArc: number[]; correlation: number };
+  length?: LengthCheck;
 }
 
 function rows(flat: Float32Array, n: number, F: number): Float32Array[] {
@@ -157,7 +157,9 @@ export async function streamlineReport(
       `length conditioning: correlation ${l.correlation.toFixed(3)} between ${l.asked.length} ` +
         `asked lengths (${Math.min(...l.asked).toFixed(0)}-${
           Math.max(...l.asked).toFixed(0)
-        } mm) and the lengths of the samples`,
+        } mm) and the lengths of the samples (${
+          l.correlationAtMean.toFixed(3)
+        } for the prior mean z = 0 decoded at the same lengths)`,
     );
     const few = [0.1, 0.5, 0.9].map((q) => Math.round(q * (l.asked.length - 1)));
     const decoded = await trainer.samples(few.length, seed + 1, few.map((i) => l.asked[i]));
@@ -170,19 +172,33 @@ export async function streamlineReport(
   return { input: { views, distanceMm: stats.distanceMm, widthMm: meanWidth, lines }, stats };
 }
 
+/** What {@linkcode lengthCheck} measured. */
+export interface LengthCheck {
+  /** Asked lengths, mm. */
+  asked: number[];
+  /** Lengths of the samples, mm, through 32 evenly spaced points. */
+  produced: number[];
+  /** Full 256-point arc lengths of the samples, mm. */
+  producedArc: number[];
+  /** Pearson correlation of asked and produced. */
+  correlation: number;
+  /** The same correlation for the decoded prior mean (z = 0) at each asked length. */
+  correlationAtMean: number;
+}
+
 /**
  * Samples at `n` asked lengths spread evenly over the 5th to 95th percentile of the training
  * lengths, each from its own prior draw. The produced length is measured in mm through 32
  * evenly spaced points of the decoded streamline ({@linkcode coarseLength}: robust to the
- * point-wise jitter a decoder leaves); `producedArc` is the full 256-point arc length.
+ * point-wise jitter a decoder leaves); `producedArc` is the full 256-point arc length. The
+ * prior mean decoded at the same lengths shows how far the decoder follows the condition
+ * when z is not in the way.
  */
 export async function lengthCheck(
   trainer: Trainer,
   data: Dataset,
   { n = 100, seed = 0 } = {},
-): Promise<
-  { asked: number[]; produced: number[]; producedArc: number[]; correlation: number }
-> {
+): Promise<LengthCheck> {
   const sorted = [...data.train.lengths!].sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))];
   const lo = q(0.05), hi = q(0.95);
@@ -191,10 +207,13 @@ export async function lengthCheck(
   const out = await trainer.samples(n, seed, asked);
   const mm = rows(out, n, F).map((s) => denormalize(s, data.streamlines!.normalization));
   const produced = mm.map((s) => coarseLength(s));
+  const atMean = rows(await trainer.decode(new Float32Array(n * trainer.model.z), n, asked), n, F)
+    .map((s) => coarseLength(denormalize(s, data.streamlines!.normalization)));
   return {
     asked,
     produced,
     producedArc: mm.map(arcLength),
     correlation: correlation(asked, produced),
+    correlationAtMean: correlation(asked, atMean),
   };
 }

@@ -13,6 +13,8 @@ import { leakyReluBackward, leakyReluForward, sigmoidForward } from "./activatio
 import { type AdamHyper, adamStep } from "./adam.ts";
 import { batchNormBackward, batchNormForward, batchNormForwardEval } from "./batchnorm.ts";
 import { conv2dBackward, conv2dForward } from "./conv2d.ts";
+import type { Upsample1dShape } from "../nn/upsample1d.ts";
+import { upsample1dBackward, upsample1dForward } from "./upsample1d.ts";
 import { convTranspose2dBackward, convTranspose2dForward } from "./conv_transpose2d.ts";
 import { appendCondition, concatBackward } from "./concat.ts";
 import { denseBackward, denseForward } from "./dense.ts";
@@ -30,6 +32,8 @@ interface Block {
   channels: number;
   bn: string | null;
   activated: boolean;
+  /** A "linear" decoder layer's upsampling of its input (`input` is the upsampled map). */
+  up?: Upsample1dShape;
 }
 
 /** The forward's outputs and what the backward needs. */
@@ -112,16 +116,20 @@ function decode(
   g.decoder.forEach((s0, j) => {
     const s = { ...s0, batch: B };
     const w = P(`decoder.convt.${j}.weight`);
+    const up = g.upsample[j]
+      ? { rows: B * s.height, width: s.width / 2, channels: s.inChannels }
+      : undefined;
+    if (up) h = upsample1dForward(h, up);
     const pre = convTranspose2dForward(h, w, bias(P, `decoder.convt.${j}`, s.outChannels), s);
     if (j === g.decoder.length - 1) {
       const channels = s.outChannels;
-      dec.push({ input: h, pre, normed: pre, rows: 0, channels, bn: null, activated: false });
+      dec.push({ input: h, pre, normed: pre, rows: 0, channels, bn: null, activated: false, up });
       h = pre;
       return;
     }
     const bn = cfg.batchnorm ? `decoder.bn.${j}` : null;
     const r = block(cfg, P, train, h, pre, s.outChannels, bn);
-    dec.push(r.b);
+    dec.push({ ...r.b, up });
     h = r.h;
   });
   return { dec, logits: h };
@@ -225,7 +233,7 @@ export function convVaeStep(
     });
     G(`${name}.weight`).set(r.dw);
     if (layout.has(`${name}.bias`)) G(`${name}.bias`).set(r.db);
-    d = r.dx;
+    d = b.up ? upsample1dBackward(r.dx, b.up) : r.dx;
   }
   const flat = g.map[0] * g.map[1] * g.map[2];
   let r = denseBackward(d, f.zc, P("decoder.dense.weight"), {

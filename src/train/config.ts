@@ -34,6 +34,8 @@ export interface TrainConfig {
   "decoder-strides": number[];
   /** conv: batch norm after each conv but the last. */
   batchnorm: "on" | "off";
+  /** conv, sequences: how stride-2 decoder layers upsample (transposed conv, or linear + conv). */
+  upsample: "transposed" | "linear";
   /** Latent dimensions (0 in DEFAULTS: the model's own default, 20 for mlp, 16 for conv). */
   z: number;
   /** Passes over the training set. */
@@ -76,6 +78,7 @@ export const DEFAULTS: TrainConfig = {
   "decoder-kernels": [...CONV_DEFAULTS.decoderKernels],
   "decoder-strides": [...CONV_DEFAULTS.decoderStrides],
   batchnorm: "on",
+  upsample: "transposed",
   z: 0,
   epochs: 10,
   batch: 128,
@@ -131,6 +134,7 @@ export const HELP: Record<keyof TrainConfig, string> = {
   "decoder-kernels": "conv: decoder kernel size per layer",
   "decoder-strides": "conv: decoder stride per layer",
   batchnorm: "conv: on | off (batch norm after each conv but the last)",
+  upsample: "streamlines: transposed (stride-2 transposed conv) | linear (2x linear, then conv)",
   z: "latent dimensions (0: 20 for mlp, 16 for conv)",
   epochs: "passes over the training set",
   batch: "examples per step",
@@ -192,6 +196,11 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
     case "condition":
       if (v !== "none" && v !== "label" && v !== "length") {
         throw new ConfigError(`--condition: '${v}' is not none, label or length`);
+      }
+      return v;
+    case "upsample":
+      if (v !== "transposed" && v !== "linear") {
+        throw new ConfigError(`--upsample: '${v}' is not transposed or linear`);
       }
       return v;
     case "batchnorm":

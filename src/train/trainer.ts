@@ -132,6 +132,7 @@ export function modelConfig(
     decoderKernels: c["decoder-kernels"],
     decoderStrides: c["decoder-strides"],
     batchnorm: c.batchnorm === "on",
+    upsample: c.upsample,
     // The streamlines model uses ReLU (the tractography seeds); the image model LeakyReLU.
     leak: c.model === "streamlines" ? 0 : 0.2,
   };

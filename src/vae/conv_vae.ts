@@ -13,6 +13,9 @@
  * statistics in a training step and the running statistics everywhere else (test loss,
  * reconstructions, samples, metrics, the exported decoder). Running statistics live in the
  * flat parameter buffer as untrained buffers, so checkpoints and resume carry them.
+ * BatchNorm and the LeakyReLU after it run fused (batchNormLeaky*: one elementwise pass each
+ * way instead of two, the normed values never stored), with the same numbers as the two
+ * layers run apart.
  *
  * Legend: B batch, H x W x C image, h x w x c the encoder's last feature map, Z latent size.
  */
@@ -20,12 +23,16 @@
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import { upsample1dBackward, upsample1dForward } from "../nn/upsample1d.ts";
 import { activationBackward, activationForward } from "../nn/activation.ts";
 import { type AdamConfig, adamStep } from "../nn/adam.ts";
 import {
   batchNormBackward,
   batchNormForward,
   batchNormForwardEval,
+  batchNormLeakyBackward,
+  batchNormLeakyForward,
+  batchNormLeakyForwardEval,
   type BatchNormShape,
 } from "../nn/batchnorm.ts";
 import { conv2dBackward, conv2dForward, conv2dOutputSize, type Conv2dShape } from "../nn/conv2d.ts";
@@ -80,6 +87,12 @@ export interface ConvVaeConfig extends VaeLossConfig {
   batchnorm: boolean;
   /** LeakyReLU's negative slope. */
   leak: number;
+  /**
+   * How a decoder layer with stride 2 upsamples: "transposed" (a stride-2 transposed
+   * convolution, the default) or "linear" (sequences only: linear 2x upsampling, then a
+   * stride-1 transposed convolution with the same kernel and channels - "resize-convolution").
+   */
+  upsample?: "transposed" | "linear";
 }
 
 /** The settings of DESIGN.md's `conv` model for 28 x 28 x 1 images. */
@@ -100,6 +113,8 @@ export interface ConvVaeGeometry {
   encoder: Conv2dShape[];
   /** Decoder layers' transposed-conv shapes at batch 1. */
   decoder: ConvTranspose2dShape[];
+  /** Per decoder layer: its input is first upsampled 2x along the width (upsample "linear"). */
+  upsample: boolean[];
   /** The encoder's last feature map [h, w, c], flattened for the dense head. */
   map: [number, number, number];
 }
@@ -145,18 +160,26 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
   }
   const map: [number, number, number] = [h, w, c];
   const decoder: ConvTranspose2dShape[] = [];
+  const upsample: boolean[] = [];
+  const linear = cfg.upsample === "linear";
+  need(
+    !linear || (oneD && cfg.decoderStrides.every((s) => s === 1 || s === 2)),
+    "--upsample linear needs a sequence model (streamlines) with decoder strides of 1 or 2",
+  );
   for (let j = 0; j < m; j++) {
+    const up = linear && cfg.decoderStrides[j] === 2;
     const s: ConvTranspose2dShape = {
       batch: 1,
       height: h,
-      width: w,
+      width: up ? 2 * w : w,
       inChannels: c,
       outChannels: cfg.decoderFilters[j],
       kernel: square(cfg.decoderKernels[j]),
-      stride: square(cfg.decoderStrides[j]),
+      stride: square(up ? 1 : cfg.decoderStrides[j]),
       padding: "same",
     };
     decoder.push(s);
+    upsample.push(up);
     ({ height: h, width: w } = convTranspose2dOutputSize(s));
     c = cfg.decoderFilters[j];
   }
@@ -166,7 +189,7 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
       `${cfg.channels}; make --decoder-strides multiply back what --strides divide, and end ` +
       `--decoder-filters with ${cfg.channels}`,
   );
-  return { encoder, decoder, map };
+  return { encoder, decoder, upsample, map };
 }
 
 /** Parameter names and shapes (running statistics last, as buffers). */
@@ -214,17 +237,26 @@ function biasOf(state: ModelState, prefix: string) {
   return { b: L.view(state.params, name), db: L.view(state.grads, name) };
 }
 
+/**
+ * Build-time switches, read when a step is built. `fuseBatchNorm` false runs BatchNorm and
+ * LeakyReLU as separate passes (the numbers are the same): for benchmarks of the fusion.
+ */
+export const convVaeTuning = { fuseBatchNorm: true };
+
 /** One conv (or transposed conv) + [BN] + [LeakyReLU] block's tensors, for the backward. */
 interface Block {
   input: Tensor;
   pre: Tensor;
-  normed: Tensor;
+  /** BN's output, the LeakyReLU's input; null when BN and LeakyReLU ran fused. */
+  normed: Tensor | null;
   out: Tensor;
   mean?: Tensor;
   rstd?: Tensor;
   bnShape?: BatchNormShape;
   prefix: string;
   activated: boolean;
+  /** A "linear" decoder layer's input upsampled 2x (the convolution's input); else absent. */
+  upsampled?: Tensor;
 }
 
 /** Conv output -> BatchNorm (batch or running statistics) -> LeakyReLU, as configured. */
@@ -239,32 +271,48 @@ async function normAndActivate(
   train: boolean,
   mk: MakeTensor,
   name: string,
-): Promise<{ dispatches: Dispatch[]; normed: Tensor; out: Tensor; extra: Partial<Block> }> {
+): Promise<
+  { dispatches: Dispatch[]; normed: Tensor | null; out: Tensor; extra: Partial<Block> }
+> {
   const P = (n: string) => state.layout.view(state.params, n);
   const dispatches: Dispatch[] = [];
-  let normed = pre;
-  const extra: Partial<Block> = {};
-  if (bnName) {
-    normed = mk(`${name}.bn`, [...pre.shape]);
-    const shape = { rows, channels };
-    const stats = {
-      gamma: P(`${bnName}.gamma`),
-      beta: P(`${bnName}.beta`),
-      runningMean: P(`${bnName}.running_mean`),
-      runningVar: P(`${bnName}.running_var`),
-    };
-    if (train) {
-      const mean = mk(`${name}.bn_mean`, [channels]);
-      const rstd = mk(`${name}.bn_rstd`, [channels]);
-      dispatches.push(
-        ...await batchNormForward(gpu, { y: normed, x: pre, mean, rstd, ...stats }, shape),
-      );
-      Object.assign(extra, { mean, rstd, bnShape: shape });
-    } else {
-      dispatches.push(...await batchNormForwardEval(gpu, { y: normed, x: pre, ...stats }, shape));
-    }
-  }
   const out = mk(`${name}.h`, [...pre.shape]);
+  if (!bnName) {
+    dispatches.push(await activationForward(gpu, "leaky_relu", { y: out, x: pre }, cfg.leak));
+    return { dispatches, normed: pre, out, extra: {} };
+  }
+  const shape = { rows, channels };
+  const stats = {
+    gamma: P(`${bnName}.gamma`),
+    beta: P(`${bnName}.beta`),
+    runningMean: P(`${bnName}.running_mean`),
+    runningVar: P(`${bnName}.running_var`),
+  };
+  const extra: Partial<Block> = {};
+  const saved = () => {
+    const mean = mk(`${name}.bn_mean`, [channels]);
+    const rstd = mk(`${name}.bn_rstd`, [channels]);
+    Object.assign(extra, { mean, rstd, bnShape: shape });
+    return { mean, rstd };
+  };
+  // The fused backward masks by the sign of the activated output, which is the normed
+  // value's sign only for a leak >= 0.
+  if (convVaeTuning.fuseBatchNorm && cfg.leak >= 0) {
+    const t = { h: out, x: pre, ...stats };
+    dispatches.push(
+      ...train
+        ? await batchNormLeakyForward(gpu, { ...t, ...saved() }, shape, cfg.leak)
+        : await batchNormLeakyForwardEval(gpu, t, shape, cfg.leak),
+    );
+    return { dispatches, normed: null, out, extra };
+  }
+  const normed = mk(`${name}.bn`, [...pre.shape]);
+  const t = { y: normed, x: pre, ...stats };
+  dispatches.push(
+    ...train
+      ? await batchNormForward(gpu, { ...t, ...saved() }, shape)
+      : await batchNormForwardEval(gpu, t, shape),
+  );
   dispatches.push(await activationForward(gpu, "leaky_relu", { y: out, x: normed }, cfg.leak));
   return { dispatches, normed, out, extra };
 }
@@ -309,23 +357,38 @@ async function decoderForward(
     const last = j === g.decoder.length - 1;
     const pre = mk(last ? "logits" : `decoder.convt.${j}.pre`, [B, H, W, C]);
     const prefix = `decoder.convt.${j}`;
+    let upsampled: Tensor | undefined;
+    if (g.upsample[j]) {
+      upsampled = mk(`decoder.up.${j}`, [B, s.height, s.width, s.inChannels]);
+      const shape = { rows: B * s.height, width: s.width / 2, channels: s.inChannels };
+      dispatches.push(await upsample1dForward(gpu, { y: upsampled, x: input }, shape));
+    }
     dispatches.push(
       ...await convTranspose2dForward(gpu, {
         y: pre,
-        x: input,
+        x: upsampled ?? input,
         w: P(`${prefix}.weight`),
         b: biasOf(state, prefix).b,
       }, s),
     );
     if (last) {
-      blocks.push({ input, pre, normed: pre, out: pre, prefix, activated: false });
+      blocks.push({ input, pre, normed: pre, out: pre, prefix, activated: false, upsampled });
       input = pre;
       break;
     }
     const bn = cfg.batchnorm ? `decoder.bn.${j}` : null;
     const r = await normAndActivate(gpu, cfg, state, pre, B * H * W, C, bn, train, mk, prefix);
     dispatches.push(...r.dispatches);
-    blocks.push({ input, pre, normed: r.normed, out: r.out, prefix, activated: true, ...r.extra });
+    blocks.push({
+      input,
+      pre,
+      normed: r.normed,
+      out: r.out,
+      prefix,
+      activated: true,
+      upsampled,
+      ...r.extra,
+    });
     input = r.out;
   }
   // The logits [B, H, W, C] are the [B, F] the losses read: same buffer, flat shape.
@@ -364,23 +427,29 @@ async function blockGrad(
   if (!b.activated) return { dispatches: [], dpre: dOut };
   const L = state.layout;
   const dispatches: Dispatch[] = [];
-  const dnormed = mk(`${b.prefix}.dh`, [...b.pre.shape]);
-  dispatches.push(
-    await activationBackward(gpu, "leaky_relu", { dx: dnormed, dy: dOut, x: b.normed }, cfg.leak),
-  );
-  if (!bnName) return { dispatches, dpre: dnormed };
+  // d(normed), unless BN and LeakyReLU ran fused (b.normed null): their backward takes d(out).
+  let dy = dOut;
+  if (b.normed !== null) {
+    dy = mk(`${b.prefix}.dh`, [...b.pre.shape]);
+    dispatches.push(
+      await activationBackward(gpu, "leaky_relu", { dx: dy, dy: dOut, x: b.normed }, cfg.leak),
+    );
+    if (!bnName) return { dispatches, dpre: dy };
+  }
   const dpre = mk(`${b.prefix}.dpre`, [...b.pre.shape]);
+  const t = {
+    dx: dpre,
+    dgamma: L.view(state.grads, `${bnName}.gamma`),
+    dbeta: L.view(state.grads, `${bnName}.beta`),
+    x: b.pre,
+    gamma: L.view(state.params, `${bnName}.gamma`),
+    mean: b.mean!,
+    rstd: b.rstd!,
+  };
   dispatches.push(
-    ...await batchNormBackward(gpu, {
-      dx: dpre,
-      dgamma: L.view(state.grads, `${bnName}.gamma`),
-      dbeta: L.view(state.grads, `${bnName}.beta`),
-      dy: dnormed,
-      x: b.pre,
-      gamma: L.view(state.params, `${bnName}.gamma`),
-      mean: b.mean!,
-      rstd: b.rstd!,
-    }, b.bnShape!),
+    ...b.normed === null
+      ? await batchNormLeakyBackward(gpu, { ...t, dh: dOut, h: b.out }, b.bnShape!, cfg.leak)
+      : await batchNormBackward(gpu, { ...t, dy }, b.bnShape!),
   );
   return { dispatches, dpre };
 }
@@ -485,16 +554,23 @@ export async function buildConvStep(
     const r = await blockGrad(gpu, cfg, state, b, dy, bn, mk);
     bwd.push(...r.dispatches);
     const dIn = mk(j > 0 ? `decoder.convt.${j - 1}.dout` : "decoder.ddense", [...b.input.shape]);
+    // A "linear" layer: the convolution's input gradient, then the upsampling's transpose.
+    const dConvIn = b.upsampled ? mk(`decoder.up.${j}.d`, [...b.upsampled.shape]) : dIn;
     bwd.push(
       ...await convTranspose2dBackward(gpu, {
-        dx: dIn,
+        dx: dConvIn,
         dw: G(`${b.prefix}.weight`),
         db: biasOf(state, b.prefix).db,
         dy: r.dpre,
-        x: b.input,
+        x: b.upsampled ?? b.input,
         w: P(`${b.prefix}.weight`),
       }, { ...g.decoder[j], batch: B }),
     );
+    if (b.upsampled) {
+      const s = g.decoder[j];
+      const shape = { rows: B * s.height, width: s.width / 2, channels: s.inChannels };
+      bwd.push(await upsample1dBackward(gpu, { dx: dIn, dy: dConvIn }, shape));
+    }
     dy = dIn;
   }
   // A conditional decoder's input gradient d[z | c] is cut to dz.
