@@ -1,0 +1,76 @@
+/**
+ * `deno run --allow-read --allow-env bench/temperature_sweep.ts runs/NAME...`: how far a
+ * conditional run's samples follow their condition as the spread of z grows. For each run, z is
+ * a seeded prior draw scaled by a temperature t (t = 0: the prior mean, t = 1: the prior), decoded
+ * with the run's last checkpoint, and checked as the report checks it:
+ *
+ * - label runs: the nearest-class-mean classifier's agreement over 20 samples per class;
+ * - length runs: the correlation of 100 asked lengths (5th-95th percentile of the training
+ *   lengths) with the lengths of the decoded streamlines (32 evenly spaced points, mm).
+ *
+ * Prints one line per run; reads only.
+ */
+
+import { loadDataset } from "../src/data/datasets.ts";
+import { coarseLength, denormalize } from "../src/data/streamlines.ts";
+import { agreement, classMeans } from "../src/eval/classify.ts";
+import { correlation } from "../src/eval/conditional.ts";
+import { readback, write } from "../src/gpu/buffer.ts";
+import { requestGpu } from "../src/gpu/device.ts";
+import { submit } from "../src/gpu/kernel.ts";
+import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { DEFAULTS } from "../src/train/config.ts";
+import { priorSample } from "../src/train/random.ts";
+import { modelConfig } from "../src/train/trainer.ts";
+import { ModelState } from "../src/vae/common.ts";
+import { conditionRows } from "../src/vae/condition.ts";
+import { buildVaeDecode, vaeLayout } from "../src/vae/model.ts";
+
+const TEMPERATURES = [0, 0.25, 0.5, 0.75, 1];
+
+for (const dir of Deno.args) {
+  const config = { ...DEFAULTS, ...JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) };
+  const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
+  const cfg = modelConfig(config, data);
+  if (!cfg.condition) throw new Error(`${dir}: not a conditional run`);
+  const layout = vaeLayout(cfg);
+  const checkpoint = await loadCheckpoint(dir, layout);
+  const gpu = await requestGpu();
+  const state = new ModelState(gpu, layout, checkpoint.params);
+  const F = data.features;
+  let asked: number[];
+  let score: (decoded: Float32Array) => number;
+  if (cfg.condition.kind === "label") {
+    const K = cfg.condition.classes, perClass = 20;
+    const means = classMeans(data.train.images, data.train.labels!, K, F);
+    asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
+    score = (decoded) => agreement(means, K, decoded, asked).fraction;
+  } else {
+    const sorted = [...data.train.lengths!].sort((a, b) => a - b);
+    const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))];
+    const n = 100, lo = q(0.05), hi = q(0.95);
+    asked = Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
+    const norm = data.streamlines!.normalization;
+    score = (decoded) =>
+      correlation(
+        asked,
+        asked.map((_, i) => coarseLength(denormalize(decoded.slice(i * F, (i + 1) * F), norm))),
+      );
+  }
+  const n = asked.length;
+  const program = await buildVaeDecode(gpu, cfg, state, n);
+  const draw = priorSample(n * cfg.z, 0);
+  const scores: number[] = [];
+  for (const t of TEMPERATURES) {
+    write(gpu.device, program.z, draw.map((v) => v * t));
+    write(gpu.device, program.c!, conditionRows(cfg.condition, asked));
+    submit(gpu.device, program.dispatches, "temperature sweep");
+    scores.push(score(await readback(gpu.device, program.mean)));
+  }
+  const what = cfg.condition.kind === "label" ? "class agreement" : "length correlation";
+  console.log(
+    `${dir} (step ${checkpoint.step}): ${what} at temperature ` +
+      TEMPERATURES.map((t, i) => `${t} ${scores[i].toFixed(3)}`).join(", "),
+  );
+  gpu.destroy();
+}
