@@ -12,9 +12,8 @@
  */
 
 import { loadDataset } from "../src/data/datasets.ts";
-import { coarseLength, denormalize } from "../src/data/streamlines.ts";
 import { agreement, classMeans } from "../src/eval/classify.ts";
-import { correlation } from "../src/eval/conditional.ts";
+import { askedLengths, correlation, decodedLengths } from "../src/eval/conditional.ts";
 import { readback, write } from "../src/gpu/buffer.ts";
 import { requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
@@ -46,16 +45,8 @@ for (const dir of Deno.args) {
     asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
     score = (decoded) => agreement(means, K, decoded, asked).fraction;
   } else {
-    const sorted = [...data.train.lengths!].sort((a, b) => a - b);
-    const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))];
-    const n = 100, lo = q(0.05), hi = q(0.95);
-    asked = Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
-    const norm = data.streamlines!.normalization;
-    score = (decoded) =>
-      correlation(
-        asked,
-        asked.map((_, i) => coarseLength(denormalize(decoded.slice(i * F, (i + 1) * F), norm))),
-      );
+    asked = askedLengths(data, 100);
+    score = (decoded) => correlation(asked, decodedLengths(decoded, asked.length, data));
   }
   const n = asked.length;
   const program = await buildVaeDecode(gpu, cfg, state, n);

@@ -172,6 +172,20 @@ export async function streamlineReport(
   return { input: { views, distanceMm: stats.distanceMm, widthMm: meanWidth, lines }, stats };
 }
 
+/** `n` lengths, mm, spread evenly over the 5th to 95th percentile of the training lengths. */
+export function askedLengths(data: Dataset, n: number): number[] {
+  const sorted = [...data.train.lengths!].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))];
+  const lo = q(0.05), hi = q(0.95);
+  return Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
+}
+
+/** Lengths in mm ({@linkcode coarseLength}) of `n` decoded streamlines in normalized units. */
+export function decodedLengths(decoded: Float32Array, n: number, data: Dataset): number[] {
+  const norm = data.streamlines!.normalization;
+  return rows(decoded, n, data.features).map((s) => coarseLength(denormalize(s, norm)));
+}
+
 /** What {@linkcode lengthCheck} measured. */
 export interface LengthCheck {
   /** Asked lengths, mm. */
@@ -199,21 +213,17 @@ export async function lengthCheck(
   data: Dataset,
   { n = 100, seed = 0 } = {},
 ): Promise<LengthCheck> {
-  const sorted = [...data.train.lengths!].sort((a, b) => a - b);
-  const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))];
-  const lo = q(0.05), hi = q(0.95);
-  const asked = Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
+  const asked = askedLengths(data, n);
   const F = data.features;
   const out = await trainer.samples(n, seed, asked);
   const mm = rows(out, n, F).map((s) => denormalize(s, data.streamlines!.normalization));
   const produced = mm.map((s) => coarseLength(s));
-  const atMean = rows(await trainer.decode(new Float32Array(n * trainer.model.z), n, asked), n, F)
-    .map((s) => coarseLength(denormalize(s, data.streamlines!.normalization)));
+  const atMean = await trainer.decode(new Float32Array(n * trainer.model.z), n, asked);
   return {
     asked,
     produced,
     producedArc: mm.map(arcLength),
     correlation: correlation(asked, produced),
-    correlationAtMean: correlation(asked, atMean),
+    correlationAtMean: correlation(asked, decodedLengths(atMean, n, data)),
   };
 }

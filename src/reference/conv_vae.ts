@@ -8,7 +8,7 @@
  */
 
 import type { ParamLayout } from "../nn/params.ts";
-import { type ConvVaeConfig, convVaeGeometry } from "../vae/conv_vae.ts";
+import { type ConvVaeConfig, convVaeGeometry, upsampleShape } from "../vae/conv_vae.ts";
 import { leakyReluBackward, leakyReluForward, sigmoidForward } from "./activation.ts";
 import { type AdamHyper, adamStep } from "./adam.ts";
 import { batchNormBackward, batchNormForward, batchNormForwardEval } from "./batchnorm.ts";
@@ -116,9 +116,7 @@ function decode(
   g.decoder.forEach((s0, j) => {
     const s = { ...s0, batch: B };
     const w = P(`decoder.convt.${j}.weight`);
-    const up = g.upsample[j]
-      ? { rows: B * s.height, width: s.width / 2, channels: s.inChannels }
-      : undefined;
+    const up = g.upsample[j] ? upsampleShape(s, B) : undefined;
     if (up) h = upsample1dForward(h, up);
     const pre = convTranspose2dForward(h, w, bias(P, `decoder.convt.${j}`, s.outChannels), s);
     if (j === g.decoder.length - 1) {

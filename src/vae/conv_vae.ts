@@ -23,7 +23,7 @@
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, TensorView } from "../gpu/kernel.ts";
-import { upsample1dBackward, upsample1dForward } from "../nn/upsample1d.ts";
+import { upsample1dBackward, upsample1dForward, type Upsample1dShape } from "../nn/upsample1d.ts";
 import { activationBackward, activationForward } from "../nn/activation.ts";
 import { type AdamConfig, adamStep } from "../nn/adam.ts";
 import {
@@ -190,6 +190,14 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
       `--decoder-filters with ${cfg.channels}`,
   );
   return { encoder, decoder, upsample, map };
+}
+
+/**
+ * The 2x upsampling before a "linear" decoder layer of shape `s` (whose width is already the
+ * upsampled one), at batch `batch`.
+ */
+export function upsampleShape(s: ConvTranspose2dShape, batch: number): Upsample1dShape {
+  return { rows: batch * s.height, width: s.width / 2, channels: s.inChannels };
 }
 
 /** Parameter names and shapes (running statistics last, as buffers). */
@@ -360,8 +368,9 @@ async function decoderForward(
     let upsampled: Tensor | undefined;
     if (g.upsample[j]) {
       upsampled = mk(`decoder.up.${j}`, [B, s.height, s.width, s.inChannels]);
-      const shape = { rows: B * s.height, width: s.width / 2, channels: s.inChannels };
-      dispatches.push(await upsample1dForward(gpu, { y: upsampled, x: input }, shape));
+      dispatches.push(
+        await upsample1dForward(gpu, { y: upsampled, x: input }, upsampleShape(s, B)),
+      );
     }
     dispatches.push(
       ...await convTranspose2dForward(gpu, {
@@ -567,8 +576,7 @@ export async function buildConvStep(
       }, { ...g.decoder[j], batch: B }),
     );
     if (b.upsampled) {
-      const s = g.decoder[j];
-      const shape = { rows: B * s.height, width: s.width / 2, channels: s.inChannels };
+      const shape = upsampleShape(g.decoder[j], B);
       bwd.push(await upsample1dBackward(gpu, { dx: dIn, dy: dConvIn }, shape));
     }
     dy = dIn;
