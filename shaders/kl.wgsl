@@ -19,6 +19,13 @@
 //             and zero when the batch mean of dimension j's KL is below lambda.
 //   per_dim:  acc [Z] read and ADDED to: acc[j] += sum_b kl[b, j] (the per-dimension KL of
 //             the batch, summed over its rows; kl[b] = sum_j kl[b, j]); mulogvar; dims.
+//   prior_forward: kl [B] written; mulogvar [B, 2Z], prior [B, 2Z] read; dims. The KL from a
+//             learned conditional prior N(mp, exp(pv)) (one per row, from the prior network):
+//               kl[b] = 0.5 * sum_j (pv - lv + (exp(lv) + (mu - mp)^2) / exp(pv) - 1)
+//                     = 0.5 * sum_j (exp(lv - pv) - 1 - (lv - pv) + (mu - mp)^2 exp(-pv))
+//             with lv and pv both clamped to [logvar_min, logvar_max]; prior = 0 gives kl_forward.
+//   prior_backward: dmulogvar ADDED to as in backward, dprior [B, 2Z] written (the prior's
+//             only gradient): scale * dkl[b]/d[mp | pv]; mulogvar, prior read; dims.
 // Forward: invocation b writes kl[b]. Backward: invocation i = b * Z + j updates dmu and
 // dlogvar of (b, j). The grid may span two dimensions (see flat()). backward_free_bits and
 // per_dim: workgroup j (one per latent dimension) sums kl[., j] over the batch in a fixed
@@ -41,6 +48,8 @@ override WG: u32 = 256;
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;
 @group(0) @binding(1) var<storage, read> mulogvar: array<f32>;
 @group(0) @binding(2) var<uniform> dims: Dims;
+@group(0) @binding(3) var<storage, read> prior: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dprior: array<f32>;
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -87,6 +96,54 @@ fn kl_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let expm1 = logvar + expm1_minus_x(logvar);
   dmulogvar[m] += dims.scale * mulogvar[m];
   dmulogvar[l] += select(0.0, dims.scale * 0.5 * expm1, inside);
+}
+
+// One (b, j) term of the learned-prior KL, 2 * kl[b, j] = expm1_minus_x(lv - pv) + d^2 exp(-pv).
+@compute @workgroup_size(WG)
+fn kl_prior_forward(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let b = flat(gid, nwg);
+  if (b >= dims.batch) { return; }
+  let row = b * 2u * dims.z;
+  var sum = 0.0;
+  for (var j = 0u; j < dims.z; j++) {
+    let d = mulogvar[row + j] - prior[row + j];
+    let lv = clamp(mulogvar[row + dims.z + j], dims.logvar_min, dims.logvar_max);
+    let pv = clamp(prior[row + dims.z + j], dims.logvar_min, dims.logvar_max);
+    sum += expm1_minus_x(lv - pv) + d * d * exp(-pv);
+  }
+  kl[b] = 0.5 * sum;
+}
+
+// Backward of the learned-prior KL, r = exp(lv - pv), w = exp(-pv), d = mu - mp:
+//   dkl/dmu = d w;  dkl/dlogvar = 0.5 (r - 1);  dkl/dmp = -d w;
+//   dkl/dpv = -0.5 (r - 1 + d^2 w); a logvar outside the clamp bounds gets 0.
+@compute @workgroup_size(WG)
+fn kl_prior_backward(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let i = flat(gid, nwg);
+  if (i >= dims.batch * dims.z) { return; }
+  let b = i / dims.z;
+  let j = i - b * dims.z;
+  let m = b * 2u * dims.z + j;
+  let l = m + dims.z;
+  let logvar = mulogvar[l];
+  let plogvar = prior[l];
+  let inside_q = logvar >= dims.logvar_min && logvar <= dims.logvar_max;
+  let inside_p = plogvar >= dims.logvar_min && plogvar <= dims.logvar_max;
+  let x = clamp(logvar, dims.logvar_min, dims.logvar_max) -
+    clamp(plogvar, dims.logvar_min, dims.logvar_max);
+  let rm1 = x + expm1_minus_x(x);
+  let w = exp(-clamp(plogvar, dims.logvar_min, dims.logvar_max));
+  let dw = (mulogvar[m] - prior[m]) * w;
+  dmulogvar[m] += dims.scale * dw;
+  dmulogvar[l] += select(0.0, dims.scale * 0.5 * rm1, inside_q);
+  dprior[m] = -dims.scale * dw;
+  dprior[l] = select(0.0, -dims.scale * 0.5 * (rm1 + (mulogvar[m] - prior[m]) * dw), inside_p);
 }
 
 // Invocations per workgroup of the per-dimension entry points (a power of two for the tree).

@@ -153,6 +153,33 @@ const CASES: { name: string; batch: number; cfg: ConvVaeConfig }[] = [
       conditions: 1,
     },
   },
+  {
+    // The length-conditioned streamline model with a learned prior p(z | c): a network
+    // 1 -> 5 (ReLU) -> [mp | pv] whose KL gradient reaches its weights.
+    name: "1x12x3 (+1) [4,8] -> z3 (+1) -> linear-up [4,3], learned prior 1-5-6, bn, mse",
+    batch: 3,
+    cfg: {
+      ...BASE,
+      height: 1,
+      width: 12,
+      channels: 3,
+      filters: [4, 8],
+      kernels: [3, 3],
+      strides: [2, 2],
+      decoderFilters: [4, 3],
+      decoderKernels: [3, 3],
+      decoderStrides: [2, 2],
+      upsample: "linear",
+      batchnorm: true,
+      leak: 0,
+      z: 3,
+      recon: "mse",
+      beta: 0.9,
+      seed: 26,
+      conditions: 1,
+      prior: { hidden: [5] },
+    },
+  },
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };

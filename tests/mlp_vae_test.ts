@@ -77,6 +77,43 @@ const CASES: { name: string; batch: number; cfg: MlpVaeConfig }[] = [
       conditions: 1,
     },
   },
+  {
+    // A learned conditional prior p(z | c) (Sohn et al. 2015), 4 classes -> 5 (ReLU) ->
+    // [mp | pv]; the KL is taken from it, and its gradient trains the prior network. A clamp
+    // some logvars fall outside.
+    name: "(10+4)-7-3-(3+4)-7-10, label, learned prior 4-5-6, bce, clamped",
+    batch: 5,
+    cfg: {
+      inputs: 10,
+      hidden: [7],
+      z: 3,
+      recon: "bce",
+      reconWeight: 1,
+      beta: 1.3,
+      logvarClamp: [-0.5, 0.4],
+      seed: 15,
+      conditions: 4,
+      prior: { hidden: [5] },
+    },
+  },
+  {
+    // A linear prior network (no hidden layer) on one continuous value: p(z | c) with mean and
+    // log variance linear in c.
+    name: "(9+1)-6-2-(2+1)-6-9, value, learned prior 1-4, mse",
+    batch: 4,
+    cfg: {
+      inputs: 9,
+      hidden: [6],
+      z: 2,
+      recon: "mse",
+      reconWeight: 1,
+      beta: 0.8,
+      logvarClamp: [-30, 20],
+      seed: 16,
+      conditions: 1,
+      prior: { hidden: [] },
+    },
+  },
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };

@@ -141,3 +141,59 @@ export async function klPerDim(
   dispatch.bytes = 8 * s.batch * s.z + 8 * s.z;
   return dispatch;
 }
+
+/**
+ * kl [B] = per-example KL of N(mu, exp(lv)) from a learned prior N(mp, exp(pv)) given row by
+ * row in prior [B, 2Z] (mp then pv, as mulogvar): 0.5 * sum_j (pv - lv + (exp(lv) +
+ * (mu - mp)^2) / exp(pv) - 1), both logvars clamped to the same bounds. A prior of zeros gives
+ * {@linkcode klForward}.
+ */
+export async function klPriorForward(
+  gpu: Gpu,
+  t: { kl: Tensor; mulogvar: Tensor; prior: Tensor },
+  s: KlShape,
+): Promise<Dispatch> {
+  const where = "kl.kl_prior_forward";
+  const d = dims(where, s, 0);
+  expectLength(where, "kl", t.kl, s.batch);
+  expectLength(where, "mulogvar", t.mulogvar, 2 * s.batch * s.z);
+  expectLength(where, "prior", t.prior, 2 * s.batch * s.z);
+  const k = await gpu.kernel("kl");
+  const dispatch = await k.dispatch(
+    "kl_prior_forward",
+    { kl: t.kl, mulogvar: t.mulogvar, prior: t.prior, dims: d },
+    grid1d(s.batch, WG),
+  );
+  dispatch.flops = 10 * s.batch * s.z;
+  dispatch.bytes = 16 * s.batch * s.z + 4 * s.batch;
+  return dispatch;
+}
+
+/**
+ * Backward of scale * sum_b kl[b] of {@linkcode klPriorForward}: ADDS the posterior's share to
+ * dmulogvar [B, 2Z] (scale * (mu - mp) / exp(pv) and scale * 0.5 * (exp(lv - pv) - 1)) and
+ * WRITES the prior's, dprior [B, 2Z] (scale * (mp - mu) / exp(pv) and
+ * -scale * 0.5 * (exp(lv - pv) - 1 + (mu - mp)^2 / exp(pv))); a logvar outside the clamp
+ * bounds gets 0. `scale` changes with `dispatch.update("dims", { scale })`.
+ */
+export async function klPriorBackward(
+  gpu: Gpu,
+  t: { dmulogvar: Tensor; dprior: Tensor; mulogvar: Tensor; prior: Tensor },
+  s: KlShape & { scale: number },
+): Promise<Dispatch> {
+  const where = "kl.kl_prior_backward";
+  const d = dims(where, s, s.scale);
+  const n = s.batch * s.z;
+  for (const name of ["dmulogvar", "dprior", "mulogvar", "prior"] as const) {
+    expectLength(where, name, t[name], 2 * n);
+  }
+  const k = await gpu.kernel("kl");
+  const dispatch = await k.dispatch(
+    "kl_prior_backward",
+    { dmulogvar: t.dmulogvar, dprior: t.dprior, mulogvar: t.mulogvar, prior: t.prior, dims: d },
+    grid1d(n, WG),
+  );
+  dispatch.flops = 16 * n;
+  dispatch.bytes = 40 * n;
+  return dispatch;
+}

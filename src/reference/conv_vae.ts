@@ -20,6 +20,7 @@ import { appendCondition, concatBackward } from "./concat.ts";
 import { denseBackward, denseForward } from "./dense.ts";
 import { klBackward, klForward } from "./kl.ts";
 import { latentBackward, latentForward, normals } from "./latent.ts";
+import { priorBackward, priorForward, priorKl, type ReferencePrior } from "./prior.ts";
 import type { ReferenceStep } from "./mlp_vae.ts";
 import { bceBackward, bceForward, mseBackward, mseForward } from "./recon.ts";
 
@@ -53,6 +54,8 @@ export interface ConvReferenceForward {
   z: Float64Array;
   /** The decoder's input: z, or [z | c] for a conditional model. */
   zc: Float64Array;
+  /** The learned prior's forward, for a model with one. */
+  prior?: ReferencePrior;
 }
 
 function view(flat: Float64Array, layout: ParamLayout, name: string): Float64Array {
@@ -186,8 +189,9 @@ export function convVaeForward(
   const { dec, logits } = decode(cfg, P, train, zc, B);
   const F = cfg.height * cfg.width * cfg.channels;
   const recon = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F);
-  const kl = klForward(mulogvar, B, Z, lo, hi);
-  return { mulogvar, logits, recon, kl, params: out, enc, dec, features, z, zc };
+  const prior = cfg.prior ? priorForward(cfg, layout, params, c!, B) : undefined;
+  const kl = prior ? priorKl(cfg, mulogvar, prior, B) : klForward(mulogvar, B, Z, lo, hi);
+  return { mulogvar, logits, recon, kl, params: out, enc, dec, features, z, zc, prior };
 }
 
 /**
@@ -245,8 +249,11 @@ export function convVaeStep(
     ? concatBackward(r.dx, { batch: B, positions: 1, features: Z, conditions: C })
     : r.dx;
   const dmulogvar = latentBackward(dz, eps, f.mulogvar, B, Z, lo, hi);
-  const dkl = klBackward(f.mulogvar, B, Z, lo, hi, cfg.beta / B);
-  for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += dkl[i];
+  if (f.prior) priorBackward(cfg, layout, params, grads, f.mulogvar, dmulogvar, f.prior, B);
+  else {
+    const dkl = klBackward(f.mulogvar, B, Z, lo, hi, cfg.beta / B);
+    for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += dkl[i];
+  }
   r = denseBackward(dmulogvar, f.features, P("encoder.head.weight"), {
     batch: B,
     inFeatures: flat,

@@ -90,3 +90,60 @@ export function klFreeBits(
   for (const v of klPerDim(mulogvar, batch, z, lo, hi)) s += Math.max(batch * freeBits, v);
   return s;
 }
+
+/**
+ * KL of N(mu, exp(lv)) from a learned prior N(mp, exp(pv)) per example, prior [B, 2Z] laid
+ * out as mulogvar, both logvars clamped to [lo, hi]: 0.5 * sum_j (pv - lv + (exp(lv) +
+ * (mu - mp)^2) / exp(pv) - 1).
+ */
+export function klPriorForward(
+  mulogvar: Float64Array,
+  prior: Float64Array,
+  batch: number,
+  z: number,
+  lo: number,
+  hi: number,
+): Float64Array {
+  const kl = new Float64Array(batch);
+  const c = (v: number) => Math.min(Math.max(v, lo), hi);
+  for (let b = 0; b < batch; b++) {
+    let s = 0;
+    for (let j = 0; j < z; j++) {
+      const m = b * 2 * z + j, l = m + z;
+      const lv = c(mulogvar[l]), pv = c(prior[l]);
+      s += pv - lv + (Math.exp(lv) + (mulogvar[m] - prior[m]) ** 2) / Math.exp(pv) - 1;
+    }
+    kl[b] = 0.5 * s;
+  }
+  return kl;
+}
+
+/**
+ * Gradients of scale * sum_b kl[b] of {@linkcode klPriorForward} with respect to mulogvar and
+ * to prior (each [B, 2Z]); zero for a logvar outside [lo, hi].
+ */
+export function klPriorBackward(
+  mulogvar: Float64Array,
+  prior: Float64Array,
+  batch: number,
+  z: number,
+  lo: number,
+  hi: number,
+  scale: number,
+): { dmulogvar: Float64Array; dprior: Float64Array } {
+  const dq = new Float64Array(batch * 2 * z), dp = new Float64Array(batch * 2 * z);
+  const c = (v: number) => Math.min(Math.max(v, lo), hi);
+  const inside = (v: number) => v >= lo && v <= hi;
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < z; j++) {
+      const m = b * 2 * z + j, l = m + z;
+      const d = mulogvar[m] - prior[m], w = Math.exp(-c(prior[l]));
+      const r = Math.exp(c(mulogvar[l]) - c(prior[l]));
+      dq[m] = scale * d * w;
+      dp[m] = -scale * d * w;
+      dq[l] = inside(mulogvar[l]) ? scale * 0.5 * (r - 1) : 0;
+      dp[l] = inside(prior[l]) ? -scale * 0.5 * (r - 1 + d * d * w) : 0;
+    }
+  }
+  return { dmulogvar: dq, dprior: dp };
+}

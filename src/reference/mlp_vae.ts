@@ -15,6 +15,7 @@ import { appendCondition, concatBackward } from "./concat.ts";
 import { denseBackward, denseForward } from "./dense.ts";
 import { klBackward, klForward } from "./kl.ts";
 import { latentBackward, latentForward, normals } from "./latent.ts";
+import { priorBackward, priorForward, priorKl, type ReferencePrior } from "./prior.ts";
 import { bceBackward, bceForward, mseBackward, mseForward } from "./recon.ts";
 
 /** Loss terms (batch means, nats per example) and the flat gradient of the loss. */
@@ -64,6 +65,8 @@ export interface ReferenceForward {
   headK: number;
   last: Float64Array;
   lastK: number;
+  /** The learned prior's forward, for a model with one. */
+  prior?: ReferencePrior;
 }
 
 /**
@@ -105,8 +108,9 @@ export function mlpVaeForward(
   });
   const logits = denseForward(g, P("decoder.out.weight"), P("decoder.out.bias"), sh(B, width, F));
   const recon = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F);
-  const kl = klForward(mulogvar, B, Z, lo, hi);
-  return { mulogvar, z, logits, recon, kl, enc, dec, headIn, headK, last: g, lastK: width };
+  const prior = cfg.prior ? priorForward(cfg, layout, params, c!, B) : undefined;
+  const kl = prior ? priorKl(cfg, mulogvar, prior, B) : klForward(mulogvar, B, Z, lo, hi);
+  return { mulogvar, z, logits, recon, kl, enc, dec, headIn, headK, last: g, lastK: width, prior };
 }
 
 /**
@@ -150,8 +154,11 @@ export function mlpVaeStep(
     ? concatBackward(d.dx, { batch: B, positions: 1, features: Z, conditions: C })
     : d.dx;
   const dmulogvar = latentBackward(dz, eps, mulogvar, B, Z, lo, hi);
-  const dkl = klBackward(mulogvar, B, Z, lo, hi, cfg.beta / B);
-  for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += dkl[i];
+  if (f.prior) priorBackward(cfg, layout, params, grads, mulogvar, dmulogvar, f.prior, B);
+  else {
+    const dkl = klBackward(mulogvar, B, Z, lo, hi, cfg.beta / B);
+    for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += dkl[i];
+  }
   d = denseBackward(dmulogvar, headIn, P("encoder.head.weight"), sh(B, headK, 2 * Z));
   G("encoder.head.weight").set(d.dW);
   G("encoder.head.bias").set(d.db);

@@ -13,10 +13,11 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Dispatch, TensorView } from "../gpu/kernel.ts";
 import { concatForward } from "../nn/concat.ts";
 import { gatherBatch } from "../nn/gather.ts";
-import { klBackward } from "../nn/kl.ts";
+import { klBackward, klPriorBackward, klPriorForward } from "../nn/kl.ts";
 import {
   latentBackward,
   latentBackwardKl,
+  latentForward,
   latentForwardKl,
   type LatentShape,
 } from "../nn/latent.ts";
@@ -25,6 +26,7 @@ import type { ParamLayout } from "../nn/params.ts";
 import { accumulate, finiteGuard } from "../nn/reduce.ts";
 import { mulberry32 } from "../train/random.ts";
 import type { Condition } from "./condition.ts";
+import { denseStack, denseStackBackward, type Layer } from "./dense_stack.ts";
 
 /** Latent and loss settings every model has. */
 export interface VaeLossConfig {
@@ -53,6 +55,70 @@ export interface VaeLossConfig {
   conditions?: number;
   /** What the conditions mean (labels, or lengths with their scaling); with `conditions`. */
   condition?: Condition;
+  /**
+   * A learned conditional prior p(z | c) = N(mp(c), exp(pv(c))) (Sohn et al. 2015) in place
+   * of N(0, I): a dense network c -> hidden (ReLU) -> [mp | pv] trained with the rest; the
+   * KL term is then KL(q(z | x, c) || p(z | c)) and samples are drawn from p(z | c).
+   * Conditional models only; absent: the standard normal prior.
+   */
+  prior?: { hidden: number[] };
+}
+
+/** Add a learned prior's parameters (prior.i.*, prior.head.*) to a layout, if it has one. */
+export function addPriorLayout(layout: ParamLayout, cfg: VaeLossConfig): void {
+  if (!cfg.prior) return;
+  let width = cfg.conditions ?? 0;
+  if (!width) throw new Error("a learned prior (--prior learned) needs a --condition");
+  cfg.prior.hidden.forEach((h, i) => {
+    layout.add(`prior.${i}.weight`, [width, h]);
+    layout.add(`prior.${i}.bias`, [h]);
+    width = h;
+  });
+  layout.add("prior.head.weight", [width, 2 * cfg.z]);
+  layout.add("prior.head.bias", [2 * cfg.z]);
+}
+
+/** The learned prior's network on a batch of conditions, and its output [mp | pv]. */
+export interface PriorNet {
+  /** Forward dispatches: c -> hidden -> prior. */
+  dispatches: Dispatch[];
+  /** Saved layers for the backward. */
+  layers: Layer[];
+  /** [B, 2Z]: the prior's mean then its log variance per row, as mulogvar. */
+  prior: Tensor;
+}
+
+/** The learned prior's forward on conditions `c` [B, C]; undefined for N(0, I). */
+export async function priorNetwork(
+  gpu: Gpu,
+  cfg: VaeLossConfig,
+  state: ModelState,
+  c: Tensor | undefined,
+  mk: MakeTensor,
+): Promise<PriorNet | undefined> {
+  if (!cfg.prior) return undefined;
+  if (!c) throw new Error("a learned prior needs the batch's conditions");
+  const B = c.shape[0];
+  const out = { name: "prior", param: "prior.head", width: 2 * cfg.z };
+  const s = await denseStack(gpu, state, "prior", cfg.prior.hidden, c, c.shape[1], out, B, mk);
+  return { dispatches: s.dispatches, layers: s.layers, prior: s.y };
+}
+
+/**
+ * The learned prior on its own for `batch` conditions at a time (sampling): write `c`, run
+ * `dispatches`, read `prior` [B, 2Z].
+ */
+export async function buildPriorProgram(
+  gpu: Gpu,
+  cfg: VaeLossConfig,
+  state: ModelState,
+  batch: number,
+): Promise<{ c: Tensor; prior: Tensor; dispatches: Dispatch[] }> {
+  const mk = (name: string, shape: number[]) => new Tensor(gpu.device, "f32", shape, name);
+  const c = mk("prior.c", [batch, cfg.conditions ?? 0]);
+  const net = await priorNetwork(gpu, cfg, state, c, mk);
+  if (!net) throw new Error("this model has no learned prior");
+  return { c, prior: net.prior, dispatches: net.dispatches };
 }
 
 /**
@@ -132,8 +198,9 @@ export function latentShape(cfg: VaeLossConfig, batch: number, stream: number): 
 }
 
 /**
- * z = mu + exp(0.5 clamp(logvar)) eps from mulogvar [B, 2Z], eps drawn on the GPU, and in
- * the same pass each example's KL (the closed form of kl.wgsl) into `kl` [B].
+ * z = mu + exp(0.5 clamp(logvar)) eps from mulogvar [B, 2Z], eps drawn on the GPU, and each
+ * example's KL (the closed form of kl.wgsl) into `kl` [B]: from N(0, I) in the same pass, or
+ * with a learned prior [B, 2Z] (from {@linkcode priorNetwork}) from that, in a second pass.
  */
 export async function sampleLatent(
   gpu: Gpu,
@@ -141,12 +208,24 @@ export async function sampleLatent(
   mulogvar: Tensor,
   counter: Tensor,
   mk: MakeTensor,
-): Promise<{ dispatch: Dispatch; z: Tensor; eps: Tensor; kl: Tensor }> {
+  prior?: Tensor,
+): Promise<{ dispatches: Dispatch[]; z: Tensor; eps: Tensor; kl: Tensor }> {
   const z = mk("z", [latent.batch, latent.z]);
   const eps = mk("eps", [latent.batch, latent.z]);
   const kl = mk("kl", [latent.batch]);
-  const dispatch = await latentForwardKl(gpu, { z, eps, kl, mulogvar, counter }, latent);
-  return { dispatch, z, eps, kl };
+  if (!prior) {
+    return {
+      dispatches: [await latentForwardKl(gpu, { z, eps, kl, mulogvar, counter }, latent)],
+      z,
+      eps,
+      kl,
+    };
+  }
+  const dispatches = [
+    await latentForward(gpu, { z, eps, mulogvar, counter }, latent),
+    await klPriorForward(gpu, { kl, mulogvar, prior }, latent),
+  ];
+  return { dispatches, z, eps, kl };
 }
 
 /**
@@ -197,17 +276,45 @@ export async function lossesAndMetrics(
 
 /**
  * dz -> d[mu | logvar] through the sample plus the KL's share (beta / B per example), in one
- * pass; with free bits, the sample's backward and then `klBackward`'s gated share. The
+ * pass; with free bits, the sample's backward and then `klBackward`'s gated share; with a
+ * learned prior (`prior`, and the `state` it writes gradients to), the sample's backward, the
+ * KL's share to both the posterior and the prior, and the prior network's backward. The
  * returned `klBackward` is the dispatch whose `scale` a KL schedule changes.
  */
 export async function latentGrad(
   gpu: Gpu,
   cfg: VaeLossConfig,
-  t: { dz: Tensor; eps: Tensor; mulogvar: Tensor },
+  t: { dz: Tensor; eps: Tensor; mulogvar: Tensor; prior?: PriorNet; state?: ModelState },
   latent: LatentShape,
   mk: MakeTensor,
 ): Promise<{ dispatches: Dispatch[]; klBackward: Dispatch; dmulogvar: Tensor }> {
   const dmulogvar = mk("dmulogvar", [latent.batch, 2 * latent.z]);
+  if (t.prior) {
+    if (cfg.freeBits) throw new Error("--free-bits does not work with --prior learned");
+    const { prior, layers } = t.prior;
+    const dprior = mk("dprior", [latent.batch, 2 * latent.z]);
+    const sample = await latentBackward(
+      gpu,
+      { dmulogvar, dz: t.dz, eps: t.eps, mulogvar: t.mulogvar },
+      latent,
+    );
+    const kl = await klPriorBackward(gpu, { dmulogvar, dprior, mulogvar: t.mulogvar, prior }, {
+      ...latent,
+      scale: cfg.beta / latent.batch,
+    });
+    const names = [...cfg.prior!.hidden.map((_, i) => `prior.${i}`), "prior.head"];
+    const net = await denseStackBackward(
+      gpu,
+      t.state!,
+      names,
+      layers,
+      dprior,
+      undefined,
+      latent.batch,
+      mk,
+    );
+    return { dispatches: [sample, kl, ...net], klBackward: kl, dmulogvar };
+  }
   if (!cfg.freeBits) {
     const fused = await latentBackwardKl(gpu, {
       dmulogvar,

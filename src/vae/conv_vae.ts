@@ -46,6 +46,7 @@ import { concatBackward } from "../nn/concat.ts";
 import { denseBackward, denseForward } from "../nn/dense.ts";
 import { ParamLayout } from "../nn/params.ts";
 import {
+  addPriorLayout,
   type BatchSource,
   type DecodeProgram,
   gatherInput,
@@ -54,6 +55,7 @@ import {
   lossesAndMetrics,
   type MakeTensor,
   type ModelState,
+  priorNetwork,
   sampleLatent,
   type StepProgram,
   tensorMaker,
@@ -227,6 +229,7 @@ export function convVaeLayout(cfg: ConvVaeConfig): ParamLayout {
     const [part, , i] = name.split(".");
     return part === "encoder" ? g.encoder[Number(i)].outChannels : g.decoder[Number(i)].outChannels;
   };
+  addPriorLayout(layout, cfg);
   for (const b of bn) {
     layout.add(`${b}.gamma`, [channelsOf(b)]);
     layout.add(`${b}.beta`, [channelsOf(b)]);
@@ -530,14 +533,17 @@ export async function buildConvStep(
     }, head),
   );
   const latent = latentShape(cfg, B, stream);
-  const { dispatch: sample, z, eps, kl } = await sampleLatent(
+  const prior = await priorNetwork(gpu, cfg, state, c, mk);
+  if (prior) fwd.push(...prior.dispatches);
+  const { dispatches: sample, z, eps, kl } = await sampleLatent(
     gpu,
     latent,
     mulogvar,
     state.counter,
     mk,
+    prior?.prior,
   );
-  fwd.push(sample);
+  fwd.push(...sample);
   const dec = await decoderForward(gpu, cfg, state, z, c, B, train, mk);
   fwd.push(...dec.dispatches);
   const logits = dec.logits;
@@ -603,7 +609,7 @@ export async function buildConvStep(
     const shape = { batch: B, positions: 1, features: Z, conditions: C };
     bwd.push(await concatBackward(gpu, { da: dz, dy: dzc }, shape));
   }
-  const lg = await latentGrad(gpu, cfg, { dz, eps, mulogvar }, latent, mk);
+  const lg = await latentGrad(gpu, cfg, { dz, eps, mulogvar, prior, state }, latent, mk);
   bwd.push(...lg.dispatches);
   const dFeatures = mk(`encoder.conv.${enc.length - 1}.dout`, [B, ...g.map]);
   bwd.push(

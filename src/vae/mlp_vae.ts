@@ -15,9 +15,10 @@ import type { Dispatch } from "../gpu/kernel.ts";
 import { activationForward } from "../nn/activation.ts";
 import { type AdamConfig, adamStep } from "../nn/adam.ts";
 import { concatBackward } from "../nn/concat.ts";
-import { denseBackward, denseForward } from "../nn/dense.ts";
 import { ParamLayout } from "../nn/params.ts";
+import { denseStack, denseStackBackward, type Layer } from "./dense_stack.ts";
 import {
+  addPriorLayout,
   type BatchSource,
   type DecodeProgram,
   gatherInput,
@@ -25,6 +26,7 @@ import {
   latentShape,
   lossesAndMetrics,
   type ModelState,
+  priorNetwork,
   sampleLatent,
   type StepProgram,
   tensorMaker,
@@ -63,94 +65,8 @@ export function mlpVaeLayout(cfg: MlpVaeConfig): ParamLayout {
   });
   layout.add("decoder.out.weight", [width, cfg.inputs]);
   layout.add("decoder.out.bias", [cfg.inputs]);
+  addPriorLayout(layout, cfg);
   return layout;
-}
-
-/** One dense + ReLU layer (its input and output, as the backward needs them). */
-interface Layer {
-  input: Tensor;
-  h: Tensor;
-  inW: number;
-  outW: number;
-}
-
-/**
- * Dense + ReLU layers h_i = relu(h_{i-1} W_i + b_i) from `input` (the ReLU in the product's
- * epilogue), named `${part}.${i}`, then the output layer without activation into `out`.
- */
-async function denseStack(
-  gpu: Gpu,
-  state: ModelState,
-  part: string,
-  widths: number[],
-  input: Tensor,
-  inW: number,
-  out: { name: string; param: string; width: number },
-  B: number,
-  mk: (name: string, shape: number[]) => Tensor,
-): Promise<{ dispatches: Dispatch[]; layers: Layer[]; y: Tensor }> {
-  const P = (name: string) => state.layout.view(state.params, name);
-  const dispatches: Dispatch[] = [];
-  const layers: Layer[] = [];
-  let h = input, width = inW;
-  for (const [i, H] of widths.entries()) {
-    const post = mk(`${part}.${i}.h`, [B, H]);
-    const s = { batch: B, inFeatures: width, outFeatures: H };
-    const W = P(`${part}.${i}.weight`), b = P(`${part}.${i}.bias`);
-    dispatches.push(...await denseForward(gpu, { y: post, x: h, W, b }, s, { activation: "relu" }));
-    layers.push({ input: h, h: post, inW: width, outW: H });
-    h = post;
-    width = H;
-  }
-  const y = mk(out.name, [B, out.width]);
-  const s = { batch: B, inFeatures: width, outFeatures: out.width };
-  const W = P(`${out.param}.weight`), b = P(`${out.param}.bias`);
-  dispatches.push(...await denseForward(gpu, { y, x: h, W, b }, s));
-  layers.push({ input: h, h: y, inW: width, outW: out.width });
-  return { dispatches, layers, y };
-}
-
-/**
- * Backward of {@linkcode denseStack} from d(y): every layer's dW and db (one dispatch), and
- * d(input) of each layer with the ReLU mask of that input applied in the same pass (a hidden
- * layer's input is the ReLU output below it), ending with `dInput` for the stack's input
- * (unmasked; none when it is the data).
- */
-async function denseStackBackward(
-  gpu: Gpu,
-  state: ModelState,
-  params: string[],
-  layers: Layer[],
-  dy: Tensor,
-  dInput: Tensor | undefined,
-  B: number,
-  mk: (name: string, shape: number[]) => Tensor,
-): Promise<Dispatch[]> {
-  const P = (name: string) => state.layout.view(state.params, name);
-  const G = (name: string) => state.layout.view(state.grads, name);
-  const dispatches: Dispatch[] = [];
-  for (let i = layers.length - 1; i >= 0; i--) {
-    const l = layers[i];
-    const dIn = i > 0 ? mk(`${params[i - 1]}.dpre`, [B, l.inW]) : dInput;
-    const s = { batch: B, inFeatures: l.inW, outFeatures: l.outW };
-    dispatches.push(
-      ...await denseBackward(
-        gpu,
-        {
-          dx: dIn,
-          dW: G(`${params[i]}.weight`),
-          db: G(`${params[i]}.bias`),
-          dy,
-          x: l.input,
-          W: P(`${params[i]}.weight`),
-        },
-        s,
-        { fuseDb: true, dxActivation: i > 0 ? "relu" : "identity" },
-      ),
-    );
-    if (dIn) dy = dIn;
-  }
-  return dispatches;
 }
 
 /**
@@ -226,8 +142,10 @@ export async function buildStep(
   fwd.push(...enc.dispatches);
   const mulogvar = enc.y;
   const latent = latentShape(cfg, B, stream);
-  const sample = await sampleLatent(gpu, latent, mulogvar, state.counter, mk);
-  fwd.push(sample.dispatch);
+  const prior = await priorNetwork(gpu, cfg, state, c, mk);
+  if (prior) fwd.push(...prior.dispatches);
+  const sample = await sampleLatent(gpu, latent, mulogvar, state.counter, mk, prior?.prior);
+  fwd.push(...sample.dispatches);
   const dec = await decoderForward(gpu, cfg, state, sample.z, c, B, mk);
   fwd.push(...dec.dispatches);
   const logits = dec.logits;
@@ -266,7 +184,13 @@ export async function buildStep(
     const shape = { batch: B, positions: 1, features: Z, conditions: C };
     bwd.push(await concatBackward(gpu, { da: dz, dy: dzc }, shape));
   }
-  const lg = await latentGrad(gpu, cfg, { dz, eps: sample.eps, mulogvar }, latent, mk);
+  const lg = await latentGrad(
+    gpu,
+    cfg,
+    { dz, eps: sample.eps, mulogvar, prior, state },
+    latent,
+    mk,
+  );
   bwd.push(...lg.dispatches);
   bwd.push(
     ...await denseStackBackward(
