@@ -24,6 +24,7 @@ import { modelConfig } from "../src/train/trainer.ts";
 import { ModelState } from "../src/vae/common.ts";
 import { conditionRows } from "../src/vae/condition.ts";
 import { buildVaeDecode, vaeLayout } from "../src/vae/model.ts";
+import { priorCodes } from "../src/vae/prior_sample.ts";
 
 const TEMPERATURES = [0, 0.25, 0.5, 0.75, 1];
 
@@ -53,8 +54,9 @@ for (const dir of Deno.args) {
   const draw = priorSample(n * cfg.z, 0);
   const scores: number[] = [];
   for (const t of TEMPERATURES) {
-    write(gpu.device, program.z, draw.map((v) => v * t));
-    write(gpu.device, program.c!, conditionRows(cfg.condition, asked));
+    const rows = conditionRows(cfg.condition, asked);
+    write(gpu.device, program.z, await priorCodes(gpu, cfg, state, draw, n, rows, t));
+    write(gpu.device, program.c!, rows);
     submit(gpu.device, program.dispatches, "temperature sweep");
     scores.push(score(await readback(gpu.device, program.mean)));
   }

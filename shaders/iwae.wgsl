@@ -11,6 +11,10 @@
 // Bindings (R = images * k rows, sample s of image i in row i * k + s; Z latent):
 //   log_weight: lw [R] written; recon [R], mulogvar [R, 2Z], eps [R, Z], z [R, Z] read; dims.
 //               Invocation r writes lw[r].
+//   log_weight_prior: as log_weight, with a learned prior p(z | c) = N(mp, exp(pv)) per row,
+//               prior [R, 2Z] (mp then pv, pv clamped like lv):
+//               log p(z_s | c) - log q(z_s | x) = sum_d (0.5 lv + 0.5 eps^2 - 0.5 pv
+//                                                 - 0.5 (z - mp)^2 exp(-pv))
 //   nll:        nll [images] written; lw [R] read; dims. Invocation i writes nll[i], with the
 //               log-sum-exp taken about the maximum so no exp overflows.
 
@@ -32,6 +36,7 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read> eps: array<f32>;
 @group(0) @binding(4) var<storage, read> z: array<f32>;
 @group(0) @binding(5) var<uniform> dims: Dims;
+@group(0) @binding(6) var<storage, read> prior: array<f32>;
 
 @compute @workgroup_size(WG)
 fn log_weight(@builtin(global_invocation_id) gid: vec3u) {
@@ -43,6 +48,22 @@ fn log_weight(@builtin(global_invocation_id) gid: vec3u) {
     let e = eps[r * dims.z + d];
     let v = z[r * dims.z + d];
     s += 0.5 * lv + 0.5 * e * e - 0.5 * v * v;
+  }
+  lw[r] = s - recon[r];
+}
+
+@compute @workgroup_size(WG)
+fn log_weight_prior(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= dims.rows) { return; }
+  var s = 0.0;
+  for (var d = 0u; d < dims.z; d++) {
+    let m = r * 2u * dims.z + d;
+    let lv = clamp(mulogvar[m + dims.z], dims.logvar_min, dims.logvar_max);
+    let pv = clamp(prior[m + dims.z], dims.logvar_min, dims.logvar_max);
+    let e = eps[r * dims.z + d];
+    let u = z[r * dims.z + d] - prior[m];
+    s += 0.5 * (lv - pv) + 0.5 * e * e - 0.5 * u * u * exp(-pv);
   }
   lw[r] = s - recon[r];
 }

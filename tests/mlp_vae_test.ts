@@ -11,6 +11,8 @@ import { normals } from "../src/reference/latent.ts";
 import { mlpVaeStep, mlpVaeTrain } from "../src/reference/mlp_vae.ts";
 import { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
 import { initParams, METRIC, ModelState } from "../src/vae/common.ts";
+import { priorCodes } from "../src/vae/prior_sample.ts";
+import { priorForward } from "../src/reference/prior.ts";
 import { assertClose, assertGradient, conditionsFor, gpuTest, Rng } from "./_helpers.ts";
 
 const CASES: { name: string; batch: number; cfg: MlpVaeConfig }[] = [
@@ -286,3 +288,50 @@ gpuTest("conditional mlp decoder alone matches the float64 forward's decoder", a
   assertClose("conditional decoded means", got, want, 1e-5);
   state.destroy();
 });
+
+gpuTest(
+  "learned prior: sampled codes are mp(c) + t sigma_p(c) eps, against float64",
+  async (gpu) => {
+    const { cfg } = CASES[4]; // label-conditioned, prior network 4 -> 5 -> 6, clamp [-0.5, 0.4]
+    const layout = mlpVaeLayout(cfg);
+    const rng = new Rng(31);
+    // Random parameters of a larger spread than the initial ones, so that some prior logvars
+    // fall outside the clamp.
+    const init = Float32Array.from(initParams(layout, 9), (v) => 3 * v + 0.1 * rng.next());
+    const state = new ModelState(gpu, layout, init);
+    // More rows than one prior batch (256) holds, and not a multiple of it.
+    const n = 300, C = cfg.conditions!, Z = cfg.z;
+    const c = conditionsFor(rng, n, C)!;
+    const eps = Float32Array.from(rng.normal(n * Z));
+    const params = Float64Array.from(init);
+    const prior = priorForward(cfg, layout, params, Float64Array.from(c), n).prior;
+    const [lo, hi] = cfg.logvarClamp;
+    let clamped = 0;
+    for (const t of [0, 0.6, 1]) {
+      const got = await priorCodes(gpu, cfg, state, eps, n, Float32Array.from(c), t);
+      const want = new Float64Array(n * Z);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < Z; j++) {
+          const pv = prior[i * 2 * Z + Z + j];
+          if (t === 0 && (pv < lo || pv > hi)) clamped++;
+          const sd = Math.exp(0.5 * Math.min(Math.max(pv, lo), hi));
+          want[i * Z + j] = prior[i * 2 * Z + j] + t * sd * eps[i * Z + j];
+        }
+      }
+      assertClose(`prior codes at t = ${t}`, got, want, 1e-5, 1e-6);
+    }
+    assert.ok(clamped > 10, `only ${clamped} prior logvars outside the clamp`);
+    // The standard prior: t eps, whatever the conditions.
+    const plain = await priorCodes(
+      gpu,
+      { ...cfg, prior: undefined },
+      state,
+      eps,
+      n,
+      undefined,
+      0.5,
+    );
+    assert.deepEqual(plain, eps.map((v) => 0.5 * v));
+    state.destroy();
+  },
+);

@@ -138,6 +138,39 @@ Deno.test({
     const s = await cli("src/cli/sample.ts", [out, "--n", "4", "--class", "7"]);
     assert.equal(s.code, 0, s.err);
     assert.match(s.out, /class 7/);
+    // The learned prior p(z | c): trained, evaluated (its KL per dimension), sampled per class.
+    const lp = await cli("src/cli/train.ts", [
+      ...["--dataset", `idx:${idx},${labels}`, "--condition", "label", ...base],
+      ...["--prior", "learned", "--prior-hidden", "8", "--out", `${out}-prior`],
+    ]);
+    assert.equal(lp.code, 0, lp.err);
+    assert.match(
+      lp.out,
+      /conditioned on the label \(10 classes\), learned prior p\(z \| c\) \(hidden 8\)/,
+    );
+    const [lrec] = records(`${out}-prior/metrics.jsonl`);
+    const klSum = lrec.diagnostics.klPerDim.reduce((a: number, b: number) => a + b, 0);
+    // The per-dimension KL (from the learned prior) adds up to the test set's KL term.
+    assert.ok(Math.abs(klSum - lrec.test.kl) < 1e-3 * lrec.test.kl, `${klSum} vs ${lrec.test.kl}`);
+    const ls = await cli("src/cli/sample.ts", [`${out}-prior`, "--n", "4", "--class", "3"]);
+    assert.equal(ls.code, 0, ls.err);
+    const noCond = await cli("src/cli/train.ts", [
+      ...base,
+      "--prior",
+      "learned",
+      "--out",
+      `${dir}/p`,
+    ]);
+    assert.equal(noCond.code, 1);
+    assert.match(noCond.err, /^error: --prior learned needs --condition label or length/);
+    const badPrior = await cli("src/cli/train.ts", [
+      ...base,
+      "--prior",
+      "vamp",
+      "--out",
+      `${dir}/p`,
+    ]);
+    assert.match(badPrior.err, /^error: --prior: 'vamp' is not standard or learned/);
     const nolabels = await cli("src/cli/train.ts", [
       ...["--dataset", `idx:${idx}`, "--condition", "label", ...base, "--out", `${dir}/x`],
     ]);
@@ -162,7 +195,7 @@ Deno.test({
     const upBad = await cli("src/cli/train.ts", [...image, "--upsample", "cubic"]);
     assert.equal(upBad.code, 1);
     assert.match(upBad.err, /^error: --upsample: 'cubic' is not transposed or linear/);
-    for (const d of ["x", "y", "u"]) {
+    for (const d of ["x", "y", "u", "p"]) {
       await assert.rejects(Deno.stat(`${dir}/${d}`), Deno.errors.NotFound, "no run folder left");
     }
   },

@@ -14,6 +14,7 @@ import { writeFileAtomic } from "../train/atomic.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { priorSample } from "../train/random.ts";
+import { priorCodes } from "../vae/prior_sample.ts";
 import { modelConfig } from "../train/trainer.ts";
 import { ModelState } from "../vae/common.ts";
 import { buildVaeDecode, vaeLayout } from "../vae/model.ts";
@@ -125,8 +126,10 @@ await runMain(async () => {
   const gpu = await requestGpu();
   const state = new ModelState(gpu, layout, checkpoint.params);
   const program = await buildVaeDecode(gpu, cfg, state, n);
-  write(gpu.device, program.z, priorSample(n * cfg.z, seed));
-  if (asked) write(gpu.device, program.c!, conditionRows(cfg.condition!, asked.values));
+  const rows = asked ? conditionRows(cfg.condition!, asked.values) : undefined;
+  const eps = priorSample(n * cfg.z, seed);
+  write(gpu.device, program.z, await priorCodes(gpu, cfg, state, eps, n, rows));
+  if (rows) write(gpu.device, program.c!, rows);
   submit(gpu.device, program.dispatches, "samples");
   const images = await readback(gpu.device, program.mean);
   const what = `${n} samples from the prior (seed ${seed})${asked ? `, ${asked.text},` : ""} of ` +

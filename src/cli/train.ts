@@ -66,6 +66,8 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "data-dir",
   "model",
   "condition",
+  "prior",
+  "prior-hidden",
   "hidden",
   "filters",
   "kernels",

@@ -159,7 +159,7 @@ export async function streamlineReport(
           Math.max(...l.asked).toFixed(0)
         } mm) and the lengths of the samples (${
           l.correlationAtMean.toFixed(3)
-        } for the prior mean z = 0 decoded at the same lengths)`,
+        } for the prior mean decoded at the same lengths)`,
     );
     const few = [0.1, 0.5, 0.9].map((q) => Math.round(q * (l.asked.length - 1)));
     const decoded = await trainer.samples(few.length, seed + 1, few.map((i) => l.asked[i]));
@@ -196,7 +196,7 @@ export interface LengthCheck {
   producedArc: number[];
   /** Pearson correlation of asked and produced. */
   correlation: number;
-  /** The same correlation for the decoded prior mean (z = 0) at each asked length. */
+  /** The same correlation for the decoded prior mean (z = 0, or mp(c)) at each asked length. */
   correlationAtMean: number;
 }
 
@@ -205,8 +205,8 @@ export interface LengthCheck {
  * lengths, each from its own prior draw. The produced length is measured in mm through 32
  * evenly spaced points of the decoded streamline ({@linkcode coarseLength}: robust to the
  * point-wise jitter a decoder leaves); `producedArc` is the full 256-point arc length. The
- * prior mean decoded at the same lengths shows how far the decoder follows the condition
- * when z is not in the way.
+ * prior mean (z = 0, or mp(c) for a learned prior) decoded at the same lengths shows how far
+ * the decoder follows the condition when z is not in the way.
  */
 export async function lengthCheck(
   trainer: Trainer,
@@ -218,7 +218,7 @@ export async function lengthCheck(
   const out = await trainer.samples(n, seed, asked);
   const mm = rows(out, n, F).map((s) => denormalize(s, data.streamlines!.normalization));
   const produced = mm.map((s) => coarseLength(s));
-  const atMean = await trainer.decode(new Float32Array(n * trainer.model.z), n, asked);
+  const atMean = await trainer.samples(n, seed, asked, 0);
   return {
     asked,
     produced,

@@ -71,7 +71,7 @@ export async function iwaeEstimate(
     const tail = [
       ...await iwaeNll(
         gpu,
-        { nll, lw, recon: t.recon, mulogvar: t.mulogvar, eps: t.eps, z: t.z },
+        { nll, lw, recon: t.recon, mulogvar: t.mulogvar, eps: t.eps, z: t.z, prior: t.prior },
         shape,
       ),
       await accumulate(gpu, { acc, x: nll }, { n: imgs, slot: 0, scale: 1 }),
@@ -99,7 +99,7 @@ export async function iwaeEstimate(
 
 /** Per-dimension latent statistics over a split. */
 export interface LatentStats {
-  /** Mean over the split of each dimension's KL term, nats. */
+  /** Mean over the split of each dimension's KL term (from the model's prior), nats. */
   klPerDim: number[];
   /** Variance over the split of each dimension's posterior mean E_q[z_d | x]. */
   muVariance: number[];
@@ -142,6 +142,8 @@ export async function latentStats(
     setBatchOffset(p, offset);
     submit(d, [p.gather, ...p.forward], "latent stats");
     const ml = await readback(d, p.tensors.mulogvar);
+    // A learned prior's [mp | pv] per row; N(0, I) otherwise.
+    const pr = p.tensors.prior ? await readback(d, p.tensors.prior) : null;
     for (let r = 0; r < p.batch; r++) {
       for (let j = 0; j < Z; j++) {
         const m = ml[r * 2 * Z + j];
@@ -150,7 +152,10 @@ export async function latentStats(
         const s = Math.exp(0.5 * lv);
         sum[j] += m;
         sumSq[j] += m * m;
-        kl[j] += 0.5 * (m * m + Math.exp(lv) - 1 - lv);
+        const mp = pr ? pr[r * 2 * Z + j] : 0;
+        const pv = pr ? Math.min(Math.max(pr[r * 2 * Z + Z + j], lo), hi) : 0;
+        // KL(N(m, e^lv) || N(mp, e^pv)) = 0.5 (e^(lv - pv) - 1 - (lv - pv) + (m - mp)^2 e^-pv)
+        kl[j] += 0.5 * (Math.exp(lv - pv) - 1 - (lv - pv) + (m - mp) ** 2 * Math.exp(-pv));
         mu.min = Math.min(mu.min, m), mu.max = Math.max(mu.max, m), mu.mean += m;
         sigma.min = Math.min(sigma.min, s), sigma.max = Math.max(sigma.max, s), sigma.mean += s;
       }

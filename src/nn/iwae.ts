@@ -24,10 +24,22 @@ export interface IwaeShape {
   logvarMax: number;
 }
 
-/** lw [R] from one batch's recon, mulogvar, eps and z; then nll [I]. */
+/**
+ * lw [R] from one batch's recon, mulogvar, eps and z; then nll [I]. With `prior` [R, 2Z] (a
+ * learned p(z | c) per row, mean then log variance) log p(z) is taken from it instead of
+ * N(0, I).
+ */
 export async function iwaeNll(
   gpu: Gpu,
-  t: { nll: Tensor; lw: Tensor; recon: Tensor; mulogvar: Tensor; eps: Tensor; z: Tensor },
+  t: {
+    nll: Tensor;
+    lw: Tensor;
+    recon: Tensor;
+    mulogvar: Tensor;
+    eps: Tensor;
+    z: Tensor;
+    prior?: Tensor;
+  },
   s: IwaeShape,
 ): Promise<Dispatch[]> {
   const R = s.images * s.k;
@@ -42,9 +54,11 @@ export async function iwaeNll(
   expectLength("iwae.nll_from_weights", "nll", t.nll, s.images);
   const k = await gpu.kernel("iwae");
   const dims = { rows: R, z: s.z, k: s.k, logvar_min: s.logvarMin, logvar_max: s.logvarMax };
+  const bind = { lw: t.lw, recon: t.recon, mulogvar: t.mulogvar, eps: t.eps, z: t.z, dims };
+  if (t.prior) expectLength("iwae.log_weight_prior", "prior", t.prior, 2 * R * s.z);
   const lw = await k.dispatch(
-    "log_weight",
-    { lw: t.lw, recon: t.recon, mulogvar: t.mulogvar, eps: t.eps, z: t.z, dims },
+    t.prior ? "log_weight_prior" : "log_weight",
+    t.prior ? { ...bind, prior: t.prior } : bind,
     [ceilDiv(R, 64)],
     { label: "iwae_log_weight" },
   );

@@ -26,6 +26,37 @@ export function logWeights(
   return lw;
 }
 
+/**
+ * log w[r] with a learned prior N(mp, exp(pv)) per row, prior [rows, 2Z]:
+ * -recon[r] + sum_d (0.5 (lv - pv) + 0.5 eps^2 - 0.5 (z - mp)^2 exp(-pv)), both logvars
+ * clamped to [lo, hi].
+ */
+export function logWeightsPrior(
+  recon: ArrayLike<number>,
+  mulogvar: ArrayLike<number>,
+  prior: ArrayLike<number>,
+  eps: ArrayLike<number>,
+  z: ArrayLike<number>,
+  rows: number,
+  Z: number,
+  lo: number,
+  hi: number,
+): Float64Array {
+  const c = (v: number) => Math.min(Math.max(v, lo), hi);
+  const lw = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let d = 0; d < Z; d++) {
+      const m = r * 2 * Z + d;
+      const lv = c(mulogvar[m + Z]), pv = c(prior[m + Z]);
+      const u = z[r * Z + d] - prior[m];
+      s += 0.5 * (lv - pv) + 0.5 * eps[r * Z + d] ** 2 - 0.5 * u * u * Math.exp(-pv);
+    }
+    lw[r] = s - recon[r];
+  }
+  return lw;
+}
+
 /** nll[i] = -(log sum_s exp(lw[i*k + s]) - log k), taken about the maximum. */
 export function nllFromWeights(lw: ArrayLike<number>, k: number): Float64Array {
   const n = lw.length / k;

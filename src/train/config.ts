@@ -18,6 +18,10 @@ export interface TrainConfig {
   model: "mlp" | "conv" | "streamlines";
   /** Conditional VAE: condition on the class label or a streamline's length. */
   condition: "none" | "label" | "length";
+  /** Prior of a conditional model: N(0, I), or a learned p(z | c) (Sohn et al. 2015). */
+  prior: "standard" | "learned";
+  /** Hidden widths of the learned prior's network c -> hidden -> [mean | logvar]. */
+  "prior-hidden": number[];
   /** Hidden widths of the MLP encoder (the decoder mirrors them). */
   hidden: number[];
   /** conv: encoder Conv2d channels per layer. */
@@ -70,6 +74,8 @@ export const DEFAULTS: TrainConfig = {
   "data-dir": "",
   model: "mlp",
   condition: "none",
+  prior: "standard",
+  "prior-hidden": [64],
   hidden: [512, 512],
   filters: [...CONV_DEFAULTS.filters],
   kernels: [...CONV_DEFAULTS.kernels],
@@ -126,6 +132,8 @@ export const HELP: Record<keyof TrainConfig, string> = {
   "data-dir": "folder with the IDX files (fashion-mnist, mnist)",
   model: "model family: mlp | conv | streamlines (conv1d over 256 points x 3)",
   condition: "none | label (one-hot class) | length (a streamline's length in mm)",
+  prior: "conditional models: standard (N(0, I)) | learned (p(z | c), a small network of c)",
+  "prior-hidden": "learned prior: hidden widths of its network, comma-separated (none: linear)",
   hidden: "mlp: hidden widths, comma-separated (decoder mirrors)",
   filters: "conv: encoder channels per layer",
   kernels: "conv: encoder kernel size per layer",
@@ -198,6 +206,15 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
         throw new ConfigError(`--condition: '${v}' is not none, label or length`);
       }
       return v;
+    case "prior":
+      if (v !== "standard" && v !== "learned") {
+        throw new ConfigError(`--prior: '${v}' is not standard or learned`);
+      }
+      return v;
+    case "prior-hidden": {
+      if (v === "none" || (Array.isArray(v) && v.length === 0)) return [];
+      return list(key, v).map((x) => num(key, x, positiveInt, "a list of positive integers"));
+    }
     case "upsample":
       if (v !== "transposed" && v !== "linear") {
         throw new ConfigError(`--upsample: '${v}' is not transposed or linear`);
@@ -340,6 +357,12 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     }
   }
   if (config.z === 0) config.z = defaultZ(config.model);
+  if (config.prior === "learned" && config.condition === "none") {
+    throw new ConfigError("--prior learned needs --condition label or length (p(z | c) needs a c)");
+  }
+  if (config.prior === "learned" && config["free-bits"] > 0) {
+    throw new ConfigError("--free-bits works with the standard prior only; drop one of them");
+  }
   return {
     config,
     help: values.help === true,

@@ -27,6 +27,7 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { defaultZ, type TrainConfig } from "./config.ts";
 import type { EpochDiagnostics } from "../eval/report.ts";
 import { epochOrder, priorSample } from "./random.ts";
+import { priorCodes } from "../vae/prior_sample.ts";
 import { batchedDecode } from "../eval/figures.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";
 
@@ -117,6 +118,7 @@ export function modelConfig(
     freeBits: c["free-bits"],
     conditions: conditionSize(condition),
     condition,
+    prior: condition && c.prior === "learned" ? { hidden: c["prior-hidden"] ?? [64] } : undefined,
   };
   if (c.model === "mlp") return { ...common, kind: "mlp", inputs: data.features, hidden: c.hidden };
   return {
@@ -405,14 +407,8 @@ export class Trainer {
     if (z.length !== n * Z) throw new Error(`decode: ${z.length} values for ${n} codes of ${Z}`);
     this.#decode ??= await buildVaeDecode(this.#gpu, this.#model, this.state, B);
     const program = this.#decode;
-    const cond = this.#model.condition;
-    const C = conditionSize(cond);
-    const rows = cond
-      ? conditionRows(
-        cond,
-        asked ?? new Float32Array(n).fill(cond.kind === "length" ? cond.mean : 0),
-      )
-      : undefined;
+    const C = conditionSize(this.#model.condition);
+    const rows = this.#conditionRows(n, asked);
     let at = 0;
     return await batchedDecode(B, Z, program.mean.length / B, async (codes) => {
       write(d, program.z, codes);
@@ -427,12 +423,39 @@ export class Trainer {
     })(z, n);
   }
 
+  /** A conditional model's rows for `asked` values (default: class 0 or the mean length). */
+  #conditionRows(n: number, asked?: ArrayLike<number>): Float32Array | undefined {
+    const cond = this.#model.condition;
+    if (!cond) return undefined;
+    return conditionRows(
+      cond,
+      asked ?? new Float32Array(n).fill(cond.kind === "length" ? cond.mean : 0),
+    );
+  }
+
   /**
-   * `n` samples from the prior, decoded to means [n, F]; z ~ N(0, I) from `seed`; `asked`
-   * conditions for a conditional model (see {@linkcode Trainer.decode}).
+   * `n` samples from the prior, decoded to means [n, F]: eps ~ N(0, I) from `seed`, z = t eps
+   * for the standard prior or mp(c) + t sigma_p(c) eps for a learned p(z | c), at temperature
+   * `t` (1: the prior itself, 0: its mean); `asked` conditions for a conditional model (see
+   * {@linkcode Trainer.decode}).
    */
-  samples(n: number, seed: number, asked?: ArrayLike<number>): Promise<Float32Array> {
-    return this.decode(priorSample(n * this.#model.z, seed), n, asked);
+  async samples(
+    n: number,
+    seed: number,
+    asked?: ArrayLike<number>,
+    t = 1,
+  ): Promise<Float32Array> {
+    const eps = priorSample(n * this.#model.z, seed);
+    const z = await priorCodes(
+      this.#gpu,
+      this.#model,
+      this.state,
+      eps,
+      n,
+      this.#conditionRows(n, asked),
+      t,
+    );
+    return this.decode(z, n, asked);
   }
 
   /** The KL weight schedule in force (from --kl-schedule, beta, --ae). */

@@ -60,9 +60,12 @@ export function describeModel(cfg: VaeConfig): string {
   const c = cfg.condition;
   const cond = !c
     ? ""
-    : c.kind === "label"
-    ? `, conditioned on the label (${c.classes} classes)`
-    : `, conditioned on length (mean ${c.mean.toFixed(1)} mm, sd ${c.std.toFixed(1)} mm)`;
+    : (c.kind === "label"
+      ? `, conditioned on the label (${c.classes} classes)`
+      : `, conditioned on length (mean ${c.mean.toFixed(1)} mm, sd ${c.std.toFixed(1)} mm)`) +
+      (cfg.prior
+        ? `, learned prior p(z | c) (hidden ${cfg.prior.hidden.join(",") || "none"})`
+        : "");
   if (cfg.kind !== "conv") return `mlp (hidden ${cfg.hidden.join(",")}, z ${cfg.z}${cond})`;
   const family = cfg.height === 1 ? "conv1d" : "conv";
   return `${family} (filters ${cfg.filters.join(",")}, strides ${cfg.strides.join(",")}, ` +
