@@ -5,6 +5,9 @@
  * pad and the sliders are moved with the mouse and the image must change (and still match).
  * A label-conditioned run gets a class selector: picking a class re-decodes the image and the
  * prior grid with that class, matching Deno's decode of the same codes and class.
+ * A run with a learned conditional prior (--prior learned) keeps its prior.* weights, and the
+ * page's prior samples (start code, grid, per class) are the Deno decoder's priorCodes of the
+ * page's standard normal draws; prior shapes that do not chain are a one-line error.
  * Also: the folder's contents, the decoder module's import graph and bundle size, the plain-words
  * message without WebGPU, and one-line errors for bad runs and existing folders.
  *
@@ -445,6 +448,172 @@ Deno.test({
       await local.destroy();
     }
   },
+});
+
+Deno.test({
+  name: "export: a learned-prior run keeps prior.*; the page samples p(z | class) like Deno",
+  ignore: !hasBrowser || gpu === null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const run = `${tmp}/runs/prior`;
+    const train = await deno(
+      "run",
+      "--allow-read",
+      "--allow-env",
+      `--allow-write=${tmp}`,
+      "src/cli/train.ts",
+      ...["--epochs", "1", "--hidden", "32", "--z", "2", "--condition", "label"],
+      ...["--prior", "learned", "--prior-hidden", "8", "--out", run],
+    );
+    assert.equal(train.code, 0, `training failed: ${train.stderr}`);
+    const site = `${tmp}/site-prior`;
+    const ex = await deno("task", "export", run, "--out", site);
+    assert.equal(ex.code, 0, `export failed: ${ex.stderr}`);
+    console.log(ex.stdout.trimEnd().split("\n").map((l) => `  ${l}`).join("\n"));
+
+    // The prior's weights travel with the decoder's, unchanged; nothing of the encoder.
+    const weights = await Deno.readFile(`${site}/decoder.safetensors`);
+    const parsed = parseSafetensors(weights, "decoder.safetensors");
+    const model = parseSafetensors(await Deno.readFile(`${run}/model.safetensors`));
+    const priorKeys = [...parsed.tensors.keys()].filter((k) => k.startsWith("prior.")).sort();
+    assert.deepEqual(priorKeys, [
+      "prior.0.bias",
+      "prior.0.weight",
+      "prior.head.bias",
+      "prior.head.weight",
+    ]);
+    assert.ok([...parsed.tensors.keys()].every((k) => /^(decoder|prior)\./.test(k)));
+    for (const [k, t] of parsed.tensors) {
+      assert.deepEqual(t.shape, model.tensors.get(k)!.shape, k);
+      assert.deepEqual(t.data, model.tensors.get(k)!.data, k);
+    }
+    const local = await Decoder.load(weights, { gpu: gpu! });
+    assert.deepEqual(local.spec.prior, { hidden: [8], logvarClamp: [-30, 20] });
+
+    const server = await serveDir(site);
+    try {
+      await withPage(async (page) => {
+        const errors: string[] = [];
+        page.on("console", (m) => {
+          if (m.type() === "error") errors.push(m.text());
+        });
+        await open(page, server.url);
+        const clip = (v: number) => Math.min(3, Math.max(-3, v));
+        // The page starts at class 0's prior mean (temperature 0).
+        const mean0 = Array.from(await local.priorCodes([0, 0], 0, 0), clip);
+        const z0 = await demo<number[]>(page, "z");
+        const dz = maxAbsDiff(z0, mean0);
+        console.log(`  start code [${z0.map((v) => v.toFixed(3))}] vs Deno's prior mean: ${dz}`);
+        assert.ok(dz <= TOL, `the start code is not class 0's prior mean (${z0} vs ${mean0})`);
+
+        // Fixed draws through the page's priorCodes and Deno's, for two classes.
+        const eps = Array.from(new Rng(79).normal(2 * 6));
+        for (const k of [0, 7]) {
+          const browser = await page.evaluate(
+            // deno-lint-ignore no-explicit-any
+            ([e, k]) => (globalThis as any).vaeDemo.priorCodes(e, k),
+            [eps, k] as const,
+          ) as number[];
+          const d = maxAbsDiff(browser, await local.priorCodes(eps, k));
+          console.log(`  priorCodes of 6 draws, class ${k}: browser vs Deno ${d.toExponential(2)}`);
+          assert.ok(d <= TOL, `class ${k}: prior codes differ by ${d}`);
+          assert.ok(maxAbsDiff(browser, eps) > 1e-3, "the learned prior did not move the codes");
+        }
+
+        // The grid: priorCodes of the page's draws for the selected class, then decoded.
+        const gridEps = await demo<number[]>(page, "gridEps");
+        const checkGrid = async (k: number): Promise<number[]> => {
+          const codes = await demo<number[]>(page, "gridCodes");
+          const dc = maxAbsDiff(codes, await local.priorCodes(gridEps, k));
+          const dp = maxAbsDiff(
+            await demo<number[]>(page, "gridPixels"),
+            await local.decode(codes, k),
+          );
+          console.log(
+            `  grid of class ${k}: codes vs Deno ${dc.toExponential(2)}, pixels ` +
+              `${dp.toExponential(2)}`,
+          );
+          assert.ok(dc <= TOL, `class ${k}: grid codes are not p(z | ${k}) samples (${dc})`);
+          assert.ok(dp <= TOL, `class ${k}: grid pixels differ from Deno's by ${dp}`);
+          return codes;
+        };
+        let codes = await checkGrid(0);
+        for (const k of [7, 1]) {
+          const g = Number(await page.evaluate("document.body.dataset.grids"));
+          await page.selectOption("#class", String(k));
+          await waitForGrid(page, g);
+          assert.deepEqual(await demo<number[]>(page, "gridEps"), gridEps, "the draws changed");
+          const next = await checkGrid(k);
+          assert.ok(maxAbsDiff(next, codes) > 1e-3, `class ${k}'s grid codes did not move`);
+          codes = next;
+        }
+
+        // Sample from the prior: new draws, the grid is p(z | 1) of them.
+        const g = Number(await page.evaluate("document.body.dataset.grids"));
+        await page.locator("#prior").click();
+        await waitForGrid(page, g);
+        const fresh = await demo<number[]>(page, "gridEps");
+        assert.notDeepEqual(fresh, gridEps);
+        const dn = maxAbsDiff(
+          await demo<number[]>(page, "gridCodes"),
+          await local.priorCodes(fresh, 1),
+        );
+        console.log(`  after "sample from the prior": grid codes vs Deno ${dn.toExponential(2)}`);
+        assert.ok(dn <= TOL);
+        assert.deepEqual(errors, [], `console errors: ${errors.join("; ")}`);
+      }, { webgpu: true });
+    } finally {
+      await server.close();
+      await local.destroy();
+    }
+  },
+});
+
+Deno.test("export: a learned prior whose shapes do not chain is a one-line error", async () => {
+  const run = `${tmp}/runs/bad-prior`;
+  await Deno.mkdir(run, { recursive: true });
+  const rng = new Rng(11);
+  const dense = (name: string, k: number, n: number): SafeTensor[] => [
+    {
+      name: `${name}.weight`,
+      dtype: "F32",
+      shape: [k, n],
+      data: Float32Array.from(rng.uniform(k * n)),
+    },
+    { name: `${name}.bias`, dtype: "F32", shape: [n], data: Float32Array.from(rng.uniform(n)) },
+  ];
+  // z 2 + 3 classes into the decoder; a prior 4 -> 5 -> 4 (its input should be 3 classes).
+  const config = JSON.stringify({ model: "mlp", z: 2, condition: "label", prior: "learned" });
+  const write = (prior: SafeTensor[]) =>
+    Deno.writeFile(
+      `${run}/model.safetensors`,
+      encodeSafetensors([...randomDecoder(5, 4, 16, 5), ...prior], { config }),
+    );
+  await write([...dense("prior.0", 4, 5), ...dense("prior.head", 5, 4)]);
+  const message = /prior\.0\.weight takes 4 inputs but the condition has 3 classes/;
+  await assert.rejects(() => exportRun(run, `${tmp}/site-bad-prior`), message);
+  const cli = await deno("task", "export", run, "--out", `${tmp}/site-bad-prior`);
+  assert.equal(cli.code, 1);
+  const lines = cli.stderr.trim().split("\n").filter((l) => !l.startsWith("Task "));
+  assert.equal(lines.length, 1, cli.stderr);
+  assert.match(lines[0], message);
+  console.log(`  ${lines[0]}`);
+  // A head that does not give [mean | logvar] of the decoder's Z = 2.
+  await write([...dense("prior.0", 3, 5), ...dense("prior.head", 5, 6)]);
+  await assert.rejects(
+    () => exportRun(run, `${tmp}/site-bad-prior`),
+    /prior\.head\.weight gives 6 outputs, expected 2Z = 4/,
+  );
+  await assert.rejects(() => Deno.stat(`${tmp}/site-bad-prior`), Deno.errors.NotFound);
+  // Chained right, it exports with the prior; a run without one gets no prior.* tensors.
+  await write([...dense("prior.0", 3, 5), ...dense("prior.head", 5, 4)]);
+  await exportRun(run, `${tmp}/site-bad-prior`);
+  const keys = [
+    ...parseSafetensors(await Deno.readFile(`${tmp}/site-bad-prior/decoder.safetensors`)).tensors
+      .keys(),
+  ];
+  assert.deepEqual(keys.filter((k) => k.startsWith("prior.")).length, 4);
 });
 
 Deno.test("export: length-conditioned and conv runs are a one-line 'not supported' error", async () => {

@@ -5,7 +5,8 @@
  *   index.html              the page (web/index.html, as it is)
  *   app.js                  one ES module: src/web/page.ts and the ./decoder module, bundled
  *   decoder.safetensors     the decoder's weights only, with the model config in the metadata
- *                           (and, for a label-conditioned run, the class count and names)
+ *                           (and, for a label-conditioned run, the class count and names; for
+ *                           a run with a learned prior p(z | c), its prior.* weights too)
  *   shaders/NAME.wgsl       the shader files the decoder runs, copied verbatim from shaders/
  *
  * Any static file host serves it (no server code). The folder is built next to DIR and renamed
@@ -93,7 +94,8 @@ function runClassNames(config: Record<string, unknown>, classes: number): string
 /**
  * The decoder's weights and the training config without machine-local keys (paths), as a
  * safetensors file the page loads; a label-conditioned run's classes (count and names) go in
- * the `condition` metadata.
+ * the `condition` metadata, and a learned prior's network (prior.*, its shapes checked to chain
+ * K -> ... -> 2Z by readDecoderSpec) goes with the decoder so the page samples p(z | class).
  */
 function decoderFile(model: Uint8Array, path: string, run: string): Uint8Array {
   const parsed = parseSafetensors(model, path);
@@ -104,7 +106,8 @@ function decoderFile(model: Uint8Array, path: string, run: string): Uint8Array {
   delete config["data-dir"];
   const tensors: SafeTensor[] = [];
   for (const [name, t] of parsed.tensors) {
-    if (name.startsWith("decoder.")) tensors.push({ name, ...t });
+    const prior = spec.prior !== undefined && name.startsWith("prior.");
+    if (name.startsWith("decoder.") || prior) tensors.push({ name, ...t });
   }
   const metadata: Record<string, string> = {
     format: DECODER_FORMAT,

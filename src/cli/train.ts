@@ -223,7 +223,7 @@ await runMain(async () => {
           `(bundle width ${s.input.widthMm!.toFixed(1)} mm)` +
           (s.stats.length
             ? `; asked vs produced length correlation ${s.stats.length.correlation.toFixed(3)}` +
-              ` (at z = 0: ${s.stats.length.correlationAtMean.toFixed(3)})`
+              ` (at the prior mean: ${s.stats.length.correlationAtMean.toFixed(3)})`
             : ""),
       );
     }

@@ -12,11 +12,17 @@
  * (Sohn et al. 2015): its class count and names are in the `condition` metadata of an exported
  * file, and `decode(z, cls)` takes the class of the codes.
  *
+ * A run trained with a learned conditional prior (`--prior learned`) also carries the prior
+ * network c -> hidden (ReLU) -> [mp | pv] (`prior.*` weights); {@linkcode Decoder.priorCodes}
+ * turns standard normal draws into codes from p(z | c) with it, on the GPU with the same dense
+ * kernel, so samples for class k are drawn as training's sampler draws them.
+ *
  * ```ts
  * import { Decoder } from "@webgpu-vae/webgpu-vae/decoder";
  * const decoder = await Decoder.load("model/decoder.safetensors"); // shaders from model/shaders/
  * const pixels = await decoder.decode([0.5, -1]); // decoder.height * decoder.width values in [0, 1]
  * const shoe = await decoder.decode([0.5, -1], 7); // a label-conditioned decoder: class 7
+ * const z = await decoder.priorCodes([0.3, -0.2], 7); // a draw from the prior of class 7
  * ```
  *
  * Legend: B codes decoded at once, Z latent size, K classes (condition values), F output
@@ -44,6 +50,18 @@ export interface LabelCondition {
   names: string[];
 }
 
+/**
+ * A learned conditional prior p(z | c) = N(mp(c), exp(pv(c))) (Sohn et al. 2015): a dense
+ * network one-hot(class) [K] -> hidden (ReLU) -> [mp | pv] [2Z], weights `prior.{i}.*` and
+ * `prior.head.*`.
+ */
+export interface LearnedPrior {
+  /** Hidden widths of the network (empty: one linear layer). */
+  hidden: number[];
+  /** [lo, hi]: pv is clamped to this before exp, as in training (the `logvar-clamp` config). */
+  logvarClamp: [number, number];
+}
+
 /** What a decoder is, read from a checkpoint's metadata and its weights' shapes. */
 export interface DecoderSpec {
   /** Model family. */
@@ -62,12 +80,14 @@ export interface DecoderSpec {
   config: Record<string, unknown>;
   /** What the decoder is conditioned on; absent for an unconditional decoder. */
   condition?: LabelCondition;
+  /** The learned conditional prior; absent for the standard normal prior N(0, I). */
+  prior?: LearnedPrior;
 }
 
 /** Weights by name, f32, with their shapes (what a decoder needs from a safetensors file). */
 export type NamedWeights = Map<string, { shape: number[]; data: Float32Array }>;
 
-/** Metadata `format` of a file written by `deno task export` (decoder weights only). */
+/** Metadata `format` of a file written by `deno task export` (decoder and prior weights). */
 export const DECODER_FORMAT = "webgpu-vae-decoder/1";
 
 /**
@@ -181,11 +201,11 @@ export function readDecoderSpec(file: ParsedSafetensors, name = "file"): {
   }
   const weights: NamedWeights = new Map();
   for (const [key, t] of file.tensors) {
-    if (!key.startsWith("decoder.")) continue;
+    if (!key.startsWith("decoder.") && !key.startsWith("prior.")) continue;
     if (t.dtype !== "F32") fail(`${key} is ${t.dtype}; the decoder reads F32 weights`);
     weights.set(key, { shape: t.shape, data: t.data as Float32Array });
   }
-  if (weights.size === 0) fail("has no decoder.* weights");
+  if (![...weights.keys()].some((k) => k.startsWith("decoder."))) fail("has no decoder.* weights");
   const model = config.model ?? "mlp";
   const output = (config.recon ?? "bce") === "mse" ? "identity" : "sigmoid";
   switch (model) {
@@ -197,6 +217,8 @@ export function readDecoderSpec(file: ParsedSafetensors, name = "file"): {
       const z = layers[0].k - (condition?.classes ?? 0);
       const spec: DecoderSpec = { model: "mlp", z, height, width, channels, output, config };
       if (condition) spec.condition = condition;
+      const prior = readPrior(weights, config, condition, z, fail);
+      if (prior) spec.prior = prior;
       return { spec, weights };
     }
     case "conv":
@@ -206,6 +228,45 @@ export function readDecoderSpec(file: ParsedSafetensors, name = "file"): {
     default:
       return fail(`model ${JSON.stringify(model)} is not a decoder this module can run`);
   }
+}
+
+/**
+ * The learned prior of a file with `prior.*` weights (undefined without): its layers must chain
+ * K -> ... -> 2Z for a label-conditioned decoder of K classes and latent size Z, and the
+ * `logvar-clamp` config, when there, must be [lo, hi] with lo < hi (default [-30, 20]).
+ */
+function readPrior(
+  weights: NamedWeights,
+  config: Record<string, unknown>,
+  condition: LabelCondition | undefined,
+  z: number,
+  fail: (p: string) => never,
+): LearnedPrior | undefined {
+  const has = [...weights.keys()].some((k) => k.startsWith("prior."));
+  if (!has) {
+    if (config.prior === "learned") {
+      fail('the config says "prior": "learned" but no prior.* weights');
+    }
+    return undefined;
+  }
+  if (!condition) fail("has learned prior (prior.*) weights but no label condition to feed them");
+  const layers = denseChain(weights, "prior", "prior.head", "the prior", fail);
+  const K = condition!.classes;
+  if (layers[0].k !== K) {
+    fail(`${layers[0].name}.weight takes ${layers[0].k} inputs but the condition has ${K} classes`);
+  }
+  const last = layers.at(-1)!;
+  if (last.n !== 2 * z) {
+    fail(`${last.name}.weight gives ${last.n} outputs, expected 2Z = ${2 * z} ([mean | logvar])`);
+  }
+  const clamp = config["logvar-clamp"] ?? [-30, 20];
+  if (
+    !Array.isArray(clamp) || clamp.length !== 2 || !clamp.every((v) => typeof v === "number") ||
+    !(clamp[0] < clamp[1])
+  ) {
+    fail(`logvar-clamp ${JSON.stringify(clamp)} is not [lo, hi] with lo < hi`);
+  }
+  return { hidden: layers.slice(0, -1).map((l) => l.n), logvarClamp: clamp as [number, number] };
 }
 
 /** One dense layer of the MLP decoder: y [B, n] = x [B, k] W + b, then `act`. */
@@ -221,10 +282,24 @@ function mlpLayers(
   weights: ReadonlyMap<string, { readonly shape: readonly number[] }>,
   fail: (p: string) => never,
 ): MlpLayer[] {
+  return denseChain(weights, "decoder", "decoder.out", "an mlp decoder", fail);
+}
+
+/**
+ * The dense layers `${part}.0` ... (ReLU) then `last` (no activation), checked to chain; every
+ * `${part}.*` weight must be one of theirs (`what` names the network in that error).
+ */
+function denseChain(
+  weights: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  part: string,
+  last: string,
+  what: string,
+  fail: (p: string) => never,
+): MlpLayer[] {
   const layers: MlpLayer[] = [];
   const names: string[] = [];
-  for (let i = 0; weights.has(`decoder.${i}.weight`); i++) names.push(`decoder.${i}`);
-  names.push("decoder.out");
+  for (let i = 0; weights.has(`${part}.${i}.weight`); i++) names.push(`${part}.${i}`);
+  names.push(last);
   const used = new Set<string>();
   for (const [i, layer] of names.entries()) {
     const W = weights.get(`${layer}.weight`), b = weights.get(`${layer}.bias`);
@@ -244,7 +319,7 @@ function mlpLayers(
     layers.push({ name: layer, k, n, act: i < names.length - 1 ? "relu" : "none" });
   }
   for (const key of weights.keys()) {
-    if (!used.has(key)) fail(`${key} is not a weight of an mlp decoder`);
+    if (key.startsWith(`${part}.`) && !used.has(key)) fail(`${key} is not a weight of ${what}`);
   }
   return layers;
 }
@@ -257,6 +332,14 @@ interface Program {
   mean: Tensor;
   dispatches: Dispatch[];
   /** Every buffer the program allocated (z and mean among them), to free. */
+  tensors: Tensor[];
+}
+
+/** The learned prior's network for one batch size: one-hot rows in, [mp | pv] rows out. */
+interface PriorProgram {
+  c: Tensor;
+  prior: Tensor;
+  dispatches: Dispatch[];
   tensors: Tensor[];
 }
 
@@ -307,6 +390,7 @@ export class Decoder {
   readonly #ownsGpu: boolean;
   readonly #weights: Map<string, Tensor>;
   readonly #programs = new Map<number, Promise<Program>>();
+  readonly #priorPrograms = new Map<number, Promise<PriorProgram>>();
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(spec: DecoderSpec, gpu: Gpu, ownsGpu: boolean, weights: NamedWeights) {
@@ -399,7 +483,7 @@ export class Decoder {
     const batch = z.length / Z;
     let c: Float32Array<ArrayBuffer> | undefined;
     try {
-      c = this.#oneHot(cls, batch);
+      c = this.#oneHot(cls, batch, "decode");
     } catch (e) {
       return Promise.reject(e);
     }
@@ -408,30 +492,124 @@ export class Decoder {
     return run;
   }
 
+  /**
+   * Codes from the model's prior for standard normal draws `eps` (row-major [B, Z]) at
+   * `temperature` t: z = mp(c) + t exp(0.5 clamp(pv(c), lo, hi)) eps for a learned prior
+   * p(z | c) = N(mp(c), exp(pv(c))), its network run on the GPU for each code's class (`cls`:
+   * one class for all codes, or one per code) and [lo, hi] the run's `logvar-clamp`, as
+   * training's sampler (src/vae/prior_sample.ts) computes it; z = t eps for the standard prior
+   * N(0, I). t = 1 samples the prior, t = 0 gives its mean. `cls` is required exactly when the
+   * decoder is label-conditioned. Queued with the decodes.
+   */
+  priorCodes(
+    eps: ArrayLike<number>,
+    cls?: number | ArrayLike<number>,
+    temperature = 1,
+  ): Promise<Float32Array> {
+    const Z = this.spec.z;
+    if (eps.length === 0 || eps.length % Z !== 0) {
+      return Promise.reject(
+        new DecoderError(`priorCodes: ${eps.length} values is not a whole number of ${Z}-d codes`),
+      );
+    }
+    const batch = eps.length / Z;
+    let c: Float32Array<ArrayBuffer> | undefined;
+    try {
+      c = this.#oneHot(cls, batch, "priorCodes");
+      if (!Number.isFinite(temperature)) {
+        throw new DecoderError(`priorCodes: temperature ${temperature} is not a finite number`);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const prior = this.spec.prior;
+    if (!prior || !c) return Promise.resolve(Float32Array.from(eps, (v) => v * temperature));
+    const run = this.#queue.then(async () => {
+      const m = await this.#priorMoments(c, batch);
+      const [lo, hi] = prior.logvarClamp;
+      const z = new Float32Array(batch * Z);
+      for (let i = 0; i < batch; i++) {
+        for (let j = 0; j < Z; j++) {
+          const pv = Math.min(Math.max(m[i * 2 * Z + Z + j], lo), hi);
+          z[i * Z + j] = m[i * 2 * Z + j] + temperature * Math.exp(0.5 * pv) * eps[i * Z + j];
+        }
+      }
+      return z;
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** The learned prior's [mp | pv] rows [B, 2Z] for one-hot rows `c` [B, K]. */
+  async #priorMoments(c: Float32Array<ArrayBuffer>, batch: number): Promise<Float32Array> {
+    let p = this.#priorPrograms.get(batch);
+    if (!p) {
+      p = this.#buildPrior(batch);
+      this.#priorPrograms.set(batch, p);
+      p.catch(() => this.#priorPrograms.delete(batch));
+    }
+    const prog = await p;
+    const device = this.gpu.device;
+    device.queue.writeBuffer(prog.c.buffer, 0, c);
+    submit(device, prog.dispatches, "prior");
+    return await readback(device, prog.prior);
+  }
+
+  /**
+   * The prior network for `batch` rows: dense layers with the ReLU in the dense kernel's
+   * epilogue, then the head, as training's denseStack runs it (so the same arithmetic).
+   */
+  async #buildPrior(batch: number): Promise<PriorProgram> {
+    const gpu = this.gpu;
+    const tensors: Tensor[] = [];
+    const mk = (label: string, shape: number[]) => {
+      const t = new Tensor(gpu.device, "f32", shape, label);
+      tensors.push(t);
+      return t;
+    };
+    const W = (name: string) => this.#weights.get(name)!;
+    const layers = denseChain(this.#weights, "prior", "prior.head", "the prior", (p) => {
+      throw new DecoderError(p);
+    });
+    const c = mk("prior.c", [batch, this.classes]);
+    const dispatches: Dispatch[] = [];
+    let x = c;
+    for (const l of layers) {
+      const y = mk(`${l.name}.y`, [batch, l.n]);
+      const s = { batch, inFeatures: l.k, outFeatures: l.n };
+      const t = { y, x, W: W(`${l.name}.weight`), b: W(`${l.name}.bias`) };
+      const options = l.act === "relu" ? { activation: "relu" as const } : {};
+      dispatches.push(...await denseForward(gpu, t, s, options));
+      x = y;
+    }
+    return { c, prior: x, dispatches, tensors };
+  }
+
   /** The condition rows [B, K] for `cls` (one-hot), checked against the decoder's classes. */
   #oneHot(
     cls: number | ArrayLike<number> | undefined,
     batch: number,
+    where: string,
   ): Float32Array<ArrayBuffer> | undefined {
     const K = this.classes;
     if (K === 0) {
       if (cls === undefined) return undefined;
-      throw new DecoderError("decode: this decoder is not conditional; it takes no class");
+      throw new DecoderError(`${where}: this decoder is not conditional; it takes no class`);
     }
     if (cls === undefined) {
       throw new DecoderError(
-        `decode: this decoder is conditioned on the class; give one 0..${K - 1}`,
+        `${where}: this decoder is conditioned on the class; give one 0..${K - 1}`,
       );
     }
     const asked = typeof cls === "number" ? new Array<number>(batch).fill(cls) : cls;
     if (asked.length !== batch) {
-      throw new DecoderError(`decode: ${asked.length} classes for ${batch} codes`);
+      throw new DecoderError(`${where}: ${asked.length} classes for ${batch} codes`);
     }
     const rows = new Float32Array(batch * K);
     for (let i = 0; i < batch; i++) {
       const k = asked[i];
       if (!Number.isInteger(k) || k < 0 || k >= K) {
-        throw new DecoderError(`decode: class ${k} is not one of the decoder's 0..${K - 1}`);
+        throw new DecoderError(`${where}: class ${k} is not one of the decoder's 0..${K - 1}`);
       }
       rows[i * K + k] = 1;
     }
@@ -523,6 +701,11 @@ export class Decoder {
       for (const t of prog?.tensors ?? []) t.destroy();
     }
     this.#programs.clear();
+    for (const p of this.#priorPrograms.values()) {
+      const prog = await p.catch(() => null);
+      for (const t of prog?.tensors ?? []) t.destroy();
+    }
+    this.#priorPrograms.clear();
     if (this.#ownsGpu) this.gpu.destroy();
   }
 }

@@ -4,11 +4,14 @@
  * decoder.safetensors and shaders/*.wgsl from next to the page, then decodes on WebGPU as the
  * user moves a slider per latent dimension (a draggable pad when Z = 2), and shows a grid of
  * samples from the prior. For a label-conditioned decoder a class selector picks the class that
- * both the main image and the grid are decoded with. Where WebGPU is missing it says so on the
- * page.
+ * both the main image and the grid are decoded with. Prior samples come from
+ * `Decoder.priorCodes`: N(0, I), or p(z | class) for a run with a learned prior, whose grid is
+ * redrawn from the same standard normal draws when the class changes. Where WebGPU is missing
+ * it says so on the page.
  *
  * For tests and curious readers, `globalThis.vaeDemo` exposes the current code and class, the
- * pixels last drawn (main image and grid), the grid's codes and a decode function;
+ * pixels last drawn (main image and grid), the grid's codes and the standard normal draws they
+ * came from (`gridEps`), a decode function and the decoder's priorCodes;
  * `document.body.dataset.state` goes loading -> decoded (or no-webgpu, error),
  * `dataset.decodes` counts the main image's decodes and `dataset.grids` the grid's.
  */
@@ -91,14 +94,28 @@ async function main(): Promise<void> {
     return;
   }
   const { z: Z, height: H, width: W, condition } = decoder.spec;
+  /** Keep a code inside the controls' range. */
+  const clip = (v: number) => Math.min(RANGE, Math.max(-RANGE, v));
   const z = new Array<number>(Z).fill(0);
-  let gridCodes = normals(GRID * GRID * Z);
+  /** The grid's standard normal draws; its codes are priorCodes of them for the class. */
+  let gridEps = normals(GRID * GRID * Z);
+  let gridCodes: number[] = [];
+  let gridAsked = 0;
   let lastPixels: Float32Array = new Float32Array(0);
   let gridPixels: Float32Array = new Float32Array(0);
   let decodes = 0, grids = 0;
   /** The selected class of a conditional decoder (undefined: unconditional). */
   let cls: number | undefined = condition ? 0 : undefined;
   const className = () => (condition && cls !== undefined ? condition.names[cls] : "");
+  // A learned prior: start at the mean of class 0's prior (temperature 0), not at z = 0.
+  if (decoder.spec.prior) {
+    try {
+      z.splice(0, Z, ...Array.from(await decoder.priorCodes(z, cls, 0), clip));
+    } catch (e) {
+      setState("error", `The prior could not run: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+  }
 
   const image = $<HTMLCanvasElement>("image");
   image.width = W;
@@ -138,10 +155,15 @@ async function main(): Promise<void> {
     }
   }
 
-  // Decodes are queued in call order, so the last grid asked for is the last one drawn.
+  // Codes from p(z | class) for the grid's draws, then their pixels; only the newest request
+  // draws (an older one still in flight when the class or the draws change is dropped).
   async function renderGrid(): Promise<void> {
+    const asked = ++gridAsked, k = cls;
     try {
-      const pixels = await decoder.decode(gridCodes, cls);
+      const codes = Array.from(await decoder.priorCodes(gridEps, k));
+      const pixels = await decoder.decode(codes, k);
+      if (asked !== gridAsked) return;
+      gridCodes = codes;
       for (let i = 0; i < GRID * GRID; i++) {
         draw(gridCtx, decoder, pixels, i, (i % GRID) * W, Math.floor(i / GRID) * H);
       }
@@ -236,18 +258,26 @@ async function main(): Promise<void> {
     $<HTMLElement>("classbox").hidden = false;
   }
 
-  $<HTMLButtonElement>("prior").addEventListener("click", () => {
-    z.splice(0, Z, ...normals(Z).map((v) => Math.min(RANGE, Math.max(-RANGE, v))));
+  $<HTMLButtonElement>("prior").addEventListener("click", async () => {
+    const eps = normals(Z);
+    gridEps = normals(GRID * GRID * Z);
+    renderGrid();
+    try {
+      const code = await decoder.priorCodes(eps, cls);
+      z.splice(0, Z, ...Array.from(code, clip));
+    } catch (e) {
+      fail(e);
+      return;
+    }
     showControls();
     render();
-    gridCodes = normals(GRID * GRID * Z);
-    renderGrid();
   });
   grid.addEventListener("click", (e) => {
     const r = grid.getBoundingClientRect();
     const col = Math.floor(((e.clientX - r.left) / r.width) * GRID);
     const row = Math.floor(((e.clientY - r.top) / r.height) * GRID);
     const i = Math.min(GRID - 1, row) * GRID + Math.min(GRID - 1, col);
+    if (gridCodes.length === 0) return;
     z.splice(0, Z, ...gridCodes.slice(i * Z, (i + 1) * Z));
     showControls();
     render();
@@ -260,10 +290,14 @@ async function main(): Promise<void> {
       cls: () => cls,
       pixels: () => Array.from(lastPixels),
       gridCodes: () => gridCodes.slice(),
+      gridEps: () => gridEps.slice(),
       gridPixels: () => Array.from(gridPixels),
       // A conditional decoder decodes with `k`, or the selected class when none is given.
       decode: async (codes: number[], k?: number) =>
         Array.from(await decoder.decode(codes, condition ? k ?? cls : undefined)),
+      // Codes from the prior (of class `k`, or the selected one) for standard normal draws.
+      priorCodes: async (eps: number[], k?: number, temperature = 1) =>
+        Array.from(await decoder.priorCodes(eps, condition ? k ?? cls : undefined, temperature)),
     },
   });
   $<HTMLElement>("demo").hidden = false;
@@ -275,7 +309,8 @@ async function main(): Promise<void> {
     `${model} decoder, ${Z} latent dimensions, ${H}x${W} images, decoded on WebGPU ` +
       `(${decoder.gpu.adapterName}). Move the ${Z === 2 ? "point on the pad" : "sliders"} ` +
       "to explore the latent space" +
-      (condition ? `; pick one of the ${condition.classes} classes to decode it as.` : "."),
+      (condition ? `; pick one of the ${condition.classes} classes to decode it as.` : ".") +
+      (decoder.spec.prior ? " Prior samples come from the learned prior of the class." : ""),
   );
 }
 
