@@ -115,7 +115,13 @@ export {
   latentForwardKl,
   type LatentShape,
 } from "./src/nn/latent.ts";
-export { klBackward, klForward, type KlShape } from "./src/nn/kl.ts";
+export {
+  klBackward,
+  klForward,
+  klPriorBackward,
+  klPriorForward,
+  type KlShape,
+} from "./src/nn/kl.ts";
 export {
   reconBackward,
   reconForward,
@@ -137,6 +143,7 @@ export {
   type StepProgram,
   type VaeLossConfig,
 } from "./src/vae/common.ts";
+export { priorCodes, priorMoments } from "./src/vae/prior_sample.ts";
 export { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "./src/vae/mlp_vae.ts";
 export {
   buildConvDecode,
