@@ -237,6 +237,7 @@ export {
 export {
   classSampleCheck,
   correlation,
+  type LengthCheck,
   lengthCheck,
   streamlineReport,
   type StreamlineStats,
