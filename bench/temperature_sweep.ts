@@ -1,5 +1,5 @@
 /**
- * `deno run --allow-read --allow-env bench/temperature_sweep.ts runs/NAME...`: how far a
+ * `deno run --allow-read --allow-env bench/temperature_sweep.ts [--draws K] runs/NAME...`: how far a
  * conditional run's samples follow their condition as the spread of z grows. For each run, z is
  * a seeded prior draw scaled by a temperature t (t = 0: the prior mean, t = 1: the prior), decoded
  * with the run's last checkpoint, and checked as the report checks it:
@@ -27,8 +27,16 @@ import { buildVaeDecode, vaeLayout } from "../src/vae/model.ts";
 import { priorCodes } from "../src/vae/prior_sample.ts";
 
 const TEMPERATURES = [0, 0.25, 0.5, 0.75, 1];
+// `--draws K` (default 1): K independent prior draws (seeds 0..K-1) per temperature, reported as
+// their mean and range: one draw of 100 or 200 samples moves the figure by a few hundredths.
+const at = Deno.args.indexOf("--draws");
+const DRAWS = at >= 0 ? Number(Deno.args[at + 1]) : 1;
+if (!(Number.isInteger(DRAWS) && DRAWS >= 1)) {
+  throw new Error("--draws K: K must be an integer >= 1");
+}
+const RUNS = Deno.args.filter((_, i) => at < 0 || (i !== at && i !== at + 1));
 
-for (const dir of Deno.args) {
+for (const dir of RUNS) {
   const config = { ...DEFAULTS, ...JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) };
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
   const cfg = modelConfig(config, data);
@@ -51,19 +59,25 @@ for (const dir of Deno.args) {
   }
   const n = asked.length;
   const program = await buildVaeDecode(gpu, cfg, state, n);
-  const draw = priorSample(n * cfg.z, 0);
-  const scores: number[] = [];
-  for (const t of TEMPERATURES) {
-    const rows = conditionRows(cfg.condition, asked);
-    write(gpu.device, program.z, await priorCodes(gpu, cfg, state, draw, n, rows, t));
-    write(gpu.device, program.c!, rows);
-    submit(gpu.device, program.dispatches, "temperature sweep");
-    scores.push(score(await readback(gpu.device, program.mean)));
+  const rows = conditionRows(cfg.condition, asked);
+  const scores: number[][] = TEMPERATURES.map(() => []);
+  for (let seed = 0; seed < DRAWS; seed++) {
+    const draw = priorSample(n * cfg.z, seed);
+    for (const [i, t] of TEMPERATURES.entries()) {
+      write(gpu.device, program.z, await priorCodes(gpu, cfg, state, draw, n, rows, t));
+      write(gpu.device, program.c!, rows);
+      submit(gpu.device, program.dispatches, "temperature sweep");
+      scores[i].push(score(await readback(gpu.device, program.mean)));
+    }
   }
   const what = cfg.condition.kind === "label" ? "class agreement" : "length correlation";
+  const show = (v: number[]) =>
+    v.length === 1 ? v[0].toFixed(3) : `${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)} ` +
+      `(${Math.min(...v).toFixed(3)}-${Math.max(...v).toFixed(3)})`;
   console.log(
     `${dir} (step ${checkpoint.step}): ${what} at temperature ` +
-      TEMPERATURES.map((t, i) => `${t} ${scores[i].toFixed(3)}`).join(", "),
+      TEMPERATURES.map((t, i) => `${t} ${show(scores[i])}`).join(", ") +
+      (DRAWS > 1 ? `; mean (min-max) over ${DRAWS} draws of ${n}` : ""),
   );
   gpu.destroy();
 }
