@@ -83,6 +83,12 @@ export class ParamLayout {
     return e;
   }
 
+  /** Parameter `name` in a flat host array (the float64 references' parameters and grads). */
+  slice<T extends Float32Array | Float64Array>(flat: T, name: string): T {
+    const e = this.get(name);
+    return flat.subarray(e.offset, e.offset + e.length) as T;
+  }
+
   /** A view of parameter `name` inside a flat tensor (params, grads, or a moment). */
   view(flat: Tensor, name: string): TensorView {
     const e = this.get(name);

@@ -58,15 +58,10 @@ export interface ConvReferenceForward {
   prior?: ReferencePrior;
 }
 
-function view(flat: Float64Array, layout: ParamLayout, name: string): Float64Array {
-  const e = layout.get(name);
-  return flat.subarray(e.offset, e.offset + e.length);
-}
-
 type View = ((name: string) => Float64Array) & { has(name: string): boolean };
 
 function viewer(flat: Float64Array, layout: ParamLayout): View {
-  return Object.assign((n: string) => view(flat, layout, n), { has: (n: string) => layout.has(n) });
+  return Object.assign((n: string) => layout.slice(flat, n), { has: (n: string) => layout.has(n) });
 }
 
 /** A layer's bias; one the layout dropped (a conv followed by batch norm) is zeros. */
@@ -211,9 +206,9 @@ export function convVaeStep(
   const B = batch, Z = cfg.z, C = cfg.conditions ?? 0;
   const [lo, hi] = cfg.logvarClamp;
   const f = convVaeForward(cfg, layout, params, x, batch, eps, true, c);
-  const P = (n: string) => view(params, layout, n);
+  const P = (n: string) => layout.slice(params, n);
   const grads = new Float64Array(params.length);
-  const G = (n: string) => view(grads, layout, n);
+  const G = (n: string) => layout.slice(grads, n);
   const blockGrad = (b: Block, d: Float64Array) => {
     if (!b.activated) return d;
     const dn = leakyReluBackward(d, b.normed, cfg.leak);

@@ -34,11 +34,6 @@ function sh(batch: number, inFeatures: number, outFeatures: number) {
   return { batch, inFeatures, outFeatures };
 }
 
-function slice(flat: Float64Array, layout: ParamLayout, name: string): Float64Array {
-  const e = layout.get(name);
-  return flat.subarray(e.offset, e.offset + e.length);
-}
-
 /** One dense layer's input and pre-activation, as the backward needs them. */
 interface Layer {
   input: Float64Array;
@@ -84,7 +79,7 @@ export function mlpVaeForward(
 ): ReferenceForward {
   const B = batch, F = cfg.inputs, Z = cfg.z, C = cfg.conditions ?? 0;
   const [lo, hi] = cfg.logvarClamp;
-  const P = (name: string) => slice(params, layout, name);
+  const P = (name: string) => layout.slice(params, name);
   const enc: Layer[] = [];
   let h = appendCondition(x, c, B, 1, C), width = F + C;
   cfg.hidden.forEach((H, i) => {
@@ -128,9 +123,9 @@ export function mlpVaeStep(
 ): ReferenceStep {
   const B = batch, F = cfg.inputs, Z = cfg.z, C = cfg.conditions ?? 0;
   const [lo, hi] = cfg.logvarClamp;
-  const P = (name: string) => slice(params, layout, name);
+  const P = (name: string) => layout.slice(params, name);
   const grads = new Float64Array(params.length);
-  const G = (name: string) => slice(grads, layout, name);
+  const G = (name: string) => layout.slice(grads, name);
   const f = mlpVaeForward(cfg, layout, params, x, batch, eps, c);
   const { mulogvar, logits, enc, dec, headIn, headK } = f;
   const g = f.last, width = f.lastK;

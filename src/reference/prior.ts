@@ -20,11 +20,6 @@ export interface ReferencePrior {
   layers: { input: Float64Array; pre: Float64Array; k: number; n: number }[];
 }
 
-function view(flat: Float64Array, layout: ParamLayout, name: string): Float64Array {
-  const e = layout.get(name);
-  return flat.subarray(e.offset, e.offset + e.length);
-}
-
 function names(cfg: VaeLossConfig): string[] {
   return [...cfg.prior!.hidden.map((_, i) => `prior.${i}`), "prior.head"];
 }
@@ -45,8 +40,8 @@ export function priorForward(
     const shape = { batch, inFeatures: k, outFeatures: n };
     const pre = denseForward(
       h,
-      view(params, layout, `${name}.weight`),
-      view(params, layout, `${name}.bias`),
+      layout.slice(params, `${name}.weight`),
+      layout.slice(params, `${name}.bias`),
       shape,
     );
     layers.push({ input: h, pre, k, n });
@@ -89,9 +84,9 @@ export function priorBackward(
   for (let i = p.layers.length - 1; i >= 0; i--) {
     const l = p.layers[i];
     const shape = { batch, inFeatures: l.k, outFeatures: l.n };
-    const d = denseBackward(dy, l.input, view(params, layout, `${all[i]}.weight`), shape);
-    view(grads, layout, `${all[i]}.weight`).set(d.dW);
-    view(grads, layout, `${all[i]}.bias`).set(d.db);
+    const d = denseBackward(dy, l.input, layout.slice(params, `${all[i]}.weight`), shape);
+    layout.slice(grads, `${all[i]}.weight`).set(d.dW);
+    layout.slice(grads, `${all[i]}.bias`).set(d.db);
     if (i > 0) dy = leakyReluBackward(d.dx, p.layers[i - 1].pre, 0);
   }
 }
