@@ -143,7 +143,7 @@ export {
   type StepProgram,
   type VaeLossConfig,
 } from "./src/vae/common.ts";
-export { priorCodes, priorMoments } from "./src/vae/prior_sample.ts";
+export { PriorSampler } from "./src/vae/prior_sample.ts";
 export { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "./src/vae/mlp_vae.ts";
 export {
   buildConvDecode,

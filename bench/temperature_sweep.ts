@@ -24,7 +24,7 @@ import { modelConfig } from "../src/train/trainer.ts";
 import { ModelState } from "../src/vae/common.ts";
 import { conditionRows } from "../src/vae/condition.ts";
 import { buildVaeDecode, vaeLayout } from "../src/vae/model.ts";
-import { priorCodes } from "../src/vae/prior_sample.ts";
+import { PriorSampler } from "../src/vae/prior_sample.ts";
 
 const TEMPERATURES = [0, 0.25, 0.5, 0.75, 1];
 // `--draws K` (default 1): K independent prior draws (seeds 0..K-1) per temperature, reported as
@@ -60,11 +60,12 @@ for (const dir of RUNS) {
   const n = asked.length;
   const program = await buildVaeDecode(gpu, cfg, state, n);
   const rows = conditionRows(cfg.condition, asked);
+  const prior = new PriorSampler(gpu, cfg, state);
   const scores: number[][] = TEMPERATURES.map(() => []);
   for (let seed = 0; seed < DRAWS; seed++) {
     const draw = priorSample(n * cfg.z, seed);
     for (const [i, t] of TEMPERATURES.entries()) {
-      write(gpu.device, program.z, await priorCodes(gpu, cfg, state, draw, n, rows, t));
+      write(gpu.device, program.z, await prior.codes(draw, n, rows, t));
       write(gpu.device, program.c!, rows);
       submit(gpu.device, program.dispatches, "temperature sweep");
       scores[i].push(score(await readback(gpu.device, program.mean)));

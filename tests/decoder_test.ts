@@ -21,7 +21,7 @@ import { buildDecode, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae
 import { buildVaeDecode } from "../src/vae/model.ts";
 import { conditionRows } from "../src/vae/condition.ts";
 import { initParams, ModelState } from "../src/vae/common.ts";
-import { priorCodes as trainingPriorCodes } from "../src/vae/prior_sample.ts";
+import { PriorSampler } from "../src/vae/prior_sample.ts";
 import { assertClose, gpuTest, Rng } from "./_helpers.ts";
 
 /** Random decoder weights Z -> hidden... -> F as named tensors (scaled like an init). */
@@ -585,7 +585,7 @@ gpuTest("decoder: learned prior codes equal the training side's sampler, bit for
   const cls = [0, 9, 3, 3, 7, 1, 5, 2, 8];
   const cond = Float32Array.from(conditionRows(cfg.condition!, cls));
   for (const t of [1, 0.7]) {
-    const want = await trainingPriorCodes(gpu, cfg, state, eps, n, cond, t);
+    const want = await new PriorSampler(gpu, cfg, state).codes(eps, n, cond, t);
     const got = await decoder.priorCodes(eps, cls, t);
     let worst = 0;
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));

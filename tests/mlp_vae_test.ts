@@ -11,7 +11,7 @@ import { normals } from "../src/reference/latent.ts";
 import { mlpVaeStep, mlpVaeTrain } from "../src/reference/mlp_vae.ts";
 import { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
 import { initParams, METRIC, ModelState } from "../src/vae/common.ts";
-import { priorCodes } from "../src/vae/prior_sample.ts";
+import { PriorSampler } from "../src/vae/prior_sample.ts";
 import { priorForward } from "../src/reference/prior.ts";
 import { assertClose, assertGradient, conditionsFor, gpuTest, Rng } from "./_helpers.ts";
 
@@ -307,8 +307,9 @@ gpuTest(
     const prior = priorForward(cfg, layout, params, Float64Array.from(c), n).prior;
     const [lo, hi] = cfg.logvarClamp;
     let clamped = 0;
+    const sampler = new PriorSampler(gpu, cfg, state);
     for (const t of [0, 0.6, 1]) {
-      const got = await priorCodes(gpu, cfg, state, eps, n, Float32Array.from(c), t);
+      const got = await sampler.codes(eps, n, Float32Array.from(c), t);
       const want = new Float64Array(n * Z);
       for (let i = 0; i < n; i++) {
         for (let j = 0; j < Z; j++) {
@@ -322,16 +323,14 @@ gpuTest(
     }
     assert.ok(clamped > 10, `only ${clamped} prior logvars outside the clamp`);
     // The standard prior: t eps, whatever the conditions.
-    const plain = await priorCodes(
-      gpu,
-      { ...cfg, prior: undefined },
-      state,
+    const plain = await new PriorSampler(gpu, { ...cfg, prior: undefined }, state).codes(
       eps,
       n,
       undefined,
       0.5,
     );
     assert.deepEqual(plain, eps.map((v) => 0.5 * v));
+    await sampler.destroy();
     state.destroy();
   },
 );

@@ -14,7 +14,7 @@ import { writeFileAtomic } from "../train/atomic.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { priorSample } from "../train/random.ts";
-import { priorCodes } from "../vae/prior_sample.ts";
+import { PriorSampler } from "../vae/prior_sample.ts";
 import { modelConfig } from "../train/trainer.ts";
 import { ModelState } from "../vae/common.ts";
 import { buildVaeDecode, vaeLayout } from "../vae/model.ts";
@@ -128,7 +128,7 @@ await runMain(async () => {
   const program = await buildVaeDecode(gpu, cfg, state, n);
   const rows = asked ? conditionRows(cfg.condition!, asked.values) : undefined;
   const eps = priorSample(n * cfg.z, seed);
-  write(gpu.device, program.z, await priorCodes(gpu, cfg, state, eps, n, rows));
+  write(gpu.device, program.z, await new PriorSampler(gpu, cfg, state).codes(eps, n, rows));
   if (rows) write(gpu.device, program.c!, rows);
   submit(gpu.device, program.dispatches, "samples");
   const images = await readback(gpu.device, program.mean);

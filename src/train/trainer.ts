@@ -27,7 +27,7 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { defaultZ, type TrainConfig } from "./config.ts";
 import type { EpochDiagnostics } from "../eval/report.ts";
 import { epochOrder, priorSample } from "./random.ts";
-import { priorCodes } from "../vae/prior_sample.ts";
+import { PriorSampler } from "../vae/prior_sample.ts";
 import { batchedDecode } from "../eval/figures.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";
 
@@ -173,6 +173,7 @@ export class Trainer {
   readonly #clearTest: Dispatch;
   #pendingSums: number[] | null = null;
   #decode: DecodeProgram | null = null;
+  #prior: PriorSampler | null = null;
   readonly #model: VaeConfig;
   readonly #schedule: KlSchedule;
   #klSum = 0;
@@ -446,15 +447,8 @@ export class Trainer {
     t = 1,
   ): Promise<Float32Array> {
     const eps = priorSample(n * this.#model.z, seed);
-    const z = await priorCodes(
-      this.#gpu,
-      this.#model,
-      this.state,
-      eps,
-      n,
-      this.#conditionRows(n, asked),
-      t,
-    );
+    this.#prior ??= new PriorSampler(this.#gpu, this.#model, this.state);
+    const z = await this.#prior.codes(eps, n, this.#conditionRows(n, asked), t);
     return this.decode(z, n, asked);
   }
 

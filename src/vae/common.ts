@@ -106,19 +106,20 @@ export async function priorNetwork(
 
 /**
  * The learned prior on its own for `batch` conditions at a time (sampling): write `c`, run
- * `dispatches`, read `prior` [B, 2Z].
+ * `dispatches`, read `prior` [B, 2Z]; `tensors` are all it allocated (free them when done).
  */
 export async function buildPriorProgram(
   gpu: Gpu,
   cfg: VaeLossConfig,
   state: ModelState,
   batch: number,
-): Promise<{ c: Tensor; prior: Tensor; dispatches: Dispatch[] }> {
-  const mk = (name: string, shape: number[]) => new Tensor(gpu.device, "f32", shape, name);
+): Promise<{ c: Tensor; prior: Tensor; dispatches: Dispatch[]; tensors: Tensor[] }> {
+  const t: Record<string, Tensor> = {};
+  const mk = tensorMaker(gpu.device, t);
   const c = mk("prior.c", [batch, cfg.conditions ?? 0]);
   const net = await priorNetwork(gpu, cfg, state, c, mk);
   if (!net) throw new Error("this model has no learned prior");
-  return { c, prior: net.prior, dispatches: net.dispatches };
+  return { c, prior: net.prior, dispatches: net.dispatches, tensors: Object.values(t) };
 }
 
 /**

@@ -15,57 +15,72 @@ import { buildPriorProgram, type ModelState, type VaeLossConfig } from "./common
 const PRIOR_BATCH = 256;
 
 /**
- * The learned prior's [mp | pv] rows [n, 2Z] for condition rows `cond` [n, C] (built and
- * freed here).
+ * Draws codes from one model's prior. A learned prior's network is built on first use and kept
+ * (its buffers and dispatches serve every later call); free it with `destroy()`.
  */
-export async function priorMoments(
-  gpu: Gpu,
-  cfg: VaeLossConfig,
-  state: ModelState,
-  cond: Float32Array,
-  n: number,
-): Promise<Float32Array> {
-  const C = cfg.conditions ?? 0, Z = cfg.z;
-  if (cond.length !== n * C) throw new Error(`prior: ${cond.length} values for ${n} rows of ${C}`);
-  const B = Math.min(PRIOR_BATCH, n);
-  const p = await buildPriorProgram(gpu, cfg, state, B);
-  const out = new Float32Array(n * 2 * Z);
-  for (let at = 0; at < n; at += B) {
-    const rows = Math.min(B, n - at);
-    const part = new Float32Array(B * C);
-    part.set(cond.subarray(at * C, (at + rows) * C));
-    write(gpu.device, p.c, part);
-    submit(gpu.device, p.dispatches, "prior");
-    out.set((await readback(gpu.device, p.prior)).subarray(0, rows * 2 * Z), at * 2 * Z);
-  }
-  for (const t of [p.c, p.prior]) t.destroy();
-  return out;
-}
+export class PriorSampler {
+  #gpu: Gpu;
+  #cfg: VaeLossConfig;
+  #state: ModelState;
+  #program: ReturnType<typeof buildPriorProgram> | null = null;
 
-/**
- * n codes [n, Z] from standard normal draws `eps` [n, Z] at temperature `t`: t eps for the
- * standard prior, mp + t sigma_p eps from the learned prior at conditions `cond` [n, C].
- */
-export async function priorCodes(
-  gpu: Gpu,
-  cfg: VaeLossConfig,
-  state: ModelState,
-  eps: Float32Array,
-  n: number,
-  cond: Float32Array | undefined,
-  t = 1,
-): Promise<Float32Array> {
-  const Z = cfg.z;
-  if (!cfg.prior) return eps.map((v) => v * t);
-  if (!cond) throw new Error("a learned prior needs the conditions to sample at");
-  const m = await priorMoments(gpu, cfg, state, cond, n);
-  const [lo, hi] = cfg.logvarClamp;
-  const z = new Float32Array(n * Z);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < Z; j++) {
-      const pv = Math.min(Math.max(m[i * 2 * Z + Z + j], lo), hi);
-      z[i * Z + j] = m[i * 2 * Z + j] + t * Math.exp(0.5 * pv) * eps[i * Z + j];
-    }
+  /** A sampler for the model `cfg` with parameters in `state`. */
+  constructor(gpu: Gpu, cfg: VaeLossConfig, state: ModelState) {
+    this.#gpu = gpu;
+    this.#cfg = cfg;
+    this.#state = state;
   }
-  return z;
+
+  /** The learned prior's [mp | pv] rows [n, 2Z] for condition rows `cond` [n, C]. */
+  async moments(cond: Float32Array, n: number): Promise<Float32Array> {
+    const C = this.#cfg.conditions ?? 0, Z = this.#cfg.z, d = this.#gpu.device;
+    if (cond.length !== n * C) {
+      throw new Error(`prior: ${cond.length} values for ${n} rows of ${C}`);
+    }
+    this.#program ??= buildPriorProgram(this.#gpu, this.#cfg, this.#state, PRIOR_BATCH);
+    const p = await this.#program;
+    const out = new Float32Array(n * 2 * Z);
+    for (let at = 0; at < n; at += PRIOR_BATCH) {
+      const rows = Math.min(PRIOR_BATCH, n - at);
+      const part = new Float32Array(PRIOR_BATCH * C);
+      part.set(cond.subarray(at * C, (at + rows) * C));
+      write(d, p.c, part);
+      submit(d, p.dispatches, "prior");
+      out.set((await readback(d, p.prior)).subarray(0, rows * 2 * Z), at * 2 * Z);
+    }
+    return out;
+  }
+
+  /**
+   * n codes [n, Z] from standard normal draws `eps` [n, Z] at temperature `t`: t eps for the
+   * standard prior, mp + t sigma_p eps from the learned prior at conditions `cond` [n, C].
+   */
+  async codes(
+    eps: Float32Array,
+    n: number,
+    cond: Float32Array | undefined,
+    t = 1,
+  ): Promise<Float32Array> {
+    const Z = this.#cfg.z;
+    if (!this.#cfg.prior) return eps.map((v) => v * t);
+    if (!cond) throw new Error("a learned prior needs the conditions to sample at");
+    const m = await this.moments(cond, n);
+    const [lo, hi] = this.#cfg.logvarClamp;
+    const z = new Float32Array(n * Z);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < Z; j++) {
+        const pv = Math.min(Math.max(m[i * 2 * Z + Z + j], lo), hi);
+        z[i * Z + j] = m[i * 2 * Z + j] + t * Math.exp(0.5 * pv) * eps[i * Z + j];
+      }
+    }
+    return z;
+  }
+
+  /** Free the prior network's buffers (if it was built). */
+  async destroy(): Promise<void> {
+    if (!this.#program) return;
+    const p = await this.#program;
+    for (const t of p.tensors) t.destroy();
+    this.#program = null;
+  }
 }
