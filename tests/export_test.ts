@@ -118,6 +118,16 @@ async function compare(page: Page, local: Decoder, codes: number[], what: string
   return d;
 }
 
+/** A full-page screenshot to $WEBGPU_VAE_SCREENSHOTS (or a fresh temporary folder), path printed. */
+async function saveScreenshot(page: Page, name: string): Promise<void> {
+  const dir = Deno.env.get("WEBGPU_VAE_SCREENSHOTS") ??
+    await Deno.makeTempDir({ prefix: "webgpu-vae-screenshot-" });
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/${name}.png`;
+  await page.screenshot({ path, fullPage: true });
+  console.log(`  screenshot: ${path}`);
+}
+
 Deno.test("export: the decoder module imports nothing of training; its bundle size", async () => {
   const info = JSON.parse((await deno("info", "--json", "src/web/decoder.ts")).stdout);
   const specifiers: string[] = info.modules.map((m: { specifier: string }) => m.specifier);
@@ -239,12 +249,7 @@ Deno.test({
         const shotAfter = await page.locator("#image").screenshot();
         assert.notDeepEqual(shotAfter, shotBefore, "the canvas shows the same picture as before");
 
-        const dir = Deno.env.get("WEBGPU_VAE_SCREENSHOTS") ??
-          await Deno.makeTempDir({ prefix: "webgpu-vae-screenshot-" });
-        await Deno.mkdir(dir, { recursive: true });
-        const path = `${dir}/export_page.png`;
-        await page.screenshot({ path, fullPage: true });
-        console.log(`  screenshot: ${path}`);
+        await saveScreenshot(page, "export_page");
       }, { webgpu: true });
     } finally {
       await server.close();
@@ -436,12 +441,7 @@ Deno.test({
         }
         assert.deepEqual(errors, [], `console errors: ${errors.join("; ")}`);
 
-        const dir = Deno.env.get("WEBGPU_VAE_SCREENSHOTS") ??
-          await Deno.makeTempDir({ prefix: "webgpu-vae-screenshot-" });
-        await Deno.mkdir(dir, { recursive: true });
-        const path = `${dir}/export_page_conditional.png`;
-        await page.screenshot({ path, fullPage: true });
-        console.log(`  screenshot: ${path}`);
+        await saveScreenshot(page, "export_page_conditional");
       }, { webgpu: true });
     } finally {
       await server.close();
