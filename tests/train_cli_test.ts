@@ -197,6 +197,15 @@ Deno.test({
     assert.equal(e.code, 1);
     assert.match(errorLines(e)[0], /already exists: pass --resume .* --force/);
     assert.deepEqual([...Deno.readDirSync(`${dir}/exists`)].map((f) => f.name), ["keep.txt"]);
+    // A folder the command may not write to (the task allows runs/ only) is named, not a
+    // permission trace.
+    const outside = `${dir}-elsewhere/run`;
+    const p = await run([...SMALL, "--out", outside]);
+    assert.equal(p.code, 1);
+    assert.deepEqual(errorLines(p), [
+      `error: --out ${outside}: not allowed to write there (deno task train writes under runs/ only): pick a folder under runs/`,
+    ]);
+    await assert.rejects(() => Deno.lstat(outside), Deno.errors.NotFound);
   },
 });
 

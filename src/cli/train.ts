@@ -136,6 +136,12 @@ await runMain(async () => {
     }
   }
 
+  if ((await Deno.permissions.query({ name: "write", path: dir })).state !== "granted") {
+    throw new ConfigError(
+      `${args.resume ? "--resume" : "--out"} ${dir}: not allowed to write there ` +
+        `(deno task train writes under runs/ only): pick a folder under runs/`,
+    );
+  }
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
   if (args.resume) {
     const layout = vaeLayout(modelConfig(config, data));
