@@ -499,13 +499,27 @@ Deno.test({
           if (m.type() === "error") errors.push(m.text());
         });
         await open(page, server.url);
-        const clip = (v: number) => Math.min(3, Math.max(-3, v));
-        // The page starts at class 0's prior mean (temperature 0).
-        const mean0 = Array.from(await local.priorCodes([0, 0], 0, 0), clip);
+        // The page starts at class 0's prior mean (temperature 0), and its controls cover
+        // mp(k) +- 3 sigma_p(k) over the classes k.
+        const mean0 = Array.from(await local.priorCodes([0, 0], 0, 0));
         const z0 = await demo<number[]>(page, "z");
         const dz = maxAbsDiff(z0, mean0);
         console.log(`  start code [${z0.map((v) => v.toFixed(3))}] vs Deno's prior mean: ${dz}`);
         assert.ok(dz <= TOL, `the start code is not class 0's prior mean (${z0} vs ${mean0})`);
+        const { lo, hi } = await demo<{ lo: number[]; hi: number[] }>(page, "bounds");
+        const classes = Array.from({ length: 10 }, (_, k) => k);
+        const up = await local.priorCodes(new Array(20).fill(3), classes);
+        const down = await local.priorCodes(new Array(20).fill(-3), classes);
+        for (let j = 0; j < 2; j++) {
+          const want = [
+            Math.min(...classes.map((k) => down[2 * k + j])),
+            Math.max(...classes.map((k) => up[2 * k + j])),
+          ];
+          assert.ok(maxAbsDiff([lo[j], hi[j]], want) <= TOL, `z${j + 1} range ${lo[j]}..${hi[j]}`);
+        }
+        console.log(
+          `  control range: [${lo.map((v, j) => `${v.toFixed(2)}..${hi[j].toFixed(2)}`)}]`,
+        );
 
         // Fixed draws through the page's priorCodes and Deno's, for two classes.
         const eps = Array.from(new Rng(79).normal(2 * 6));

@@ -94,9 +94,11 @@ async function main(): Promise<void> {
     return;
   }
   const { z: Z, height: H, width: W, condition } = decoder.spec;
-  /** Keep a code inside the controls' range. */
-  const clip = (v: number) => Math.min(RANGE, Math.max(-RANGE, v));
   const z = new Array<number>(Z).fill(0);
+  /** The controls' range per dimension: [-RANGE, RANGE], or a learned prior's (below). */
+  const lo = new Array<number>(Z).fill(-RANGE), hi = new Array<number>(Z).fill(RANGE);
+  /** Keep a code inside the controls' range. */
+  const clip = (v: number, j: number) => Math.min(hi[j], Math.max(lo[j], v));
   /** The grid's standard normal draws; its codes are priorCodes of them for the class. */
   let gridEps = normals(GRID * GRID * Z);
   let gridCodes: number[] = [];
@@ -107,9 +109,21 @@ async function main(): Promise<void> {
   /** The selected class of a conditional decoder (undefined: unconditional). */
   let cls: number | undefined = condition ? 0 : undefined;
   const className = () => (condition && cls !== undefined ? condition.names[cls] : "");
-  // A learned prior: start at the mean of class 0's prior (temperature 0), not at z = 0.
-  if (decoder.spec.prior) {
+  // A learned prior: the controls cover mp(k) +- RANGE sigma_p(k) over the classes k (a prior
+  // mean may lie far from 0), and start at the mean of class 0's prior (temperature 0).
+  if (decoder.spec.prior && condition) {
     try {
+      const K = condition.classes, classes = Array.from({ length: K }, (_, k) => k);
+      const up = await decoder.priorCodes(new Array(K * Z).fill(RANGE), classes);
+      const down = await decoder.priorCodes(new Array(K * Z).fill(-RANGE), classes);
+      lo.fill(Infinity);
+      hi.fill(-Infinity);
+      for (let k = 0; k < K; k++) {
+        for (let j = 0; j < Z; j++) {
+          lo[j] = Math.min(lo[j], down[k * Z + j]);
+          hi[j] = Math.max(hi[j], up[k * Z + j]);
+        }
+      }
       z.splice(0, Z, ...Array.from(await decoder.priorCodes(z, cls, 0), clip));
     } catch (e) {
       setState("error", `The prior could not run: ${e instanceof Error ? e.message : String(e)}`);
@@ -175,7 +189,8 @@ async function main(): Promise<void> {
     }
   }
 
-  // Controls: a pad for Z = 2, else one slider per dimension.
+  // Controls: a pad for Z = 2 (square, +-R around 0 on both axes), else a slider per dimension.
+  const R = Math.max(...lo.map(Math.abs), ...hi);
   const sliders: HTMLInputElement[] = [];
   const pad = $<HTMLCanvasElement>("pad");
   const padCtx = pad.getContext("2d")!;
@@ -183,9 +198,9 @@ async function main(): Promise<void> {
     const s = pad.width;
     padCtx.clearRect(0, 0, s, s);
     padCtx.strokeStyle = "#8888";
-    for (let r = 1; r <= RANGE; r++) {
+    for (let r = 1; r <= R; r++) {
       padCtx.beginPath();
-      padCtx.arc(s / 2, s / 2, (r / RANGE) * (s / 2), 0, 2 * Math.PI);
+      padCtx.arc(s / 2, s / 2, (r / R) * (s / 2), 0, 2 * Math.PI);
       padCtx.stroke();
     }
     padCtx.beginPath();
@@ -194,7 +209,7 @@ async function main(): Promise<void> {
     padCtx.moveTo(0, s / 2);
     padCtx.lineTo(s, s / 2);
     padCtx.stroke();
-    const x = ((z[0] + RANGE) / (2 * RANGE)) * s, y = ((RANGE - z[1]) / (2 * RANGE)) * s;
+    const x = ((z[0] + R) / (2 * R)) * s, y = ((R - z[1]) / (2 * R)) * s;
     padCtx.fillStyle = "#e33";
     padCtx.beginPath();
     padCtx.arc(x, y, 6, 0, 2 * Math.PI);
@@ -213,8 +228,8 @@ async function main(): Promise<void> {
       const r = pad.getBoundingClientRect();
       const u = Math.min(1, Math.max(0, (e.clientX - r.left) / r.width));
       const v = Math.min(1, Math.max(0, (e.clientY - r.top) / r.height));
-      z[0] = (2 * u - 1) * RANGE;
-      z[1] = (1 - 2 * v) * RANGE;
+      z[0] = (2 * u - 1) * R;
+      z[1] = (1 - 2 * v) * R;
       drawPad();
       render();
     };
@@ -232,7 +247,7 @@ async function main(): Promise<void> {
       label.textContent = `z${i + 1}`;
       label.htmlFor = `z${i}`;
       const s = document.createElement("input");
-      Object.assign(s, { type: "range", id: `z${i}`, min: -RANGE, max: RANGE, step: 0.01 });
+      Object.assign(s, { type: "range", id: `z${i}`, min: lo[i], max: hi[i], step: 0.01 });
       const value = document.createElement("output");
       s.addEventListener("input", () => {
         z[i] = Number(s.value);
@@ -287,6 +302,8 @@ async function main(): Promise<void> {
     vaeDemo: {
       spec: decoder.spec,
       z: () => z.slice(),
+      // The controls' range per dimension.
+      bounds: () => ({ lo: lo.slice(), hi: hi.slice() }),
       cls: () => cls,
       pixels: () => Array.from(lastPixels),
       gridCodes: () => gridCodes.slice(),
