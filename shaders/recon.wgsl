@@ -4,6 +4,15 @@
 //                                                l = logits[b, f], target x = x[b, f] in [0, 1]
 //   mse: loss[b] = sum_f (o - x)^2               squared error, o = logits[b, f] (the decoder's
 //                                                output, a Gaussian mean)
+//        + smoothness * sum_{f >= s} (e_f - e_{f-s})^2
+//                                                with smoothness > 0: e = o - x, s = dims.stride
+//                                                (values per point of a curve: 3 for streamlines
+//                                                [N, 3]), so consecutive points' errors differ
+//                                                little. The negative log-density, up to a
+//                                                constant, of a Gaussian with precision
+//                                                2 (I + smoothness D^T D), D the first difference
+//                                                along the curve: jitter from point to point costs
+//                                                up to 1 + 4 smoothness times a smooth error.
 //
 // Bindings (f32, row-major): loss [B]; logits, x, dlogits [B, F].
 // Forward (and forward_backward): workgroup b (the grid may span two dimensions, see row())
@@ -20,6 +29,8 @@ struct Dims {
   batch: u32,     // B
   features: u32,  // F
   scale: f32,     // multiplies the gradient (backward only)
+  stride: u32,    // mse: values per point, s (used when smoothness > 0; s < F)
+  smoothness: f32, // mse: weight of the squared differences of consecutive points' errors
 }
 
 // 64, not 256: on llvmpipe the row reductions' barriers cost in proportion to the workgroup,
@@ -159,7 +170,7 @@ fn mse_forward(
     let base = b * dims.features;
     for (var f = lid; f < dims.features; f += WG) {
       let d = logits[base + f] - x[base + f];
-      s += d * d;
+      s += d * d + dims.smoothness * diff_below(base, f, d);
     }
   }
   let total = tree_sum(lid, s);
@@ -168,12 +179,36 @@ fn mse_forward(
   }
 }
 
-// Backward of (o - x)^2:  do = scale * 2 * (o - x)
+// (e_f - e_{f-s})^2 for f >= s, else 0, given d = e_f; 0 without reading when smoothness is 0.
+fn diff_below(base: u32, f: u32, d: f32) -> f32 {
+  if (dims.smoothness == 0.0 || f < dims.stride) { return 0.0; }
+  let t = d - (logits[base + f - dims.stride] - x[base + f - dims.stride]);
+  return t * t;
+}
+
+// (D^T D e)_f = (e_f - e_{f-s}) [f >= s] - (e_{f+s} - e_f) [f + s < F], given d = e_f:
+// half the derivative of sum_f (e_f - e_{f-s})^2 with respect to e_f. 0 when smoothness is 0.
+fn dtd(base: u32, f: u32, d: f32) -> f32 {
+  if (dims.smoothness == 0.0) { return 0.0; }
+  var t = 0.0;
+  if (f >= dims.stride) {
+    t += d - (logits[base + f - dims.stride] - x[base + f - dims.stride]);
+  }
+  if (f + dims.stride < dims.features) {
+    t -= (logits[base + f + dims.stride] - x[base + f + dims.stride]) - d;
+  }
+  return t;
+}
+
+// Backward:  do_f = scale * 2 * (e_f + smoothness * (D^T D e)_f),  e = o - x
+// (with smoothness = 0: scale * 2 * (o - x), the same bits).
 @compute @workgroup_size(WG)
 fn mse_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat(gid, nwg);
   if (i >= dims.batch * dims.features) { return; }
-  dlogits[i] = 2.0 * dims.scale * (logits[i] - x[i]);
+  let f = i % dims.features;
+  let d = logits[i] - x[i];
+  dlogits[i] = 2.0 * dims.scale * (d + dims.smoothness * dtd(i - f, f, d));
 }
 
 @compute @workgroup_size(WG)
@@ -187,11 +222,9 @@ fn mse_forward_backward(
   if (b < dims.batch) {
     let base = b * dims.features;
     for (var f = lid; f < dims.features; f += WG) {
-      let o = logits[base + f];
-      let xv = x[base + f];
-      let d = o - xv;
-      s += d * d;
-      dlogits[base + f] = 2.0 * dims.scale * (o - xv);
+      let d = logits[base + f] - x[base + f];
+      s += d * d + dims.smoothness * diff_below(base, f, d);
+      dlogits[base + f] = 2.0 * dims.scale * (d + dims.smoothness * dtd(base, f, d));
     }
   }
   let total = tree_sum(lid, s);

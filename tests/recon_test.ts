@@ -65,6 +65,31 @@ Deno.test("recon reference backwards match finite differences", () => {
     // A quadratic: central differences are exact up to rounding, which a larger h shrinks.
     { h: 1e-4 },
   );
+  // The smoothness term of curves: 3 values per point, row boundaries respected.
+  const smooth = { smooth: 0.7, stride: 3 };
+  assertGradient(
+    "mse, smooth 0.7, stride 3",
+    (v) => scale * sum(ref.mseForward(v, x, features, smooth)),
+    l,
+    ref.mseBackward(l, x, scale, { ...smooth, features }),
+    { h: 1e-4 },
+  );
+});
+
+Deno.test("recon reference smoothness term: (e_f - e_{f-s})^2 within each example only", () => {
+  // Two examples of 2 points x 2 values: e = [1, 2, 4, 8 | 16, 32, 64, 128], stride 2.
+  const e = Float64Array.from([1, 2, 4, 8, 16, 32, 64, 128]);
+  const x = new Float64Array(8).fill(0.5), o = e.map((v, i) => v + x[i]);
+  const loss = ref.mseForward(o, x, 4, { smooth: 0.5, stride: 2 });
+  const want = [
+    1 + 4 + 16 + 64 + 0.5 * ((4 - 1) ** 2 + (8 - 2) ** 2),
+    16 ** 2 + 32 ** 2 + 64 ** 2 + 128 ** 2 + 0.5 * ((64 - 16) ** 2 + (128 - 32) ** 2),
+  ];
+  assertEachClose("two examples", loss, want, 1e-15);
+  const g = ref.mseBackward(o, x, 1, { smooth: 0.5, stride: 2, features: 4 });
+  // 2 (e_f + 0.5 (D^T D e)_f): first point -(e_{f+2} - e_f), second point e_f - e_{f-2}.
+  const dtd = [-3, -6, 3, 6, -48, -96, 48, 96];
+  assertEachClose("gradient", g, e.map((v, i) => 2 * (v + 0.5 * dtd[i])), 1e-15);
 });
 
 Deno.test("recon reference bce agrees with the textbook formula and its large-|l| limits", () => {
@@ -140,6 +165,61 @@ for (const kind of ["bce", "mse"] as const) {
   });
 }
 
+gpuTest(
+  "recon mse with a smoothness term (curves) matches the reference, fused and not",
+  async (gpu) => {
+    const rng = new Rng(25);
+    for (const batch of BATCHES) {
+      for (const [features, stride] of [[13, 3], [130, 1], [771, 3]]) {
+        const n = batch * features;
+        const l = rng.normal(n), x = targets(rng, n);
+        const scale = Math.fround(1.3 / batch), smooth = Math.fround(2.7);
+        const lT = f32(gpu, [batch, features], l), xT = f32(gpu, [batch, features], x);
+        const lossT = out(gpu, [batch]), dlT = out(gpu, [batch, features]);
+        const loss1 = out(gpu, [batch]), dl1 = out(gpu, [batch, features]);
+        const s = { batch, features, scale, smooth, stride };
+        const [loss, dl] = await run(
+          gpu,
+          [
+            await reconForwardBackward(
+              gpu,
+              "mse",
+              { loss: lossT, dlogits: dlT, logits: lT, x: xT },
+              s,
+            ),
+          ],
+          lossT,
+          dlT,
+        );
+        const [lossU, dlU] = await run(
+          gpu,
+          [
+            await reconForward(gpu, "mse", { loss: loss1, logits: lT, x: xT }, s),
+            await reconBackward(gpu, "mse", { dlogits: dl1, logits: lT, x: xT }, s),
+          ],
+          loss1,
+          dl1,
+        );
+        const tag = `mse smooth 2.7 stride ${stride} B=${batch} F=${features}`;
+        assertEachClose(`${tag} loss`, loss, ref.mseForward(l, x, features, s), 1e-5);
+        assertClose(`${tag} dlogits`, dl, ref.mseBackward(l, x, scale, s), 1e-5);
+        // Against the plain loss: the term is there (every example's loss grew).
+        const plain = ref.mseForward(l, x, features);
+        for (let b = 0; b < batch; b++) {
+          if (!(loss[b] > plain[b] * 1.5)) {
+            throw new Error(
+              `${tag}: loss ${loss[b]} vs ${plain[b]}`,
+            );
+          }
+        }
+        assertClose(`${tag} loss vs unfused`, loss, lossU, 0);
+        assertClose(`${tag} dlogits vs unfused`, dl, dlU, 0);
+        for (const t of [lT, xT, lossT, dlT, loss1, dl1]) t.destroy();
+      }
+    }
+  },
+);
+
 gpuTest("recon bce keeps every digit at large |l|", async (gpu) => {
   // One feature per example, so each loss is one element and is checked on its own scale:
   // l = 30 with x = 1 has loss 9.4e-14, which any cancellation would destroy.
@@ -205,6 +285,24 @@ gpuTest("recon rejects shapes that do not fit", async (gpu) => {
       bad = (e as Error).message;
     }
     if (!bad.includes("unknown loss kind")) throw new Error(`expected a kind error, got '${bad}'`);
+  }
+  const smoothErrors: [ReconKind, { smooth: number; stride?: number }, string][] = [
+    ["bce", { smooth: 1, stride: 1 }, "smooth is for mse only"],
+    ["mse", { smooth: 1, stride: 5 }, "stride must be an integer in [1, 5)"],
+    ["mse", { smooth: -1 }, "smooth must be finite and >= 0"],
+  ];
+  for (const [kind, extra, message] of smoothErrors) {
+    let bad = "";
+    try {
+      await reconForward(gpu, kind, { loss: out(gpu, [2]), logits: a, x: a }, {
+        batch: 2,
+        features: 5,
+        ...extra,
+      });
+    } catch (e) {
+      bad = (e as Error).message;
+    }
+    if (!bad.includes(message)) throw new Error(`expected '${message}', got '${bad}'`);
   }
   a.destroy();
   loss.destroy();

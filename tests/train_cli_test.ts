@@ -170,6 +170,8 @@ const BAD: [string[], RegExp][] = [
   [["--lr", "fast"], /^error: --lr: 'fast' is not a positive number/],
   [["--logvar-clamp", "3,-3"], /^error: --logvar-clamp: '3,-3' is not LO,HI with LO < HI/],
   [["--recon", "l1"], /^error: --recon: 'l1' is not bce or mse/],
+  [["--recon-smooth=-1"], /^error: --recon-smooth: '-1' is not a non-negative number/],
+  [["--recon-smooth", "2"], /^error: --recon-smooth is for --model streamlines with --recon mse/],
   [["--bogus", "1"], /^error: .*bogus.*see --help/],
   [["--config", "/nonexistent.json"], /^error: --config \/nonexistent.json: cannot read it/],
 ];

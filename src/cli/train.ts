@@ -85,6 +85,7 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "beta",
   "recon",
   "recon-weight",
+  "recon-smooth",
   "logvar-clamp",
   "seed",
 ];

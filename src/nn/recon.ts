@@ -4,6 +4,10 @@
  * for a Gaussian one (squared error of the decoder's output). Forward writes one loss per
  * example; backward overwrites the gradient with respect to the decoder's output.
  *
+ * `mse` of curves may add `smooth` * sum (e_f - e_{f-s})^2, e = output - x, s = `stride`
+ * values per point: a Gaussian whose errors are correlated along the curve, so jitter from
+ * one point to the next costs more than a smooth error of the same size (shaders/recon.wgsl).
+ *
  * B batch, F features (pixels per example).
  */
 
@@ -20,6 +24,10 @@ export interface ReconShape {
   batch: number;
   /** F */
   features: number;
+  /** mse only: weight of the squared differences of consecutive points' errors (default 0). */
+  smooth?: number;
+  /** mse with smooth > 0: values per point, s, 1 <= s < F (3 for [N, 3] curves). */
+  stride?: number;
 }
 
 /** Invocations per workgroup, WG in shaders/recon.wgsl. */
@@ -30,12 +38,36 @@ function check(where: string, kind: ReconKind, s: ReconShape): number {
   for (const [name, v] of [["batch", s.batch], ["features", s.features]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
   }
+  const smooth = s.smooth ?? 0, stride = s.stride ?? 1;
+  if (!(smooth >= 0 && Number.isFinite(smooth))) {
+    throw new Error(`${where}: smooth must be finite and >= 0, is ${smooth}`);
+  }
+  if (smooth > 0 && kind !== "mse") throw new Error(`${where}: smooth is for mse only`);
+  if (smooth > 0 && !(Number.isInteger(stride) && stride >= 1 && stride < s.features)) {
+    throw new Error(`${where}: stride must be an integer in [1, ${s.features}), is ${stride}`);
+  }
   return s.batch * s.features;
+}
+
+/** The recon kernel's uniform for shape `s`. */
+function dims(s: ReconShape, scale: number) {
+  return {
+    batch: s.batch,
+    features: s.features,
+    scale,
+    stride: s.stride ?? 1,
+    smoothness: s.smooth ?? 0,
+  };
+}
+
+/** Extra flops and bytes per value of the smoothness term: 2 neighbours' errors. */
+function smoothCost(s: ReconShape): { flops: number; bytes: number } {
+  return s.smooth ? { flops: 8, bytes: 16 } : { flops: 0, bytes: 0 };
 }
 
 /**
  * loss[b] = sum over f of the per-feature loss of logits[b, f] against x[b, f]:
- * softplus(l) - l * x for `bce`, (l - x)^2 for `mse`.
+ * softplus(l) - l * x for `bce`, (l - x)^2 for `mse` (plus smooth * (e_f - e_{f-s})^2).
  * Shapes: loss [B], logits [B, F], x [B, F]. One workgroup per example, deterministic sum.
  */
 export async function reconForward(
@@ -56,19 +88,20 @@ export async function reconForward(
       loss: t.loss,
       logits: t.logits,
       x: t.x,
-      dims: { batch: s.batch, features: s.features, scale: 1 },
+      dims: dims(s, 1),
     },
     grid1d(s.batch, 1),
     { label: `recon_${kind}_forward` },
   );
-  d.flops = (kind === "bce" ? 25 : 3) * n;
-  d.bytes = 8 * n + 4 * s.batch;
+  d.flops = ((kind === "bce" ? 25 : 3) + smoothCost(s).flops / 2) * n;
+  d.bytes = (8 + smoothCost(s).bytes / 2) * n + 4 * s.batch;
   return d;
 }
 
 /**
  * dlogits = scale * dloss[b]/dlogits[b, f] (overwritten): scale * (sigmoid(l) - x) for
- * `bce`, scale * 2 * (l - x) for `mse`. `scale` is recon_weight / B in training; change it
+ * `bce`, scale * 2 * (e + smooth * D^T D e) for `mse`, e = l - x, D the difference of
+ * consecutive points. `scale` is recon_weight / B in training; change it
  * later with `dispatch.update("dims", { scale })`.
  * Shapes: dlogits [B, F], logits [B, F], x [B, F].
  */
@@ -91,13 +124,13 @@ export async function reconBackward(
       dlogits: t.dlogits,
       logits: t.logits,
       x: t.x,
-      dims: { batch: s.batch, features: s.features, scale: s.scale },
+      dims: dims(s, s.scale),
     },
     grid1d(n, WG),
     { label: `recon_${kind}_backward` },
   );
-  d.flops = (kind === "bce" ? 20 : 3) * n;
-  d.bytes = 12 * n;
+  d.flops = ((kind === "bce" ? 20 : 3) + smoothCost(s).flops) * n;
+  d.bytes = (12 + smoothCost(s).bytes) * n;
   return d;
 }
 
@@ -128,12 +161,12 @@ export async function reconForwardBackward(
       dlogits: t.dlogits,
       logits: t.logits,
       x: t.x,
-      dims: { batch: s.batch, features: s.features, scale: s.scale },
+      dims: dims(s, s.scale),
     },
     grid1d(s.batch, 1),
     { label: `recon_${kind}_forward_backward` },
   );
-  d.flops = (kind === "bce" ? 35 : 5) * n;
-  d.bytes = 12 * n + 4 * s.batch;
+  d.flops = ((kind === "bce" ? 35 : 5) + smoothCost(s).flops) * n;
+  d.bytes = (12 + smoothCost(s).bytes) * n + 4 * s.batch;
   return d;
 }

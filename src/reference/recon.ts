@@ -34,22 +34,46 @@ export function bceBackward(logits: Float64Array, x: Float64Array, scale: number
   });
 }
 
-/** loss[b] = sum_f (o[b, f] - x[b, f])^2. */
-export function mseForward(out: Float64Array, x: Float64Array, features: number): Float64Array {
+/**
+ * loss[b] = sum_f (o[b, f] - x[b, f])^2 + smooth * sum_{f >= s} (e[b, f] - e[b, f - s])^2,
+ * e = o - x, s = `stride` (values per point of a curve).
+ */
+export function mseForward(
+  out: Float64Array,
+  x: Float64Array,
+  features: number,
+  { smooth = 0, stride = 1 } = {},
+): Float64Array {
   const batch = out.length / features;
   const loss = new Float64Array(batch);
   for (let b = 0; b < batch; b++) {
     let s = 0;
     for (let f = 0; f < features; f++) {
-      const d = out[b * features + f] - x[b * features + f];
+      const i = b * features + f, d = out[i] - x[i];
       s += d * d;
+      if (f >= stride) s += smooth * (d - (out[i - stride] - x[i - stride])) ** 2;
     }
     loss[b] = s;
   }
   return loss;
 }
 
-/** dout = scale * 2 * (o - x). */
-export function mseBackward(out: Float64Array, x: Float64Array, scale: number): Float64Array {
-  return out.map((o, i) => scale * 2 * (o - x[i]));
+/**
+ * dout = scale * 2 * (e + smooth * D^T D e), e = o - x, with (D^T D e)_f = (e_f - e_{f-s})
+ * [f >= s] - (e_{f+s} - e_f) [f + s < F] within each example (`features` F values).
+ */
+export function mseBackward(
+  out: Float64Array,
+  x: Float64Array,
+  scale: number,
+  { smooth = 0, stride = 1, features = out.length } = {},
+): Float64Array {
+  const e = out.map((o, i) => o - x[i]);
+  return e.map((d, i) => {
+    const f = i % features;
+    let t = 0;
+    if (f >= stride) t += d - e[i - stride];
+    if (f + stride < features) t -= e[i + stride] - d;
+    return scale * 2 * (d + smooth * t);
+  });
 }

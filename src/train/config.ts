@@ -60,6 +60,11 @@ export interface TrainConfig {
   recon: "bce" | "mse";
   /** Weight of the reconstruction term. */
   "recon-weight": number;
+  /**
+   * streamlines, mse: weight of the squared differences of consecutive points' errors (a
+   * Gaussian whose errors are smooth along the streamline); 0 = plain mse.
+   */
+  "recon-smooth": number;
   /** Clamp of logvar before exp: [lo, hi]. */
   "logvar-clamp": [number, number];
   /** Seed of weights, shuffling and noise. */
@@ -95,6 +100,7 @@ export const DEFAULTS: TrainConfig = {
   ae: false,
   recon: "bce",
   "recon-weight": 1,
+  "recon-smooth": 0,
   "logvar-clamp": [-30, 20],
   seed: 1,
   out: "",
@@ -153,6 +159,8 @@ export const HELP: Record<keyof TrainConfig, string> = {
   ae: "plain autoencoder: KL weight 0 (flag, no value)",
   recon: "reconstruction loss: bce (Bernoulli, logits) | mse (Gaussian)",
   "recon-weight": "weight of the reconstruction term",
+  "recon-smooth":
+    "streamlines, mse: weight of the squared differences of consecutive points' errors (0 = off)",
   "logvar-clamp": "LO,HI bounds on logvar before exp, or off",
   seed: "seed of weights, shuffling and noise",
   out: "run folder (default runs/<date-time>)",
@@ -279,6 +287,7 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
     case "beta":
     case "free-bits":
     case "recon-weight":
+    case "recon-smooth":
       return num(key, v, (n) => n >= 0, "a non-negative number");
   }
 }
@@ -359,6 +368,11 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   if (config.z === 0) config.z = defaultZ(config.model);
   if (config.prior === "learned" && config.condition === "none") {
     throw new ConfigError("--prior learned needs --condition label or length (p(z | c) needs a c)");
+  }
+  if (config["recon-smooth"] > 0 && (config.model !== "streamlines" || config.recon !== "mse")) {
+    throw new ConfigError(
+      "--recon-smooth is for --model streamlines with --recon mse (it smooths errors along a curve)",
+    );
   }
   if (config.prior === "learned" && config["free-bits"] > 0) {
     throw new ConfigError("--free-bits works with the standard prior only; drop one of them");

@@ -112,6 +112,10 @@ export function modelConfig(
     z: c.z || defaultZ(c.model),
     recon: c.recon,
     reconWeight: c["recon-weight"],
+    // Values per point (3 for streamlines): the error differences are taken point to point.
+    reconSmooth: c["recon-smooth"] > 0
+      ? { weight: c["recon-smooth"], stride: data.features / (data.rows * data.cols) }
+      : undefined,
     beta: c.ae ? 0 : c.beta,
     logvarClamp: c["logvar-clamp"],
     seed: c.seed,

@@ -36,6 +36,12 @@ export interface VaeLossConfig {
   recon: ReconKind;
   /** Weight of the reconstruction term. */
   reconWeight: number;
+  /**
+   * mse of curves: adds `weight` * sum_f (e_f - e_{f-stride})^2, e = output - x, to each
+   * example's loss (a Gaussian whose errors are smooth along the curve; shaders/recon.wgsl);
+   * `stride` values per point. Absent: plain mse.
+   */
+  reconSmooth?: { weight: number; stride: number };
   /** Weight of the KL term (beta-VAE; 1 is the ELBO). */
   beta: number;
   /**
@@ -246,7 +252,12 @@ export async function lossesAndMetrics(
   const B = latent.batch;
   const F = t.x.length / B;
   const recon = mk("recon", [B]);
-  const shape = { batch: B, features: F };
+  const shape = {
+    batch: B,
+    features: F,
+    smooth: cfg.reconSmooth?.weight ?? 0,
+    stride: cfg.reconSmooth?.stride ?? 1,
+  };
   let dlogits: Tensor | undefined, loss: Dispatch;
   if (train) {
     dlogits = mk("dlogits", [B, F]);
