@@ -3,6 +3,7 @@ import {
   reconForward,
   reconForwardBackward,
   type ReconKind,
+  type ReconSmooth,
 } from "../src/nn/recon.ts";
 import * as ref from "../src/reference/recon.ts";
 import { assertClose, assertGradient, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
@@ -66,12 +67,12 @@ Deno.test("recon reference backwards match finite differences", () => {
     { h: 1e-4 },
   );
   // The smoothness term of curves: 3 values per point, row boundaries respected.
-  const smooth = { smooth: 0.7, stride: 3 };
+  const smooth = { weight: 0.7, stride: 3 };
   assertGradient(
     "mse, smooth 0.7, stride 3",
     (v) => scale * sum(ref.mseForward(v, x, features, smooth)),
     l,
-    ref.mseBackward(l, x, scale, { ...smooth, features }),
+    ref.mseBackward(l, x, scale, features, smooth),
     { h: 1e-4 },
   );
 });
@@ -80,13 +81,13 @@ Deno.test("recon reference smoothness term: (e_f - e_{f-s})^2 within each exampl
   // Two examples of 2 points x 2 values: e = [1, 2, 4, 8 | 16, 32, 64, 128], stride 2.
   const e = Float64Array.from([1, 2, 4, 8, 16, 32, 64, 128]);
   const x = new Float64Array(8).fill(0.5), o = e.map((v, i) => v + x[i]);
-  const loss = ref.mseForward(o, x, 4, { smooth: 0.5, stride: 2 });
+  const loss = ref.mseForward(o, x, 4, { weight: 0.5, stride: 2 });
   const want = [
     1 + 4 + 16 + 64 + 0.5 * ((4 - 1) ** 2 + (8 - 2) ** 2),
     16 ** 2 + 32 ** 2 + 64 ** 2 + 128 ** 2 + 0.5 * ((64 - 16) ** 2 + (128 - 32) ** 2),
   ];
   assertEachClose("two examples", loss, want, 1e-15);
-  const g = ref.mseBackward(o, x, 1, { smooth: 0.5, stride: 2, features: 4 });
+  const g = ref.mseBackward(o, x, 1, 4, { weight: 0.5, stride: 2 });
   // 2 (e_f + 0.5 (D^T D e)_f): first point -(e_{f+2} - e_f), second point e_f - e_{f-2}.
   const dtd = [-3, -6, 3, 6, -48, -96, 48, 96];
   assertEachClose("gradient", g, e.map((v, i) => 2 * (v + 0.5 * dtd[i])), 1e-15);
@@ -177,7 +178,7 @@ gpuTest(
         const lT = f32(gpu, [batch, features], l), xT = f32(gpu, [batch, features], x);
         const lossT = out(gpu, [batch]), dlT = out(gpu, [batch, features]);
         const loss1 = out(gpu, [batch]), dl1 = out(gpu, [batch, features]);
-        const s = { batch, features, scale, smooth, stride };
+        const s = { batch, features, scale, smooth: { weight: smooth, stride } };
         const [loss, dl] = await run(
           gpu,
           [
@@ -201,8 +202,8 @@ gpuTest(
           dl1,
         );
         const tag = `mse smooth 2.7 stride ${stride} B=${batch} F=${features}`;
-        assertEachClose(`${tag} loss`, loss, ref.mseForward(l, x, features, s), 1e-5);
-        assertClose(`${tag} dlogits`, dl, ref.mseBackward(l, x, scale, s), 1e-5);
+        assertEachClose(`${tag} loss`, loss, ref.mseForward(l, x, features, s.smooth), 1e-5);
+        assertClose(`${tag} dlogits`, dl, ref.mseBackward(l, x, scale, features, s.smooth), 1e-5);
         // Against the plain loss: the term is there (every example's loss grew).
         const plain = ref.mseForward(l, x, features);
         for (let b = 0; b < batch; b++) {
@@ -286,19 +287,16 @@ gpuTest("recon rejects shapes that do not fit", async (gpu) => {
     }
     if (!bad.includes("unknown loss kind")) throw new Error(`expected a kind error, got '${bad}'`);
   }
-  const smoothErrors: [ReconKind, { smooth: number; stride?: number }, string][] = [
-    ["bce", { smooth: 1, stride: 1 }, "smooth is for mse only"],
-    ["mse", { smooth: 1, stride: 5 }, "stride must be an integer in [1, 5)"],
-    ["mse", { smooth: -1 }, "smooth must be finite and >= 0"],
+  const smoothErrors: [ReconKind, ReconSmooth, string][] = [
+    ["bce", { weight: 1, stride: 1 }, "smooth is for mse only"],
+    ["mse", { weight: 1, stride: 5 }, "stride must be an integer in [1, 5)"],
+    ["mse", { weight: -1, stride: 3 }, "smooth must be finite and >= 0"],
   ];
-  for (const [kind, extra, message] of smoothErrors) {
+  for (const [kind, smooth, message] of smoothErrors) {
     let bad = "";
     try {
-      await reconForward(gpu, kind, { loss: out(gpu, [2]), logits: a, x: a }, {
-        batch: 2,
-        features: 5,
-        ...extra,
-      });
+      // The smoothness term is checked before the tensors (loss has 3 values, not 2).
+      await reconForward(gpu, kind, { loss, logits: a, x: a }, { batch: 2, features: 5, smooth });
     } catch (e) {
       bad = (e as Error).message;
     }

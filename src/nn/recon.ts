@@ -18,16 +18,22 @@ import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
 /** Decoder likelihood: Bernoulli from logits (`bce`) or squared error (`mse`). */
 export type ReconKind = "bce" | "mse";
 
+/** The smoothness term of `mse` of curves: weight * sum_f (e_f - e_{f-stride})^2. */
+export interface ReconSmooth {
+  /** Weight of the squared differences of consecutive points' errors, >= 0. */
+  weight: number;
+  /** Values per point, s, 1 <= s < F (3 for [N, 3] curves). */
+  stride: number;
+}
+
 /** Sizes of a reconstruction loss: `batch` examples of `features` values each. */
 export interface ReconShape {
   /** B */
   batch: number;
   /** F */
   features: number;
-  /** mse only: weight of the squared differences of consecutive points' errors (default 0). */
-  smooth?: number;
-  /** mse with smooth > 0: values per point, s, 1 <= s < F (3 for [N, 3] curves). */
-  stride?: number;
+  /** mse only: the smoothness term; absent: plain mse. */
+  smooth?: ReconSmooth;
 }
 
 /** Invocations per workgroup, WG in shaders/recon.wgsl. */
@@ -38,12 +44,12 @@ function check(where: string, kind: ReconKind, s: ReconShape): number {
   for (const [name, v] of [["batch", s.batch], ["features", s.features]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
   }
-  const smooth = s.smooth ?? 0, stride = s.stride ?? 1;
-  if (!(smooth >= 0 && Number.isFinite(smooth))) {
-    throw new Error(`${where}: smooth must be finite and >= 0, is ${smooth}`);
+  const { weight = 0, stride = 1 } = s.smooth ?? {};
+  if (!(weight >= 0 && Number.isFinite(weight))) {
+    throw new Error(`${where}: smooth must be finite and >= 0, is ${weight}`);
   }
-  if (smooth > 0 && kind !== "mse") throw new Error(`${where}: smooth is for mse only`);
-  if (smooth > 0 && !(Number.isInteger(stride) && stride >= 1 && stride < s.features)) {
+  if (weight > 0 && kind !== "mse") throw new Error(`${where}: smooth is for mse only`);
+  if (weight > 0 && !(Number.isInteger(stride) && stride >= 1 && stride < s.features)) {
     throw new Error(`${where}: stride must be an integer in [1, ${s.features}), is ${stride}`);
   }
   return s.batch * s.features;
@@ -55,14 +61,14 @@ function dims(s: ReconShape, scale: number) {
     batch: s.batch,
     features: s.features,
     scale,
-    stride: s.stride ?? 1,
-    smoothness: s.smooth ?? 0,
+    stride: s.smooth?.stride ?? 1,
+    smoothness: s.smooth?.weight ?? 0,
   };
 }
 
 /** Extra flops and bytes per value of the smoothness term: 2 neighbours' errors. */
 function smoothCost(s: ReconShape): { flops: number; bytes: number } {
-  return s.smooth ? { flops: 8, bytes: 16 } : { flops: 0, bytes: 0 };
+  return s.smooth?.weight ? { flops: 8, bytes: 16 } : { flops: 0, bytes: 0 };
 }
 
 /**

@@ -183,8 +183,9 @@ export function convVaeForward(
   const zc = appendCondition(z, c, B, 1, C);
   const { dec, logits } = decode(cfg, P, train, zc, B);
   const F = cfg.height * cfg.width * cfg.channels;
-  const smooth = { smooth: cfg.reconSmooth?.weight ?? 0, stride: cfg.reconSmooth?.stride ?? 1 };
-  const recon = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F, smooth);
+  const recon = cfg.recon === "bce"
+    ? bceForward(logits, x, F)
+    : mseForward(logits, x, F, cfg.reconSmooth);
   const prior = cfg.prior ? priorForward(cfg, layout, params, c!, B) : undefined;
   const kl = prior ? priorKl(cfg, mulogvar, prior, B) : klForward(mulogvar, B, Z, lo, hi);
   return { mulogvar, logits, recon, kl, params: out, enc, dec, features, z, zc, prior };
@@ -220,11 +221,9 @@ export function convVaeStep(
     return r.dx;
   };
   const rs = cfg.reconWeight / B;
-  let d = cfg.recon === "bce" ? bceBackward(f.logits, x, rs) : mseBackward(f.logits, x, rs, {
-    smooth: cfg.reconSmooth?.weight ?? 0,
-    stride: cfg.reconSmooth?.stride ?? 1,
-    features: x.length / B,
-  });
+  let d = cfg.recon === "bce"
+    ? bceBackward(f.logits, x, rs)
+    : mseBackward(f.logits, x, rs, x.length / B, cfg.reconSmooth);
   for (let j = f.dec.length - 1; j >= 0; j--) {
     const b = f.dec[j];
     const dpre = blockGrad(b, d);

@@ -102,8 +102,9 @@ export function mlpVaeForward(
     width = H;
   });
   const logits = denseForward(g, P("decoder.out.weight"), P("decoder.out.bias"), sh(B, width, F));
-  const smooth = { smooth: cfg.reconSmooth?.weight ?? 0, stride: cfg.reconSmooth?.stride ?? 1 };
-  const recon = cfg.recon === "bce" ? bceForward(logits, x, F) : mseForward(logits, x, F, smooth);
+  const recon = cfg.recon === "bce"
+    ? bceForward(logits, x, F)
+    : mseForward(logits, x, F, cfg.reconSmooth);
   const prior = cfg.prior ? priorForward(cfg, layout, params, c!, B) : undefined;
   const kl = prior ? priorKl(cfg, mulogvar, prior, B) : klForward(mulogvar, B, Z, lo, hi);
   return { mulogvar, z, logits, recon, kl, enc, dec, headIn, headK, last: g, lastK: width, prior };
@@ -135,11 +136,9 @@ export function mlpVaeStep(
 
   // Backward.
   const rs = cfg.reconWeight / B;
-  const dlogits = cfg.recon === "bce" ? bceBackward(logits, x, rs) : mseBackward(logits, x, rs, {
-    smooth: cfg.reconSmooth?.weight ?? 0,
-    stride: cfg.reconSmooth?.stride ?? 1,
-    features: F,
-  });
+  const dlogits = cfg.recon === "bce"
+    ? bceBackward(logits, x, rs)
+    : mseBackward(logits, x, rs, F, cfg.reconSmooth);
   let d = denseBackward(dlogits, g, P("decoder.out.weight"), sh(B, width, F));
   G("decoder.out.weight").set(d.dW);
   G("decoder.out.bias").set(d.db);

@@ -3,6 +3,8 @@
  * a [B, F] batch, forward and backward, plain loops.
  */
 
+import type { ReconSmooth } from "../nn/recon.ts";
+
 /** softplus(l) - l * x in the stable form max(l, 0) - l * x + log1p(exp(-|l|)). */
 export function bceElement(l: number, x: number): number {
   return Math.max(l, 0) - l * x + Math.log1p(Math.exp(-Math.abs(l)));
@@ -35,14 +37,14 @@ export function bceBackward(logits: Float64Array, x: Float64Array, scale: number
 }
 
 /**
- * loss[b] = sum_f (o[b, f] - x[b, f])^2 + smooth * sum_{f >= s} (e[b, f] - e[b, f - s])^2,
- * e = o - x, s = `stride` (values per point of a curve).
+ * loss[b] = sum_f (o[b, f] - x[b, f])^2 + w * sum_{f >= s} (e[b, f] - e[b, f - s])^2,
+ * e = o - x, w and s the `weight` and `stride` of the smoothness term (absent: w = 0).
  */
 export function mseForward(
   out: Float64Array,
   x: Float64Array,
   features: number,
-  { smooth = 0, stride = 1 } = {},
+  { weight: smooth, stride }: ReconSmooth = { weight: 0, stride: 1 },
 ): Float64Array {
   const batch = out.length / features;
   const loss = new Float64Array(batch);
@@ -59,14 +61,16 @@ export function mseForward(
 }
 
 /**
- * dout = scale * 2 * (e + smooth * D^T D e), e = o - x, with (D^T D e)_f = (e_f - e_{f-s})
- * [f >= s] - (e_{f+s} - e_f) [f + s < F] within each example (`features` F values).
+ * dout = scale * 2 * (e + w * D^T D e), e = o - x, with (D^T D e)_f = (e_f - e_{f-s})
+ * [f >= s] - (e_{f+s} - e_f) [f + s < F] within each example of `features` F values; w and
+ * s the smoothness term's `weight` and `stride` (absent: w = 0).
  */
 export function mseBackward(
   out: Float64Array,
   x: Float64Array,
   scale: number,
-  { smooth = 0, stride = 1, features = out.length } = {},
+  features = out.length,
+  { weight: smooth, stride }: ReconSmooth = { weight: 0, stride: 1 },
 ): Float64Array {
   const e = out.map((o, i) => o - x[i]);
   return e.map((d, i) => {

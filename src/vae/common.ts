@@ -21,7 +21,12 @@ import {
   latentForwardKl,
   type LatentShape,
 } from "../nn/latent.ts";
-import { reconForward, reconForwardBackward, type ReconKind } from "../nn/recon.ts";
+import {
+  reconForward,
+  reconForwardBackward,
+  type ReconKind,
+  type ReconSmooth,
+} from "../nn/recon.ts";
 import type { ParamLayout } from "../nn/params.ts";
 import { accumulate, finiteGuard } from "../nn/reduce.ts";
 import { mulberry32 } from "../train/random.ts";
@@ -41,7 +46,7 @@ export interface VaeLossConfig {
    * example's loss (a Gaussian whose errors are smooth along the curve; shaders/recon.wgsl);
    * `stride` values per point. Absent: plain mse.
    */
-  reconSmooth?: { weight: number; stride: number };
+  reconSmooth?: ReconSmooth;
   /** Weight of the KL term (beta-VAE; 1 is the ELBO). */
   beta: number;
   /**
@@ -252,12 +257,7 @@ export async function lossesAndMetrics(
   const B = latent.batch;
   const F = t.x.length / B;
   const recon = mk("recon", [B]);
-  const shape = {
-    batch: B,
-    features: F,
-    smooth: cfg.reconSmooth?.weight ?? 0,
-    stride: cfg.reconSmooth?.stride ?? 1,
-  };
+  const shape = { batch: B, features: F, smooth: cfg.reconSmooth };
   let dlogits: Tensor | undefined, loss: Dispatch;
   if (train) {
     dlogits = mk("dlogits", [B, F]);
