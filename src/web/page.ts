@@ -113,15 +113,16 @@ async function main(): Promise<void> {
   // mean may lie far from 0), and start at the mean of class 0's prior (temperature 0).
   if (decoder.spec.prior && condition) {
     try {
-      const K = condition.classes, classes = Array.from({ length: K }, (_, k) => k);
-      const up = await decoder.priorCodes(new Array(K * Z).fill(RANGE), classes);
-      const down = await decoder.priorCodes(new Array(K * Z).fill(-RANGE), classes);
+      // One batch: codes K (eps = +RANGE) for classes 0..K-1, then K (eps = -RANGE).
+      const K = condition.classes, classes = Array.from({ length: 2 * K }, (_, i) => i % K);
+      const eps = Array.from({ length: 2 * K * Z }, (_, i) => (i < K * Z ? RANGE : -RANGE));
+      const ends = await decoder.priorCodes(eps, classes);
       lo.fill(Infinity);
       hi.fill(-Infinity);
       for (let k = 0; k < K; k++) {
         for (let j = 0; j < Z; j++) {
-          lo[j] = Math.min(lo[j], down[k * Z + j]);
-          hi[j] = Math.max(hi[j], up[k * Z + j]);
+          hi[j] = Math.max(hi[j], ends[k * Z + j]);
+          lo[j] = Math.min(lo[j], ends[(K + k) * Z + j]);
         }
       }
       z.splice(0, Z, ...Array.from(await decoder.priorCodes(z, cls, 0), clip));
