@@ -128,6 +128,7 @@ export {
   reconForwardBackward,
   type ReconKind,
   type ReconShape,
+  type ReconSmooth,
 } from "./src/nn/recon.ts";
 export { accumulate, clearSlots, finiteGuard } from "./src/nn/reduce.ts";
 export { type AdamConfig, type AdamOptions, adamStep, type AdamVariant } from "./src/nn/adam.ts";
@@ -227,7 +228,16 @@ export {
   STREAMLINE_POINTS,
   streamlineDataset,
 } from "./src/data/streamline_dataset.ts";
-export { agreement, classMeans, nearestClass } from "./src/eval/classify.ts";
+export {
+  agreement,
+  classCheckLine,
+  classMeans,
+  type ClassMetric,
+  fitNearestMean,
+  nearestClass,
+  type NearestMeanClassifier,
+  pooledCovariance,
+} from "./src/eval/classify.ts";
 export {
   interpolationSvg,
   type StreamlineGroup,
@@ -235,8 +245,11 @@ export {
   type StreamlineSvgOptions,
 } from "./src/eval/streamline_svg.ts";
 export {
+  type ClassChecker,
+  type ClassCheckResult,
   classSampleCheck,
   correlation,
+  fitClassCheckers,
   type LengthCheck,
   lengthCheck,
   streamlineReport,

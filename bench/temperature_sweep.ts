@@ -4,7 +4,9 @@
  * a seeded prior draw scaled by a temperature t (t = 0: the prior mean, t = 1: the prior), decoded
  * with the run's last checkpoint, and checked as the report checks it:
  *
- * - label runs: the nearest-class-mean classifier's agreement over 20 samples per class;
+ * - label runs: the agreement of both nearest-class-mean classifiers (pooled-covariance and
+ *   Euclidean distance, src/eval/classify.ts) over 20 samples per class, one line each, with the
+ *   classifier's accuracy on the real test images;
  * - length runs: the correlation of 100 asked lengths (5th-95th percentile of the training
  *   lengths) with the lengths of the decoded streamlines (32 evenly spaced points, mm).
  *
@@ -12,8 +14,13 @@
  */
 
 import { loadDataset } from "../src/data/datasets.ts";
-import { agreement, classMeans } from "../src/eval/classify.ts";
-import { askedLengths, correlation, decodedLengths } from "../src/eval/conditional.ts";
+import { agreement } from "../src/eval/classify.ts";
+import {
+  askedLengths,
+  correlation,
+  decodedLengths,
+  fitClassCheckers,
+} from "../src/eval/conditional.ts";
 import { readback, write } from "../src/gpu/buffer.ts";
 import { requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
@@ -45,40 +52,49 @@ for (const dir of RUNS) {
   const checkpoint = await loadCheckpoint(dir, layout);
   const gpu = await requestGpu();
   const state = new ModelState(gpu, layout, checkpoint.params);
-  const F = data.features;
   let asked: number[];
-  let score: (decoded: Float32Array) => number;
+  // One score per line printed: a name and what it measures of the decoded batch.
+  let scorers: { what: string; score: (decoded: Float32Array) => number }[];
   if (cfg.condition.kind === "label") {
     const K = cfg.condition.classes, perClass = 20;
-    const means = classMeans(data.train.images, data.train.labels!, K, F);
     asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
-    score = (decoded) => agreement(means, K, decoded, asked).fraction;
+    scorers = fitClassCheckers(data).map(({ model, testAccuracy }) => ({
+      what: `class agreement, ${model.metric} distance (real test images: ` +
+        `${testAccuracy.toFixed(3)})`,
+      score: (decoded) => agreement(model, decoded, asked).fraction,
+    }));
   } else {
     asked = askedLengths(data, 100);
-    score = (decoded) => correlation(asked, decodedLengths(decoded, asked.length, data));
+    scorers = [{
+      what: "length correlation",
+      score: (decoded) => correlation(asked, decodedLengths(decoded, asked.length, data)),
+    }];
   }
   const n = asked.length;
   const program = await buildVaeDecode(gpu, cfg, state, n);
   const rows = conditionRows(cfg.condition, asked);
   const prior = new PriorSampler(gpu, cfg, state);
-  const scores: number[][] = TEMPERATURES.map(() => []);
+  // scores[scorer][temperature]: one value per draw.
+  const scores = scorers.map(() => TEMPERATURES.map((): number[] => []));
   for (let seed = 0; seed < DRAWS; seed++) {
     const draw = priorSample(n * cfg.z, seed);
     for (const [i, t] of TEMPERATURES.entries()) {
       write(gpu.device, program.z, await prior.codes(draw, n, rows, t));
       write(gpu.device, program.c!, rows);
       submit(gpu.device, program.dispatches, "temperature sweep");
-      scores[i].push(score(await readback(gpu.device, program.mean)));
+      const decoded = await readback(gpu.device, program.mean);
+      for (const [k, { score }] of scorers.entries()) scores[k][i].push(score(decoded));
     }
   }
-  const what = cfg.condition.kind === "label" ? "class agreement" : "length correlation";
   const show = (v: number[]) =>
     v.length === 1 ? v[0].toFixed(3) : `${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)} ` +
       `(${Math.min(...v).toFixed(3)}-${Math.max(...v).toFixed(3)})`;
-  console.log(
-    `${dir} (step ${checkpoint.step}): ${what} at temperature ` +
-      TEMPERATURES.map((t, i) => `${t} ${show(scores[i])}`).join(", ") +
-      (DRAWS > 1 ? `; mean (min-max) over ${DRAWS} draws of ${n}` : ""),
-  );
+  for (const [k, { what }] of scorers.entries()) {
+    console.log(
+      `${dir} (step ${checkpoint.step}): ${what} at temperature ` +
+        TEMPERATURES.map((t, i) => `${t} ${show(scores[k][i])}`).join(", ") +
+        (DRAWS > 1 ? `; mean (min-max) over ${DRAWS} draws of ${n}` : ""),
+    );
+  }
   gpu.destroy();
 }

@@ -128,10 +128,22 @@ Deno.test({
     ]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /conditioned on the label \(10 classes\)/);
-    assert.match(r.out, /classifier agrees with the asked class on [0-9.]+% of 200 samples/);
+    for (const metric of ["pooled within-class covariance", "Euclidean pixel"]) {
+      assert.match(
+        r.out,
+        new RegExp(
+          `\\(${metric} distance\\) agrees with the asked class on [0-9.]+% of 200 samples ` +
+            `\\(its accuracy on real test images: [0-9.]+%\\)`,
+        ),
+      );
+    }
     const [rec] = records(`${out}/metrics.jsonl`);
-    assert.equal(rec.classAgreement.perClass.length, 10);
-    assert.ok(rec.classAgreement.fraction >= 0 && rec.classAgreement.fraction <= 1);
+    for (const metric of ["pooled", "euclidean"]) {
+      const a = rec.classAgreement[metric];
+      assert.equal(a.perClass.length, 10, metric);
+      assert.ok(a.fraction >= 0 && a.fraction <= 1, `${metric} ${a.fraction}`);
+      assert.ok(a.testAccuracy > 0.1 && a.testAccuracy <= 1, `${metric} ${a.testAccuracy}`);
+    }
     const grid = assertPng("class_samples.png", Deno.readFileSync(`${out}/class_samples.png`));
     // Ten rows (one per class) of twenty samples, 28 pixels each with 1-pixel borders.
     assert.deepEqual([grid.width, grid.height], [20 * 29 + 1, 10 * 29 + 1]);

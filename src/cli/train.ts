@@ -25,7 +25,13 @@ import {
 import { describeModel, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
-import { classSampleCheck, streamlineReport, trainClassMeans } from "../eval/conditional.ts";
+import { classCheckLine } from "../eval/classify.ts";
+import {
+  type ClassChecker,
+  classSampleCheck,
+  fitClassCheckers,
+  streamlineReport,
+} from "../eval/conditional.ts";
 
 /** Shown on the progress and epoch lines once an epoch ends with no active latent unit. */
 const COLLAPSE_WARNING =
@@ -187,7 +193,7 @@ await runMain(async () => {
   const model = trainer.model;
   const names = classNames(data);
   const FIGURE_MU = Math.min(2000, data.test.count);
-  let classMeans: Float32Array | undefined;
+  let checkers: ClassChecker[] | undefined;
   const onEpoch = async (r: EpochRecord) => {
     if (tty) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
     // Collapse diagnostics over the test set: per-dimension KL, active units, mu/sigma ranges.
@@ -212,14 +218,16 @@ await runMain(async () => {
     const extra: Record<string, unknown> = {};
     let classSamples, streamlines;
     if (model.condition?.kind === "label") {
-      classMeans ??= trainClassMeans(data);
-      const c = await classSampleCheck(trainer, data, names, classMeans, { seed: config.seed });
+      checkers ??= fitClassCheckers(data);
+      const c = await classSampleCheck(trainer, data, names, checkers, { seed: config.seed });
       classSamples = c.input;
-      extra.classAgreement = { fraction: c.fraction, perClass: c.perClass };
-      console.log(
-        `  nearest-class-mean classifier agrees with the asked class on ` +
-          `${(100 * c.fraction).toFixed(1)}% of ${c.input.images.length / data.features} samples`,
+      extra.classAgreement = Object.fromEntries(
+        c.checks.map(({ metric, ...rest }) => [metric, rest]),
       );
+      const n = c.input.images.length / data.features;
+      for (const k of c.checks) {
+        console.log(`  ${classCheckLine(k.metric, k.fraction, k.testAccuracy, n)}`);
+      }
     }
     if (data.streamlines) {
       const s = await streamlineReport(trainer, data, muRows, { seed: config.seed });

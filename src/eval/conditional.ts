@@ -1,8 +1,9 @@
 /**
  * Figures and checks of conditional and streamline models, from a trained `Trainer`:
  *
- * - per-class samples of a label-conditioned model, checked by a nearest-class-mean
- *   classifier fitted on the training images (the fraction that agrees with the asked class);
+ * - per-class samples of a label-conditioned model, checked by nearest-class-mean classifiers
+ *   fitted on the training images (the fraction that agrees with the asked class, beside the
+ *   classifier's accuracy on real test images);
  * - for streamlines: originals against reconstructions in millimetres (two views), prior
  *   samples, an interpolation between two test streamlines, and the mean point-wise
  *   reconstruction distance over the held-out set, per bundle against the bundle's width;
@@ -13,34 +14,86 @@
 import type { Dataset } from "../data/datasets.ts";
 import { arcLength, coarseLength, denormalize, meanPointDistance } from "../data/streamlines.ts";
 import type { Trainer } from "../train/trainer.ts";
-import { agreement, classMeans } from "./classify.ts";
+import {
+  agreement,
+  type ClassMetric,
+  fitNearestMean,
+  type NearestMeanClassifier,
+} from "./classify.ts";
 import type { ClassSamplesInput, StreamlinesInput } from "./report.ts";
 import { interpolationSvg, streamlinesSvg } from "./streamline_svg.ts";
 
-/** The nearest-class-mean classifier's means [K, F] for a labelled dataset's training split. */
-export function trainClassMeans(data: Dataset): Float32Array {
-  return classMeans(data.train.images, data.train.labels!, data.classes, data.features);
+/** A nearest-class-mean classifier of the class check with its accuracy on real test images. */
+export interface ClassChecker {
+  /** The fitted classifier. */
+  model: NearestMeanClassifier;
+  /** Fraction of the dataset's test images it gives their own label: the samples' ceiling. */
+  testAccuracy: number;
 }
 
 /**
- * Per-class samples and the classifier's agreement with the asked class; `means` from
- * {@linkcode trainClassMeans} (they depend only on the data: compute them once per run).
+ * The class check's classifiers, fitted on a labelled dataset's training split and scored on
+ * its test split: the pooled-covariance distance first (the figure the report leads with),
+ * then the Euclidean pixel distance. They depend only on the data: fit them once per run.
+ */
+export function fitClassCheckers(data: Dataset): ClassChecker[] {
+  const test = Float32Array.from(data.test.images, (v) => v / 255);
+  return (["pooled", "euclidean"] as const).map((metric) => {
+    const model = fitNearestMean(
+      data.train.images,
+      data.train.labels!,
+      data.classes,
+      data.features,
+      {
+        metric,
+      },
+    );
+    return { model, testAccuracy: agreement(model, test, data.test.labels!).fraction };
+  });
+}
+
+/** One classifier's agreement with the asked classes, beside its accuracy on real images. */
+export interface ClassCheckResult {
+  /** The classifier's distance. */
+  metric: ClassMetric;
+  /** Fraction of all samples given their asked class. */
+  fraction: number;
+  /** The same per asked class. */
+  perClass: number[];
+  /** The classifier's accuracy on the real test images. */
+  testAccuracy: number;
+}
+
+/**
+ * Per-class samples and each classifier's agreement with the asked class; `checkers` from
+ * {@linkcode fitClassCheckers}.
  */
 export async function classSampleCheck(
   trainer: Trainer,
   data: Dataset,
   names: string[],
-  means: Float32Array,
+  checkers: ClassChecker[],
   { perClass = 20, seed = 0 } = {},
-): Promise<{ input: ClassSamplesInput; fraction: number; perClass: number[] }> {
+): Promise<{ input: ClassSamplesInput; checks: ClassCheckResult[] }> {
   const K = data.classes;
   const asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
   const images = await trainer.samples(asked.length, seed, asked);
-  const a = agreement(means, K, images, asked);
+  const checks = checkers.map(({ model, testAccuracy }) => {
+    const a = agreement(model, images, asked);
+    return { metric: model.metric, fraction: a.fraction, perClass: a.perClass, testAccuracy };
+  });
   return {
-    input: { classNames: names.slice(0, K), perClass, images, agreement: a.fraction },
-    fraction: a.fraction,
-    perClass: a.perClass,
+    input: {
+      classNames: names.slice(0, K),
+      perClass,
+      images,
+      checks: checks.map((c) => ({
+        metric: c.metric,
+        agreement: c.fraction,
+        testAccuracy: c.testAccuracy,
+      })),
+    },
+    checks,
   };
 }
 

@@ -10,6 +10,7 @@
  */
 
 import { encodeBase64 } from "./base64.ts";
+import { classCheckLine, type ClassMetric } from "./classify.ts";
 import {
   type Decode,
   interpolationFigure,
@@ -87,10 +88,11 @@ export interface ClassSamplesInput {
    */
   images: Float32Array;
   /**
-   * Fraction of the samples that a nearest-class-mean classifier (src/eval/classify.ts)
-   * gives the class they were asked for.
+   * Nearest-class-mean classifiers' checks (src/eval/classify.ts), one line each: the
+   * fraction of the samples given the class they were asked for, and the classifier's
+   * accuracy on real test images.
    */
-  agreement?: number;
+  checks?: { metric: ClassMetric; agreement: number; testAccuracy: number }[];
 }
 
 /** Streamline figures of a model of streamlines (SVG documents, e.g. from streamline_svg.ts). */
@@ -335,11 +337,11 @@ function classSamplesHtml(c: ClassSamplesInput, f: PngFigure): string {
       esc(name)
     }</div>`
   ).join("\n");
-  const agree = c.agreement === undefined
-    ? ""
-    : `\n<p>nearest-class-mean classifier agrees with the asked class on ${
-      (100 * c.agreement).toFixed(1)
-    }% of samples</p>`;
+  const agree = (c.checks ?? []).map((k) =>
+    `\n<p>${
+      classCheckLine(k.metric, k.agreement, k.testAccuracy, c.classNames.length * c.perClass)
+    }</p>`
+  ).join("");
   return `<h2>Samples per class</h2>
 <p>Each row: ${c.perClass} samples asked for the class named at its left.</p>${agree}
 <div style="display: flex; align-items: flex-start">
