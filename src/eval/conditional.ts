@@ -27,7 +27,7 @@ import { interpolationSvg, streamlinesSvg } from "./streamline_svg.ts";
 export interface ClassChecker {
   /** The fitted classifier. */
   model: NearestMeanClassifier;
-  /** Fraction of the dataset's test images it gives their own label: the samples' ceiling. */
+  /** Fraction of the test images it gives their own label: what samples like the data score. */
   testAccuracy: number;
 }
 
@@ -37,18 +37,13 @@ export interface ClassChecker {
  * then the Euclidean pixel distance. They depend only on the data: fit them once per run.
  */
 export function fitClassCheckers(data: Dataset): ClassChecker[] {
-  const test = Float32Array.from(data.test.images, (v) => v / 255);
+  const { train, test, classes, features } = data;
+  // Samples are in [0, 1] for pixels and in the data's own units for streamlines.
+  const scale = test.images instanceof Uint8Array ? 1 / 255 : 1;
+  const real = Float32Array.from(test.images, (v) => v * scale);
   return (["pooled", "euclidean"] as const).map((metric) => {
-    const model = fitNearestMean(
-      data.train.images,
-      data.train.labels!,
-      data.classes,
-      data.features,
-      {
-        metric,
-      },
-    );
-    return { model, testAccuracy: agreement(model, test, data.test.labels!).fraction };
+    const model = fitNearestMean(train.images, train.labels!, classes, features, { metric });
+    return { model, testAccuracy: agreement(model, real, test.labels!).fraction };
   });
 }
 
