@@ -5,8 +5,9 @@
  * scores equal explicit Mahalanobis distances through an explicitly inverted matrix; on data
  * stretched along one axis it separates classes that the Euclidean one confuses; samples near
  * a centre are given its class; agreement counts of a batch with known wrong rows are exact;
- * and on the embedded Fashion-MNIST subset (fitted on train, scored on test) both accuracies
- * are printed and far above chance: the ceilings a conditional VAE's samples are compared
+ * the class check scores real test images in the samples' units (bytes / 255, floats as they
+ * are); and on the embedded Fashion-MNIST subset (fitted on train, scored on test) both
+ * accuracies are printed and far above chance: what a conditional VAE's samples are compared
  * against.
  */
 import assert from "node:assert/strict";
@@ -19,6 +20,7 @@ import {
   pooledCovariance,
 } from "../src/eval/classify.ts";
 import { loadDataset } from "../src/data/datasets.ts";
+import { fitClassCheckers } from "../src/eval/conditional.ts";
 import { mulberry32 } from "../src/train/random.ts";
 
 const K = 5, F = 13;
@@ -342,5 +344,36 @@ Deno.test("classify: on embedded Fashion-MNIST, both classifiers classify test i
     assert.ok(r.fraction > 0.5, `${metric} accuracy ${r.fraction}`);
     // Counts add up: every test image is in one row of the confusion matrix.
     assert.equal(r.confusion.flat().reduce((a, b) => a + b, 0), d.test.count);
+  }
+});
+
+Deno.test("classify: the class check scores real test images in the samples' units", () => {
+  // Float data (streamline coordinates) as they are, bytes divided by 255: a byte dataset and
+  // its float copy / 255 must give the same test accuracies, and those must equal agreement()
+  // on the scaled test images.
+  const next = mulberry32(17);
+  const train = randomBytes(next, 151, K), test = randomBytes(next, 67, K);
+  const split = (s: { images: Uint8Array | Float32Array; labels: Uint8Array }) => ({
+    images: s.images,
+    labels: s.labels,
+    count: s.labels.length,
+  });
+  const asFloats = (s: { images: Uint8Array; labels: Uint8Array }) => ({
+    images: Float32Array.from(s.images, (v) => v / 255),
+    labels: s.labels,
+  });
+  const base = { name: "t", rows: 1, cols: F, features: F, classes: K };
+  const bytes = fitClassCheckers({ ...base, train: split(train), test: split(test) });
+  const floats = fitClassCheckers({
+    ...base,
+    train: split(asFloats(train)),
+    test: split(asFloats(test)),
+  });
+  assert.deepEqual(bytes.map((c) => c.model.metric), ["pooled", "euclidean"]);
+  for (let k = 0; k < 2; k++) {
+    const want = agreement(bytes[k].model, asFloats(test).images, test.labels).fraction;
+    assert.equal(bytes[k].testAccuracy, want);
+    assert.equal(floats[k].testAccuracy, want);
+    assert.ok(want > 0.2, `${bytes[k].model.metric}: ${want}`);
   }
 });
