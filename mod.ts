@@ -231,6 +231,7 @@ export {
 export {
   agreement,
   classCheckLine,
+  type ClassCheckResult,
   classMeans,
   type ClassMetric,
   fitNearestMean,
@@ -246,7 +247,6 @@ export {
 } from "./src/eval/streamline_svg.ts";
 export {
   type ClassChecker,
-  type ClassCheckResult,
   classSampleCheck,
   correlation,
   fitClassCheckers,

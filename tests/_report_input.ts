@@ -169,8 +169,8 @@ export function syntheticInput(
             return Math.exp(-((r - 5) ** 2 + (col - c) ** 2) / 6) * (0.6 + 0.4 * rng.next());
           }),
           checks: [
-            { metric: "pooled", agreement: 0.84, testAccuracy: 0.815 },
-            { metric: "euclidean", agreement: 0.695, testAccuracy: 0.677 },
+            { metric: "pooled", fraction: 0.84, perClass: [], testAccuracy: 0.815 },
+            { metric: "euclidean", fraction: 0.695, perClass: [], testAccuracy: 0.677 },
           ],
         },
       }

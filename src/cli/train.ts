@@ -219,13 +219,15 @@ await runMain(async () => {
     let classSamples, streamlines;
     if (model.condition?.kind === "label") {
       checkers ??= fitClassCheckers(data);
-      const c = await classSampleCheck(trainer, data, names, checkers, { seed: config.seed });
-      classSamples = c.input;
+      classSamples = await classSampleCheck(trainer, data, names, checkers, {
+        seed: config.seed,
+      });
+      const { checks, images } = classSamples;
       extra.classAgreement = Object.fromEntries(
-        c.checks.map(({ metric, ...rest }) => [metric, rest]),
+        checks.map(({ metric, ...rest }) => [metric, rest]),
       );
-      const n = c.input.images.length / data.features;
-      for (const k of c.checks) {
+      const n = images.length / data.features;
+      for (const k of checks) {
         console.log(`  ${classCheckLine(k.metric, k.fraction, k.testAccuracy, n)}`);
       }
     }

@@ -285,6 +285,18 @@ export function agreement(
   };
 }
 
+/** One classifier's agreement with the asked classes, beside its accuracy on real images. */
+export interface ClassCheckResult {
+  /** The classifier's distance. */
+  metric: ClassMetric;
+  /** Fraction of all samples given their asked class. */
+  fraction: number;
+  /** The same per asked class (NaN where none was asked). */
+  perClass: number[];
+  /** The classifier's accuracy on the real test images. */
+  testAccuracy: number;
+}
+
 const METRIC_NAMES: Record<ClassMetric, string> = {
   pooled: "pooled within-class covariance distance",
   euclidean: "Euclidean pixel distance",

@@ -16,7 +16,7 @@ import { arcLength, coarseLength, denormalize, meanPointDistance } from "../data
 import type { Trainer } from "../train/trainer.ts";
 import {
   agreement,
-  type ClassMetric,
+  type ClassCheckResult,
   fitNearestMean,
   type NearestMeanClassifier,
 } from "./classify.ts";
@@ -47,18 +47,6 @@ export function fitClassCheckers(data: Dataset): ClassChecker[] {
   });
 }
 
-/** One classifier's agreement with the asked classes, beside its accuracy on real images. */
-export interface ClassCheckResult {
-  /** The classifier's distance. */
-  metric: ClassMetric;
-  /** Fraction of all samples given their asked class. */
-  fraction: number;
-  /** The same per asked class. */
-  perClass: number[];
-  /** The classifier's accuracy on the real test images. */
-  testAccuracy: number;
-}
-
 /**
  * Per-class samples and each classifier's agreement with the asked class; `checkers` from
  * {@linkcode fitClassCheckers}.
@@ -69,7 +57,7 @@ export async function classSampleCheck(
   names: string[],
   checkers: ClassChecker[],
   { perClass = 20, seed = 0 } = {},
-): Promise<{ input: ClassSamplesInput; checks: ClassCheckResult[] }> {
+): Promise<ClassSamplesInput & { checks: ClassCheckResult[] }> {
   const K = data.classes;
   const asked = Array.from({ length: K * perClass }, (_, i) => Math.floor(i / perClass));
   const images = await trainer.samples(asked.length, seed, asked);
@@ -77,19 +65,7 @@ export async function classSampleCheck(
     const a = agreement(model, images, asked);
     return { metric: model.metric, fraction: a.fraction, perClass: a.perClass, testAccuracy };
   });
-  return {
-    input: {
-      classNames: names.slice(0, K),
-      perClass,
-      images,
-      checks: checks.map((c) => ({
-        metric: c.metric,
-        agreement: c.fraction,
-        testAccuracy: c.testAccuracy,
-      })),
-    },
-    checks,
-  };
+  return { classNames: names.slice(0, K), perClass, images, checks };
 }
 
 /** Pearson correlation of two equally long series. */

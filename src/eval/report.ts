@@ -10,7 +10,7 @@
  */
 
 import { encodeBase64 } from "./base64.ts";
-import { classCheckLine, type ClassMetric } from "./classify.ts";
+import { classCheckLine, type ClassCheckResult } from "./classify.ts";
 import {
   type Decode,
   interpolationFigure,
@@ -92,7 +92,7 @@ export interface ClassSamplesInput {
    * fraction of the samples given the class they were asked for, and the classifier's
    * accuracy on real test images.
    */
-  checks?: { metric: ClassMetric; agreement: number; testAccuracy: number }[];
+  checks?: ClassCheckResult[];
 }
 
 /** Streamline figures of a model of streamlines (SVG documents, e.g. from streamline_svg.ts). */
@@ -339,7 +339,7 @@ function classSamplesHtml(c: ClassSamplesInput, f: PngFigure): string {
   ).join("\n");
   const agree = (c.checks ?? []).map((k) =>
     `\n<p>${
-      classCheckLine(k.metric, k.agreement, k.testAccuracy, c.classNames.length * c.perClass)
+      classCheckLine(k.metric, k.fraction, k.testAccuracy, c.classNames.length * c.perClass)
     }</p>`
   ).join("");
   return `<h2>Samples per class</h2>

@@ -10,6 +10,7 @@ import { readback, write } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { submit } from "../gpu/kernel.ts";
 import { buildPriorProgram, type ModelState, type VaeLossConfig } from "./common.ts";
+import { codesFromMoments } from "../web/decoder.ts";
 
 /** Rows of conditions the prior network runs on at once. */
 const PRIOR_BATCH = 256;
@@ -61,19 +62,10 @@ export class PriorSampler {
     cond: Float32Array | undefined,
     t = 1,
   ): Promise<Float32Array> {
-    const Z = this.#cfg.z;
     if (!this.#cfg.prior) return eps.map((v) => v * t);
     if (!cond) throw new Error("a learned prior needs the conditions to sample at");
     const m = await this.moments(cond, n);
-    const [lo, hi] = this.#cfg.logvarClamp;
-    const z = new Float32Array(n * Z);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < Z; j++) {
-        const pv = Math.min(Math.max(m[i * 2 * Z + Z + j], lo), hi);
-        z[i * Z + j] = m[i * 2 * Z + j] + t * Math.exp(0.5 * pv) * eps[i * Z + j];
-      }
-    }
-    return z;
+    return codesFromMoments(m, eps, n, this.#cfg.z, this.#cfg.logvarClamp, t);
   }
 
   /** Free the prior network's buffers (if it was built). */

@@ -37,6 +37,38 @@ import { concatForward } from "../nn/concat.ts";
 import { denseForward } from "../nn/dense.ts";
 import { type ParsedSafetensors, parseSafetensors } from "../train/safetensors.ts";
 
+/**
+ * Codes from a learned prior's moments at a temperature: z = mp + t exp(0.5 clamp(pv, lo, hi))
+ * eps, the reparameterization of p(z | c) = N(mp(c), exp(pv(c))) with eps ~ N(0, I) (t = 0: the
+ * prior's mean, t = 1: the prior). {@linkcode Decoder.priorCodes} and training's sampler
+ * (src/vae/prior_sample.ts) both call it, so the page and Deno draw the same codes from the
+ * same moments; it lives here because this module imports nothing of training.
+ *
+ * @param moments [n, 2Z] rows [mp | pv], as the prior network writes them.
+ * @param eps [n, Z] standard normal draws.
+ * @param clamp [lo, hi], the run's logvar clamp.
+ */
+export function codesFromMoments(
+  moments: ArrayLike<number>,
+  eps: ArrayLike<number>,
+  n: number,
+  Z: number,
+  [lo, hi]: readonly [number, number],
+  t: number,
+): Float32Array {
+  const z = new Float32Array(n * Z);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < Z; j++) {
+      const pv = Math.min(Math.max(moments[i * 2 * Z + Z + j], lo), hi);
+      z[i * Z + j] = moments[i * 2 * Z + j] + t * Math.exp(0.5 * pv) * eps[i * Z + j];
+    }
+  }
+  return z;
+}
+
+/** The number of codes in a call and their one-hot condition rows (none: unconditional). */
+type CodeRows = { batch: number; c?: Float32Array<ArrayBuffer> };
+
 /** Model families a decoder can be built for (the `model` key of the training config). */
 export type DecoderModel = "mlp" | "conv";
 
@@ -474,70 +506,76 @@ export class Decoder {
    * queued, so concurrent calls are safe.
    */
   decode(z: ArrayLike<number>, cls?: number | ArrayLike<number>): Promise<Float32Array> {
-    const Z = this.spec.z;
-    if (z.length === 0 || z.length % Z !== 0) {
-      return Promise.reject(
-        new DecoderError(`decode: ${z.length} values is not a whole number of ${Z}-d codes`),
-      );
-    }
-    const batch = z.length / Z;
-    let c: Float32Array<ArrayBuffer> | undefined;
+    let rows: CodeRows;
     try {
-      c = this.#oneHot(cls, batch, "decode");
+      rows = this.#rows("decode", z, cls);
     } catch (e) {
       return Promise.reject(e);
     }
-    const run = this.#queue.then(() => this.#decode(z, c, batch));
-    this.#queue = run.catch(() => {});
-    return run;
+    return this.#enqueue(() => this.#decode(z, rows.c, rows.batch));
   }
 
   /**
    * Codes from the model's prior for standard normal draws `eps` (row-major [B, Z]) at
    * `temperature` t: z = mp(c) + t exp(0.5 clamp(pv(c), lo, hi)) eps for a learned prior
    * p(z | c) = N(mp(c), exp(pv(c))), its network run on the GPU for each code's class (`cls`:
-   * one class for all codes, or one per code) and [lo, hi] the run's `logvar-clamp`, as
-   * training's sampler (src/vae/prior_sample.ts) computes it; z = t eps for the standard prior
-   * N(0, I). t = 1 samples the prior, t = 0 gives its mean. `cls` is required exactly when the
-   * decoder is label-conditioned. Queued with the decodes.
+   * one class for all codes, or one per code) and [lo, hi] the run's `logvar-clamp`, by the
+   * function training's sampler uses ({@linkcode codesFromMoments}); z = t eps for the
+   * standard prior N(0, I). t = 1 samples the prior, t = 0 gives its mean. `cls` is required
+   * exactly when the decoder is label-conditioned. Queued with the decodes.
    */
   priorCodes(
     eps: ArrayLike<number>,
     cls?: number | ArrayLike<number>,
     temperature = 1,
   ): Promise<Float32Array> {
-    const Z = this.spec.z;
-    if (eps.length === 0 || eps.length % Z !== 0) {
-      return Promise.reject(
-        new DecoderError(`priorCodes: ${eps.length} values is not a whole number of ${Z}-d codes`),
-      );
-    }
-    const batch = eps.length / Z;
-    let c: Float32Array<ArrayBuffer> | undefined;
+    let rows: CodeRows;
     try {
-      c = this.#oneHot(cls, batch, "priorCodes");
+      rows = this.#rows("priorCodes", eps, cls);
       if (!Number.isFinite(temperature)) {
         throw new DecoderError(`priorCodes: temperature ${temperature} is not a finite number`);
       }
     } catch (e) {
       return Promise.reject(e);
     }
-    const prior = this.spec.prior;
+    const prior = this.spec.prior, { batch, c } = rows;
     if (!prior || !c) return Promise.resolve(Float32Array.from(eps, (v) => v * temperature));
-    const run = this.#queue.then(async () => {
-      const m = await this.#priorMoments(c, batch);
-      const [lo, hi] = prior.logvarClamp;
-      const z = new Float32Array(batch * Z);
-      for (let i = 0; i < batch; i++) {
-        for (let j = 0; j < Z; j++) {
-          const pv = Math.min(Math.max(m[i * 2 * Z + Z + j], lo), hi);
-          z[i * Z + j] = m[i * 2 * Z + j] + temperature * Math.exp(0.5 * pv) * eps[i * Z + j];
-        }
-      }
-      return z;
-    });
+    return this.#enqueue(async () =>
+      codesFromMoments(
+        await this.#priorMoments(c, batch),
+        eps,
+        batch,
+        this.spec.z,
+        prior.logvarClamp,
+        temperature,
+      )
+    );
+  }
+
+  /** Runs `work` after every call queued before it, so concurrent calls are safe. */
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work);
     this.#queue = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * The number of codes B in `values` ([B, Z]) and their one-hot condition rows for `cls`;
+   * throws a DecoderError naming `where` when either does not fit the decoder.
+   */
+  #rows(
+    where: string,
+    values: ArrayLike<number>,
+    cls: number | ArrayLike<number> | undefined,
+  ): CodeRows {
+    const Z = this.spec.z;
+    if (values.length === 0 || values.length % Z !== 0) {
+      throw new DecoderError(
+        `${where}: ${values.length} values is not a whole number of ${Z}-d codes`,
+      );
+    }
+    const batch = values.length / Z;
+    return { batch, c: this.#oneHot(cls, batch, where) };
   }
 
   /** The learned prior's [mp | pv] rows [B, 2Z] for one-hot rows `c` [B, K]. */
