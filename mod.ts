@@ -163,6 +163,7 @@ export {
   vaeFeatures,
   vaeLayout,
 } from "./src/vae/model.ts";
+export type { VaeTuning } from "./src/vae/layer.ts";
 export {
   conv2dBackward,
   conv2dForward,

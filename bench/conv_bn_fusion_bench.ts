@@ -1,7 +1,8 @@
 /**
  * The conv VAE's training step (DESIGN.md's `conv` at batch 128, the trainer's defaults, on
  * the embedded dataset) with BatchNorm and LeakyReLU fused (batchNormLeaky*, the default)
- * against the two run apart (convVaeTuning.fuseBatchNorm = false): ms per step and images/s.
+ * against the two run apart (buildVaeStep's tuning `{ fuseBatchNorm: false }`): ms per step and
+ * images/s.
  *
  *   deno run --allow-read --allow-env bench/conv_bn_fusion_bench.ts [rounds] [steps per round]
  *
@@ -31,7 +32,7 @@ import {
   type StepProgram,
   uploadSource,
 } from "../src/vae/common.ts";
-import { CONV_DEFAULTS, convVaeTuning } from "../src/vae/conv_vae.ts";
+import { CONV_DEFAULTS } from "../src/vae/conv_vae.ts";
 import { batchNormTuning } from "../src/nn/batchnorm.ts";
 import { buildVaeStep, describeModel, vaeLayout } from "../src/vae/model.ts";
 
@@ -53,13 +54,13 @@ const source = uploadSource(d, data.train.images, order, "train");
 async function build(name: string, fuse: boolean, vec4 = true) {
   const state = new ModelState(gpu, layout, init);
   const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
-  convVaeTuning.fuseBatchNorm = fuse;
+  const adam = { lr: config.lr };
   batchNormTuning.vec4 = vec4;
   try {
-    const program = await buildVaeStep(gpu, cfg, state, source, metrics, B, { lr: config.lr });
+    const tuning = { fuseBatchNorm: fuse };
+    const program = await buildVaeStep(gpu, cfg, state, source, metrics, B, adam, 0, tuning);
     return { name, state, metrics, program };
   } finally {
-    convVaeTuning.fuseBatchNorm = true;
     batchNormTuning.vec4 = true;
   }
 }

@@ -340,7 +340,7 @@ gpuTest(`golden: ${STEPS} training steps of every model family are bit-identical
   const got: { [name: string]: Golden } = {};
   for (const c of CASES) got[c.name] = await runCase(gpu, c);
   if (RECORD) {
-    await Deno.writeTextFile(fixture, JSON.stringify(got, null, 1) + "\n");
+    await Deno.writeTextFile(fixture, JSON.stringify(got, null, 2) + "\n");
     console.log(`  recorded ${fixture.pathname}`);
     return;
   }

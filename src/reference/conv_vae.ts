@@ -8,7 +8,7 @@
  */
 
 import type { ParamLayout } from "../nn/params.ts";
-import { type ConvVaeConfig, convVaeGeometry, upsampleShape } from "../vae/conv_vae.ts";
+import { type ConvVaeConfig, convVaeGeometry } from "../vae/conv_vae.ts";
 import { leakyReluBackward, leakyReluForward, sigmoidForward } from "./activation.ts";
 import { type AdamHyper, adamStep } from "./adam.ts";
 import { batchNormBackward, batchNormForward, batchNormForwardEval } from "./batchnorm.ts";
@@ -23,6 +23,11 @@ import { latentBackward, latentForward, normals } from "./latent.ts";
 import { priorBackward, priorForward, priorKl, type ReferencePrior } from "./prior.ts";
 import type { ReferenceStep } from "./mlp_vae.ts";
 import { bceBackward, bceForward, mseBackward, mseForward } from "./recon.ts";
+
+/** The 2x upsampling before a "linear" decoder layer of shape `s` (its width the upsampled one). */
+function upsampleShape(s: { height: number; width: number; inChannels: number }, batch: number) {
+  return { rows: batch * s.height, width: s.width / 2, channels: s.inChannels };
+}
 
 /** A conv block's saved tensors: its input, conv output, normalized output, channels. */
 interface Block {

@@ -8,8 +8,7 @@
  */
 
 import type { Split } from "../data/datasets.ts";
-import type { BatchSource } from "./common.ts";
-import { uploadSource } from "./common.ts";
+import { type BatchSource, uploadSource } from "./source.ts";
 
 /** A conditional model's condition: a class label, or a streamline's length in mm. */
 export type Condition =

@@ -1,18 +1,29 @@
 /**
- * The model families behind one interface: a config is either an MLP VAE's or a conv VAE's,
- * and these functions pick the family's layout, step builder and decoder.
+ * The model families behind one interface: a config is either an MLP VAE's or a conv VAE's
+ * (the conv family covers images and, at height 1, streamlines); these functions resolve it
+ * to its layers (mlp_vae.ts, conv_vae.ts) and build the step, the decoder and the layout
+ * from them (step.ts).
  */
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { AdamConfig } from "../nn/adam.ts";
 import type { ParamLayout } from "../nn/params.ts";
-import type { BatchSource, DecodeProgram, ModelState, StepProgram } from "./common.ts";
-import { buildConvDecode, buildConvStep, type ConvVaeConfig, convVaeLayout } from "./conv_vae.ts";
-import { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "./mlp_vae.ts";
+import type { DecodeProgram, StepProgram } from "./common.ts";
+import { type ConvVaeConfig, convVaeLayers } from "./conv_vae.ts";
+import type { VaeTuning } from "./layer.ts";
+import { type MlpVaeConfig, mlpVaeLayers } from "./mlp_vae.ts";
+import type { BatchSource } from "./source.ts";
+import type { ModelState } from "./state.ts";
+import { buildLayersDecode, buildLayersStep, layersLayout, type VaeLayers } from "./step.ts";
 
 /** Any model's config; `kind` tells which ("mlp" when absent). */
 export type VaeConfig = MlpVaeConfig | ConvVaeConfig;
+
+/** The model's layers: encoder, decoder and learned prior, from its config. */
+export function vaeLayers(cfg: VaeConfig): VaeLayers {
+  return cfg.kind === "conv" ? convVaeLayers(cfg) : mlpVaeLayers(cfg);
+}
 
 /** Values per example the model reads and writes. */
 export function vaeFeatures(cfg: VaeConfig): number {
@@ -21,12 +32,13 @@ export function vaeFeatures(cfg: VaeConfig): number {
 
 /** The model's parameter layout. */
 export function vaeLayout(cfg: VaeConfig): ParamLayout {
-  return cfg.kind === "conv" ? convVaeLayout(cfg) : mlpVaeLayout(cfg);
+  return layersLayout(vaeLayers(cfg));
 }
 
 /**
- * Every dispatch of a step at batch size `batch` (see the families' builders): with `adam`
- * a training step, without it the forward, losses and metrics in evaluation mode.
+ * Every dispatch of a step at batch size `batch` (see step.ts): with `adam` a training step,
+ * without it the forward, losses and metrics in evaluation mode. `tuning` picks among
+ * kernels with the same numbers (benchmarks).
  */
 export function buildVaeStep(
   gpu: Gpu,
@@ -37,10 +49,10 @@ export function buildVaeStep(
   batch: number,
   adam?: AdamConfig,
   stream = adam ? 0 : 1,
+  tuning: VaeTuning = {},
 ): Promise<StepProgram> {
-  return cfg.kind === "conv"
-    ? buildConvStep(gpu, cfg, state, source, metrics, batch, adam, stream)
-    : buildStep(gpu, cfg, state, source, metrics, batch, adam, stream);
+  const m = vaeLayers(cfg);
+  return buildLayersStep(gpu, cfg, m, state, source, metrics, batch, adam, stream, tuning);
 }
 
 /** The decoder alone for `batch` codes at a time (evaluation mode). */
@@ -49,10 +61,9 @@ export function buildVaeDecode(
   cfg: VaeConfig,
   state: ModelState,
   batch: number,
+  tuning: VaeTuning = {},
 ): Promise<DecodeProgram> {
-  return cfg.kind === "conv"
-    ? buildConvDecode(gpu, cfg, state, batch)
-    : buildDecode(gpu, cfg, state, batch);
+  return buildLayersDecode(gpu, cfg, vaeLayers(cfg), state, batch, tuning);
 }
 
 /** One line naming the model and its shape, e.g. "conv (filters 32,64,64,64, ..., z 16)". */

@@ -9,7 +9,9 @@
 import { readback, write } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { submit } from "../gpu/kernel.ts";
-import { buildPriorProgram, type ModelState, type VaeLossConfig } from "./common.ts";
+import type { VaeLossConfig } from "./common.ts";
+import { buildPriorProgram } from "./prior.ts";
+import type { ModelState } from "./state.ts";
 import { codesFromMoments } from "../web/decoder.ts";
 
 /** Rows of conditions the prior network runs on at once. */
