@@ -221,6 +221,39 @@ Deno.test("conv vae: the reference model's layers fit 28x28 (7 -> 14 -> 28) and 
   assert.deepEqual(seq.decoder.map((s) => [s.width, s.stride[1]]), [[6, 1], [12, 1]]);
 });
 
+Deno.test("conv vae reference: works out its own shapes and refuses a layout that disagrees", () => {
+  const { cfg, batch } = CASES[0];
+  const F = cfg.height * cfg.width * cfg.channels;
+  const rng = new Rng(5);
+  const x = rng.uniform(batch * F, 0, 1);
+  const eps = normals(cfg.seed, 0, 0, batch * cfg.z);
+  // A layout for strides [1, 1]: the encoder's last map is 6x6, not 3x3, so the head's weight
+  // is [144, 4] where the reference (strides [1, 2]) expects [36, 4].
+  const wrong = convVaeLayout({ ...cfg, strides: [1, 1], decoderStrides: [1, 1] });
+  const params = Float64Array.from(initParams(wrong, 1));
+  assert.throws(
+    () => convVaeStep(cfg, wrong, params, x, batch, eps),
+    /encoder\.head\.weight is \[144,4\] in the layout, expected \[36,4\]/,
+  );
+  // A layout that gives a conv before batch norm a bias the reference does not expect, or
+  // leaves it out where it does, fails too.
+  const noBn = convVaeLayout({ ...cfg, batchnorm: false });
+  assert.throws(
+    () => convVaeStep(cfg, noBn, Float64Array.from(initParams(noBn, 1)), x, batch, eps),
+    /the layout has no encoder\.bn\.0\.gamma/,
+  );
+  assert.throws(
+    () => convVaeStep({ ...cfg, batchnorm: false }, convVaeLayout(cfg), params, x, batch, eps),
+    /the layout has no encoder\.conv\.0\.bias/,
+  );
+  // A decoder that does not give the image back is the reference's own error as well.
+  assert.throws(
+    () =>
+      convVaeStep({ ...cfg, decoderStrides: [1, 1] }, convVaeLayout(cfg), params, x, batch, eps),
+    /the decoder gives 3x3x1, not the image's 6x6x1/,
+  );
+});
+
 for (const { name, batch, cfg } of CASES) {
   const layout = convVaeLayout(cfg);
   const F = cfg.height * cfg.width * cfg.channels;
