@@ -23,7 +23,7 @@ import type { VaeLossConfig } from "./common.ts";
 import type { LayerContext } from "./layer.ts";
 
 /** The latent op's sizes for a batch of `batch` and noise stream `stream`. */
-export function latentShape(cfg: VaeLossConfig, batch: number, stream: number): LatentShape {
+function latentShape(cfg: VaeLossConfig, batch: number, stream: number): LatentShape {
   const [lo, hi] = cfg.logvarClamp;
   return { batch, z: cfg.z, logvarMin: lo, logvarMax: hi, seed: cfg.seed, stream };
 }
