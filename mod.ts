@@ -164,6 +164,7 @@ export {
   vaeLayout,
 } from "./src/vae/model.ts";
 export type { VaeTuning } from "./src/vae/layer.ts";
+export type { DecodeArgs, StepArgs } from "./src/vae/step.ts";
 export {
   conv2dBackward,
   conv2dForward,

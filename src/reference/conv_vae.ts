@@ -15,13 +15,12 @@
 
 import type { ParamLayout } from "../nn/params.ts";
 import type { ConvVaeConfig } from "../vae/conv_vae.ts";
-import type { AdamHyper } from "./adam.ts";
 import { priorReference } from "./prior.ts";
 import {
   refConcat,
   refConvBlock,
-  refConvTransposeBlock,
   refDecode,
+  type RefDecodeArgs,
   refDense,
   type ReferenceForward,
   type ReferenceStep,
@@ -30,7 +29,9 @@ import {
   type RefMap,
   type RefModel,
   refStep,
+  type RefStepArgs,
   refTrain,
+  type RefTrainArgs,
   refUpsample,
 } from "./vae_layers.ts";
 
@@ -66,9 +67,9 @@ export function convVaeReference(cfg: ConvVaeConfig): RefModel {
       map = { ...map, width: 2 * map.width };
     }
     const stride = square(linear ? 1 : cfg.decoderStrides[j]);
-    const conv = { filters, kernel: square(cfg.decoderKernels[j]), stride };
+    const conv = { filters, kernel: square(cfg.decoderKernels[j]), stride, transposed: true };
     const bn = cfg.batchnorm ? `decoder.bn.${j}` : null;
-    decoder.push(refConvTransposeBlock(`decoder.convt.${j}`, map, conv, bn, leak, j < m - 1));
+    decoder.push(refConvBlock(`decoder.convt.${j}`, map, conv, bn, leak, j < m - 1));
     map = { height: map.height * stride[0], width: map.width * stride[1], channels: filters };
   });
   if (map.height !== cfg.height || map.width !== cfg.width || map.channels !== cfg.channels) {
@@ -82,15 +83,8 @@ export function convVaeReference(cfg: ConvVaeConfig): RefModel {
 }
 
 /** The decoder alone in evaluation mode: means [B, F] (sigmoid of the logits for bce). */
-export function convVaeDecode(
-  cfg: ConvVaeConfig,
-  layout: ParamLayout,
-  params: Float64Array,
-  z: Float64Array,
-  batch: number,
-  c?: Float64Array,
-): Float64Array {
-  return refDecode(cfg, convVaeReference(cfg), layout, params, z, batch, c);
+export function convVaeDecode(cfg: ConvVaeConfig, ...args: RefDecodeArgs): Float64Array {
+  return refDecode(cfg, convVaeReference(cfg), ...args);
 }
 
 /**
@@ -107,7 +101,7 @@ export function convVaeForward(
   train: boolean,
   c?: Float64Array,
 ): ConvReferenceForward {
-  return refForward(cfg, convVaeReference(cfg), layout, params, x, batch, eps, train, c);
+  return refForward(cfg, convVaeReference(cfg), train, layout, params, x, batch, eps, c);
 }
 
 /**
@@ -116,29 +110,15 @@ export function convVaeForward(
  */
 export function convVaeStep(
   cfg: ConvVaeConfig,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  eps: Float64Array,
-  c?: Float64Array,
+  ...args: RefStepArgs
 ): ReferenceStep & { params: Float64Array } {
-  return refStep(cfg, convVaeReference(cfg), layout, params, x, batch, eps, c);
+  return refStep(cfg, convVaeReference(cfg), ...args);
 }
 
 /**
  * `steps` training steps on the same batch (noise as the GPU draws it), Adam over the
  * trained prefix of the layout; `params` is updated in place (running statistics included).
  */
-export function convVaeTrain(
-  cfg: ConvVaeConfig,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  steps: number,
-  adam: AdamHyper,
-  c?: Float64Array,
-): ReferenceStep[] {
-  return refTrain(cfg, convVaeReference(cfg), layout, params, x, batch, steps, adam, c);
+export function convVaeTrain(cfg: ConvVaeConfig, ...args: RefTrainArgs): ReferenceStep[] {
+  return refTrain(cfg, convVaeReference(cfg), ...args);
 }

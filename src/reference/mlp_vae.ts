@@ -7,9 +7,7 @@
  * Legend: B batch, F input features, C condition values, Z latent size.
  */
 
-import type { ParamLayout } from "../nn/params.ts";
 import type { MlpVaeConfig } from "../vae/mlp_vae.ts";
-import type { AdamHyper } from "./adam.ts";
 import { priorReference } from "./prior.ts";
 import {
   refConcat,
@@ -19,7 +17,9 @@ import {
   refForward,
   type RefModel,
   refStep,
+  type RefStepArgs,
   refTrain,
+  type RefTrainArgs,
 } from "./vae_layers.ts";
 
 export type { ReferenceForward, ReferenceStep } from "./vae_layers.ts";
@@ -49,32 +49,16 @@ export function mlpVaeReference(cfg: MlpVaeConfig): RefModel {
  * The forward of the MLP VAE on batch `x` [B, F] with noise `eps` [B, Z]; a conditional
  * model's conditions `c` [B, C] are appended to x and to z.
  */
-export function mlpVaeForward(
-  cfg: MlpVaeConfig,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  eps: Float64Array,
-  c?: Float64Array,
-): ReferenceForward {
-  return refForward(cfg, mlpVaeReference(cfg), layout, params, x, batch, eps, true, c);
+export function mlpVaeForward(cfg: MlpVaeConfig, ...args: RefStepArgs): ReferenceForward {
+  return refForward(cfg, mlpVaeReference(cfg), true, ...args);
 }
 
 /**
  * Loss and gradient of the MLP VAE at `params` for batch `x` [B, F] with noise `eps` [B, Z]
  * (and conditions `c` [B, C] for a conditional model).
  */
-export function mlpVaeStep(
-  cfg: MlpVaeConfig,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  eps: Float64Array,
-  c?: Float64Array,
-): ReferenceStep {
-  return refStep(cfg, mlpVaeReference(cfg), layout, params, x, batch, eps, c);
+export function mlpVaeStep(cfg: MlpVaeConfig, ...args: RefStepArgs): ReferenceStep {
+  return refStep(cfg, mlpVaeReference(cfg), ...args);
 }
 
 /**
@@ -82,15 +66,6 @@ export function mlpVaeStep(
  * GPU does (normals(seed, 0, s, B * Z)). Returns each step's loss terms, computed before its
  * update; `params` is updated in place.
  */
-export function mlpVaeTrain(
-  cfg: MlpVaeConfig,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  steps: number,
-  adam: AdamHyper,
-  c?: Float64Array,
-): ReferenceStep[] {
-  return refTrain(cfg, mlpVaeReference(cfg), layout, params, x, batch, steps, adam, c);
+export function mlpVaeTrain(cfg: MlpVaeConfig, ...args: RefTrainArgs): ReferenceStep[] {
+  return refTrain(cfg, mlpVaeReference(cfg), ...args);
 }

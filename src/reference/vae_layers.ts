@@ -153,7 +153,7 @@ export interface RefMap {
   channels: number;
 }
 
-/** A block's convolution: Co filters of [kh, kw], stride [sh, sw], same padding. */
+/** A block's convolution (or transposed convolution): Co filters of [kh, kw], stride [sh, sw], same padding. */
 export interface RefConv {
   /** Co. */
   filters: number;
@@ -161,6 +161,8 @@ export interface RefConv {
   kernel: [number, number];
   /** [sh, sw]. */
   stride: [number, number];
+  /** A transposed convolution. */
+  transposed?: boolean;
 }
 
 /** BatchNorm `bn` (or none) then LeakyReLU(leak) of `pre` [M, Co]; backward to d(pre). */
@@ -194,8 +196,10 @@ function normAct(ctx: RefContext, bn: string | null, leak: number, pre: Float64A
 }
 
 /**
- * Conv2d `name` on an `input` map (same padding: out = ceil(in / s)), weight [KH, KW, Ci, Co],
- * bias [Co] only without batch norm, then BatchNorm `bn` and LeakyReLU(leak).
+ * Conv2d `name` on an `input` map (same padding: out = ceil(in / s); weight [KH, KW, Ci, Co]),
+ * or with `transposed` ConvTranspose2d (same padding: out = in * s; weight [KH, KW, Co, Ci]);
+ * bias [Co] only without batch norm; then, when `activate`, BatchNorm `bn` (or none) and
+ * LeakyReLU(leak) (the decoder's last layer gives its convolution's output as it is).
  */
 export function refConvBlock(
   name: string,
@@ -203,53 +207,27 @@ export function refConvBlock(
   conv: RefConv,
   bn: string | null,
   leak: number,
-): RefLayer {
-  const { height: H, width: W, channels: Ci } = input, Co = conv.filters;
-  return (ctx, x) => {
-    const s = { batch: ctx.batch, height: H, width: W, inChannels: Ci, outChannels: Co };
-    const shape = { ...s, kernel: conv.kernel, stride: conv.stride, padding: "same" as const };
-    const w = ctx.param(`${name}.weight`, [...conv.kernel, Ci, Co]);
-    const b = bn ? new Float64Array(Co) : ctx.param(`${name}.bias`, [Co]);
-    const pre = conv2dForward(x, w, b, shape);
-    const act = normAct(ctx, bn, leak, pre, Co);
-    return {
-      y: act.h,
-      backward(dy) {
-        const r = conv2dBackward(act.backward(dy), x, w, shape);
-        ctx.grad(`${name}.weight`).set(r.dw);
-        if (!bn) ctx.grad(`${name}.bias`).set(r.db);
-        return r.dx;
-      },
-    };
-  };
-}
-
-/**
- * ConvTranspose2d `name` on an `input` map (same padding: out = in * s), weight
- * [KH, KW, Co, Ci], bias [Co] only without batch norm; then BatchNorm `bn` and
- * LeakyReLU(leak) when `activate` (the decoder's last layer gives its output as it is).
- */
-export function refConvTransposeBlock(
-  name: string,
-  input: RefMap,
-  conv: RefConv,
-  bn: string | null,
-  leak: number,
-  activate: boolean,
+  activate = true,
 ): RefLayer {
   const { height: H, width: W, channels: Ci } = input, Co = conv.filters;
   const norm = activate ? bn : null;
+  const [fwd, bwd] = conv.transposed
+    ? [convTranspose2dForward, convTranspose2dBackward]
+    : [conv2dForward, conv2dBackward];
   return (ctx, x) => {
     const s = { batch: ctx.batch, height: H, width: W, inChannels: Ci, outChannels: Co };
     const shape = { ...s, kernel: conv.kernel, stride: conv.stride, padding: "same" as const };
-    const w = ctx.param(`${name}.weight`, [...conv.kernel, Co, Ci]);
+    const w = ctx.param(`${name}.weight`, [
+      ...conv.kernel,
+      ...conv.transposed ? [Co, Ci] : [Ci, Co],
+    ]);
     const b = norm ? new Float64Array(Co) : ctx.param(`${name}.bias`, [Co]);
-    const pre = convTranspose2dForward(x, w, b, shape);
+    const pre = fwd(x, w, b, shape);
     const act = activate ? normAct(ctx, norm, leak, pre, Co) : null;
     return {
       y: act ? act.h : pre,
       backward(dy) {
-        const r = convTranspose2dBackward(act ? act.backward(dy) : dy, x, w, shape);
+        const r = bwd(act ? act.backward(dy) : dy, x, w, shape);
         ctx.grad(`${name}.weight`).set(r.dw);
         if (!norm) ctx.grad(`${name}.bias`).set(r.db);
         return r.dx;
@@ -313,6 +291,16 @@ export interface ReferenceForward {
   backward(): Float64Array;
 }
 
+/** A reference step's arguments after the config and model. */
+export type RefStepArgs = [
+  layout: ParamLayout,
+  params: Float64Array,
+  x: Float64Array,
+  batch: number,
+  eps: Float64Array,
+  c?: Float64Array,
+];
+
 /**
  * The forward of `model` on batch `x` [B, F] with noise `eps` [B, Z] (and conditions
  * `c` [B, C]); `train` picks batch statistics. `params` is copied, not changed.
@@ -320,13 +308,8 @@ export interface ReferenceForward {
 export function refForward(
   cfg: VaeLossConfig,
   model: RefModel,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  eps: Float64Array,
   train: boolean,
-  c?: Float64Array,
+  ...[layout, params, x, batch, eps, c]: RefStepArgs
 ): ReferenceForward {
   const B = batch, Z = cfg.z, F = model.features;
   const [lo, hi] = cfg.logvarClamp;
@@ -375,19 +358,25 @@ export function refForward(
 export function refStep(
   cfg: VaeLossConfig,
   model: RefModel,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  eps: Float64Array,
-  c?: Float64Array,
+  ...args: RefStepArgs
 ): ReferenceStep & { params: Float64Array } {
-  const f = refForward(cfg, model, layout, params, x, batch, eps, true, c);
-  const grads = f.backward();
+  const f = refForward(cfg, model, true, ...args);
+  const grads = f.backward(), batch = args[3];
   const recon = f.recon.reduce((a, b) => a + b, 0) / batch;
   const kl = f.kl.reduce((a, b) => a + b, 0) / batch;
   return { recon, kl, loss: cfg.reconWeight * recon + cfg.beta * kl, grads, params: f.params };
 }
+
+/** Reference training's arguments after the config and model. */
+export type RefTrainArgs = [
+  layout: ParamLayout,
+  params: Float64Array,
+  x: Float64Array,
+  batch: number,
+  steps: number,
+  adam: AdamHyper,
+  c?: Float64Array,
+];
 
 /**
  * `steps` training steps on the same batch, step s drawing its noise as the GPU does
@@ -397,13 +386,7 @@ export function refStep(
 export function refTrain(
   cfg: VaeLossConfig,
   model: RefModel,
-  layout: ParamLayout,
-  params: Float64Array,
-  x: Float64Array,
-  batch: number,
-  steps: number,
-  adam: AdamHyper,
-  c?: Float64Array,
+  ...[layout, params, x, batch, steps, adam, c]: RefTrainArgs
 ): ReferenceStep[] {
   const n = layout.trainableSize;
   const m = new Float64Array(n);
@@ -419,15 +402,20 @@ export function refTrain(
   return out;
 }
 
-/** The decoder alone in evaluation mode on z [B, Z] (and c): means [B, F]. */
-export function refDecode(
-  cfg: VaeLossConfig,
-  model: RefModel,
+/** The reference decoder's arguments after the config and model: codes z [B, Z], (c [B, C]). */
+export type RefDecodeArgs = [
   layout: ParamLayout,
   params: Float64Array,
   z: Float64Array,
   batch: number,
   c?: Float64Array,
+];
+
+/** The decoder alone in evaluation mode on z [B, Z] (and c): means [B, F]. */
+export function refDecode(
+  cfg: VaeLossConfig,
+  model: RefModel,
+  ...[layout, params, z, batch, c]: RefDecodeArgs
 ): Float64Array {
   const ctx = refContext(layout, params, new Float64Array(params.length), batch, false, c);
   const logits = runLayers(ctx, model.decoder, z).y;

@@ -17,9 +17,7 @@
  * Legend: B batch, H x W x C image, h x w x c the encoder's last feature map, Z latent size.
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { AdamConfig } from "../nn/adam.ts";
 import { conv2dOutputSize, type Conv2dShape } from "../nn/conv2d.ts";
 import { convTranspose2dOutputSize, type ConvTranspose2dShape } from "../nn/conv_transpose2d.ts";
 import type { ParamLayout } from "../nn/params.ts";
@@ -29,9 +27,8 @@ import { convBlock, convTransposeBlock } from "./conv_block.ts";
 import { dense } from "./dense.ts";
 import type { Layer } from "./layer.ts";
 import { priorLayers } from "./prior.ts";
-import type { BatchSource } from "./source.ts";
-import type { ModelState } from "./state.ts";
-import { buildLayersDecode, buildLayersStep, layersLayout, type VaeLayers } from "./step.ts";
+import { buildLayersDecode, buildLayersStep, layersLayout } from "./step.ts";
+import type { DecodeArgs, StepArgs, VaeLayers } from "./step.ts";
 import { upsample } from "./upsample.ts";
 
 /** Shape and loss settings of a conv VAE. */
@@ -212,22 +209,16 @@ export function convVaeLayout(cfg: ConvVaeConfig): ParamLayout {
 export function buildConvStep(
   gpu: Gpu,
   cfg: ConvVaeConfig,
-  state: ModelState,
-  source: BatchSource,
-  metrics: Tensor,
-  batch: number,
-  adam?: AdamConfig,
-  stream = adam ? 0 : 1,
+  ...args: StepArgs
 ): Promise<StepProgram> {
-  return buildLayersStep(gpu, cfg, convVaeLayers(cfg), state, source, metrics, batch, adam, stream);
+  return buildLayersStep(gpu, cfg, convVaeLayers(cfg), ...args);
 }
 
 /** A conv VAE's decoder alone for `batch` codes (see `buildVaeDecode`). */
 export function buildConvDecode(
   gpu: Gpu,
   cfg: ConvVaeConfig,
-  state: ModelState,
-  batch: number,
+  ...args: DecodeArgs
 ): Promise<DecodeProgram> {
-  return buildLayersDecode(gpu, cfg, convVaeLayers(cfg), state, batch);
+  return buildLayersDecode(gpu, cfg, convVaeLayers(cfg), ...args);
 }

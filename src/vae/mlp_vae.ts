@@ -6,18 +6,15 @@
  * Legend: B batch, F input features, C condition values, H hidden width, Z latent size.
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { AdamConfig } from "../nn/adam.ts";
 import type { ParamLayout } from "../nn/params.ts";
 import type { DecodeProgram, StepProgram, VaeLossConfig } from "./common.ts";
 import { conditionConcat } from "./condition_concat.ts";
 import { denseStack } from "./dense.ts";
 import type { Layer } from "./layer.ts";
 import { priorLayers } from "./prior.ts";
-import type { BatchSource } from "./source.ts";
-import type { ModelState } from "./state.ts";
-import { buildLayersDecode, buildLayersStep, layersLayout, type VaeLayers } from "./step.ts";
+import { buildLayersDecode, buildLayersStep, layersLayout } from "./step.ts";
+import type { DecodeArgs, StepArgs, VaeLayers } from "./step.ts";
 
 /** Shape and loss settings of an MLP VAE. */
 export interface MlpVaeConfig extends VaeLossConfig {
@@ -57,25 +54,15 @@ export function mlpVaeLayout(cfg: MlpVaeConfig): ParamLayout {
 }
 
 /** An MLP VAE's step program (see `buildVaeStep` in model.ts). */
-export function buildStep(
-  gpu: Gpu,
-  cfg: MlpVaeConfig,
-  state: ModelState,
-  source: BatchSource,
-  metrics: Tensor,
-  batch: number,
-  adam?: AdamConfig,
-  stream = adam ? 0 : 1,
-): Promise<StepProgram> {
-  return buildLayersStep(gpu, cfg, mlpVaeLayers(cfg), state, source, metrics, batch, adam, stream);
+export function buildStep(gpu: Gpu, cfg: MlpVaeConfig, ...args: StepArgs): Promise<StepProgram> {
+  return buildLayersStep(gpu, cfg, mlpVaeLayers(cfg), ...args);
 }
 
 /** An MLP VAE's decoder alone for `batch` codes at a time (see `buildVaeDecode`). */
 export function buildDecode(
   gpu: Gpu,
   cfg: MlpVaeConfig,
-  state: ModelState,
-  batch: number,
+  ...args: DecodeArgs
 ): Promise<DecodeProgram> {
-  return buildLayersDecode(gpu, cfg, mlpVaeLayers(cfg), state, batch);
+  return buildLayersDecode(gpu, cfg, mlpVaeLayers(cfg), ...args);
 }

@@ -48,6 +48,24 @@ export function layersLayout(m: VaeLayers): ParamLayout {
 }
 
 /**
+ * A step's arguments after the model: its state, where batches come from, the metrics buffer,
+ * the batch size, Adam's settings (absent: evaluation), the noise stream (default 0 for
+ * training, 1 for evaluation) and kernel choices.
+ */
+export type StepArgs = [
+  state: ModelState,
+  source: BatchSource,
+  metrics: Tensor,
+  batch: number,
+  adam?: AdamConfig,
+  stream?: number,
+  tuning?: VaeTuning,
+];
+
+/** A decoder program's arguments after the model: its state, codes per run, kernel choices. */
+export type DecodeArgs = [state: ModelState, batch: number, tuning?: VaeTuning];
+
+/**
  * Every dispatch of a step at batch size `batch`, built once: with `adam` a training step,
  * without it the forward, losses and metrics in evaluation mode (batch norm on its running
  * statistics) and an empty `backward`. `stream` keys the noise: training draws stream 0,
@@ -57,13 +75,7 @@ export async function buildLayersStep(
   gpu: Gpu,
   cfg: VaeLossConfig,
   m: VaeLayers,
-  state: ModelState,
-  source: BatchSource,
-  metrics: Tensor,
-  batch: number,
-  adam?: AdamConfig,
-  stream = adam ? 0 : 1,
-  tuning: VaeTuning = {},
+  ...[state, source, metrics, batch, adam, stream = adam ? 0 : 1, tuning = {}]: StepArgs
 ): Promise<StepProgram> {
   const B = batch, train = adam !== undefined;
   const t: Record<string, Tensor> = {};
@@ -127,9 +139,7 @@ export async function buildLayersDecode(
   gpu: Gpu,
   cfg: VaeLossConfig,
   m: VaeLayers,
-  state: ModelState,
-  batch: number,
-  tuning: VaeTuning = {},
+  ...[state, batch, tuning = {}]: DecodeArgs
 ): Promise<DecodeProgram> {
   const t: Record<string, Tensor> = {};
   const mk = tensorMaker(gpu.device, t);
