@@ -2,7 +2,7 @@
  * Layer kinds: the conv block, Conv2d -> [BatchNorm] -> LeakyReLU(leak) (the conv encoder's
  * layers), and the transposed conv block, ConvTranspose2d -> [BatchNorm] -> LeakyReLU(leak),
  * or the transposed convolution alone (the conv decoder's layers; its last one gives the
- * logits). Channels last throughout.
+ * logits): one builder, `convBlock`, with `transposed`. Channels last throughout.
  *
  * With batch norm the convolution has no bias (BN subtracts the batch mean, so a bias would
  * get a zero gradient and Adam would turn its rounding noise into steps). Batch norm uses
@@ -161,94 +161,57 @@ function biasOf(ctx: LayerContext, name: string): { p?: TensorView; g?: TensorVi
 }
 
 // ---------------------------------------------------------------------------------------
-// The conv block: Conv2d(Cout, K, stride, same) -> [BatchNorm] -> LeakyReLU.
+// The block: Conv2d or ConvTranspose2d(Cout, K, stride, same) -> [BatchNorm] -> [LeakyReLU].
 
-/** A conv block's settings. */
+/** A conv or transposed conv block's settings. */
 export interface ConvBlock extends NormAct {
-  /** Parameter prefix: `${name}.weight` [KH, KW, Cin, Cout], `${name}.bias` [Cout]. */
+  /**
+   * Parameter prefix: `${name}.weight` ([KH, KW, Cin, Cout]; transposed [KH, KW, Cout, Cin],
+   * the conv2d it is the gradient of) and, without batch norm, `${name}.bias` [Cout].
+   */
   name: string;
   /** The convolution's shape at batch 1 (the batch comes from the context). */
-  shape: Conv2dShape;
-}
-
-/** A conv block. */
-export function convBlock(o: ConvBlock): Layer {
-  const s1 = o.shape, [kh, kw] = s1.kernel;
-  return {
-    name: o.name,
-    params: [
-      ...convParams(o.name, [kh, kw, s1.inChannels, s1.outChannels], s1.outChannels, !!o.bn),
-      ...normParams(o.bn, s1.outChannels),
-    ],
-    async forward(ctx, x) {
-      const B = ctx.batch, s = { ...s1, batch: B };
-      const { height, width } = conv2dOutputSize(s);
-      const w = param(ctx, `${o.name}.weight`), b = biasOf(ctx, o.name);
-      const pre = ctx.mk(`${o.name}.pre`, [B, height, width, s.outChannels]);
-      const dispatches = await conv2dForward(ctx.gpu, { y: pre, x, w: w.p, b: b.p }, s);
-      const act = await normActForward(ctx, o, pre, o.name);
-      return {
-        dispatches: [...dispatches, ...act.dispatches],
-        y: act.h,
-        async backward(dh, needDx) {
-          const r = await act.backward(dh);
-          const dx = needDx
-            ? ctx.mk(`${o.name}.dx`, [B, s.height, s.width, s.inChannels])
-            : undefined;
-          const t = { dx, dw: w.g, db: b.g, dy: r.dpre, x, w: w.p };
-          return { dispatches: [...r.dispatches, ...await conv2dBackward(ctx.gpu, t, s)], dx };
-        },
-      };
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// The transposed conv block: ConvTranspose2d(Cout, K, stride, same) -> [BN] -> [LeakyReLU].
-
-/** A transposed conv block's settings. */
-export interface ConvTransposeBlock extends NormAct {
-  /** Parameter prefix: `${name}.weight` [KH, KW, Cout, Cin], `${name}.bias` [Cout]. */
-  name: string;
-  /** The transposed convolution's shape at batch 1. */
-  shape: ConvTranspose2dShape;
+  shape: Conv2dShape | ConvTranspose2dShape;
+  /** A transposed convolution (the decoder's upsampling layers). */
+  transposed?: boolean;
   /** False: the convolution's output is the block's (the decoder's logits); no BN. */
-  activate: boolean;
+  activate?: boolean;
   /** Name of the convolution's output tensor (default `${name}.pre`). */
   out?: string;
 }
 
-/** A transposed conv block. */
-export function convTransposeBlock(o: ConvTransposeBlock): Layer {
-  const s1 = o.shape, [kh, kw] = s1.kernel;
-  const bn = o.activate ? o.bn : null;
+/** A conv block, or with `transposed` a transposed conv block. */
+export function convBlock(o: ConvBlock): Layer {
+  const s1 = o.shape, [kh, kw] = s1.kernel, Ci = s1.inChannels, Co = s1.outChannels;
+  const activate = o.activate ?? true;
+  const bn = activate ? o.bn : null;
+  const op = o.transposed
+    ? {
+      size: convTranspose2dOutputSize,
+      forward: convTranspose2dForward,
+      backward: convTranspose2dBackward,
+    }
+    : { size: conv2dOutputSize, forward: conv2dForward, backward: conv2dBackward };
+  const weight = o.transposed ? [kh, kw, Co, Ci] : [kh, kw, Ci, Co];
   return {
     name: o.name,
-    params: [
-      // Weights are [KH, KW, Cout, Cin] (the conv2d they are the gradient of).
-      ...convParams(o.name, [kh, kw, s1.outChannels, s1.inChannels], s1.outChannels, !!bn),
-      ...normParams(bn, s1.outChannels),
-    ],
+    params: [...convParams(o.name, weight, Co, !!bn), ...normParams(bn, Co)],
     async forward(ctx, x) {
       const B = ctx.batch, s = { ...s1, batch: B };
-      const { height, width } = convTranspose2dOutputSize(s);
+      const { height, width } = op.size(s);
       const w = param(ctx, `${o.name}.weight`), b = biasOf(ctx, o.name);
-      const pre = ctx.mk(o.out ?? `${o.name}.pre`, [B, height, width, s.outChannels]);
-      const conv = await convTranspose2dForward(ctx.gpu, { y: pre, x, w: w.p, b: b.p }, s);
-      const act = o.activate ? await normActForward(ctx, { ...o, bn }, pre, o.name) : null;
+      const pre = ctx.mk(o.out ?? `${o.name}.pre`, [B, height, width, Co]);
+      const conv = await op.forward(ctx.gpu, { y: pre, x, w: w.p, b: b.p }, s);
+      const act = activate ? await normActForward(ctx, { ...o, bn }, pre, o.name) : null;
       return {
         dispatches: [...conv, ...act?.dispatches ?? []],
         y: act?.h ?? pre,
+        // d(pre) through the activation and batch norm, then dx, dw, db of the convolution.
         async backward(dy, needDx) {
           const r = act ? await act.backward(dy) : { dispatches: [], dpre: dy };
-          const dx = needDx
-            ? ctx.mk(`${o.name}.dx`, [B, s.height, s.width, s.inChannels])
-            : undefined;
+          const dx = needDx ? ctx.mk(`${o.name}.dx`, [B, s.height, s.width, Ci]) : undefined;
           const t = { dx, dw: w.g, db: b.g, dy: r.dpre, x, w: w.p };
-          return {
-            dispatches: [...r.dispatches, ...await convTranspose2dBackward(ctx.gpu, t, s)],
-            dx,
-          };
+          return { dispatches: [...r.dispatches, ...await op.backward(ctx.gpu, t, s)], dx };
         },
       };
     },

@@ -23,7 +23,7 @@ import { convTranspose2dOutputSize, type ConvTranspose2dShape } from "../nn/conv
 import type { ParamLayout } from "../nn/params.ts";
 import type { DecodeProgram, StepProgram, VaeLossConfig } from "./common.ts";
 import { conditionConcat } from "./condition_concat.ts";
-import { convBlock, convTransposeBlock } from "./conv_block.ts";
+import { convBlock } from "./conv_block.ts";
 import { dense } from "./dense.ts";
 import type { Layer } from "./layer.ts";
 import { priorLayers } from "./prior.ts";
@@ -186,9 +186,10 @@ export function convVaeLayers(cfg: ConvVaeConfig): VaeLayers {
     const last = j === g.decoder.length - 1;
     const bn = cfg.batchnorm ? `decoder.bn.${j}` : null;
     decoder.push(
-      convTransposeBlock({
+      convBlock({
         name: `decoder.convt.${j}`,
         shape,
+        transposed: true,
         bn,
         leak,
         activate: !last,
