@@ -35,7 +35,14 @@ import { baseUrl, folderLoader } from "./shader_loader.ts";
 
 export { codesFromMoments } from "../vae/codes.ts";
 export { DECODER_FORMAT, DecoderError, decoderFileBytes, readDecoderFile } from "./decoder_file.ts";
-export type { ConditionInfo, ModelSpec } from "../vae/spec.ts";
+export {
+  type ConditionInfo,
+  type ImageGeometry,
+  type ModelSpec,
+  type SequenceGeometry,
+  SPEC_FORMAT,
+  type SpecLayer,
+} from "../vae/spec.ts";
 
 /** A condition per call: a class (label) or a length in mm, for all codes or one per code. */
 export type ConditionValues = number | ArrayLike<number>;
