@@ -223,14 +223,26 @@ Deno.test({
     const c = await run(rw, "src/cli/convert.ts", [full]);
     assert.equal(c.code, 0, c.err);
     console.log(`  ${c.out.trim()}`);
-    const again = await run(rw, "src/cli/convert.ts", [full]);
-    assert.match(again.out, /already has a model spec; nothing to do/);
+    const twice = await run(rw, "src/cli/convert.ts", [full]);
+    assert.match(twice.out, /already has a model spec; nothing to do/);
     const s1 = await run(rw, "src/cli/sample.ts", [full, "--n", "4"]);
     assert.equal(s1.code, 0, s1.err);
     assert.deepEqual(await Deno.readFile(`${full}/samples-4.png`), want);
-    // Resume reads the converted config.json (its spec is not a setting).
+    // Resume, and --config, read the converted config.json (its spec is not a setting).
     const r = await run(rw, "src/cli/train.ts", ["--resume", full, "--epochs", "2"]);
     assert.equal(r.code, 0, r.err);
+    const again = `${tmp}/runs/again`;
+    const cf = await run(rw, "src/cli/train.ts", [
+      "--config",
+      `${full}/config.json`,
+      "--out",
+      again,
+    ]);
+    assert.equal(cf.code, 0, cf.err);
+    assert.equal(
+      parseSafetensors(await Deno.readFile(`${again}/model.safetensors`)).metadata.spec,
+      parseSafetensors(await Deno.readFile(`${full}/model.safetensors`)).metadata.spec,
+    );
     // The converter needs config.json and the dataset: one line when they are not there.
     const only = await onlyModel(full, "only-old");
     const p = parseSafetensors(await Deno.readFile(`${only}/model.safetensors`));
