@@ -329,6 +329,10 @@ Deno.test("model spec: round trip, and one-line errors for specs that do not fit
     (s) => ((s.model as Record<string, unknown>).prior = { hidden: [3] }),
     /learned prior needs a condition/,
   );
+  bad(
+    (s) => ((s.model as Record<string, unknown>).filters = [3, 2 ** 22]),
+    /builds \d+ parameters, more than 268435456/,
+  );
   assert.throws(
     () => parseModelSpec("{", "f"),
     /f: the model spec in the metadata is not valid JSON/,

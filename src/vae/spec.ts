@@ -22,6 +22,9 @@ import { type VaeConfig, vaeFeatures, vaeLayout } from "./model.ts";
 /** The `format` of a spec; a spec of another format is refused. */
 export const SPEC_FORMAT = "webgpu-vae-spec/1";
 
+/** The most parameters a spec may build (2^28 floats, 1 GiB): a larger one is refused. */
+export const MAX_SPEC_PARAMS = 2 ** 28;
+
 /** Image geometry: F = height * width * channels values per example, stored HWC. */
 export interface ImageGeometry {
   /** Images. */
@@ -263,6 +266,9 @@ export function parseModelSpec(text: string, name = "file"): ModelSpec {
     layout = vaeLayout(spec.model);
   } catch (e) {
     return fail(`the model config does not build: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (layout.size > MAX_SPEC_PARAMS) {
+    fail(`the model config builds ${layout.size} parameters, more than ${MAX_SPEC_PARAMS}`);
   }
   const F = vaeFeatures(spec.model);
   if (F !== geometryFeatures(spec.data)) {
