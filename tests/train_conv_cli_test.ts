@@ -174,6 +174,6 @@ Deno.test({
     assertPng("samples", await Deno.readFile(`${dir}/g.png`), { width: 117, height: 88 });
     const bad = await cli("src/cli/sample.ts", [`${dir}/nope`]);
     assert.equal(bad.code, 1);
-    assert.match(bad.err, /error: .*nope: no readable config.json/);
+    assert.match(bad.err, /error: .*nope: no readable model.safetensors/);
   },
 });

@@ -2,7 +2,8 @@
  * `deno task eval runs/NAME [--k 64] [--images 1000]`: the trained model's test negative ELBO
  * (reconstruction + KL), the importance-weighted estimate of -log p(x) with k samples per
  * image on the first `images` test images, active units and KL per latent dimension. Prints
- * a table and writes runs/NAME/eval.json.
+ * a table and writes runs/NAME/eval.json. The model is read from model.safetensors (its spec
+ * and weights); the dataset named in its training config gives the test split.
  */
 
 import { parseArgs } from "node:util";
@@ -10,11 +11,12 @@ import { loadDataset } from "../data/datasets.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { iwaeEstimate, latentStats } from "../eval/metrics.ts";
 import { writeTextAtomic } from "../train/atomic.ts";
-import { loadCheckpoint } from "../train/checkpoint.ts";
+import type { Checkpoint } from "../train/checkpoint.ts";
 import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { modelConfig, Trainer } from "../train/trainer.ts";
-import { vaeLayout } from "../vae/model.ts";
+import { describeModel } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
+import { readRunModel } from "./_model_file.ts";
 
 await runMain(async () => {
   let parsed;
@@ -46,17 +48,33 @@ await runMain(async () => {
   if (!Number.isInteger(images) || images < 1) {
     throw new ConfigError(`--images: '${parsed.values.images}' is not a positive integer`);
   }
-  let config: TrainConfig;
-  try {
-    config = { ...DEFAULTS, ...JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) };
-  } catch (e) {
+  // The model (spec and weights) comes from model.safetensors; the dataset, named by the
+  // training config in the same file's metadata, gives the test split and must give this model.
+  const model = await readRunModel(dir);
+  if (typeof model.config.dataset !== "string") {
+    throw new ConfigError(`${model.path}: no training config (dataset) in the metadata`);
+  }
+  const config = { ...DEFAULTS, ...model.config } as TrainConfig;
+  const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
+  const cfg = model.spec.model;
+  const same = (v: unknown) => JSON.stringify(JSON.parse(JSON.stringify(v)));
+  if (same(modelConfig(config, data)) !== same(cfg)) {
     throw new ConfigError(
-      `${dir}: no readable config.json (${(e as Error).message}); is it a run folder?`,
+      `${dir}: the dataset ${config.dataset} (${data.rows}x${data.cols}, ${data.features} values ` +
+        `per example) does not give the model in ${model.path} (${describeModel(cfg)})`,
     );
   }
-  const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
-  const cfg = modelConfig(config, data);
-  const checkpoint = await loadCheckpoint(dir, vaeLayout(cfg));
+  const zeros = new Float32Array(model.params.length);
+  const checkpoint: Checkpoint = {
+    params: model.params,
+    m: zeros,
+    v: zeros,
+    step: model.step,
+    epoch: 0,
+    stepInEpoch: 0,
+    sums: [],
+    config: JSON.stringify(config),
+  };
   const gpu = await requestGpu();
   const trainer = await Trainer.create(gpu, config, data, checkpoint);
   const elbo = await trainer.evaluate();

@@ -1,32 +1,38 @@
 /**
  * `deno task export runs/NAME [--out DIR] [--force]`: a self-contained static folder that
- * decodes the run's model live in the browser, on WebGPU:
+ * decodes the run's model live in the browser, on WebGPU, for every model family (mlp, conv,
+ * streamlines; label- or length-conditioned; with a learned prior):
  *
  *   index.html              the page (web/index.html, as it is)
  *   app.js                  one ES module: src/web/page.ts and the ./decoder module, bundled
- *   decoder.safetensors     the decoder's weights only, with the model config in the metadata
- *                           (and, for a label-conditioned run, the class count and names; for
- *                           a run with a learned prior p(z | c), its prior.* weights too)
- *   shaders/NAME.wgsl       the shader files the decoder runs, copied verbatim from shaders/
+ *   decoder.safetensors     the decoder's (and a learned prior's) weights, with the model spec
+ *                           in the metadata: the page builds the decoder from it with the same
+ *                           builders training uses
+ *   shaders/NAME.wgsl       the shader files, copied verbatim from shaders/
+ *   .webgpu-vae-export      this export's marker: what it wrote (JSON)
  *
- * Any static file host serves it (no server code). The folder is built next to DIR and renamed
- * into place, so a failed export leaves no half-written DIR; an existing DIR is replaced only
- * with --force.
+ * Only the run's model.safetensors is read (never the dataset, config.json or the optimizer
+ * state). The bundle is made in-process (Deno.bundle), so the task runs no program.
+ *
+ * Export never deletes what it did not write. The folder is built next to DIR and renamed into
+ * place, so a failed export leaves no half-written DIR. An existing DIR is replaced only with
+ * --force, and only when it is an earlier export: its marker is there and it holds nothing the
+ * marker does not list. A run folder, a folder holding the run, or any other folder is refused.
+ * DIR inside the run folder is fine as a subfolder of its own (the default is runs/NAME/web).
  */
 
 import { parseArgs } from "node:util";
-import { classNames, type Dataset } from "../data/datasets.ts";
-import { encodeSafetensors, parseSafetensors, type SafeTensor } from "../train/safetensors.ts";
-import {
-  DECODER_FORMAT,
-  decoderShaders,
-  type DecoderSpec,
-  readDecoderSpec,
-} from "../web/decoder.ts";
+import { parseSafetensors } from "../train/safetensors.ts";
+import { decoderFileBytes } from "../web/decoder_file.ts";
 import { runMain } from "./_main.ts";
+import { convertCommand } from "./_model_file.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const USAGE = "usage: deno task export runs/NAME [--out DIR] [--force]";
+
+/** The marker file an export folder holds; `--force` replaces only folders that have it. */
+export const EXPORT_MARKER = ".webgpu-vae-export";
+const MARKER_FORMAT = "webgpu-vae-export/1";
 
 /** A problem with the arguments or the run folder; one line for the user. */
 export class ExportError extends Error {
@@ -52,7 +58,7 @@ export interface ExportedFile {
 export interface ExportResult {
   /** The export folder. */
   out: string;
-  /** Every file, in the order written. */
+  /** Every file, in the order written (the marker last). */
   files: ExportedFile[];
   /** Total bytes of the folder. */
   total: number;
@@ -60,7 +66,7 @@ export interface ExportResult {
 
 /** Options of {@linkcode exportRun}. */
 export interface ExportOptions {
-  /** Replace `out` when it exists (default: refuse). */
+  /** Replace `out` when it is an earlier export (default: refuse). */
   force?: boolean;
   /** Minify the bundle (default true). */
   minify?: boolean;
@@ -70,76 +76,125 @@ function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split("\n")[0];
 }
 
-async function exists(path: string): Promise<boolean> {
+async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
   try {
-    await Deno.lstat(path);
-    return true;
+    return await Deno.lstat(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
+    if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
 }
 
-/**
- * Names of a label-conditioned run's K classes, by its dataset: Fashion-MNIST's for the
- * embedded subset and fashion-mnist, numbers otherwise (as the run's report names them).
- */
-function runClassNames(config: Record<string, unknown>, classes: number): string[] {
-  const name = typeof config.dataset === "string" ? config.dataset : "embedded";
-  // classNames reads only the dataset's name and class count; the images are not needed here.
-  const names = classNames({ name, classes } as Dataset);
-  return names.length === classes ? names : Array.from({ length: classes }, (_, i) => String(i));
+/** An absolute, normalized path (no `.`, `..` or trailing slash), for containment checks. */
+function absolute(path: string): string {
+  const full = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const parts: string[] = [];
+  for (const p of full.split("/")) {
+    if (p === "" || p === ".") continue;
+    if (p === "..") parts.pop();
+    else parts.push(p);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/** `path` with symbolic links resolved, for a path that need not exist yet. */
+async function real(path: string): Promise<string> {
+  const abs = absolute(path);
+  let head = abs, tail = "";
+  for (;;) {
+    try {
+      return absolute(`${await Deno.realPath(head)}${tail}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || head === "/") throw e;
+      const cut = head.lastIndexOf("/");
+      tail = `${head.slice(cut)}${tail}`;
+      head = cut === 0 ? "/" : head.slice(0, cut);
+    }
+  }
+}
+
+/** True when `inner` is `outer` or lies below it. */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer === "/" ? "/" : `${outer}/`);
+}
+
+/** Every file and folder below `dir`, as paths relative to it (folders end in "/"). */
+async function listTree(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/${prefix}`)) {
+    const rel = `${prefix}${e.name}`;
+    if (e.isDirectory) out.push(`${rel}/`, ...await listTree(dir, `${rel}/`));
+    else out.push(rel);
+  }
+  return out;
 }
 
 /**
- * The decoder's weights and the training config without machine-local keys (paths), as a
- * safetensors file the page loads; a label-conditioned run's classes (count and names) go in
- * the `condition` metadata, and a learned prior's network (prior.*, its shapes checked to chain
- * K -> ... -> 2Z by readDecoderSpec) goes with the decoder so the page samples p(z | class).
+ * Check that the existing `out` may be replaced: a folder made by an earlier export (its
+ * marker), holding only what that export wrote. Throws an ExportError naming why not.
  */
-function decoderFile(model: Uint8Array, path: string, run: string): Uint8Array {
-  const parsed = parseSafetensors(model, path);
-  // Validates: a file the page cannot use fails here, not there.
-  const spec: DecoderSpec = readDecoderSpec(parsed, path).spec;
-  const config = JSON.parse(parsed.metadata.config ?? "{}");
-  delete config.out;
-  delete config["data-dir"];
-  const tensors: SafeTensor[] = [];
-  for (const [name, t] of parsed.tensors) {
-    const prior = spec.prior !== undefined && name.startsWith("prior.");
-    if (name.startsWith("decoder.") || prior) tensors.push({ name, ...t });
+async function checkReplaceable(out: string): Promise<void> {
+  const info = await Deno.lstat(out);
+  if (!info.isDirectory) throw new ExportError(`${out} is not a folder; will not replace it`);
+  if (await lstatOrNull(`${out}/model.safetensors`)) {
+    throw new ExportError(`${out} holds a run (model.safetensors); will not replace it`);
   }
-  const metadata: Record<string, string> = {
-    format: DECODER_FORMAT,
-    config: JSON.stringify(config),
-    run: run.split("/").pop() ?? run,
-  };
-  if (parsed.metadata.step !== undefined) metadata.step = parsed.metadata.step;
-  if (spec.condition) {
-    const { classes } = spec.condition;
-    const names = parsed.metadata.condition ? spec.condition.names : runClassNames(config, classes);
-    metadata.condition = JSON.stringify({ kind: "label", classes, names });
+  let marker: { format?: unknown; files?: unknown };
+  try {
+    marker = JSON.parse(await Deno.readTextFile(`${out}/${EXPORT_MARKER}`));
+  } catch {
+    throw new ExportError(
+      `${out} is not a folder export wrote (no ${EXPORT_MARKER}); will not replace it: ` +
+        "pick another --out",
+    );
   }
-  return encodeSafetensors(tensors, metadata);
+  const files = marker.files;
+  if (
+    marker.format !== MARKER_FORMAT || !Array.isArray(files) ||
+    !files.every((f) => typeof f === "string")
+  ) {
+    throw new ExportError(`${out}/${EXPORT_MARKER} is not an export marker; will not replace it`);
+  }
+  const ours = new Set<string>([EXPORT_MARKER, ...files]);
+  for (const f of files as string[]) {
+    for (let i = f.indexOf("/"); i >= 0; i = f.indexOf("/", i + 1)) ours.add(f.slice(0, i + 1));
+  }
+  const foreign = (await listTree(out)).filter((p) => !ours.has(p));
+  if (foreign.length > 0) {
+    throw new ExportError(
+      `${out} holds ${foreign[0]}${foreign.length > 1 ? ` and ${foreign.length - 1} more` : ""}, ` +
+        "which export did not write; will not replace it",
+    );
+  }
 }
 
-/** Bundle src/web/page.ts for the browser into `file` with `deno bundle`. */
-async function bundle(file: string, minify: boolean): Promise<void> {
+/** The minimal Deno.bundle interface used here (an unstable API: --unstable-bundle). */
+type Bundle = (options: {
+  entrypoints: string[];
+  platform: "browser";
+  minify: boolean;
+  write: false;
+}) => Promise<{
+  success: boolean;
+  errors: { text: string }[];
+  outputFiles?: { contents?: Uint8Array; text(): string }[];
+}>;
+
+/** src/web/page.ts bundled for the browser, in-process. */
+async function bundle(minify: boolean): Promise<Uint8Array> {
+  const run = (Deno as unknown as { bundle?: Bundle }).bundle;
+  if (typeof run !== "function") {
+    throw new ExportError(
+      "bundling needs Deno.bundle: run with --unstable-bundle (deno task export)",
+    );
+  }
   const entry = new URL("src/web/page.ts", ROOT).pathname;
-  const args = ["bundle", "--platform=browser", "--quiet", "-o", file, entry];
-  if (minify) args.splice(1, 0, "--minify");
-  const result = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT.pathname,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!result.success) {
-    const text = new TextDecoder().decode(result.stderr);
-    const line = text.split("\n").find((l) => /error/i.test(l)) ?? text.trim().split("\n")[0];
-    throw new ExportError(`deno bundle failed: ${line ?? "no message"}`);
+  const result = await run({ entrypoints: [entry], platform: "browser", minify, write: false });
+  const file = result.outputFiles?.[0];
+  if (!result.success || !file) {
+    throw new ExportError(`bundling the page failed: ${result.errors[0]?.text ?? "no output"}`);
   }
+  return file.contents ?? new TextEncoder().encode(file.text());
 }
 
 /**
@@ -152,7 +207,7 @@ export async function exportRun(
   options: ExportOptions = {},
 ): Promise<ExportResult> {
   run = run.replace(/\/+$/, "");
-  out = out.replace(/\/+$/, "");
+  out = out.replace(/\/+$/, "") || "/";
   const modelPath = `${run}/model.safetensors`;
   let model: Uint8Array;
   try {
@@ -160,15 +215,34 @@ export async function exportRun(
   } catch (e) {
     throw new ExportError(`${modelPath} cannot be read (${firstLine(e)}); is ${run} a run folder?`);
   }
-  const weights = decoderFile(model, modelPath, run);
-  const spec = readDecoderSpec(parseSafetensors(weights, "decoder.safetensors")).spec;
-
-  if (await exists(out)) {
-    if (!options.force) throw new ExportError(`${out} already exists; pass --force to replace it`);
-    if (!(await Deno.stat(out)).isDirectory) throw new ExportError(`${out} is not a folder`);
+  const name = absolute(run).split("/").pop() ?? run;
+  let weights: Uint8Array;
+  try {
+    weights = decoderFileBytes(parseSafetensors(model, modelPath), modelPath, name);
+  } catch (e) {
+    // A run from before model specs: say how to convert it (with this run's path).
+    throw new ExportError(firstLine(e).replace("deno task convert runs/NAME", convertCommand(run)));
   }
-  const cut = out.lastIndexOf("/");
-  const parent = cut < 0 ? "." : cut === 0 ? "/" : out.slice(0, cut);
+
+  const runAbs = await real(run), outAbs = await real(out);
+  if (within(runAbs, outAbs)) {
+    throw new ExportError(`--out ${out} is the run folder or holds it; pick a new folder`);
+  }
+  const existing = await lstatOrNull(out);
+  if (existing) {
+    if (!options.force) {
+      throw new ExportError(`${out} already exists; pass --force to replace an earlier export`);
+    }
+    await checkReplaceable(out);
+  }
+  const cut = outAbs.lastIndexOf("/");
+  const parent = cut === 0 ? "/" : outAbs.slice(0, cut);
+  if ((await Deno.permissions.query({ name: "write", path: parent })).state !== "granted") {
+    throw new ExportError(
+      `--out ${out}: not allowed to write there (deno task export writes under runs/ only)`,
+    );
+  }
+  const app = await bundle(options.minify ?? true);
   await Deno.mkdir(parent, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".export-" });
   try {
@@ -178,16 +252,22 @@ export async function exportRun(
       files.push({ path, bytes: bytes.length });
     };
     await put("index.html", await Deno.readFile(new URL("web/index.html", ROOT)));
-    await bundle(`${tmp}/app.js`, options.minify ?? true);
-    files.push({ path: "app.js", bytes: (await Deno.stat(`${tmp}/app.js`)).size });
+    await put("app.js", app);
     await put("decoder.safetensors", weights);
     await Deno.mkdir(`${tmp}/shaders`);
-    for (const name of decoderShaders(spec.model, spec.condition !== undefined)) {
-      await put(`shaders/${name}.wgsl`, await Deno.readFile(new URL(`shaders/${name}.wgsl`, ROOT)));
+    const shaders: string[] = [];
+    for await (const e of Deno.readDir(new URL("shaders/", ROOT))) {
+      if (e.isFile && e.name.endsWith(".wgsl")) shaders.push(e.name);
     }
+    for (const s of shaders.sort()) {
+      await put(`shaders/${s}`, await Deno.readFile(new URL(`shaders/${s}`, ROOT)));
+    }
+    const marker = { format: MARKER_FORMAT, run: name, files: files.map((f) => f.path) };
+    await put(EXPORT_MARKER, new TextEncoder().encode(JSON.stringify(marker, null, 2) + "\n"));
     // Static hosts serve what they find; make it readable like any published folder.
     await Deno.chmod(tmp, 0o755);
-    if (await exists(out)) {
+    if (existing) {
+      // Checked above: the old folder holds only what an earlier export wrote.
       const old = `${tmp}.old`;
       await Deno.rename(out, old);
       await Deno.rename(tmp, out);
@@ -226,7 +306,7 @@ if (import.meta.main) {
     if (parsed.values.help) {
       console.log(
         `${USAGE}\n  --out DIR   export folder (default: runs/NAME/web)\n` +
-          "  --force     replace DIR if it exists",
+          "  --force     replace DIR if it is an earlier export (never anything else)",
       );
       return;
     }

@@ -1,24 +1,24 @@
 /**
  * `deno task sample runs/NAME [--n 64] [--out FILE.png] [--seed S] [--cols C]`: decode n
- * codes drawn from the prior N(0, I) with the run's last checkpoint (batch norm in
- * evaluation mode) and write them as one PNG grid. The run folder is only read.
+ * codes drawn from the prior (N(0, I) or a learned p(z | c)) with the run's last checkpoint
+ * (batch norm in evaluation mode) and write them as one PNG grid (an SVG for streamlines).
+ * Only `model.safetensors` is read: the model spec in its metadata gives every shape, the
+ * image size or the streamline geometry and the condition; the dataset is never loaded.
  */
 
 import { parseArgs } from "node:util";
-import { loadDataset } from "../data/datasets.ts";
 import { readback, write } from "../gpu/buffer.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { submit } from "../gpu/kernel.ts";
 import { encodePng, imageGrid } from "../eval/png.ts";
 import { writeFileAtomic } from "../train/atomic.ts";
-import { loadCheckpoint } from "../train/checkpoint.ts";
-import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
+import { ConfigError } from "../train/config.ts";
 import { priorSample } from "../train/random.ts";
 import { PriorSampler } from "../vae/prior_sample.ts";
-import { modelConfig } from "../train/trainer.ts";
 import { ModelState } from "../vae/common.ts";
 import { buildVaeDecode, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
+import { readRunModel } from "./_model_file.ts";
 import { type Condition, conditionRows } from "../vae/condition.ts";
 import { coarseLength, denormalize } from "../data/streamlines.ts";
 import { streamlinesSvg } from "../eval/streamline_svg.ts";
@@ -106,25 +106,21 @@ await runMain(async () => {
   const cols = parsed.values.cols === undefined
     ? Math.ceil(Math.sqrt(n))
     : positive("cols", parsed.values.cols, 1);
-  let config: TrainConfig;
-  try {
-    config = { ...DEFAULTS, ...JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) };
-  } catch (e) {
-    throw new ConfigError(
-      `${dir}: no readable config.json (${(e as Error).message}); is it a run folder?`,
-    );
-  }
-  // The dataset gives the image shape; only the decoder is built, for all n codes at once.
-  const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
-  const cfg = modelConfig(config, data);
-  const ext = data.streamlines ? ".svg" : ".png";
+  // Everything comes from model.safetensors: the spec (shapes, geometry, condition) and the
+  // weights. Neither config.json nor the dataset is read.
+  const { spec, params, step } = await readRunModel(dir);
+  const cfg = spec.model, g = spec.data;
+  const ext = g.kind === "sequence" ? ".svg" : ".png";
   const out = parsed.values.out ?? `${dir}/samples-${n}${ext}`;
   if (!out.endsWith(ext)) throw new ConfigError(`--out: '${out}' must end in ${ext}`);
+  if ((await Deno.permissions.query({ name: "write", path: out })).state !== "granted") {
+    throw new ConfigError(
+      `--out ${out}: not allowed to write there (deno task sample writes under runs/ only)`,
+    );
+  }
   const asked = askedConditions(cfg.condition, n, parsed.values.class, parsed.values.length);
-  const layout = vaeLayout(cfg);
-  const checkpoint = await loadCheckpoint(dir, layout);
   const gpu = await requestGpu();
-  const state = new ModelState(gpu, layout, checkpoint.params);
+  const state = new ModelState(gpu, vaeLayout(cfg), params);
   const program = await buildVaeDecode(gpu, cfg, state, n);
   const rows = asked ? conditionRows(cfg.condition!, asked.values) : undefined;
   const eps = priorSample(n * cfg.z, seed);
@@ -133,9 +129,9 @@ await runMain(async () => {
   submit(gpu.device, program.dispatches, "samples");
   const images = await readback(gpu.device, program.mean);
   const what = `${n} samples from the prior (seed ${seed})${asked ? `, ${asked.text},` : ""} of ` +
-    `${dir} at step ${checkpoint.step}`;
-  if (data.streamlines) {
-    const F = data.features, norm = data.streamlines.normalization;
+    `${dir} at step ${step}`;
+  if (g.kind === "sequence") {
+    const F = g.points * g.pointSize, norm = g.normalization;
     const lines = Array.from(
       { length: n },
       (_, i) => denormalize(images.slice(i * F, (i + 1) * F), norm),
@@ -151,7 +147,7 @@ await runMain(async () => {
       } mm`,
     );
   } else {
-    const grid = imageGrid(images, n, data.rows, data.cols, cols);
+    const grid = imageGrid(images, n, g.height, g.width, cols);
     await writeFileAtomic(out, encodePng(grid.width, grid.height, grid.pixels));
     console.log(`wrote ${out}: ${what}, ${grid.width}x${grid.height} pixels`);
   }

@@ -23,6 +23,7 @@ import {
   Trainer,
 } from "../train/trainer.ts";
 import { describeModel, vaeLayout } from "../vae/model.ts";
+import { modelSpec } from "../vae/spec.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
 import { classCheckLine } from "../eval/classify.ts";
@@ -109,7 +110,9 @@ await runMain(async () => {
     dir = args.resume.replace(/\/+$/, "");
     let saved: TrainConfig;
     try {
-      saved = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+      // The model spec beside the config (src/vae/spec.ts) is rebuilt, not a setting.
+      const { spec: _spec, ...rest } = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+      saved = rest;
     } catch (e) {
       throw new ConfigError(
         `--resume ${dir}: no readable config.json there (${(e as Error).message})`,
@@ -164,7 +167,12 @@ await runMain(async () => {
 
   await Deno.mkdir(dir, { recursive: true });
   if (!args.resume) await Deno.remove(`${dir}/metrics.jsonl`).catch(() => {});
-  await writeTextAtomic(`${dir}/config.json`, JSON.stringify(config, null, 2) + "\n");
+  // The resolved model spec travels in config.json and both checkpoint files (src/vae/spec.ts).
+  const spec = JSON.stringify(modelSpec(config.model, trainer.model, data, classNames(data)));
+  await writeTextAtomic(
+    `${dir}/config.json`,
+    JSON.stringify({ ...config, spec: JSON.parse(spec) }, null, 2) + "\n",
+  );
   const tty = Deno.stdout.isTerminal();
   console.log(
     `training ${describeModel(trainer.model)} on ${data.name}: ` +
@@ -213,7 +221,7 @@ await runMain(async () => {
         (r.beta !== config.beta ? `, KL weight ${r.beta.toPrecision(3)}` : "") +
         (collapsed ? `  ${COLLAPSE_WARNING}` : ""),
     );
-    await saveCheckpoint(dir, trainer.state.layout, await trainer.checkpoint());
+    await saveCheckpoint(dir, trainer.state.layout, { ...await trainer.checkpoint(), spec });
     // Conditional and streamline checks, measured every epoch and kept with its record.
     const extra: Record<string, unknown> = {};
     let classSamples, streamlines;
@@ -288,7 +296,7 @@ await runMain(async () => {
     Deno.removeSignalListener("SIGINT", onSigint);
   }
   if (outcome === "stopped") {
-    await saveCheckpoint(dir, trainer.state.layout, await trainer.checkpoint());
+    await saveCheckpoint(dir, trainer.state.layout, { ...await trainer.checkpoint(), spec });
     console.log(
       `\nstopped at epoch ${
         trainer.epoch + 1

@@ -32,6 +32,8 @@ export interface Checkpoint {
   sums: number[];
   /** Resolved configuration, as JSON text. */
   config: string;
+  /** The resolved model spec (src/vae/spec.ts), as JSON text; written when given. */
+  spec?: string;
 }
 
 const FORMAT = "webgpu-vae/1";
@@ -48,6 +50,7 @@ export async function saveCheckpoint(
     step: String(c.step),
     epoch: String(c.epoch),
     step_in_epoch: String(c.stepInEpoch),
+    ...(c.spec === undefined ? {} : { spec: c.spec }),
   };
   const state = encodeSafetensors(
     [

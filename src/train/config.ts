@@ -351,8 +351,10 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       throw new ConfigError(`--config ${values.config}: expected a JSON object of flag names`);
     }
-    apply(config, raw as Raw, `--config ${values.config}`);
-    fileKeys = Object.keys(raw);
+    // A run's config.json also holds its model spec (src/vae/spec.ts): rebuilt, not a setting.
+    const { spec: _spec, ...settings } = raw as Raw;
+    apply(config, settings, `--config ${values.config}`);
+    fileKeys = Object.keys(settings);
   }
   const flags: Raw = {};
   for (const key of Object.keys(DEFAULTS)) if (values[key] !== undefined) flags[key] = values[key];

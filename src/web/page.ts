@@ -1,28 +1,31 @@
 /// <reference lib="dom" />
 /**
  * The exported page's script (bundled to app.js by `deno task export`): loads
- * decoder.safetensors and shaders/*.wgsl from next to the page, then decodes on WebGPU as the
- * user moves a slider per latent dimension (a draggable pad when Z = 2), and shows a grid of
- * samples from the prior. For a label-conditioned decoder a class selector picks the class that
- * both the main image and the grid are decoded with. Prior samples come from
- * `Decoder.priorCodes`: N(0, I), or p(z | class) for a run with a learned prior, whose grid is
- * redrawn from the same standard normal draws when the class changes. Where WebGPU is missing
- * it says so on the page.
+ * decoder.safetensors and shaders/*.wgsl from next to the page, builds the decoder from the
+ * file's model spec, then decodes on WebGPU as the user moves a slider per latent dimension
+ * (a draggable pad when Z = 2), and shows samples from the prior. Images are drawn as pixels;
+ * streamlines as lines in two projections (x-y, x-z) with the decoded length in mm. A
+ * label-conditioned decoder gets a class selector, a length-conditioned one a length slider
+ * (over the training lengths); both the main output and the samples are decoded with the
+ * chosen condition. Prior samples come from `Decoder.priorCodes`: N(0, I), or p(z | c) for a
+ * run with a learned prior, redrawn from the same standard normal draws when the condition
+ * changes. Where WebGPU is missing it says so on the page.
  *
- * For tests and curious readers, `globalThis.vaeDemo` exposes the current code and class, the
- * pixels last drawn (main image and grid), the grid's codes and the standard normal draws they
+ * For tests and curious readers, `globalThis.vaeDemo` exposes the current code and condition,
+ * the outputs last drawn (main and grid), the grid's codes and the standard normal draws they
  * came from (`gridEps`), a decode function and the decoder's priorCodes;
  * `document.body.dataset.state` goes loading -> decoded (or no-webgpu, error),
- * `dataset.decodes` counts the main image's decodes and `dataset.grids` the grid's.
+ * `dataset.decodes` counts the main output's decodes and `dataset.grids` the grid's.
  */
 
 import { GpuUnavailableError } from "../gpu/device.ts";
 import { Decoder } from "./decoder.ts";
 import { mulberry32, standardNormal } from "../train/random.ts";
+import { arcLengthMm, drawImage, drawStreamlines, PANEL, streamlineMm } from "./draw.ts";
 
 /** Half-width of the latent range the controls cover: the prior N(0, 1) lies mostly inside. */
 const RANGE = 3;
-/** The sample grid is GRID x GRID images. */
+/** The sample grid is GRID x GRID outputs. */
 const GRID = 8;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -39,28 +42,6 @@ const next = mulberry32(20260101);
 /** n draws from N(0, 1). */
 function normals(n: number): number[] {
   return Array.from({ length: n }, () => standardNormal(next));
-}
-
-/** Draw image `index` of `pixels` ([B, H, W, C] means in [0, 1]) at (x, y) in `ctx`. */
-function draw(
-  ctx: CanvasRenderingContext2D,
-  decoder: Decoder,
-  pixels: Float32Array,
-  index: number,
-  x: number,
-  y: number,
-): void {
-  const { height: H, width: W, channels: C } = decoder.spec;
-  const img = ctx.createImageData(W, H);
-  const base = index * H * W * C;
-  for (let p = 0; p < H * W; p++) {
-    for (let c = 0; c < 3; c++) {
-      const v = pixels[base + p * C + (C === 3 ? c : 0)];
-      img.data[4 * p + c] = Math.round(255 * Math.min(1, Math.max(0, v)));
-    }
-    img.data[4 * p + 3] = 255;
-  }
-  ctx.putImageData(img, x, y);
 }
 
 function explain(e: unknown): [string, string] {
@@ -93,30 +74,41 @@ async function main(): Promise<void> {
     setState(state, message);
     return;
   }
-  const { z: Z, height: H, width: W, condition } = decoder.spec;
+  const spec = decoder.spec, g = spec.data, Z = decoder.z, condition = decoder.condition;
   const z = new Array<number>(Z).fill(0);
   /** The controls' range per dimension: [-RANGE, RANGE], or a learned prior's (below). */
   const lo = new Array<number>(Z).fill(-RANGE), hi = new Array<number>(Z).fill(RANGE);
   /** Keep a code inside the controls' range. */
   const clip = (v: number, j: number) => Math.min(hi[j], Math.max(lo[j], v));
-  /** The grid's standard normal draws; its codes are priorCodes of them for the class. */
+  /** The grid's standard normal draws; its codes are priorCodes of them for the condition. */
   let gridEps = normals(GRID * GRID * Z);
   let gridCodes: number[] = [];
   let gridAsked = 0;
-  let lastPixels: Float32Array = new Float32Array(0);
-  let gridPixels: Float32Array = new Float32Array(0);
+  let lastOutput: Float32Array = new Float32Array(0);
+  let gridOutput: Float32Array = new Float32Array(0);
   let decodes = 0, grids = 0;
-  /** The selected class of a conditional decoder (undefined: unconditional). */
-  let cls: number | undefined = condition ? 0 : undefined;
-  const className = () => (condition && cls !== undefined ? condition.names[cls] : "");
-  // A learned prior: the controls cover mp(k) +- RANGE sigma_p(k) over the classes k (a prior
-  // mean may lie far from 0), and start at the mean of class 0's prior (temperature 0).
-  if (decoder.spec.prior && condition) {
+  /** The chosen condition: a class, or a length in mm (rounded mean to start); else none. */
+  let cond: number | undefined = !condition
+    ? undefined
+    : condition.kind === "label"
+    ? 0
+    : Math.round(condition.mean);
+  const condText = (c = cond) =>
+    !condition || c === undefined
+      ? ""
+      : condition.kind === "label"
+      ? `class ${condition.names[c]}`
+      : `length ${c} mm`;
+  // A learned prior: the controls cover mp(c) +- RANGE sigma_p(c) over a few conditions (the
+  // classes, or the shortest, mean and longest training lengths), and start at the prior mean.
+  if (spec.model.prior && condition) {
     try {
-      // One batch: codes K (eps = +RANGE) for classes 0..K-1, then K (eps = -RANGE).
-      const K = condition.classes, classes = Array.from({ length: 2 * K }, (_, i) => i % K);
+      const probes = condition.kind === "label"
+        ? Array.from({ length: condition.classes }, (_, k) => k)
+        : [condition.min, condition.mean, condition.max];
+      const K = probes.length, asked = [...probes, ...probes];
       const eps = Array.from({ length: 2 * K * Z }, (_, i) => (i < K * Z ? RANGE : -RANGE));
-      const ends = await decoder.priorCodes(eps, classes);
+      const ends = await decoder.priorCodes(eps, asked);
       lo.fill(Infinity);
       hi.fill(-Infinity);
       for (let k = 0; k < K; k++) {
@@ -125,7 +117,7 @@ async function main(): Promise<void> {
           lo[j] = Math.min(lo[j], ends[(K + k) * Z + j]);
         }
       }
-      z.splice(0, Z, ...Array.from(await decoder.priorCodes(z, cls, 0), clip));
+      z.splice(0, Z, ...Array.from(await decoder.priorCodes(z, cond, 0), clip));
     } catch (e) {
       setState("error", `The prior could not run: ${e instanceof Error ? e.message : String(e)}`);
       return;
@@ -133,14 +125,50 @@ async function main(): Promise<void> {
   }
 
   const image = $<HTMLCanvasElement>("image");
-  image.width = W;
-  image.height = H;
-  const imageCtx = image.getContext("2d")!;
   const grid = $<HTMLCanvasElement>("grid");
-  grid.width = GRID * W;
-  grid.height = GRID * H;
+  if (g.kind === "image") {
+    image.width = g.width;
+    image.height = g.height;
+    grid.width = GRID * g.width;
+    grid.height = GRID * g.height;
+  } else {
+    // Two projection panels side by side, drawn at CSS size (not pixelated).
+    for (const c of [image, grid]) {
+      c.width = 2 * PANEL + 8;
+      c.height = PANEL;
+      c.classList.remove("pixels");
+      Object.assign(c.style, { width: `${c.width}px`, height: `${c.height}px` });
+    }
+  }
+  const imageCtx = image.getContext("2d")!;
   const gridCtx = grid.getContext("2d")!;
   const zValue = $<HTMLElement>("zvalue");
+
+  /** Draw the main output; returns the caption's extra words (a streamline's length). */
+  function drawMain(out: Float32Array): string {
+    if (g.kind === "image") {
+      drawImage(imageCtx, g, out, 0, 0, 0);
+      return "";
+    }
+    drawStreamlines(imageCtx, g, out, [0], "#e33");
+    return `, decoded length ${arcLengthMm(streamlineMm(g, out, 0)).toFixed(1)} mm`;
+  }
+
+  function drawGrid(out: Float32Array): void {
+    if (g.kind === "image") {
+      for (let i = 0; i < GRID * GRID; i++) {
+        drawImage(gridCtx, g, out, i, (i % GRID) * g.width, Math.floor(i / GRID) * g.height);
+      }
+    } else {
+      drawStreamlines(
+        gridCtx,
+        g,
+        out,
+        Array.from({ length: GRID * GRID }, (_, i) => i),
+        "#2ca02c80",
+      );
+    }
+  }
 
   // Only the newest code is decoded: moves that arrive while the GPU is busy are merged.
   let busy = false, dirty = false, broken = false;
@@ -155,12 +183,12 @@ async function main(): Promise<void> {
     try {
       while (dirty) {
         dirty = false;
-        const code = z.slice(), k = cls;
-        const pixels = await decoder.decode(code, k);
-        draw(imageCtx, decoder, pixels, 0, 0, 0);
-        lastPixels = pixels;
+        const code = z.slice(), c = cond;
+        const out = await decoder.decode(code, c);
+        const extra = drawMain(out);
+        lastOutput = out;
         const shown = `z = [${code.map((v) => v.toFixed(2)).join(", ")}]`;
-        zValue.textContent = condition ? `${shown}, class ${condition.names[k!]}` : shown;
+        zValue.textContent = (condition ? `${shown}, ${condText(c)}` : shown) + extra;
         document.body.dataset.decodes = String(++decodes);
       }
     } catch (e) {
@@ -170,20 +198,18 @@ async function main(): Promise<void> {
     }
   }
 
-  // Codes from p(z | class) for the grid's draws, then their pixels; only the newest request
-  // draws (an older one still in flight when the class or the draws change is dropped).
+  // Codes from the prior (of the condition) for the grid's draws, then their outputs; only the
+  // newest request draws (an older one still in flight when the condition changes is dropped).
   async function renderGrid(): Promise<void> {
-    const asked = ++gridAsked, k = cls;
+    const asked = ++gridAsked, c = cond;
     try {
-      const codes = Array.from(await decoder.priorCodes(gridEps, k));
-      const pixels = await decoder.decode(codes, k);
+      const codes = Array.from(await decoder.priorCodes(gridEps, c));
+      const out = await decoder.decode(codes, c);
       if (asked !== gridAsked) return;
       gridCodes = codes;
-      for (let i = 0; i < GRID * GRID; i++) {
-        draw(gridCtx, decoder, pixels, i, (i % GRID) * W, Math.floor(i / GRID) * H);
-      }
-      gridPixels = pixels;
-      if (condition) $<HTMLElement>("gridclass").textContent = ` of class ${className()}`;
+      drawGrid(out);
+      gridOutput = out;
+      if (condition) $<HTMLElement>("gridclass").textContent = ` of ${condText(c)}`;
       document.body.dataset.grids = String(++grids);
     } catch (e) {
       fail(e);
@@ -261,17 +287,34 @@ async function main(): Promise<void> {
   }
   showControls();
 
-  // A label-conditioned decoder: one option per class; a change re-decodes image and grid.
-  if (condition) {
+  /** Pick a condition: re-decode the main output and the grid with it. */
+  function setCondition(c: number): void {
+    cond = c;
+    render();
+    renderGrid();
+  }
+  if (condition?.kind === "label") {
+    // One option per class.
     const select = $<HTMLSelectElement>("class");
     condition.names.forEach((name, k) => select.add(new Option(`${k}: ${name}`, String(k))));
-    select.value = String(cls);
-    select.addEventListener("change", () => {
-      cls = Number(select.value);
-      render();
-      renderGrid();
-    });
+    select.value = String(cond);
+    select.addEventListener("change", () => setCondition(Number(select.value)));
     $<HTMLElement>("classbox").hidden = false;
+  } else if (condition?.kind === "length") {
+    // A slider over the training lengths, in whole millimetres.
+    const input = $<HTMLInputElement>("length"), shown = $<HTMLElement>("lengthvalue");
+    Object.assign(input, {
+      min: Math.max(1, Math.floor(condition.min)),
+      max: Math.ceil(condition.max),
+      step: 1,
+      value: String(cond),
+    });
+    shown.textContent = `${cond} mm`;
+    input.addEventListener("input", () => {
+      shown.textContent = `${input.value} mm`;
+      setCondition(Number(input.value));
+    });
+    $<HTMLElement>("lengthbox").hidden = false;
   }
 
   $<HTMLButtonElement>("prior").addEventListener("click", async () => {
@@ -279,7 +322,7 @@ async function main(): Promise<void> {
     gridEps = normals(GRID * GRID * Z);
     renderGrid();
     try {
-      const code = await decoder.priorCodes(eps, cls);
+      const code = await decoder.priorCodes(eps, cond);
       z.splice(0, Z, ...Array.from(code, clip));
     } catch (e) {
       fail(e);
@@ -288,47 +331,60 @@ async function main(): Promise<void> {
     showControls();
     render();
   });
-  grid.addEventListener("click", (e) => {
-    const r = grid.getBoundingClientRect();
-    const col = Math.floor(((e.clientX - r.left) / r.width) * GRID);
-    const row = Math.floor(((e.clientY - r.top) / r.height) * GRID);
-    const i = Math.min(GRID - 1, row) * GRID + Math.min(GRID - 1, col);
-    if (gridCodes.length === 0) return;
-    z.splice(0, Z, ...gridCodes.slice(i * Z, (i + 1) * Z));
-    showControls();
-    render();
-  });
+  if (g.kind === "image") {
+    grid.addEventListener("click", (e) => {
+      const r = grid.getBoundingClientRect();
+      const col = Math.floor(((e.clientX - r.left) / r.width) * GRID);
+      const row = Math.floor(((e.clientY - r.top) / r.height) * GRID);
+      const i = Math.min(GRID - 1, row) * GRID + Math.min(GRID - 1, col);
+      if (gridCodes.length === 0) return;
+      z.splice(0, Z, ...gridCodes.slice(i * Z, (i + 1) * Z));
+      showControls();
+      render();
+    });
+  }
 
+  const withCond = (c?: number) => (condition ? c ?? cond : undefined);
   Object.assign(globalThis, {
     vaeDemo: {
-      spec: decoder.spec,
+      spec,
       z: () => z.slice(),
       // The controls' range per dimension.
       bounds: () => ({ lo: lo.slice(), hi: hi.slice() }),
-      cls: () => cls,
-      pixels: () => Array.from(lastPixels),
+      // The chosen class or length (undefined: unconditional); `cls` is its older name.
+      condition: () => cond,
+      cls: () => cond,
+      setCondition,
+      // The outputs last drawn: pixels, or a streamline's normalized coordinates.
+      pixels: () => Array.from(lastOutput),
       gridCodes: () => gridCodes.slice(),
       gridEps: () => gridEps.slice(),
-      gridPixels: () => Array.from(gridPixels),
-      // A conditional decoder decodes with `k`, or the selected class when none is given.
-      decode: async (codes: number[], k?: number) =>
-        Array.from(await decoder.decode(codes, condition ? k ?? cls : undefined)),
-      // Codes from the prior (of class `k`, or the selected one) for standard normal draws.
-      priorCodes: async (eps: number[], k?: number, temperature = 1) =>
-        Array.from(await decoder.priorCodes(eps, condition ? k ?? cls : undefined, temperature)),
+      gridPixels: () => Array.from(gridOutput),
+      // A conditional decoder decodes with `c`, or the chosen condition when none is given.
+      decode: async (codes: number[], c?: number) =>
+        Array.from(await decoder.decode(codes, withCond(c))),
+      // Codes from the prior (of condition `c`, or the chosen one) for standard normal draws.
+      priorCodes: async (eps: number[], c?: number, temperature = 1) =>
+        Array.from(await decoder.priorCodes(eps, withCond(c), temperature)),
     },
   });
   $<HTMLElement>("demo").hidden = false;
   await Promise.all([render(), renderGrid()]);
   if (broken) return;
-  const model = decoder.spec.model.toUpperCase();
+  const what = g.kind === "image"
+    ? `${g.height}x${g.width} images`
+    : `streamlines of ${g.points} points`;
   setState(
     "decoded",
-    `${model} decoder, ${Z} latent dimensions, ${H}x${W} images, decoded on WebGPU ` +
+    `${spec.family} decoder, ${Z} latent dimensions, ${what}, decoded on WebGPU ` +
       `(${decoder.gpu.adapterName}). Move the ${Z === 2 ? "point on the pad" : "sliders"} ` +
       "to explore the latent space" +
-      (condition ? `; pick one of the ${condition.classes} classes to decode it as.` : ".") +
-      (decoder.spec.prior ? " Prior samples come from the learned prior of the class." : ""),
+      (condition?.kind === "label"
+        ? `; pick one of the ${condition.classes} classes to decode it as.`
+        : condition?.kind === "length"
+        ? "; pick the length to decode at."
+        : ".") +
+      (spec.model.prior ? " Prior samples come from the learned prior of the condition." : ""),
   );
 }
 
