@@ -31,6 +31,7 @@ export const BROWSER_SUITE: readonly string[] = [
   "conv2d_test.ts",
   "conv_transpose2d_test.ts",
   "dense_test.ts",
+  "device_test.ts",
   "gather_test.ts",
   "iwae_test.ts",
   "kernel_test.ts",
