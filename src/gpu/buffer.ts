@@ -40,7 +40,7 @@ export class Tensor {
     if (size > device.limits.maxBufferSize) {
       throw new Error(
         `tensor ${label}: ${size} B is over this device's largest buffer, ` +
-          `${device.limits.maxBufferSize} B (maxBufferSize; the adapter offers no more)`,
+          `${device.limits.maxBufferSize} B (maxBufferSize)`,
       );
     }
     this.buffer = device.createBuffer({ label, size, usage: USAGE });

@@ -230,7 +230,8 @@ export class Kernel {
  * Refuse an entry point that needs more than the device has, by name, before WebGPU does with
  * a validation error: storage and uniform buffers per stage, workgroup size per dimension and
  * invocations per workgroup (as declared; override-sized workgroups at their defaults).
- * requestGpu asks for all the adapter offers of each, so this names a real shortfall.
+ * requestGpu raises each of these to what the adapter offers, so on its devices this names a
+ * real shortfall of the adapter.
  */
 function checkLimits(
   limits: GPUSupportedLimits,
@@ -241,8 +242,7 @@ function checkLimits(
   const need = (what: string, n: number, limit: string, have: number) => {
     if (n > have) {
       throw new Error(
-        `shader ${where}: needs ${n} ${what}, but this device allows ${have} (${limit}; ` +
-          "the adapter offers no more)",
+        `shader ${where}: needs ${n} ${what}, but this device allows ${have} (${limit})`,
       );
     }
   };
