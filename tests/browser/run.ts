@@ -122,7 +122,10 @@ export async function runBrowserSuite(
       if (e.isFile) await Deno.copyFile(`${ROOT}shaders/${e.name}`, `${tmp}/shaders/${e.name}`);
     }
     return await serveDir(tmp);
-  })();
+  })().catch(async (e) => {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  });
   let passed = 0;
   let failed = 0;
   let ignored = 0;
