@@ -1,15 +1,19 @@
 /**
  * The project's test command (`deno task test`): runs the whole suite once per WebGPU
- * path — Vulkan (lavapipe or a real driver) and OpenGL ES — and ends with one summary
- * line, "tests: N passed, M failed". Pick the paths with WEBGPU_VAE_BACKENDS=vulkan,gl;
- * extra arguments (a file, --filter) go to `deno test`.
+ * path of Deno — Vulkan (lavapipe or a real driver) and OpenGL ES — then the kernel suite
+ * once more in headless Chromium on its own WebGPU (Dawn over SwiftShader; see
+ * tests/browser/run.ts), and ends with one summary line, "tests: N passed, M failed", and
+ * how many of them ran in Deno and in Chromium. Pick the parts with
+ * WEBGPU_VAE_BACKENDS=vulkan,gl,chromium; extra arguments (a file, --filter) go to
+ * `deno test`, and to the browser suite for the files it runs.
  */
 
 if (Deno.env.get("WEBGPU_VAE_IN_TEST_RUN") === "1") {
   throw new Error("scripts/run_tests.ts must not be run from inside its own test run");
 }
 
-const backends = (Deno.env.get("WEBGPU_VAE_BACKENDS") ?? "vulkan,gl").split(",").filter(Boolean);
+const backends = (Deno.env.get("WEBGPU_VAE_BACKENDS") ?? "vulkan,gl,chromium").split(",")
+  .filter(Boolean);
 const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
 let passed = 0;
 let failed = 0;
@@ -53,7 +57,58 @@ async function runSuite(backend: string) {
   return { status, counts: last ? [Number(last[1]), Number(last[2])] as const : null };
 }
 
+/** The kernel suite in Chromium: its counts and how the process ended. */
+async function runBrowser() {
+  console.log(`\n=== kernel suite in headless Chromium (WebGPU: Dawn, SwiftShader) ===`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "--allow-env",
+      "--allow-net=127.0.0.1",
+      "--allow-sys",
+      "tests/browser/run.ts",
+      ...Deno.args,
+    ],
+    env: {
+      XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+      NO_COLOR: "1",
+      WEBGPU_VAE_IN_TEST_RUN: "1",
+    },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let tail = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    await Deno.stdout.write(chunk);
+    tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4000);
+  }
+  const status = await child.status;
+  const m = tail.match(/chromium: (\d+) passed, (\d+) failed, (\d+) ignored/);
+  return { status, counts: m ? [Number(m[1]), Number(m[2]), Number(m[3])] as const : null };
+}
+
+const parts: string[] = [];
 for (const backend of backends) {
+  if (backend === "chromium") {
+    const r = await runBrowser();
+    if (!r.counts) {
+      console.log("(chromium: no summary line from tests/browser/run.ts; counted as a failure)");
+      broken = true;
+      continue;
+    }
+    passed += r.counts[0];
+    failed += r.counts[1];
+    if (!r.status.success && r.counts[1] === 0 && r.counts[0] > 0) broken = true;
+    parts.push(
+      `${r.counts[0] + r.counts[1]} in Chromium` +
+        (r.counts[2] ? ` (${r.counts[2]} Deno-only ignored there)` : ""),
+    );
+    continue;
+  }
   let r = await runSuite(backend);
   // Mesa's drivers under Deno's WebGPU occasionally abort with heap corruption while the
   // process tears down, after every test has reported (seen about once in 20 runs). That run
@@ -73,7 +128,10 @@ for (const backend of backends) {
   passed += r.counts[0];
   failed += r.counts[1];
   if (!r.status.success && r.counts[1] === 0) broken = true;
+  parts.push(`${r.counts[0] + r.counts[1]} in Deno (${backend})`);
 }
 
-console.log(`\ntests: ${passed} passed, ${failed} failed`);
+console.log(
+  `\ntests: ${passed} passed, ${failed} failed${parts.length ? `: ${parts.join(", ")}` : ""}`,
+);
 Deno.exit(failed > 0 || broken || passed === 0 ? 1 : 0);

@@ -40,6 +40,17 @@ export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void>): void {
   });
 }
 
+/**
+ * True in the browser kernel suite (tests/browser/run.ts), where these test files run in a
+ * Chromium page with a `Deno.test` / `Deno.env` shim and nothing else of Deno.
+ */
+export const IN_BROWSER: boolean = "document" in globalThis;
+
+/** Register a test that needs Deno itself (a subprocess, files); the browser suite ignores it. */
+export function denoOnlyTest(name: string, fn: () => Promise<void> | void): void {
+  Deno.test({ name, ignore: IN_BROWSER, fn });
+}
+
 /** Seeded float64 generator for test inputs (mulberry32, as the weight initialisation uses). */
 export class Rng {
   /** Uniform in [0, 1). */

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { poisoned, readback, readbackU32, Tensor, upload } from "../src/gpu/buffer.ts";
 import { grid1d, Kernel, submit } from "../src/gpu/kernel.ts";
-import { f32, gpuTest, out } from "./_helpers.ts";
+import { denoOnlyTest, f32, gpuTest, out } from "./_helpers.ts";
 
 const SOURCE = `
 struct Dims { n: u32, scale: f32, shift: i32 }
@@ -135,7 +135,7 @@ gpuTest("buffers: poison is NaN, u32 round trip, grid1d covers n", async (gpu) =
   }
 });
 
-Deno.test("no adapter: a one-line error naming what to install, exit 1", async () => {
+denoOnlyTest("no adapter: a one-line error naming what to install, exit 1", async () => {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", "--allow-env", "src/cli/adapter.ts"],
     env: { DENO_WEBGPU_BACKEND: "none-such", NO_COLOR: "1" },

@@ -36,6 +36,13 @@ export class Tensor {
     this.label = label;
     // A zero-size binding is invalid in WebGPU: keep at least one 16-byte word.
     const size = Math.max(16, Math.ceil(byteLength(dtype, length) / 16) * 16);
+    // WebGPU would hand back an invalid buffer and a validation error far from here.
+    if (size > device.limits.maxBufferSize) {
+      throw new Error(
+        `tensor ${label}: ${size} B is over this device's largest buffer, ` +
+          `${device.limits.maxBufferSize} B (maxBufferSize)`,
+      );
+    }
     this.buffer = device.createBuffer({ label, size, usage: USAGE });
     trackBuffer(device, this.buffer);
   }

@@ -2,8 +2,14 @@
  * Adapter and device acquisition.
  *
  * Works on real GPUs and on Mesa's software adapter (llvmpipe) through both of Deno's paths,
- * Vulkan (lavapipe) and OpenGL ES; `DENO_WEBGPU_BACKEND=vulkan|gl` picks one. Fallback
- * adapters are accepted. Only the limits and features the project uses are requested.
+ * Vulkan (lavapipe) and OpenGL ES (`DENO_WEBGPU_BACKEND=vulkan|gl` picks one), and in
+ * browsers (Chromium's Dawn, on a GPU or its SwiftShader adapter). Fallback adapters are
+ * accepted. Nothing assumes one implementation's defaults: the limits the project can use
+ * beyond WebGPU's defaults (bigger buffers and bindings, more storage buffers per stage,
+ * larger workgroups) are asked for up to what the adapter offers, `timestamp-query` when it
+ * has it, and {@linkcode Gpu.grants} says which were granted. A kernel that needs more than
+ * the device has is refused by name when it is loaded (src/gpu/kernel.ts); the profiler falls
+ * back to timing whole submits without timestamps, and says so.
  */
 
 import { fetchShader, Kernel, type ShaderLoader } from "./kernel.ts";
@@ -45,6 +51,11 @@ export class Gpu {
   readonly isFallback: boolean;
   /** True when `timestamp-query` was granted. */
   readonly hasTimestamps: boolean;
+  /**
+   * What this device has beyond WebGPU's defaults, one entry each: granted features
+   * (`timestamp-query`) and raised limits (`maxBufferSize 1024 MiB (default 256 MiB)`).
+   */
+  readonly grants: readonly string[];
   readonly #loadShader: ShaderLoader;
   readonly #kernels = new Map<string, Promise<Kernel>>();
   #lost: string | null = null;
@@ -60,6 +71,7 @@ export class Gpu {
     this.adapterName = adapterName;
     this.isFallback = isFallback;
     this.hasTimestamps = device.features.has("timestamp-query");
+    this.grants = describeGrants(device);
     this.#loadShader = loadShader ?? fetchShader;
     device.lost.then((info) => {
       this.#lost = `GPU device lost (${info.reason}): ${info.message}`;
@@ -95,6 +107,39 @@ export class Gpu {
 }
 
 /**
+ * WebGPU's default limits (the spec's, which Chromium gives a device that asks for nothing),
+ * for the limits {@linkcode requestGpu} raises to what the adapter offers.
+ */
+export const DEFAULT_LIMITS = {
+  maxStorageBufferBindingSize: 128 * 2 ** 20,
+  maxBufferSize: 256 * 2 ** 20,
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupSizeZ: 64,
+  maxComputeWorkgroupStorageSize: 16384,
+} as const;
+
+const RAISED_LIMITS = Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[];
+
+function describeGrants(device: GPUDevice): string[] {
+  const out: string[] = [];
+  if (device.features.has("timestamp-query")) out.push("timestamp-query");
+  const mib = (n: number) => n >= 2 ** 20 ? `${+(n / 2 ** 20).toFixed(1)} MiB` : `${n}`;
+  for (const name of RAISED_LIMITS) {
+    const have = device.limits[name];
+    const base = DEFAULT_LIMITS[name];
+    if (have > base) {
+      const bytes = name.endsWith("Size") && base >= 2 ** 20;
+      out.push(`${name} ${bytes ? mib(have) : have} (default ${bytes ? mib(base) : base})`);
+    }
+  }
+  return out;
+}
+
+/**
  * Find an adapter and open a device with the limits this project needs.
  * Throws {@linkcode GpuUnavailableError} (a one-line message) when there is none.
  */
@@ -110,15 +155,17 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
   }
   if (!adapter) throw new GpuUnavailableError(INSTALL_HINT);
 
-  const want = adapter.limits;
-  // Large datasets live on the GPU as u8 and activations can be big: take what the adapter offers
-  // for buffer sizes, and enough storage bindings for the widest kernel (Adam: 5).
-  const requiredLimits: Record<string, number> = {
-    maxStorageBufferBindingSize: want.maxStorageBufferBindingSize,
-    maxBufferSize: want.maxBufferSize,
-    maxStorageBuffersPerShaderStage: Math.min(8, want.maxStorageBuffersPerShaderStage),
-    maxComputeWorkgroupsPerDimension: want.maxComputeWorkgroupsPerDimension,
-  };
+  // Large datasets live on the GPU as u8 and activations can be big: take what the adapter
+  // offers for buffer sizes; and for the per-kernel limits too, so a kernel that needs more
+  // than WebGPU's default (8 storage buffers, 256 invocations per workgroup) runs wherever the
+  // adapter has it, and is refused by name where it does not (Kernel checks each entry point).
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) {
+    const offered = adapter.limits[name];
+    if (typeof offered === "number" && offered > DEFAULT_LIMITS[name]) {
+      requiredLimits[name] = offered;
+    }
+  }
   const requiredFeatures: GPUFeatureName[] = [];
   if (options.timestamps !== false && adapter.features.has("timestamp-query")) {
     requiredFeatures.push("timestamp-query");
@@ -134,6 +181,8 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
     );
   }
   const info = adapter.info;
-  const name = info.description || info.device || info.vendor || "unknown adapter";
+  // Browsers leave description and device empty unless asked (Chromium: "google swiftshader").
+  const name = info.description || info.device ||
+    [info.vendor, info.architecture].filter(Boolean).join(" ") || "unknown adapter";
   return new Gpu(device, name, info.isFallbackAdapter ?? false, options.loadShader);
 }

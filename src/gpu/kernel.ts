@@ -99,6 +99,9 @@ export class Kernel {
         resources.push(describe(name, r));
       }
       resources.sort((a, b) => a.binding - b.binding);
+      const ws = entry.workgroupSize as unknown as number[] | null;
+      const workgroupSize: [number, number, number] = [ws?.[0] ?? 1, ws?.[1] ?? 1, ws?.[2] ?? 1];
+      checkLimits(device.limits, `${name}.${entry.name}`, resources, workgroupSize);
       const layout = device.createBindGroupLayout({
         label: `${name}.${entry.name}`,
         entries: resources.map((r) => ({
@@ -107,11 +110,10 @@ export class Kernel {
           buffer: { type: r.kind },
         })),
       });
-      const ws = entry.workgroupSize as unknown as number[] | null;
       this.#entries.set(entry.name, {
         name: entry.name,
         resources,
-        workgroupSize: [ws?.[0] ?? 1, ws?.[1] ?? 1, ws?.[2] ?? 1],
+        workgroupSize,
         layout,
         pipelines: new Map(),
       });
@@ -222,6 +224,53 @@ export class Kernel {
     }
     return p;
   }
+}
+
+/**
+ * Refuse an entry point that needs more than the device has, by name, before WebGPU does with
+ * a validation error: storage and uniform buffers per stage, workgroup size per dimension and
+ * invocations per workgroup (as declared; override-sized workgroups at their defaults).
+ * requestGpu raises each of these to what the adapter offers, so on its devices this names a
+ * real shortfall of the adapter.
+ */
+function checkLimits(
+  limits: GPUSupportedLimits,
+  where: string,
+  resources: Resource[],
+  size: [number, number, number],
+): void {
+  const need = (what: string, n: number, limit: string, have: number) => {
+    if (n > have) {
+      throw new Error(
+        `shader ${where}: needs ${n} ${what}, but this device allows ${have} (${limit})`,
+      );
+    }
+  };
+  const storage = resources.filter((r) => r.kind !== "uniform").length;
+  need(
+    "storage buffers",
+    storage,
+    "maxStorageBuffersPerShaderStage",
+    limits.maxStorageBuffersPerShaderStage,
+  );
+  const uniform = resources.length - storage;
+  need(
+    "uniform buffers",
+    uniform,
+    "maxUniformBuffersPerShaderStage",
+    limits.maxUniformBuffersPerShaderStage,
+  );
+  const dims = ["X", "Y", "Z"] as const;
+  for (let i = 0; i < 3; i++) {
+    const limit = `maxComputeWorkgroupSize${dims[i]}` as const;
+    need(`invocations along ${dims[i]} of a workgroup`, size[i], limit, limits[limit]);
+  }
+  need(
+    "invocations per workgroup",
+    size[0] * size[1] * size[2],
+    "maxComputeInvocationsPerWorkgroup",
+    limits.maxComputeInvocationsPerWorkgroup,
+  );
 }
 
 function names(ep: EntryPoint): string {
