@@ -62,20 +62,8 @@ export class DatasetError extends Error {
   }
 }
 
-/** One split of a dataset. */
-export interface Split {
-  /**
-   * `count x features` values, row-major, one example after another: pixel bytes (u8), or
-   * for a streamline dataset normalized coordinates (f32, x y z per point).
-   */
-  images: Uint8Array | Float32Array;
-  /** One label per example (class, or a streamline's bundle), or null when unlabelled. */
-  labels: Uint8Array | null;
-  /** Number of examples. */
-  count: number;
-  /** Streamlines only: each one's arc length in millimetres before resampling. */
-  lengths?: Float32Array;
-}
+import type { Split } from "./split.ts";
+export type { Split };
 
 /** What a streamline dataset adds: its geometry and how to map outputs back to millimetres. */
 export interface StreamlineInfo {

@@ -7,7 +7,7 @@
  * Legend: N examples, C condition values per example.
  */
 
-import type { Split } from "../data/datasets.ts";
+import type { Split } from "../data/split.ts";
 import { type BatchSource, uploadSource } from "./source.ts";
 
 /** A conditional model's condition: a class label, or a streamline's length in mm. */
