@@ -23,6 +23,7 @@
 import { type IdxArray, readIdxFile } from "./idx.ts";
 import { isStreamlineSpec, loadStreamlineDataset, STREAMLINE_SPECS } from "./streamline_dataset.ts";
 import { isImagesSpec, loadImageDataset } from "./images.ts";
+import { isShapesSpec, loadShapesDataset } from "./shapes.ts";
 
 /** The accepted dataset specs, as shown in error messages and help. */
 export const DATASET_SPECS: readonly string[] = [
@@ -31,6 +32,8 @@ export const DATASET_SPECS: readonly string[] = [
   "mnist",
   "idx:IMAGES[,LABELS]",
   "images:DIR|FILE.zip[:HxW][:stretch|:crop][:grey|:rgb][:strict]",
+  "shapes[:N[:SEED]][:HxW]",
+  "shapes-rgb[:N[:SEED]][:HxW]",
 ];
 
 /** Where Debian's dataset-fashion-mnist installs the Fashion-MNIST files. */
@@ -412,6 +415,12 @@ export async function loadDataset(
       throw new DatasetError(`--data-dir is for the fashion-mnist and mnist datasets, not images:`);
     }
     return await loadImageDataset(spec, { imageSize: opts.imageSize });
+  }
+  if (isShapesSpec(spec)) {
+    if (dataDir !== undefined) {
+      throw new DatasetError(`--data-dir is for the fashion-mnist and mnist datasets, not shapes`);
+    }
+    return loadShapesDataset(spec, { imageSize: opts.imageSize });
   }
   if (spec.startsWith("idx:")) {
     if (dataDir !== undefined) {
