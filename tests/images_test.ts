@@ -212,6 +212,14 @@ Deno.test("images: a grey-only folder is 1 channel and unlabelled; spec options 
     path: "/a:b/c",
     settings: { height: 4, width: 5, fit: "crop", colour: "grey", strict: true },
   });
+  // the later of two sizes wins (--image-size appends one)
+  assert.deepEqual(
+    [
+      parseImagesSpec("images:/d:16x16:grey:8x9").settings.height,
+      parseImagesSpec("images:/d:16x16:grey:8x9").settings.width,
+    ],
+    [8, 9],
+  );
   await assert.rejects(loadDataset(`images:${dir}:0x5`), /bad image size "0x5"/);
   await assert.rejects(loadDataset(`images:${root}/nowhere`), /no such folder or zip file/);
 });
@@ -280,7 +288,9 @@ Deno.test({
         `--allow-write=${root}`,
         new URL("../src/cli/train.ts", import.meta.url).pathname,
         "--dataset",
-        `images:${DIR}:12x10:grey`,
+        `images:${DIR}:grey`,
+        "--image-size",
+        "12x10",
         "--hidden",
         "16",
         "--z",
@@ -306,7 +316,7 @@ Deno.test({
     const rec = JSON.parse(lines[0]);
     console.log(`  1 epoch on 12x10 grey images: ${lines[0].slice(0, 200)}`);
     const cfg = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
-    assert.equal(cfg.dataset, `images:${DIR}:12x10:grey`);
+    assert.equal(cfg.dataset, `images:${DIR}:grey:12x10`);
     assert.ok([...Deno.readDirSync(`${root}/cli-cache`)].length === 2, "the CLI wrote the cache");
     assert.ok(JSON.stringify(rec).length > 0);
   },

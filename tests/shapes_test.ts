@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { DatasetError, loadDataset } from "../src/data/datasets.ts";
+import { parseTrainArgs } from "../src/train/config.ts";
 import {
   drawShapeFactors,
   loadShapesDataset,
@@ -155,4 +156,18 @@ Deno.test("shapes: specs through loadDataset, and bad ones as one-line errors", 
     assert.throws(() => parseShapesSpec(bad), DatasetError, bad);
   }
   await assert.rejects(loadDataset("shapes:5:1:7x7"), /outside 8\.\.4096/);
+});
+
+Deno.test("--image-size is folded into an images: or shapes spec; the last size wins", async () => {
+  const a = await parseTrainArgs(["--dataset", "shapes-rgb:50:9:16x16", "--image-size", "20x24"]);
+  assert.equal(a.config.dataset, "shapes-rgb:50:9:16x16:20x24");
+  assert.deepEqual(parseShapesSpec(a.config.dataset), {
+    count: 50,
+    seed: 9,
+    height: 20,
+    width: 24,
+    channels: 3,
+  });
+  await assert.rejects(parseTrainArgs(["--image-size", "8x8"]), /for images: and shapes/);
+  await assert.rejects(parseTrainArgs(["--dataset", "shapes", "--image-size", "8"]), /not HxW/);
 });

@@ -3,7 +3,8 @@
  * of any sizes, turned into a u8 dataset of one size.
  *
  * Spec: `images:PATH[:HxW][:stretch|:crop][:grey|:rgb][:strict]`, options in any order after
- * the path (a path that itself ends in such a segment cannot be named this way).
+ * the path, the later one winning where one is given twice (so `--image-size` can append a
+ * size); a path that itself ends in such a segment cannot be named this way.
  *
  * - Size `HxW` (default {@link DEFAULT_IMAGE_SIZE}; also `imageSize` in the options, which
  *   wins). Every image is resized by area averaging: each output pixel is the mean of the
@@ -100,12 +101,19 @@ export function parseImagesSpec(spec: string): { path: string; settings: ImageSe
     colour: "auto",
     strict: false,
   };
+  // Read from the end; where an option is given twice, the later one wins.
+  const seen = new Set<string>();
+  const once = (what: string, set: () => void) => {
+    if (!seen.has(what)) set();
+    seen.add(what);
+  };
   while (parts.length > 1) {
     const last = parts[parts.length - 1];
-    if (/^\d+x\d+$/.test(last)) [settings.height, settings.width] = parseImageSize(last);
-    else if (last === "stretch" || last === "crop") settings.fit = last;
-    else if (last === "grey" || last === "gray") settings.colour = "grey";
-    else if (last === "rgb") settings.colour = "rgb";
+    if (/^\d+x\d+$/.test(last)) {
+      once("size", () => [settings.height, settings.width] = parseImageSize(last));
+    } else if (last === "stretch" || last === "crop") once("fit", () => settings.fit = last);
+    else if (last === "grey" || last === "gray") once("colour", () => settings.colour = "grey");
+    else if (last === "rgb") once("colour", () => settings.colour = "rgb");
     else if (last === "strict") settings.strict = true;
     else break;
     parts.pop();

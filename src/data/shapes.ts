@@ -78,12 +78,14 @@ export function parseShapesSpec(spec: string): ShapesSettings {
     new DatasetError(
       `bad dataset spec "${spec}": ${why}; expected shapes[:N[:SEED]][:HxW] or shapes-rgb[...]`,
     );
-  let height = 64, width = 64;
-  if (parts.length > 1 && /x/.test(parts[parts.length - 1])) {
+  let height = 0, width = 0;
+  // Trailing sizes; the last one wins (so `--image-size` can append one).
+  while (parts.length > 1 && /x/.test(parts[parts.length - 1])) {
     const m = /^(\d+)x(\d+)$/.exec(parts.pop()!);
     if (!m) throw bad("size must be HxW");
-    [height, width] = [Number(m[1]), Number(m[2])];
+    if (height === 0) [height, width] = [Number(m[1]), Number(m[2])];
   }
+  if (height === 0) [height, width] = [64, 64];
   if (parts.length > 3) throw bad("too many parts");
   const int = (s: string | undefined, dflt: number, what: string, min: number) => {
     if (s === undefined) return dflt;
