@@ -52,7 +52,7 @@ Deno.test("factorLatentTable: a synthetic encoder with a known answer", () => {
     mu[i * Z + 0] = 3 * x[i] - 1; // follows x, r = 1
     mu[i * Z + 1] = -0.5 * y[i] + 7; // follows y, r = -1
     mu[i * Z + 2] = offsets[shape[i]]; // a function of shape alone: eta = 1
-    mu[i * Z + 3] = 0.6 * s[i] + 0.8 * e[i] + 4; // r with scale exactly 0.6
+    mu[i * Z + 3] = 30 * (0.6 * s[i] + 0.8 * e[i]) + 4; // r with scale exactly 0.6
     mu[i * Z + 4] = noise[i]; // follows nothing
     mu[i * Z + 5] = 0.25; // constant: all entries 0
   }
@@ -65,6 +65,11 @@ Deno.test("factorLatentTable: a synthetic encoder with a known answer", () => {
   close(t.table[0][2], 1);
   close(t.table[1][3], 0.6);
   assert.deepEqual(t.follows.map((f) => f.name), ["x", "y", "shape", "scale", "none", "none"]);
+  // an inactive dimension (variance of mu <= 0.01) follows nothing, whatever its correlations
+  const quiet = Float64Array.from(mu, (v, k) => (k % Z === 0 ? 0.01 * v : v));
+  const tq = factorLatentTable(factors, names, [...kinds], quiet, Z);
+  close(tq.table[2][0], 1);
+  assert.equal(tq.follows[0].name, "none");
   assert.equal(t.follows[4].factor, -1);
   close(t.follows[1].score, -1);
   // noise: every |entry| within 4 standard errors of 0 (1 / sqrt(N) for r; eta of 3 groups

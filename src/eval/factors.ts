@@ -16,6 +16,9 @@
 
 import type { DatasetFactors } from "../data/datasets.ts";
 
+/** A latent dimension is active when the variance of its means exceeds this (metrics.ts). */
+export const ACTIVE_VARIANCE = 0.01;
+
 /** Per factor: a category index or a number. */
 export type FactorKind = "categorical" | "continuous";
 
@@ -31,8 +34,9 @@ export interface FactorLatentTable {
   spread: number[];
   /**
    * Per latent dimension j: the factor with the largest |entry| (first on a tie) and that
-   * entry; factor -1 and name "none" when no |entry| reaches the threshold (a dimension that
-   * follows nothing, e.g. an inactive one).
+   * entry; factor -1 and name "none" when no |entry| reaches the threshold or the dimension is
+   * inactive (variance of mu_j at most 0.01, the active-unit rule of metrics.ts: the means of
+   * an inactive dimension barely move, and their correlations are noise's).
    */
   follows: { factor: number; name: string; score: number }[];
 }
@@ -122,7 +126,9 @@ export function factorLatentTable(
     let best = 0;
     for (let f = 1; f < F; f++) if (Math.abs(table[f][j]) > Math.abs(table[best][j])) best = f;
     const score = table[best][j];
-    if (!(Math.abs(score) >= threshold)) return { factor: -1, name: "none", score };
+    if (!(Math.abs(score) >= threshold) || !(spread[j] ** 2 > ACTIVE_VARIANCE)) {
+      return { factor: -1, name: "none", score };
+    }
     return { factor: best, name: names[best], score };
   });
   return {
