@@ -20,7 +20,10 @@ import type { DecodedImage } from "./png_decode.ts";
 
 /** A file that is not a JPEG this decoder can read: one line saying why. */
 export class JpegError extends Error {
-  /** @param message One line: what is wrong with the file. */
+  /**
+   * Makes the error.
+   * @param message One line: what is wrong with the file.
+   */
   constructor(message: string) {
     super(message);
     this.name = "JpegError";

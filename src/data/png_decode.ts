@@ -31,7 +31,10 @@ export interface DecodedImage {
 
 /** A file that is not a PNG this decoder can read: one line saying why. */
 export class PngError extends Error {
-  /** @param message One line: what is wrong with the file. */
+  /**
+   * Makes the error.
+   * @param message One line: what is wrong with the file.
+   */
   constructor(message: string) {
     super(message);
     this.name = "PngError";
