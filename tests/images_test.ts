@@ -198,6 +198,8 @@ Deno.test("images: a grey-only folder is 1 channel and unlabelled; spec options 
       await Deno.copyFile(`${DIR}/${rel}`, `${dir}/${rel.replace("/", "_")}`);
     }
   }
+  // a symlink back up the tree is walked once, not forever
+  await Deno.symlink(dir, `${dir}/loop`);
   const warnings: string[] = [];
   const data = await loadImageDataset(`images:${dir}:9x7`, {
     cacheDir: null,

@@ -29,6 +29,9 @@
  *   machines, added files, and a folder zipped. Within each split images are in that path's
  *   order.
  * - Cache: the decoded set is cached (see image_cache.ts), so a second run starts at once.
+ * - Not done: EXIF orientation (a phone photo stored sideways stays sideways, as PIL's plain
+ *   open leaves it), colour profiles (samples are taken as sRGB), animated PNG frames after
+ *   the first (APNG's extra chunks are ancillary and skipped).
  */
 
 import { unzipSync } from "fflate";
@@ -276,7 +279,11 @@ interface Entry {
 async function listFolder(root: string): Promise<{ entries: Entry[]; listing: unknown[] }> {
   const entries: Entry[] = [];
   const listing: unknown[] = [];
+  const visited = new Set<string>(); // real paths of folders walked: a symlink loop stops
   async function walk(dir: string, rel: string) {
+    const real = await Deno.realPath(dir);
+    if (visited.has(real)) return;
+    visited.add(real);
     const names: string[] = [];
     for await (const e of Deno.readDir(dir)) if (!e.name.startsWith(".")) names.push(e.name);
     names.sort();
