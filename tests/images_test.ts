@@ -250,6 +250,16 @@ Deno.test("images: the cache is read back on a second load, and a changed file m
   const third = await loadImageDataset(spec, opts);
   assert.equal(third.train.images[0], first.train.images[0]);
   assert.equal(entries().length, 4);
+  // A cache that cannot be written is a warning; the data still loads.
+  const warnings: string[] = [];
+  const uncached = await loadImageDataset(spec, {
+    cacheDir: `${DIR}/loose.png/cache`,
+    warn: (m) => warnings.push(m),
+  });
+  assert.deepEqual(uncached.train.images, third.train.images);
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0], /decoded images not cached/);
+  assert.match(warnings[1], /skipped 3 of 303/);
 });
 
 Deno.test("images: a zip of the folder (wrapped in one top folder) gives the same dataset", async () => {
