@@ -432,7 +432,9 @@ async function decodeAll(
 ): Promise<{ meta: CachedImagesMeta; pixels: Uint8Array }> {
   const { height, width, fit } = settings;
   const skipped: string[] = [];
-  const good: { rel: string; rgb: Uint8Array | Float64Array; grey: boolean }[] = [];
+  // Each image's bytes: luma when grey is forced, else RGB (reduced to one channel at the end
+  // if every image turns out grey).
+  const good: { rel: string; bytes: Uint8Array; grey: boolean }[] = [];
   for (const e of entries) {
     let img: DecodedImage;
     try {
@@ -444,8 +446,7 @@ async function decodeAll(
     }
     const rgb = resizeToRgb(img, height, width, fit);
     const grey = isGrey(img);
-    // Forced grey keeps the floats for the luma; otherwise the RGB bytes are enough.
-    good.push({ rel: e.rel, rgb: settings.colour === "grey" ? rgb : toBytes(rgb, 3), grey });
+    good.push({ rel: e.rel, bytes: toBytes(rgb, settings.colour === "grey" ? 1 : 3), grey });
   }
   const channels = settings.colour === "grey"
     ? 1
@@ -474,11 +475,9 @@ async function decodeAll(
       return;
     }
     const label = labelled ? classNames!.indexOf(rels[i].split("/")[0]) : 0;
-    const bytes = g.rgb instanceof Float64Array
-      ? toBytes(g.rgb, 1)
-      : channels === 1
-      ? g.rgb.filter((_, k) => k % 3 === 0)
-      : g.rgb;
+    const bytes = channels === 1 && settings.colour !== "grey"
+      ? g.bytes.filter((_, k) => k % 3 === 0)
+      : g.bytes;
     items.push({ rel: g.rel, key: rels[i], label, bytes });
   });
   items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
