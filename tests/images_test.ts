@@ -16,6 +16,8 @@ import { Trainer } from "../src/train/trainer.ts";
 import { gpu, gpuTest } from "./_helpers.ts";
 
 const root = await Deno.makeTempDir({ prefix: "webgpu-vae-images-" });
+// Loads through loadDataset use the default cache folder: keep it out of the repository's runs/.
+Deno.env.set("WEBGPU_VAE_CACHE", `${root}/default-cache`);
 const DIR = `${root}/in`, EXP = `${root}/exp`;
 const SIZES = ["11x13", "8x8"];
 {
