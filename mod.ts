@@ -15,6 +15,9 @@
  * - Conditional models ({@linkcode Condition}: a one-hot label or a streamline's length,
  *   appended by {@linkcode concatForward}) and streamline data: {@linkcode parseTrk},
  *   {@linkcode resample}, {@linkcode phantomBundles}, {@linkcode loadStreamlineDataset}.
+ * - Your own pictures and a dataset with known factors: {@linkcode loadImageDataset}
+ *   (`images:DIR`, PNG and JPEG), {@linkcode loadShapesDataset} (`shapes`), and
+ *   {@linkcode factorLatentTable} (which latent dimension follows which factor).
  *
  * @example Train the mlp reference model on the embedded data, save, load
  * ```ts
@@ -313,3 +316,31 @@ export {
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { writeFileAtomic, writeTextAtomic } from "./src/train/atomic.ts";
 export { epochOrder, mulberry32 } from "./src/train/random.ts";
+export { type DatasetFactors } from "./src/data/datasets.ts";
+export {
+  decodeImage,
+  DEFAULT_IMAGE_SIZE,
+  type ImageColour,
+  type ImageDatasetOptions,
+  type ImageFit,
+  type ImageSettings,
+  loadImageDataset,
+  parseImagesSpec,
+} from "./src/data/images.ts";
+export { type DecodedImage, decodePng, PngError } from "./src/data/png_decode.ts";
+export { decodeJpeg, JpegError } from "./src/data/jpeg.ts";
+export {
+  loadShapesDataset,
+  SHAPE_NAMES,
+  shapeArea,
+  type ShapeFactors,
+  SHAPES_DEFAULT_COUNT,
+} from "./src/data/shapes.ts";
+export {
+  ACTIVE_VARIANCE,
+  type FactorKind,
+  type FactorLatentTable,
+  factorLatentTable,
+  factorTableMarkdown,
+  testSplitFactorTable,
+} from "./src/eval/factors.ts";
