@@ -285,7 +285,7 @@ Deno.test("datasets: idx: holds out the last 10% (at least 1) as the test split"
 Deno.test("datasets: bad specs give one-line errors listing the valid ones", async () => {
   const valid = new RegExp(
     "valid: embedded, fashion-mnist, mnist, idx:IMAGES\\[,LABELS\\], " +
-      "phantom\\[:COUNT\\[:SEED\\]\\], streamlines:FILE.trk\\|FILE.zip, dipy-bundles$",
+      "phantom\\[:COUNT\\[:SEED\\]\\], streamlines:FILE.trk\\|.tck\\|.trx\\|.zip\\|FOLDER, dipy-bundles$",
   );
   for (const spec of ["cifar10", "", "Embedded", "idx", "fashion_mnist", "multi\nline"]) {
     await assertRejects(() => loadDataset(spec), DatasetError, valid);

@@ -9,7 +9,8 @@
  * - `idx:IMAGES[,LABELS]`: any u8 IDX image file with 2 (N x F) or 3 (N x H x W) dimensions,
  *   optionally with a labels file. It has no test split, so the last 10% of the rows (at
  *   least 1; see {@link holdOutCount}) are held out as the test split, in file order.
- * - streamlines: `phantom[:COUNT[:SEED]]`, `streamlines:FILE.trk|FILE.zip`, `dipy-bundles`
+ * - streamlines: `phantom[:COUNT[:SEED]]`, `streamlines:FILE` (.trk, .tck, .trx, a .zip or
+ *   folder of them), `dipy-bundles`
  *   (see streamline_dataset.ts): f32 examples of 256 points x 3, with lengths.
  *
  * For `fashion-mnist` and `mnist` the folder holds the four files train-images-idx3-ubyte,
@@ -21,6 +22,7 @@
  */
 
 import { type IdxArray, readIdxFile } from "./idx.ts";
+import type { TractogramSpace } from "./tractogram.ts";
 import { isStreamlineSpec, loadStreamlineDataset, STREAMLINE_SPECS } from "./streamline_dataset.ts";
 
 /** The accepted dataset specs, as shown in error messages and help. */
@@ -87,6 +89,8 @@ export interface StreamlineInfo {
   bundles: string[];
   /** Width of each bundle in mm (see bundleWidth in streamlines.ts), by label. */
   widths: number[];
+  /** The source's voxel grid (affine, voxel size, dimensions, order), for writing back. */
+  space?: TractogramSpace;
 }
 
 /** A loaded dataset: image bytes and labels, train and test. */
