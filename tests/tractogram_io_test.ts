@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import { arcLength, readStreamlineBundles } from "../src/data/streamlines.ts";
 import { parseTck } from "../src/data/tck.ts";
-import { type TractogramSpace } from "../src/data/tractogram.ts";
+import type { TractogramSpace } from "../src/data/tractogram.ts";
 import { encodeTractogram, tractogramFormat, writeTractogram } from "../src/data/tractogram_io.ts";
 import { parseTrk, trkSpace } from "../src/data/trk.ts";
 import { parseTrx } from "../src/data/trx.ts";
