@@ -16,7 +16,8 @@
 import assert from "node:assert/strict";
 import { arcLength, readStreamlineBundles } from "../src/data/streamlines.ts";
 import { parseTck } from "../src/data/tck.ts";
-import type { TractogramSpace } from "../src/data/tractogram.ts";
+import { rasToVoxel, type TractogramSpace } from "../src/data/tractogram.ts";
+import { loadStreamlineDataset } from "../src/data/streamline_dataset.ts";
 import { encodeTractogram, tractogramFormat, writeTractogram } from "../src/data/tractogram_io.ts";
 import { parseTrk, trkSpace } from "../src/data/trk.ts";
 import { parseTrx } from "../src/data/trx.ts";
@@ -232,4 +233,31 @@ Deno.test("tractogram writers: a path without .trk/.tck/.trx is refused with one
   );
   assert.equal(tractogramFormat("a/B.TRX"), "trx");
   assert.equal(tractogramFormat("a/b.zip"), null);
+});
+
+Deno.test("streamline datasets: streamlines:FILE takes .trk, .tck, .trx and folders; the space is kept", async () => {
+  const trk = await loadStreamlineDataset(`streamlines:${DIR}fixture.trk`, 32);
+  const tck = await loadStreamlineDataset(`streamlines:${DIR}fixture.tck`, 32);
+  const trx = await loadStreamlineDataset(`streamlines:${DIR}f32_u64.trx`, 32);
+  const folder = await loadStreamlineDataset(`streamlines:${DIR}`, 32);
+  // 7 streamlines, 1 of them a single point (skipped): 6 examples.
+  for (const d of [trk, tck, trx]) assert.equal(d.train.count + d.test.count, 6);
+  assert.deepEqual(
+    trk.streamlines!.space,
+    trkSpace(parseTrk(await Deno.readFile(`${DIR}fixture.trk`)).header),
+  );
+  assert.deepEqual(trx.streamlines!.space!.dimensions, expected.space.dimensions);
+  assert.deepEqual(trx.streamlines!.bundles, ["AF_L", "CC", "ungrouped"]);
+  assert.equal(folder.streamlines!.bundles.length, 9);
+  // A .tck records no space: a 1 mm grid holding every point, as dipy's box check wants.
+  const s = tck.streamlines!.space!;
+  assert.deepEqual(s.voxelSize, [1, 1, 1]);
+  for (const line of parseTck(await Deno.readFile(`${DIR}fixture.tck`)).streamlines) {
+    const v = rasToVoxel(s, line);
+    v.forEach((x, i) => assert.ok(x >= 0 && x <= s.dimensions[i % 3] - 1, `voxel ${x}`));
+  }
+  await assert.rejects(
+    () => loadStreamlineDataset(`streamlines:${DIR}nothing-here.tck`),
+    /nothing-here\.tck: file not found/,
+  );
 });
