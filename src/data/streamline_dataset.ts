@@ -12,9 +12,10 @@
  * 4. the streamlines are shuffled (seeded) and the last 10% held out as the test split.
  *
  * Labels are the bundle numbers (by file, .trx group, or phantom bundle). The source's space
- * (see tractogram.ts) is kept in `streamlines.space`: the first file's that records one, or
- * for .tck files and the phantom a 1 mm grid covering every streamline, so that decoded
- * streamlines can be written back where the input lies.
+ * (see tractogram.ts) is kept in `streamlines.space`: the first file's that records one whose
+ * grid holds the streamlines, else (.tck files, the phantom, the DIPY bundles' 1 x 1 x 1
+ * header) a 1 mm grid covering every streamline, so that decoded streamlines can be written
+ * back where the input lies (points are RAS+ mm either way).
  */
 
 import { type Dataset, DatasetError, exists, holdOutCount, type Split } from "./datasets.ts";
@@ -29,7 +30,7 @@ import {
   resample,
   type StreamlineBundle,
 } from "./streamlines.ts";
-import { coveringSpace } from "./tractogram.ts";
+import { coveringSpace, spaceHolds, type TractogramSpace } from "./tractogram.ts";
 import { epochOrder } from "../train/random.ts";
 
 /** Points per resampled streamline (the model's sequence length). */
@@ -98,6 +99,17 @@ export async function loadStreamlineDataset(
     throw new DatasetError(`${(e as Error).message}${hint}`);
   }
   return streamlineDataset(spec, bundles, points, 1);
+}
+
+/**
+ * The space decoded streamlines are written back in: the first bundle's recorded space when
+ * its grid holds every streamline (so dipy's bounding-box check passes on files written in
+ * it), else a 1 mm grid covering them (a .tck source, the phantom, or a header that records
+ * no real grid, as the DIPY bundles' 1 x 1 x 1 identity).
+ */
+function _space(bundles: StreamlineBundle[], all: Float32Array[]): TractogramSpace {
+  const recorded = bundles.find((b) => b.space)?.space;
+  return recorded && spaceHolds(recorded, all) ? recorded : coveringSpace(all);
 }
 
 /**
@@ -170,7 +182,7 @@ export function streamlineDataset(
       normalization,
       bundles: bundles.map((b) => b.name),
       widths,
-      space: bundles.find((b) => b.space)?.space ?? coveringSpace(all),
+      space: _space(bundles, all),
     },
   };
 }

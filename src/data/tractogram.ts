@@ -154,3 +154,19 @@ export function rasToVoxel(space: TractogramSpace, s: Float32Array): Float64Arra
   }
   return out;
 }
+
+/**
+ * Whether every point of `streamlines` lies inside the grid of `space` the way dipy's
+ * bounding-box check (`StatefulTractogram.is_bbox_in_vox_valid`) wants it: in voxel
+ * coordinates with the origin at the first voxel's corner, each in [0, dimension].
+ */
+export function spaceHolds(space: TractogramSpace, streamlines: readonly Float32Array[]): boolean {
+  for (const s of streamlines) {
+    const v = rasToVoxel(space, s);
+    for (let i = 0; i < v.length; i++) {
+      const corner = v[i] + 0.5;
+      if (!(corner >= 0 && corner <= space.dimensions[i % 3])) return false;
+    }
+  }
+  return true;
+}

@@ -204,20 +204,30 @@ export function askedLengths(data: Dataset, n: number): number[] {
   return Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
 }
 
-/** Lengths in mm ({@linkcode coarseLength}) of `n` decoded streamlines in normalized units. */
+/**
+ * Lengths in mm of `n` decoded streamlines in normalized units: the arc length through all
+ * their points ({@linkcode arcLength}), as dipy's `length()` measures a streamline.
+ */
 export function decodedLengths(decoded: Float32Array, n: number, data: Dataset): number[] {
   const norm = data.streamlines!.normalization;
-  return rows(decoded, n, data.features).map((s) => coarseLength(denormalize(s, norm)));
+  return rows(decoded, n, data.features).map((s) => arcLength(denormalize(s, norm)));
 }
 
 /** What {@linkcode lengthCheck} measured. */
 export interface LengthCheck {
   /** Asked lengths, mm. */
   asked: number[];
-  /** Lengths of the samples, mm, through 32 evenly spaced points. */
+  /**
+   * Lengths of the samples, mm: the arc length through every decoded point, as dipy's
+   * `length()` measures them (and as the training lengths were measured).
+   */
   produced: number[];
-  /** Full 256-point arc lengths of the samples, mm. */
-  producedArc: number[];
+  /**
+   * Lengths through 32 evenly spaced points ({@linkcode coarseLength}), mm: shorter than
+   * `produced` by the point-wise jitter a decoder leaves and by the corners it cuts; kept to
+   * show that gap.
+   */
+  producedCoarse: number[];
   /** Pearson correlation of asked and produced. */
   correlation: number;
   /** The same correlation for the decoded prior mean (z = 0, or mp(c)) at each asked length. */
@@ -226,9 +236,9 @@ export interface LengthCheck {
 
 /**
  * Samples at `n` asked lengths spread evenly over the 5th to 95th percentile of the training
- * lengths, each from its own prior draw. The produced length is measured in mm through 32
- * evenly spaced points of the decoded streamline ({@linkcode coarseLength}: robust to the
- * point-wise jitter a decoder leaves); `producedArc` is the full 256-point arc length. The
+ * lengths, each from its own prior draw. The produced length is the arc length in mm through
+ * every point of the decoded streamline, as dipy measures it (and as the asked lengths, the
+ * training streamlines' own, were measured); `producedCoarse` is the 32-point length. The
  * prior mean (z = 0, or mp(c) for a learned prior) decoded at the same lengths shows how far
  * the decoder follows the condition when z is not in the way.
  */
@@ -241,12 +251,12 @@ export async function lengthCheck(
   const F = data.features;
   const out = await trainer.samples(n, seed, asked);
   const mm = rows(out, n, F).map((s) => denormalize(s, data.streamlines!.normalization));
-  const produced = mm.map((s) => coarseLength(s));
+  const produced = mm.map(arcLength);
   const atMean = await trainer.samples(n, seed, asked, 0);
   return {
     asked,
     produced,
-    producedArc: mm.map(arcLength),
+    producedCoarse: mm.map((s) => coarseLength(s)),
     correlation: correlation(asked, produced),
     correlationAtMean: correlation(asked, decodedLengths(atMean, n, data)),
   };
