@@ -311,3 +311,40 @@ export {
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { writeFileAtomic, writeTextAtomic } from "./src/train/atomic.ts";
 export { epochOrder, mulberry32 } from "./src/train/random.ts";
+// Tractogram formats in and out (.tck, .trx beside .trk), the source's space, data guards.
+export {
+  parseTck,
+  type TckDatatype,
+  TckError,
+  type TckHeader,
+  type TckTractogram,
+  writeTck,
+  type WriteTckOptions,
+} from "./src/data/tck.ts";
+export {
+  parseTrx,
+  parseTrxEntries,
+  TrxError,
+  type TrxHeader,
+  type TrxOffsetsType,
+  type TrxPositionsType,
+  type TrxTractogram,
+  writeTrx,
+  type WriteTrxOptions,
+} from "./src/data/trx.ts";
+export {
+  checkSpace,
+  coveringSpace,
+  spaceFromAffine,
+  spaceHolds,
+  TractogramError,
+  type TractogramSpace,
+} from "./src/data/tractogram.ts";
+export {
+  encodeTractogram,
+  type TractogramFormat,
+  tractogramFormat,
+  writeTractogram,
+} from "./src/data/tractogram_io.ts";
+export { trkOptions, trkSpace } from "./src/data/trk.ts";
+export { checkReconRange } from "./src/data/datasets.ts";
