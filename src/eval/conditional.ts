@@ -21,6 +21,7 @@ import {
   type NearestMeanClassifier,
 } from "./classify.ts";
 import type { ClassSamplesInput, StreamlinesInput } from "./report.ts";
+import { CLASS_COLORS } from "./figures.ts";
 import { interpolationSvg, streamlinesSvg } from "./streamline_svg.ts";
 
 /** A nearest-class-mean classifier of the class check with its accuracy on real test images. */
@@ -49,7 +50,10 @@ export function fitClassCheckers(data: Dataset): ClassChecker[] {
 
 /**
  * Per-class samples and each classifier's agreement with the asked class; `checkers` from
- * {@linkcode fitClassCheckers}.
+ * {@linkcode fitClassCheckers}. For streamlines the classes are the bundles: the names are
+ * the dataset's bundle names (whatever `names` says), the classifiers are nearest-bundle
+ * classifiers on the normalized coordinates, and `svg` draws the samples in millimetres,
+ * one colour per asked bundle (the report shows it where image data shows a grid).
  */
 export async function classSampleCheck(
   trainer: Trainer,
@@ -65,7 +69,33 @@ export async function classSampleCheck(
     const a = agreement(model, images, asked);
     return { metric: model.metric, fraction: a.fraction, perClass: a.perClass, testAccuracy };
   });
-  return { classNames: names.slice(0, K), perClass, images, checks };
+  const info = data.streamlines;
+  if (!info) return { classNames: names.slice(0, K), perClass, images, checks };
+  const classNames = info.bundles.slice(0, K);
+  const svg = bundleSamplesSvg(images, perClass, classNames, data);
+  return { classNames, perClass, images, checks, svg };
+}
+
+/**
+ * Samples asked for each bundle ([bundles * perClass, points * 3] normalized, rows
+ * c * perClass ... asked for bundle c) drawn in millimetres, one colour per bundle.
+ */
+export function bundleSamplesSvg(
+  samples: Float32Array,
+  perClass: number,
+  bundles: string[],
+  data: Dataset,
+): string {
+  const F = data.features, norm = data.streamlines!.normalization;
+  const all = rows(samples, bundles.length * perClass, F).map((s) => denormalize(s, norm));
+  return streamlinesSvg(
+    bundles.map((name, c) => ({
+      label: `asked ${name}`,
+      color: CLASS_COLORS[c % CLASS_COLORS.length],
+      streamlines: all.slice(c * perClass, (c + 1) * perClass),
+    })),
+    { title: `${perClass} samples asked for each bundle` },
+  );
 }
 
 /** Pearson correlation of two equally long series. */
@@ -187,9 +217,10 @@ export async function streamlineReport(
     );
     const few = [0.1, 0.5, 0.9].map((q) => Math.round(q * (l.asked.length - 1)));
     const decoded = await trainer.samples(few.length, seed + 1, few.map((i) => l.asked[i]));
+    const title = `samples asked for ${few.map((i) => `${l.asked[i].toFixed(0)} mm`).join(", ")}`;
     views.push({
-      title: `samples asked for ${few.map((i) => `${l.asked[i].toFixed(0)} mm`).join(", ")}`,
-      svg: interpolationSvg(rows(decoded, few.length, F).map(mm)),
+      title,
+      svg: askedLengthSvg(rows(decoded, few.length, F).map(mm), few.map((i) => l.asked[i]), title),
     });
   }
   const meanWidth = bundles.reduce((a, b) => a + b.widthMm * b.count, 0) / n;
@@ -211,6 +242,22 @@ export function askedLengths(data: Dataset, n: number): number[] {
 export function decodedLengths(decoded: Float32Array, n: number, data: Dataset): number[] {
   const norm = data.streamlines!.normalization;
   return rows(decoded, n, data.features).map((s) => arcLength(denormalize(s, norm)));
+}
+
+/**
+ * Streamlines (mm) sampled at asked lengths, one colour each, each labelled with the length
+ * asked and the length produced ({@linkcode arcLength}): a figure of the condition, not of a
+ * path through latent space.
+ */
+export function askedLengthSvg(lines: Float32Array[], asked: number[], title: string): string {
+  return streamlinesSvg(
+    lines.map((s, i) => ({
+      label: `asked ${asked[i].toFixed(0)} mm, got ${arcLength(s).toFixed(0)} mm`,
+      color: CLASS_COLORS[i % CLASS_COLORS.length],
+      streamlines: [s],
+    })),
+    { title },
+  );
 }
 
 /** What {@linkcode lengthCheck} measured. */
