@@ -12,7 +12,13 @@
  */
 
 import type { Dataset } from "../data/datasets.ts";
-import { arcLength, coarseLength, denormalize, meanPointDistance } from "../data/streamlines.ts";
+import {
+  arcLength,
+  coarseLength,
+  denormalize,
+  meanPointDistance,
+  reversed,
+} from "../data/streamlines.ts";
 import type { Trainer } from "../train/trainer.ts";
 import {
   agreement,
@@ -120,6 +126,62 @@ export interface StreamlineStats {
   bundles: { name: string; distanceMm: number; widthMm: number; count: number }[];
   /** Length-conditioned models: asked vs produced sample lengths and their correlation. */
   length?: LengthCheck;
+  /** How near the prior samples come to real streamlines ({@linkcode priorNearness}). */
+  prior?: PriorNearness;
+}
+
+/** What {@linkcode priorNearness} measured, mm. */
+export interface PriorNearness {
+  /** Median over prior samples of the distance to the nearest reference training streamline. */
+  samplesMm: number;
+  /** The same for held-out (real) test streamlines: what samples like the data would score. */
+  heldOutMm: number;
+  /** Training streamlines the distances were measured to. */
+  reference: number;
+}
+
+function _median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Distance (mm) from a streamline to the nearest of `reference`: the smallest mean
+ * point-wise distance over the references, either way round.
+ */
+export function nearestDistance(s: Float32Array, reference: Float32Array[]): number {
+  const r = reversed(s);
+  let best = Infinity;
+  for (const t of reference) {
+    best = Math.min(best, meanPointDistance(s, t), meanPointDistance(r, t));
+  }
+  return best;
+}
+
+/**
+ * How far prior samples lie from real streamlines: the median distance from each sample to
+ * its nearest training streamline (up to `reference` of them, evenly picked), beside the same
+ * median for held-out test streamlines. Samples that look like bundles score near the
+ * held-out figure; tangles score several times more.
+ */
+export function priorNearness(
+  samplesMm: Float32Array[],
+  heldOutMm: Float32Array[],
+  data: Dataset,
+  reference = 400,
+): PriorNearness {
+  const F = data.features, n = data.train.count, norm = data.streamlines!.normalization;
+  const k = Math.min(reference, n);
+  const ref = Array.from({ length: k }, (_, i) => {
+    const j = Math.floor((i * n) / k);
+    return denormalize(data.train.images.slice(j * F, (j + 1) * F) as Float32Array, norm);
+  });
+  return {
+    samplesMm: _median(samplesMm.map((s) => nearestDistance(s, ref))),
+    heldOutMm: _median(heldOutMm.map((s) => nearestDistance(s, ref))),
+    reference: k,
+  };
 }
 
 function rows(flat: Float32Array, n: number, F: number): Float32Array[] {
@@ -179,6 +241,7 @@ export async function streamlineReport(
       streamlines: rows(prior, samples, F).map(mm),
     }]),
   });
+  stats.prior = priorNearness(rows(prior, samples, F).map(mm), orig.slice(0, 48), data);
   if (mu.length >= 2 * Z) {
     const steps = 8, path = new Float32Array(steps * Z);
     for (let s = 0; s < steps; s++) {
@@ -203,6 +266,17 @@ export async function streamlineReport(
   const lines = bundles.map((b) =>
     `${b.name}: ${b.distanceMm.toFixed(2)} mm over ${b.count} held-out streamlines, width ` +
     `${b.widthMm.toFixed(1)} mm (${(100 * b.distanceMm / b.widthMm).toFixed(1)}%)`
+  );
+  const p = stats.prior;
+  const far = p.samplesMm > 2 * p.heldOutMm;
+  lines.unshift(
+    `${far ? "WARNING: " : ""}prior samples lie a median ${p.samplesMm.toFixed(1)} mm from the ` +
+      `nearest of ${p.reference} training streamlines; held-out streamlines ` +
+      `${p.heldOutMm.toFixed(1)} mm` +
+      (far
+        ? `: the samples do not look like the bundles (tangles; try a larger --beta or ` +
+          `--prior learned)`
+        : ""),
   );
   if (cond?.kind === "length") {
     stats.length = await lengthCheck(trainer, data, { seed });
