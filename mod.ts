@@ -348,3 +348,10 @@ export {
 } from "./src/data/tractogram_io.ts";
 export { trkOptions, trkSpace } from "./src/data/trk.ts";
 export { checkReconRange } from "./src/data/datasets.ts";
+export {
+  askedLengthSvg,
+  bundleSamplesSvg,
+  nearestDistance,
+  type PriorNearness,
+  priorNearness,
+} from "./src/eval/conditional.ts";
