@@ -105,7 +105,7 @@ Deno.test("tractogram fixtures: TRX float16/32/64, uint32/64 offsets, sentinel o
     "f32_u64",
     "f64_u32",
     "fixture",
-    "fixture",
+    "fixture (2)",
     "folder",
   ]);
   assert.equal(all[0].space, null);

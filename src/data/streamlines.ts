@@ -80,6 +80,16 @@ function _unzip(bytes: Uint8Array, path: string, keep: (name: string) => boolean
   }
 }
 
+/** The bundles with repeated names told apart: the second "x" becomes "x (2)", and so on. */
+function _unique(bundles: StreamlineBundle[]): StreamlineBundle[] {
+  const seen = new Map<string, number>();
+  return bundles.map((b) => {
+    const k = (seen.get(b.name) ?? 0) + 1;
+    seen.set(b.name, k);
+    return k === 1 ? b : { ...b, name: `${b.name} (${k})` };
+  });
+}
+
 /** Whether a zip's entry names are those of one TRX tractogram (a header.json at its top). */
 function _isTrxListing(names: string[]): boolean {
   return names.includes("header.json") ||
@@ -144,8 +154,9 @@ function _fileBundles(bytes: Uint8Array, path: string, name: string, lone: boole
  * - a `.zip` (recognised by its `PK` signature) of .trk, .tck and .trx files, or a folder
  *   of them (searched recursively; a sub-folder holding header.json is a TRX folder): one
  *   bundle per file (per group of a grouped .trx), named by its path inside without the
- *   extension (e.g. "sub_1/AF_L"), in path order. A zip whose top level holds header.json
- *   is one TRX tractogram.
+ *   extension (e.g. "sub_1/AF_L"), in path order; a name that repeats (AF_L.trk beside
+ *   AF_L.tck) gets " (2)", " (3)", ... A zip whose top level holds header.json is one TRX
+ *   tractogram.
  *
  * Every bundle carries its file's space (null for .tck). Needs --allow-read.
  *
@@ -193,7 +204,7 @@ export async function readStreamlineBundles(path: string): Promise<StreamlineBun
   if (out.length === 0) {
     throw new TractogramError(`${path}: the folder holds no .trk, .tck or .trx file`);
   }
-  return out;
+  return _unique(out);
 }
 
 /**
