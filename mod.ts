@@ -348,6 +348,7 @@ export {
 } from "./src/data/tractogram_io.ts";
 export { trkOptions, trkSpace } from "./src/data/trk.ts";
 export { checkReconRange } from "./src/data/datasets.ts";
+export { streamlinesInMm } from "./src/data/streamline_dataset.ts";
 export {
   askedLengthSvg,
   bundleSamplesSvg,

@@ -14,10 +14,16 @@
  */
 
 import assert from "node:assert/strict";
-import { arcLength, readStreamlineBundles } from "../src/data/streamlines.ts";
+import {
+  arcLength,
+  meanPointDistance,
+  readStreamlineBundles,
+  resample,
+  reversed,
+} from "../src/data/streamlines.ts";
 import { parseTck } from "../src/data/tck.ts";
 import { rasToVoxel, type TractogramSpace } from "../src/data/tractogram.ts";
-import { loadStreamlineDataset } from "../src/data/streamline_dataset.ts";
+import { loadStreamlineDataset, streamlinesInMm } from "../src/data/streamline_dataset.ts";
 import { encodeTractogram, tractogramFormat, writeTractogram } from "../src/data/tractogram_io.ts";
 import { parseTrk, trkSpace } from "../src/data/trk.ts";
 import { parseTrx } from "../src/data/trx.ts";
@@ -260,4 +266,32 @@ Deno.test("streamline datasets: streamlines:FILE takes .trk, .tck, .trx and fold
     () => loadStreamlineDataset(`streamlines:${DIR}nothing-here.tck`),
     /nothing-here\.tck: file not found/,
   );
+});
+
+Deno.test("streamline datasets: streamlinesInMm maps rows back to mm; written in the space, they load as the input", async () => {
+  const data = await loadStreamlineDataset(`streamlines:${DIR}fixture.trk`, 64);
+  const lines = streamlinesInMm(data.test.images as Float32Array, data);
+  assert.equal(lines.length, data.test.count);
+  // Each held-out row is a fixture streamline resampled to 64 points (either way round).
+  const originals = parseTrk(await Deno.readFile(`${DIR}fixture.trk`)).streamlines
+    .filter((s) => s.length >= 6).map((s) => resample(s, 64));
+  for (const s of lines) {
+    const d = Math.min(
+      ...originals.flatMap((o) => [meanPointDistance(s, o), meanPointDistance(reversed(s), o)]),
+    );
+    assert.ok(d < 1e-4, `${d} mm from every resampled fixture streamline`);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "mm_" });
+  try {
+    await writeTractogram(`${dir}/out.trx`, lines, data.streamlines!.space!);
+    const back = parseTrx(await Deno.readFile(`${dir}/out.trx`));
+    assert.deepEqual(back.streamlines, lines);
+    assert.deepEqual(
+      back.space.voxelToRas,
+      data.streamlines!.space!.voxelToRas.map((v) => Math.fround(v) === v ? v : v),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.throws(() => streamlinesInMm(new Float32Array(5), data), /are not rows of 192/);
 });

@@ -23,6 +23,7 @@ import { phantomBundles } from "./phantom.ts";
 import {
   arcLength,
   bundleWidth,
+  denormalize,
   fitNormalization,
   normalize,
   orientAlike,
@@ -185,4 +186,22 @@ export function streamlineDataset(
       space: _space(bundles, all),
     },
   };
+}
+
+/**
+ * Decoded (or dataset) rows of a streamline dataset back in millimetres: `flat` holds n rows
+ * of `data.features` normalized values; each comes back as one streamline, RAS+ mm, ready for
+ * `writeTractogram(path, lines, data.streamlines.space)`.
+ * @throws RangeError when `data` is not a streamline dataset or `flat` is not whole rows.
+ */
+export function streamlinesInMm(flat: Float32Array, data: Dataset): Float32Array[] {
+  const info = data.streamlines, F = data.features;
+  if (!info) throw new RangeError(`streamlinesInMm: ${data.name} is not a streamline dataset`);
+  if (flat.length % F !== 0) {
+    throw new RangeError(`streamlinesInMm: ${flat.length} values are not rows of ${F}`);
+  }
+  return Array.from(
+    { length: flat.length / F },
+    (_, i) => denormalize(flat.subarray(i * F, (i + 1) * F), info.normalization),
+  );
 }
