@@ -274,8 +274,8 @@ export async function streamlineReport(
       `nearest of ${p.reference} training streamlines; held-out streamlines ` +
       `${p.heldOutMm.toFixed(1)} mm` +
       (far
-        ? `: the samples do not look like the bundles (tangles; try a larger --beta or ` +
-          `--prior learned)`
+        ? `: the samples do not look like the bundles (tangles; try a larger --beta` +
+          (trainer.model.prior ? ")" : " or --condition with --prior learned)")
         : ""),
   );
   if (cond?.kind === "length") {
