@@ -344,3 +344,48 @@ export {
   factorTableMarkdown,
   testSplitFactorTable,
 } from "./src/eval/factors.ts";
+// Tractogram formats in and out (.tck, .trx beside .trk), the source's space, data guards.
+export {
+  parseTck,
+  type TckDatatype,
+  TckError,
+  type TckHeader,
+  type TckTractogram,
+  writeTck,
+  type WriteTckOptions,
+} from "./src/data/tck.ts";
+export {
+  parseTrx,
+  parseTrxEntries,
+  TrxError,
+  type TrxHeader,
+  type TrxOffsetsType,
+  type TrxPositionsType,
+  type TrxTractogram,
+  writeTrx,
+  type WriteTrxOptions,
+} from "./src/data/trx.ts";
+export {
+  checkSpace,
+  coveringSpace,
+  spaceFromAffine,
+  spaceHolds,
+  TractogramError,
+  type TractogramSpace,
+} from "./src/data/tractogram.ts";
+export {
+  encodeTractogram,
+  type TractogramFormat,
+  tractogramFormat,
+  writeTractogram,
+} from "./src/data/tractogram_io.ts";
+export { trkOptions, trkSpace } from "./src/data/trk.ts";
+export { checkReconRange } from "./src/data/datasets.ts";
+export { streamlinesInMm } from "./src/data/streamline_dataset.ts";
+export {
+  askedLengthSvg,
+  bundleSamplesSvg,
+  nearestDistance,
+  type PriorNearness,
+  priorNearness,
+} from "./src/eval/conditional.ts";
