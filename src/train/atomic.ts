@@ -45,13 +45,29 @@ function randomTag(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+/** Where a {@linkcode writeFileAtomic} is: temp file made (empty), filled and synced, renamed. */
+export type WritePoint = "created" | "written" | "renamed";
+
+/** Options of {@linkcode writeFileAtomic}. */
+export interface WriteOptions {
+  /**
+   * Called at each point of the write (fault-injection tests stop the process there); the
+   * `renamed` call comes after the directory sync.
+   */
+  at?: (point: WritePoint) => void | Promise<void>;
+}
+
 /**
  * Replace the file at `path` with `bytes` atomically: write a temporary file beside it, fsync
  * it, rename it over `path`, then (best effort) fsync the directory so the rename itself is
  * durable. On any failure the temporary file is removed, `path` is left as it was, and an
  * {@linkcode AtomicWriteError} naming `path` is thrown.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  options: WriteOptions = {},
+): Promise<void> {
   const { dir, base } = splitPath(path);
   if (base === "" || base === "." || base === "..") {
     throw new AtomicWriteError(path, "not a file name");
@@ -63,6 +79,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   try {
     file = await Deno.open(temp, { write: true, createNew: true });
     created = true;
+    await options.at?.("created");
     // FsFile.write may write less than asked: loop, in bounded chunks.
     const CHUNK = 1 << 24;
     let done = 0;
@@ -74,6 +91,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await file.sync();
     file.close();
     file = undefined;
+    await options.at?.("written");
     await Deno.rename(temp, path);
     created = false;
   } catch (e) {
@@ -99,9 +117,57 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
       d.close();
     }
   } catch { /* best effort */ }
+  await options.at?.("renamed");
 }
 
 /** {@linkcode writeFileAtomic} for text, encoded as UTF-8. */
-export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await writeFileAtomic(path, new TextEncoder().encode(text));
+export async function writeTextAtomic(
+  path: string,
+  text: string,
+  options: WriteOptions = {},
+): Promise<void> {
+  await writeFileAtomic(path, new TextEncoder().encode(text), options);
+}
+
+/** The temporary files {@linkcode writeFileAtomic} names: `.NAME.tmp-PID-HEX`. */
+const TEMP = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/;
+
+/**
+ * Remove the temporary files that writers killed mid-write left in `dir` (those of processes
+ * that no longer run; a live writer's are kept). Returns the names removed. Needs read access
+ * to /proc on Linux to tell a live process; elsewhere only this process's own are removed.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.isFile ? TEMP.exec(e.name) : null;
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid !== Deno.pid && processAlive(pid) !== false) continue;
+    try {
+      await Deno.remove(`${dir}/${e.name}`);
+      removed.push(e.name);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return removed.sort();
+}
+
+/**
+ * Whether process `pid` runs on this machine: true, false, or undefined when it cannot be told
+ * (no /proc, as on macOS and Windows). A zombie (killed, not yet reaped) counts as gone.
+ */
+export function processAlive(pid: number): boolean | undefined {
+  if (pid === Deno.pid) return true;
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // "PID (COMMAND) STATE ...": the command may hold spaces and parentheses.
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    return undefined;
+  }
 }
