@@ -133,17 +133,19 @@ export async function writeTextAtomic(
 const TEMP = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/;
 
 /**
- * Remove the temporary files that writers killed mid-write left in `dir` (those of processes
- * that no longer run; a live writer's are kept). Returns the names removed. Needs read access
- * to /proc on Linux to tell a live process; elsewhere only this process's own are removed.
+ * Remove the temporary files that writers killed mid-write left in `dir`: those whose target
+ * name passes `mine` (the caller must know that no live process writes those targets, e.g.
+ * because it holds the folder's lock) and that another process of this one did not make.
+ * Returns the names removed, sorted.
  */
-export async function removeStaleTemps(dir: string): Promise<string[]> {
+export async function removeStaleTemps(
+  dir: string,
+  mine: (target: string) => boolean,
+): Promise<string[]> {
   const removed: string[] = [];
   for await (const e of Deno.readDir(dir)) {
     const m = e.isFile ? TEMP.exec(e.name) : null;
-    if (!m) continue;
-    const pid = Number(m[2]);
-    if (pid !== Deno.pid && processAlive(pid) !== false) continue;
+    if (!m || !mine(m[1]) || Number(m[2]) === Deno.pid) continue;
     try {
       await Deno.remove(`${dir}/${e.name}`);
       removed.push(e.name);
@@ -152,22 +154,4 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
     }
   }
   return removed.sort();
-}
-
-/**
- * Whether process `pid` runs on this machine: true, false, or undefined when it cannot be told
- * (no /proc, as on macOS and Windows). A zombie (killed, not yet reaped) counts as gone.
- */
-export function processAlive(pid: number): boolean | undefined {
-  if (pid === Deno.pid) return true;
-  if (Deno.build.os !== "linux") return undefined;
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // "PID (COMMAND) STATE ...": the command may hold spaces and parentheses.
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    return undefined;
-  }
 }
