@@ -310,4 +310,6 @@ export {
 } from "./src/train/trainer.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { writeFileAtomic, writeTextAtomic } from "./src/train/atomic.ts";
+export type { EpochLine, SaveOptions } from "./src/train/checkpoint.ts";
+export type { WriteOptions, WritePoint } from "./src/train/atomic.ts";
 export { epochOrder, mulberry32 } from "./src/train/random.ts";

@@ -464,7 +464,17 @@ async function trainLocked(
   const names = classNames(data);
   const FIGURE_MU = Math.min(2000, data.test.count);
   let checkers: ClassChecker[] | undefined;
+  /** The error that ends a run stopped for divergence; the diverged weights are not saved. */
+  const divergenceStop = async (what: string) =>
+    new Error(
+      `${what}; stopped (--stop-on-divergence) without saving the diverged weights, ` +
+        (await exists(`${dir}/optimizer.safetensors`)
+          ? `the last good checkpoint (epoch ${records.length}) is kept in ${dir}`
+          : "no checkpoint had been written yet"),
+    );
   const onEpoch = async (r: EpochRecord) => {
+    // Divergence seen at an epoch's last step: the epoch is not committed.
+    if (args.stopOnDivergence && diverged !== null) throw await divergenceStop(diverged);
     if (tty) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
     // Collapse diagnostics over the test set: per-dimension KL, active units, mu/sigma ranges.
     const stats = await latentStats(gpu, model, trainer.state, data.test, 256, FIGURE_MU);
@@ -576,12 +586,7 @@ async function trainLocked(
   }
   const signal = interrupted();
   if (outcome === "stopped" && signal === null && diverged !== null) {
-    throw new Error(
-      `${diverged}; stopped (--stop-on-divergence) without saving the diverged weights, ` +
-        (await exists(`${dir}/optimizer.safetensors`)
-          ? `the last good checkpoint (epoch ${records.length}) is kept in ${dir}`
-          : "no checkpoint had been written yet"),
-    );
+    throw await divergenceStop(diverged);
   }
   if (outcome === "stopped") {
     await commit();
