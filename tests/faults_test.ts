@@ -384,11 +384,23 @@ Deno.test({
         f.metadata,
       ),
     );
+    const want = `error: ${path}: params holds NaN at element 7 (a damaged or diverged ` +
+      `checkpoint; train again or resume from a good copy)`;
     const r = await run(["--resume", dir, "--epochs", "2"]);
-    assert.deepEqual(errorLines(r), [
-      `error: ${path}: params holds NaN at element 7 (a damaged or diverged checkpoint; train ` +
-      `again or resume from a good copy)`,
-    ]);
+    assert.deepEqual(errorLines(r), [want]);
+    // eval and sample read the weights through the same loader: refused the same way.
+    for (const cli of [["eval.ts", dir], ["sample.ts", dir, "--out", `${root}/nan.png`]]) {
+      const o = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", "--allow-env", `--allow-write=${root}`, `src/cli/${cli[0]}`]
+          .concat(cli.slice(1)),
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const res = { code: o.code, out: "", err: new TextDecoder().decode(o.stderr) };
+      assert.equal(o.code, 1, `${cli[0]}: ${res.err}`);
+      assert.deepEqual(errorLines(res), [want], cli[0]);
+    }
     await Deno.writeFile(path, good);
     // A folder without a commit (killed early) resumes from config.json, validated by key.
     await Deno.remove(path);
