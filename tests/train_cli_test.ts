@@ -231,6 +231,8 @@ Deno.test("train: --help lists every flag with its default", () => {
       "--z",
       "--resume",
       "--force",
+      "--break-lock",
+      "--stop-on-divergence",
     ]
   ) {
     assert.ok(help.out.includes(flag), `--help lacks ${flag}`);
