@@ -315,6 +315,8 @@ export {
 } from "./src/train/trainer.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { writeFileAtomic, writeTextAtomic } from "./src/train/atomic.ts";
+export type { EpochLine, SaveOptions } from "./src/train/checkpoint.ts";
+export type { WriteOptions, WritePoint } from "./src/train/atomic.ts";
 export { epochOrder, mulberry32 } from "./src/train/random.ts";
 export { type DatasetFactors } from "./src/data/datasets.ts";
 export {

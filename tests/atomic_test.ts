@@ -5,7 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { AtomicWriteError, writeFileAtomic, writeTextAtomic } from "../src/train/atomic.ts";
+import {
+  AtomicWriteError,
+  removeStaleTemps,
+  writeFileAtomic,
+  writeTextAtomic,
+} from "../src/train/atomic.ts";
 import { encodeSafetensors, parseSafetensors } from "../src/train/safetensors.ts";
 
 function goodCheckpoint(): Uint8Array {
@@ -147,4 +152,58 @@ console.log("finished");
       assert.ok(left.length <= 1 && left.every((n) => n === temp), left.join(", "));
     });
   },
+});
+
+Deno.test("writeFileAtomic: calls its hook at created, written, renamed, in order", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/state.bin`;
+    await writeTextAtomic(path, "old");
+    const seen: [string, string[]][] = [];
+    await writeTextAtomic(path, "new", {
+      at: async (point) => {
+        seen.push([point, await names(dir)]);
+        // Until the rename the target keeps its old bytes.
+        if (point !== "renamed") assert.equal(await Deno.readTextFile(path), "old");
+      },
+    });
+    assert.deepEqual(seen.map(([p]) => p), ["created", "written", "renamed"]);
+    assert.equal(seen[0][1].length, 2, "the temp file beside the target");
+    assert.match(seen[1][1][0], /^\.state\.bin\.tmp-\d+-[0-9a-f]+$/);
+    assert.deepEqual(seen[2][1], ["state.bin"]);
+    assert.equal(await Deno.readTextFile(path), "new");
+    // A hook that fails before the rename leaves the old file and no temp.
+    await assert.rejects(
+      () =>
+        writeTextAtomic(path, "newer", {
+          at: (p) => {
+            if (p === "written") throw new Error("disk full");
+          },
+        }),
+      (e: Error) => e instanceof AtomicWriteError && /disk full/.test(e.message),
+    );
+    assert.equal(await Deno.readTextFile(path), "new");
+    assert.deepEqual(await names(dir), ["state.bin"]);
+  });
+});
+
+Deno.test("removeStaleTemps: removes the chosen targets' temp files, nothing else", async () => {
+  await withTempDir(async (dir) => {
+    const files = [
+      ".model.safetensors.tmp-123-00aa11",
+      ".metrics.jsonl.tmp-7-ff",
+      ".eval.json.tmp-123-00aa11",
+      ".model.safetensors.tmp-x-1",
+      "model.safetensors",
+      "notes.tmp-1-aa",
+    ];
+    for (const f of files) await Deno.writeTextFile(`${dir}/${f}`, "x");
+    const removed = await removeStaleTemps(dir, (t) => t !== "eval.json");
+    assert.deepEqual(removed, [".metrics.jsonl.tmp-7-ff", ".model.safetensors.tmp-123-00aa11"]);
+    assert.deepEqual(await names(dir), [
+      ".eval.json.tmp-123-00aa11",
+      ".model.safetensors.tmp-x-1",
+      "model.safetensors",
+      "notes.tmp-1-aa",
+    ]);
+  });
 });

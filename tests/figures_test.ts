@@ -224,3 +224,34 @@ Deno.test("figures: batchedDecode splits n codes into fixed batches, padding the
   assert.deepEqual(seen, [12, 12, 12]);
   assert.deepEqual(got, await direct(Float32Array.from(codes), n));
 });
+
+Deno.test("figures: NaN and Inf codes, images and records never crash a figure (issue 18)", async () => {
+  // A decoder gone non-finite, codes of a diverged encoder, records of a diverged run.
+  const bad: Decode = (_codes, n) => {
+    const out = new Float32Array(n * R * C);
+    out.forEach((_, i) => out[i] = [NaN, Infinity, -Infinity, 0.5][i % 4]);
+    return Promise.resolve(out);
+  };
+  const figures = [
+    await manifoldFigure(bad, shape, { steps: 3 }),
+    await interpolationFigure(bad, shape, [NaN, 1], [Infinity, 2], { steps: 3 }),
+    await traversalFigure(bad, shape, [NaN, -Infinity, 1e38], { steps: 3 }),
+  ];
+  for (const f of figures) {
+    assertPng("non-finite figure", f.png, { width: f.width, height: f.height }, 2);
+  }
+  const range = { min: NaN, mean: Infinity, max: 1.7e13 };
+  const svgs = [
+    rangeFigure([1, 2], [range, range], [range, { min: 0, mean: 1, max: -Infinity }]),
+    klHeatmapFigure([1, 2], [[NaN, Infinity], [1e300, -1]]),
+    scatterFigure([NaN, 1, Infinity, 2, 3, NaN], 3, [0, 1], ["a", "b"]),
+    klWeightFigure({ kind: "constant", beta: 1 }, 4, {
+      step: [0, 3],
+      weight: [NaN, Infinity],
+    }),
+  ];
+  for (const [i, svg] of svgs.entries()) {
+    parseSvg(`figure ${i}`, svg);
+    assert.ok(!/="[^"]*NaN/.test(svg), `figure ${i}: NaN in an attribute`);
+  }
+});

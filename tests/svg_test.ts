@@ -102,3 +102,53 @@ Deno.test("svg: a heat map has one cell per value, coloured from lo to the max",
   const texts = elements(doc, "text").map((t) => t.textContent);
   for (const t of ["z0", "z1", "nats", "0", "4"]) assert.ok(texts.includes(t), t);
 });
+
+Deno.test("svg: non-finite and diverged values never crash or hang a plot (issue 18)", () => {
+  // A diverged loss: huge values, their nearly equal neighbours, Infinity, NaN, and an x
+  // axis with a hole. Every plot parses, and no coordinate is NaN.
+  const noNaN = (label: string, svg: string) => {
+    parseSvg(label, svg);
+    assert.ok(!/="[^"]*NaN/.test(svg), `${label}: NaN in an attribute`);
+  };
+  assert.deepEqual(ticks(1.7e13, 1.7e13 + 0.01), [1.7e13, 1.7e13 + 0.01]);
+  assert.deepEqual(ticks(NaN, 1), []);
+  assert.deepEqual(ticks(0, Infinity), [0]);
+  assert.deepEqual(ticks(-1.7e308, 1.7e308).length > 0, true);
+  noNaN(
+    "diverged",
+    linePlot("loss", "epoch", [1, 2, NaN, 4], [
+      { name: "train", color: "red", values: [550, 1.7e13, Infinity, NaN], markers: true },
+      { name: "flat", color: "blue", values: [1.7e13, 1.7e13, 1.7e13, 1.7e13] },
+    ]),
+  );
+  noNaN(
+    "all NaN",
+    linePlot("loss", "epoch", [1, 2], [{ name: "a", color: "red", values: [NaN, NaN] }]),
+  );
+  noNaN(
+    "wide",
+    linePlot("loss", "epoch", [1, 2], [{ name: "a", color: "red", values: [-1.7e308, 1.7e308] }]),
+  );
+  noNaN(
+    "bad range",
+    linePlot("w", "x", [0, 1], [{ name: "a", color: "red", values: [0, 1] }], {
+      yRange: [NaN, Infinity],
+    }),
+  );
+  noNaN(
+    "scatter",
+    scatterPlot("mu", { x: "a", y: "b" }, [NaN, Infinity, 1e308, -1e308], [0, 1, NaN, 2], [
+      0,
+      0,
+      0,
+      0,
+    ], [{ name: "c", color: "red" }]),
+  );
+  noNaN(
+    "heat",
+    heatMap("kl", { x: "epoch", y: "z", value: "nats" }, [1, 2], ["z0", "z1"], [
+      [NaN, Infinity],
+      [1e300, -Infinity],
+    ]),
+  );
+});

@@ -107,7 +107,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "train: Ctrl-C finishes the step, saves, exits 0; --resume then matches a straight run",
+  name: "train: Ctrl-C finishes the step, saves, exits 130; --resume then matches a straight run",
   ...opts,
   fn: async () => {
     // Enough epochs that the interrupt lands mid-run; read progress until the first line.
@@ -123,7 +123,7 @@ Deno.test({
     while (!(await reader.read()).done) { /* drain */ }
     const status = await child.status;
     const err = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
-    assert.equal(status.code, 0, err);
+    assert.equal(status.code, 130, err);
     const state = parseSafetensors(await Deno.readFile(`${dir}/interrupted/optimizer.safetensors`));
     const step = Number(state.metadata.step);
     assert.ok(step > 0 && step < 200, `saved at step ${step}`);
@@ -197,7 +197,7 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/exists/keep.txt`, "mine");
     const e = await run([...SMALL, "--out", `${dir}/exists`]);
     assert.equal(e.code, 1);
-    assert.match(errorLines(e)[0], /already exists: pass --resume .* --force/);
+    assert.match(errorLines(e)[0], /already exists \(not a run folder\): pass --force/);
     assert.deepEqual([...Deno.readDirSync(`${dir}/exists`)].map((f) => f.name), ["keep.txt"]);
     // A folder the command may not write to (the task allows runs/ only) is named, not a
     // permission trace.
@@ -231,6 +231,8 @@ Deno.test("train: --help lists every flag with its default", () => {
       "--z",
       "--resume",
       "--force",
+      "--break-lock",
+      "--stop-on-divergence",
     ]
   ) {
     assert.ok(help.out.includes(flag), `--help lacks ${flag}`);

@@ -8,7 +8,13 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     console.error(`error: ${message.split("\n")[0]}`);
-    if (Deno.env.get("WEBGPU_VAE_DEBUG") === "1" && e instanceof Error) console.error(e.stack);
+    if (debug() && e instanceof Error) console.error(e.stack);
     Deno.exit(1);
   }
+}
+
+/** WEBGPU_VAE_DEBUG=1, read only where the task may read it (never a permission prompt). */
+function debug(): boolean {
+  const q = Deno.permissions.querySync({ name: "env", variable: "WEBGPU_VAE_DEBUG" });
+  return q.state === "granted" && Deno.env.get("WEBGPU_VAE_DEBUG") === "1";
 }

@@ -16,6 +16,7 @@ import { gpuMemory, readback, submitCount, Tensor } from "../gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
 import { type Dispatch, submit } from "../gpu/kernel.ts";
 import { Profiler } from "../gpu/profiler.ts";
+import { writeTextAtomic } from "../train/atomic.ts";
 import { DEFAULTS } from "../train/config.ts";
 import { epochOrder } from "../train/random.ts";
 import { modelConfig } from "../train/trainer.ts";
@@ -158,6 +159,14 @@ await runMain(async () => {
     console.log(HELP);
     return;
   }
+  // Checked before the GPU work: the task may write under runs/ only.
+  if ((await Deno.permissions.query({ name: "write", path: args.out })).state !== "granted") {
+    throw new Error(
+      `--out ${args.out}: not allowed to write there (deno task profile writes under runs/ ` +
+        `only): pick a folder under runs/`,
+    );
+  }
+
   const data = await loadDataset(args.dataset, { dataDir: args.dataDir || undefined });
   const B = Math.min(args.batch, data.train.count);
   const z = args.model === "conv" ? CONV_DEFAULTS.z : 20;
@@ -248,8 +257,8 @@ await runMain(async () => {
   ].join("\n");
   console.log(`\n${table}\n\n${cost}`);
   await Deno.mkdir(args.out, { recursive: true });
-  await Deno.writeTextFile(`${args.out}/profile.md`, md);
-  await Deno.writeTextFile(`${args.out}/trace.json`, JSON.stringify(profiler.toChromeTrace()));
+  await writeTextAtomic(`${args.out}/profile.md`, md);
+  await writeTextAtomic(`${args.out}/trace.json`, JSON.stringify(profiler.toChromeTrace()));
   console.log(
     `\nwrote ${args.out}/profile.md and ${args.out}/trace.json (open in ui.perfetto.dev)`,
   );

@@ -27,17 +27,35 @@ export function esc(s: string): string {
   );
 }
 
-/** Round, readable tick values covering [lo, hi]. */
+/**
+ * Round, readable tick values covering [lo, hi]. Non-finite bounds give no ticks; a range too
+ * narrow or too wide for round steps (a diverged loss) gives its two ends.
+ */
 export function ticks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) return [lo];
+  if (!Number.isFinite(lo)) return [];
+  if (!(hi > lo) || !Number.isFinite(hi)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  // A step the 12 digits of a label cannot show (or a double cannot add): show the ends.
+  const size = Math.max(Math.abs(lo), Math.abs(hi));
+  if (!step || !Number.isFinite(step) || step < 1e-10 * size) return [lo, hi];
   const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step) {
+  const first = Math.ceil(lo / step);
+  for (let i = 0; i <= 2 * count + 2; i++) {
+    const t = (first + i) * step;
+    if (!(t <= hi + 1e-9 * step)) break;
     out.push(+t.toPrecision(12));
   }
   return out;
+}
+
+/**
+ * Where v sits from lo (0) to hi (1): (v - lo) / (hi - lo), computed on halves so a range
+ * wider than the largest double (a diverged value) does not overflow; halving is exact.
+ */
+function frac(v: number, lo: number, hi: number): number {
+  return (v / 2 - lo / 2) / (hi / 2 - lo / 2);
 }
 
 /** An SVG document plotting `series` against `x`. */
@@ -58,11 +76,16 @@ export function linePlot(
   const ys = series.flatMap((s) => s.values).filter(Number.isFinite);
   let lo = ys.length ? ys.reduce((a, b) => Math.min(a, b)) : 0;
   let hi = ys.length ? ys.reduce((a, b) => Math.max(a, b)) : 1;
-  if (yRange) [lo, hi] = yRange;
-  if (hi === lo) [lo, hi] = [lo - 1, hi + 1];
-  const xlo = Math.min(...x), xhi = Math.max(...x) === xlo ? xlo + 1 : Math.max(...x);
-  const px = (v: number) => m.left + ((v - xlo) / (xhi - xlo)) * w;
-  const py = (v: number) => m.top + h - ((v - lo) / (hi - lo)) * h;
+  if (yRange && yRange.every(Number.isFinite) && yRange[1] > yRange[0]) [lo, hi] = yRange;
+  // +-1 around a constant curve (wider for large values, where 1 is below their spacing).
+  if (hi === lo) {
+    [lo, hi] = [lo - Math.max(1, 1e-6 * Math.abs(lo)), hi + Math.max(1, 1e-6 * Math.abs(hi))];
+  }
+  const xs = x.filter(Number.isFinite);
+  const xlo = xs.length ? Math.min(...xs) : 0;
+  const xhi = xs.length && Math.max(...xs) > xlo ? Math.max(...xs) : xlo + 1;
+  const px = (v: number) => m.left + frac(v, xlo, xhi) * w;
+  const py = (v: number) => m.top + h - frac(v, lo, hi) * h;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
@@ -86,7 +109,7 @@ export function linePlot(
     let d = "";
     let pen = false;
     s.values.forEach((v, i) => {
-      if (!Number.isFinite(v)) {
+      if (!Number.isFinite(v) || !Number.isFinite(x[i])) {
         pen = false;
         return;
       }
@@ -99,7 +122,7 @@ export function linePlot(
     );
     if (s.markers) {
       const dots = s.values.flatMap((v, i) =>
-        Number.isFinite(v)
+        Number.isFinite(v) && Number.isFinite(x[i])
           ? [`<circle cx="${px(x[i]).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3"/>`]
           : []
       );
@@ -133,8 +156,8 @@ function padded(v: ArrayLike<number>, n: number): [number, number] {
   }
   if (!(hi >= lo)) return [-1, 1];
   if (hi === lo) return [lo - 1, hi + 1];
-  const p = 0.05 * (hi - lo);
-  return [lo - p, hi + p];
+  const p = 0.05 * (hi / 2 - lo / 2) * 2;
+  return [Math.max(-Number.MAX_VALUE, lo - p), Math.min(Number.MAX_VALUE, hi + p)];
 }
 
 /**
@@ -154,8 +177,8 @@ export function scatterPlot(
   const m = { left: 60, right: 150, top: 30, bottom: 45 };
   const w = width - m.left - m.right, h = height - m.top - m.bottom;
   const [xlo, xhi] = padded(x, n), [ylo, yhi] = padded(y, n);
-  const px = (v: number) => m.left + ((v - xlo) / (xhi - xlo)) * w;
-  const py = (v: number) => m.top + h - ((v - ylo) / (yhi - ylo)) * h;
+  const px = (v: number) => m.left + frac(v, xlo, xhi) * w;
+  const py = (v: number) => m.top + h - frac(v, ylo, yhi) * h;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,

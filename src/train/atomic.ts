@@ -45,13 +45,29 @@ function randomTag(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+/** Where a {@linkcode writeFileAtomic} is: temp file made (empty), filled and synced, renamed. */
+export type WritePoint = "created" | "written" | "renamed";
+
+/** Options of {@linkcode writeFileAtomic}. */
+export interface WriteOptions {
+  /**
+   * Called at each point of the write (fault-injection tests stop the process there); the
+   * `renamed` call comes after the directory sync.
+   */
+  at?: (point: WritePoint) => void | Promise<void>;
+}
+
 /**
  * Replace the file at `path` with `bytes` atomically: write a temporary file beside it, fsync
  * it, rename it over `path`, then (best effort) fsync the directory so the rename itself is
  * durable. On any failure the temporary file is removed, `path` is left as it was, and an
  * {@linkcode AtomicWriteError} naming `path` is thrown.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  options: WriteOptions = {},
+): Promise<void> {
   const { dir, base } = splitPath(path);
   if (base === "" || base === "." || base === "..") {
     throw new AtomicWriteError(path, "not a file name");
@@ -63,6 +79,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   try {
     file = await Deno.open(temp, { write: true, createNew: true });
     created = true;
+    await options.at?.("created");
     // FsFile.write may write less than asked: loop, in bounded chunks.
     const CHUNK = 1 << 24;
     let done = 0;
@@ -74,6 +91,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     await file.sync();
     file.close();
     file = undefined;
+    await options.at?.("written");
     await Deno.rename(temp, path);
     created = false;
   } catch (e) {
@@ -99,9 +117,41 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
       d.close();
     }
   } catch { /* best effort */ }
+  await options.at?.("renamed");
 }
 
 /** {@linkcode writeFileAtomic} for text, encoded as UTF-8. */
-export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await writeFileAtomic(path, new TextEncoder().encode(text));
+export async function writeTextAtomic(
+  path: string,
+  text: string,
+  options: WriteOptions = {},
+): Promise<void> {
+  await writeFileAtomic(path, new TextEncoder().encode(text), options);
+}
+
+/** The temporary files {@linkcode writeFileAtomic} names: `.NAME.tmp-PID-HEX`. */
+const TEMP = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/;
+
+/**
+ * Remove the temporary files that writers killed mid-write left in `dir`: those whose target
+ * name passes `mine` (the caller must know that no live process writes those targets, e.g.
+ * because it holds the folder's lock) and that another process of this one did not make.
+ * Returns the names removed, sorted.
+ */
+export async function removeStaleTemps(
+  dir: string,
+  mine: (target: string) => boolean,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.isFile ? TEMP.exec(e.name) : null;
+    if (!m || !mine(m[1]) || Number(m[2]) === Deno.pid) continue;
+    try {
+      await Deno.remove(`${dir}/${e.name}`);
+      removed.push(e.name);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return removed.sort();
 }

@@ -1,17 +1,23 @@
 /**
  * Checkpoints of a run folder:
+ * - `optimizer.safetensors`: everything an exact resume needs, in one file so it can never
+ *   be half old and half new: the flat parameters and Adam moments, the step counter, the
+ *   position in the epoch, the metric sums so far, the resolved config and the records of
+ *   every finished epoch. It is the run's commit record: an epoch is committed when this file
+ *   is renamed into place.
  * - `model.safetensors`: the weights by layer name (`encoder.0.weight` [in, out], ...), with
  *   the model config and the optimizer step in the header metadata; opens in any
  *   safetensors reader.
- * - `optimizer.safetensors`: everything an exact resume needs, in one file so it can never
- *   be half old and half new: the flat parameters and Adam moments, the step counter, the
- *   position in the epoch and the metric sums so far.
- * Both are written atomically (temporary file, then rename): a crash mid-save leaves the
- * previous checkpoint intact.
+ * - `config.json` and `metrics.jsonl` (one line per epoch): written from the commit record.
+ *
+ * An epoch commit writes, each atomically (temporary file, then rename), in this order:
+ * optimizer.safetensors, model.safetensors, config.json, metrics.jsonl. A crash at any point
+ * leaves the last committed optimizer.safetensors whole, and {@linkcode repairRun} rewrites the
+ * other three from it, so weights, config and metrics always agree after a resume.
  */
 
 import type { ParamLayout } from "../nn/params.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic, type WritePoint } from "./atomic.ts";
 import { encodeSafetensors, parseSafetensors, SafetensorsError } from "./safetensors.ts";
 
 /** The full training state at a step boundary. */
@@ -34,17 +40,56 @@ export interface Checkpoint {
   config: string;
   /** The resolved model spec (src/vae/spec.ts), as JSON text; written when given. */
   spec?: string;
+  /**
+   * The lines of metrics.jsonl for every finished epoch (the commit record); absent in
+   * checkpoints written before records travelled with them.
+   */
+  records?: EpochLine[];
+}
+
+/** One line of metrics.jsonl, as stored (an EpochRecord plus the train task's extras). */
+export type EpochLine = Record<string, unknown>;
+
+/** Options of {@linkcode saveCheckpoint}. */
+export interface SaveOptions {
+  /**
+   * Called at each write point of the commit, named `FILE:POINT` (`optimizer.safetensors:
+   * written`, ...; see {@linkcode WritePoint}): fault-injection tests stop the process there.
+   */
+  at?: (point: string) => void | Promise<void>;
 }
 
 const FORMAT = "webgpu-vae/1";
 
-/** Write `model.safetensors` and `optimizer.safetensors` into `dir`, each atomically. */
-export async function saveCheckpoint(
-  dir: string,
-  layout: ParamLayout,
-  c: Checkpoint,
-): Promise<void> {
-  const meta = {
+/** The bytes of metrics.jsonl for `records`: one JSON line each. */
+export function metricsText(records: EpochLine[]): string {
+  return records.map((r) => JSON.stringify(r) + "\n").join("");
+}
+
+/**
+ * The bytes of config.json for a config given as JSON text, with the model spec (JSON text,
+ * src/vae/spec.ts) under the key `spec` when there is one.
+ */
+export function configText(config: string, spec?: string): string {
+  const value = JSON.parse(config);
+  if (spec !== undefined) value.spec = JSON.parse(spec);
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+function modelBytes(layout: ParamLayout, c: Checkpoint): Uint8Array {
+  return encodeSafetensors(
+    layout.entries.map((e) => ({
+      name: e.name,
+      dtype: "F32" as const,
+      shape: e.shape,
+      data: c.params.subarray(e.offset, e.offset + e.length),
+    })),
+    metadata(c),
+  );
+}
+
+function metadata(c: Checkpoint): Record<string, string> {
+  return {
     format: FORMAT,
     config: c.config,
     step: String(c.step),
@@ -52,29 +97,68 @@ export async function saveCheckpoint(
     step_in_epoch: String(c.stepInEpoch),
     ...(c.spec === undefined ? {} : { spec: c.spec }),
   };
+}
+
+/**
+ * Commit the training state to `dir`: `optimizer.safetensors` (the commit record, with the
+ * epoch records when `c.records` is given), then `model.safetensors`, then (with records)
+ * `config.json` and `metrics.jsonl` written from it; each atomically. See the module doc.
+ */
+export async function saveCheckpoint(
+  dir: string,
+  layout: ParamLayout,
+  c: Checkpoint,
+  options: SaveOptions = {},
+): Promise<void> {
+  const meta = metadata(c);
   const state = encodeSafetensors(
     [
       { name: "params", dtype: "F32", shape: [c.params.length], data: c.params },
       { name: "adam.m", dtype: "F32", shape: [c.m.length], data: c.m },
       { name: "adam.v", dtype: "F32", shape: [c.v.length], data: c.v },
     ],
-    { ...meta, sums: JSON.stringify(c.sums) },
+    {
+      ...meta,
+      sums: JSON.stringify(c.sums),
+      ...(c.records ? { records: JSON.stringify(c.records) } : {}),
+    },
   );
-  const weights = encodeSafetensors(
-    layout.entries.map((e) => ({
-      name: e.name,
-      dtype: "F32" as const,
-      shape: e.shape,
-      data: c.params.subarray(e.offset, e.offset + e.length),
-    })),
-    meta,
-  );
-  await writeFileAtomic(`${dir}/optimizer.safetensors`, state);
-  await writeFileAtomic(`${dir}/model.safetensors`, weights);
+  const at = (file: string) => (point: WritePoint) => options.at?.(`${file}:${point}`);
+  await writeFileAtomic(`${dir}/optimizer.safetensors`, state, { at: at("optimizer.safetensors") });
+  await writeFileAtomic(`${dir}/model.safetensors`, modelBytes(layout, c), {
+    at: at("model.safetensors"),
+  });
+  if (c.records) {
+    const text = new TextEncoder();
+    await writeFileAtomic(`${dir}/config.json`, text.encode(configText(c.config, c.spec)), {
+      at: at("config.json"),
+    });
+    await writeFileAtomic(`${dir}/metrics.jsonl`, text.encode(metricsText(c.records)), {
+      at: at("metrics.jsonl"),
+    });
+  }
 }
 
-/** Read the exact-resume state of the run in `dir`; a one-line error if it is unusable. */
-export async function loadCheckpoint(dir: string, layout: ParamLayout): Promise<Checkpoint> {
+/** The commit record of a run folder, opened: its metadata read, its tensors not yet checked. */
+export interface OpenCheckpoint {
+  /** The file it was read from. */
+  path: string;
+  /** Optimizer steps completed. */
+  step: number;
+  /** Epoch in progress (0-based); the epochs finished. */
+  epoch: number;
+  /** Steps of that epoch already done. */
+  stepInEpoch: number;
+  /** Resolved configuration, as JSON text. */
+  config: string;
+  /** Epoch records, when the checkpoint carries them. */
+  records?: EpochLine[];
+  /** The full state, checked against `layout` (shapes) and for finite values. */
+  load(layout: ParamLayout): Checkpoint;
+}
+
+/** Open `dir/optimizer.safetensors`; one-line errors naming the file. */
+export async function openCheckpoint(dir: string): Promise<OpenCheckpoint> {
   const path = `${dir}/optimizer.safetensors`;
   let bytes: Uint8Array;
   try {
@@ -85,16 +169,9 @@ export async function loadCheckpoint(dir: string, layout: ParamLayout): Promise<
   const f = parseSafetensors(bytes, path);
   const meta = f.metadata;
   if (meta.format !== FORMAT) throw new SafetensorsError(`${path}: not a webgpu-vae checkpoint`);
-  const flat = (name: string) => {
-    const t = f.tensors.get(name);
-    if (!t || t.dtype !== "F32" || t.shape.length !== 1 || t.shape[0] !== layout.size) {
-      throw new SafetensorsError(`${path}: ${name} is missing or does not fit this model`);
-    }
-    return Float32Array.from(t.data as Float32Array);
-  };
   const int = (key: string) => {
     const n = Number(meta[key]);
-    if (!Number.isInteger(n) || n < 0) {
+    if (meta[key] === undefined || !Number.isInteger(n) || n < 0) {
       throw new SafetensorsError(`${path}: bad ${key} in metadata`);
     }
     return n;
@@ -105,14 +182,135 @@ export async function loadCheckpoint(dir: string, layout: ParamLayout): Promise<
   } catch {
     throw new SafetensorsError(`${path}: bad metric sums in metadata`);
   }
+  if (!Array.isArray(sums) || !sums.every((x) => typeof x === "number" && Number.isFinite(x))) {
+    throw new SafetensorsError(`${path}: the metric sums in its metadata are not finite numbers`);
+  }
+  let records: EpochLine[] | undefined;
+  if (meta.records !== undefined) {
+    try {
+      records = JSON.parse(meta.records);
+    } catch {
+      throw new SafetensorsError(`${path}: bad epoch records in metadata`);
+    }
+    if (
+      !Array.isArray(records) ||
+      !records.every((r) => typeof r === "object" && r !== null && !Array.isArray(r))
+    ) {
+      throw new SafetensorsError(`${path}: the epoch records in its metadata are not objects`);
+    }
+  }
+  const epoch = int("epoch");
+  if (records && records.length !== epoch) {
+    throw new SafetensorsError(
+      `${path}: ${records.length} epoch records for ${epoch} finished epochs`,
+    );
+  }
+  const step = int("step"), stepInEpoch = int("step_in_epoch");
+  const config = meta.config ?? "{}";
   return {
-    params: flat("params"),
-    m: flat("adam.m"),
-    v: flat("adam.v"),
-    step: int("step"),
-    epoch: int("epoch"),
-    stepInEpoch: int("step_in_epoch"),
-    sums,
-    config: meta.config ?? "{}",
+    path,
+    step,
+    epoch,
+    stepInEpoch,
+    config,
+    records,
+    load(layout: ParamLayout): Checkpoint {
+      const flat = (name: string) => {
+        const t = f.tensors.get(name);
+        if (!t || t.dtype !== "F32" || t.shape.length !== 1 || t.shape[0] !== layout.size) {
+          throw new SafetensorsError(`${path}: ${name} is missing or does not fit this model`);
+        }
+        const a = Float32Array.from(t.data as Float32Array);
+        const bad = a.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) {
+          throw new SafetensorsError(
+            `${path}: ${name} holds ${a[bad]} at element ${bad} (a damaged or diverged ` +
+              `checkpoint; train again or resume from a good copy)`,
+          );
+        }
+        return a;
+      };
+      return {
+        params: flat("params"),
+        m: flat("adam.m"),
+        v: flat("adam.v"),
+        step,
+        epoch,
+        stepInEpoch,
+        sums,
+        config,
+        ...(meta.spec === undefined ? {} : { spec: meta.spec }),
+        records,
+      };
+    },
   };
+}
+
+/** Read the exact-resume state of the run in `dir`; a one-line error if it is unusable. */
+export async function loadCheckpoint(dir: string, layout: ParamLayout): Promise<Checkpoint> {
+  return (await openCheckpoint(dir)).load(layout);
+}
+
+/**
+ * Read `path` (metrics.jsonl): one JSON object per line. A broken line is a one-line error
+ * naming the file and the line.
+ */
+export async function readMetrics(path: string): Promise<EpochLine[]> {
+  const text = await Deno.readTextFile(path);
+  const out: EpochLine[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === "") continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(lines[i]);
+    } catch (e) {
+      throw new Error(`${path} line ${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new Error(`${path} line ${i + 1}: not a JSON object`);
+    }
+    out.push(v as EpochLine);
+  }
+  return out;
+}
+
+/**
+ * Bring the files derived from the commit record in line with it: `model.safetensors`,
+ * `config.json` and `metrics.jsonl` are rewritten (atomically) where their bytes differ from
+ * what the checkpoint `c` says. Returns the names rewritten. A checkpoint without records (an
+ * older run) takes its records from metrics.jsonl, cut to its finished epochs.
+ */
+export async function repairRun(
+  dir: string,
+  layout: ParamLayout,
+  c: Checkpoint,
+): Promise<string[]> {
+  if (!c.records) {
+    const path = `${dir}/metrics.jsonl`;
+    const lines = await readMetrics(path).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    });
+    if (lines.length < c.epoch) {
+      throw new Error(
+        `${path} has ${lines.length} lines for ${c.epoch} finished epochs: it cannot be rebuilt`,
+      );
+    }
+    c.records = lines.slice(0, c.epoch);
+  }
+  const text = new TextEncoder();
+  const want: [string, Uint8Array][] = [
+    ["model.safetensors", modelBytes(layout, c)],
+    ["config.json", text.encode(configText(c.config, c.spec))],
+    ["metrics.jsonl", text.encode(metricsText(c.records))],
+  ];
+  const fixed: string[] = [];
+  for (const [name, bytes] of want) {
+    const have = await Deno.readFile(`${dir}/${name}`).catch(() => null);
+    if (have && have.length === bytes.length && have.every((b, i) => b === bytes[i])) continue;
+    await writeFileAtomic(`${dir}/${name}`, bytes);
+    fixed.push(name);
+  }
+  return fixed;
 }

@@ -194,6 +194,8 @@ function list(key: string, v: unknown): unknown[] {
 }
 
 const F32_MAX = 3.4028234663852886e38;
+/** ln(F32_MAX): the largest x whose exp(x) is finite in float32. */
+const EXP_MAX = Math.log(F32_MAX);
 
 const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
 
@@ -239,7 +241,7 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
     case "kl-schedule":
       if (typeof v !== "string") throw new ConfigError(`--kl-schedule: expected a string`);
       try {
-        parseKlSchedule(v, { beta: 1, totalSteps: 1 });
+        parseKlSchedule(v, { beta: 1 });
       } catch (e) {
         throw new ConfigError((e as Error).message);
       }
@@ -269,6 +271,18 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
       if (c.length !== 2 || !(c[0] < c[1])) {
         throw new ConfigError(`--logvar-clamp: '${v}' is not LO,HI with LO < HI`);
       }
+      if (c[0] === -F32_MAX && c[1] === F32_MAX) return [c[0], c[1]]; // 'off', as saved
+      // The model takes exp(logvar), exp(-logvar) (a learned prior) and exp of their
+      // differences in float32: a bound past ln(F32_MAX) lets them overflow to Inf.
+      const over = c.find((b) => Math.abs(b) > EXP_MAX);
+      if (over !== undefined) {
+        throw new ConfigError(
+          `--logvar-clamp: ${over} is out of range: exp(${over}) ${
+            over > 0 ? "overflows" : "underflows, and exp(-logvar) overflows,"
+          } float32 (|bound| must be at most ${EXP_MAX.toFixed(2)} = ln(3.4e38); ` +
+            `use 'off' for no clamp at all)`,
+        );
+      }
       return [c[0], c[1]];
     }
     case "z":
@@ -293,9 +307,14 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
   }
 }
 
+/** Whether `key` is a config key: DEFAULTS' own keys only (never `constructor`, `__proto__`). */
+export function isConfigKey(key: string): key is keyof TrainConfig {
+  return Object.hasOwn(DEFAULTS, key);
+}
+
 function apply(cfg: TrainConfig, raw: Raw, source: string): void {
   for (const [key, v] of Object.entries(raw)) {
-    if (!(key in DEFAULTS)) {
+    if (!isConfigKey(key)) {
       throw new ConfigError(
         `${source}: unknown key '${key}' (known: ${Object.keys(DEFAULTS).join(", ")})`,
       );
@@ -315,6 +334,34 @@ export interface TrainArgs {
   resume: string | null;
   /** `--force`: allow writing into an existing run folder. */
   force: boolean;
+  /** `--break-lock`: take over a run folder's lock left by a process that no longer runs. */
+  breakLock: boolean;
+  /** `--stop-on-divergence`: a loss grown by orders of magnitude stops the run. */
+  stopOnDivergence: boolean;
+  /** Config keys set explicitly, by a flag or by the `--config` file. */
+  given: Set<keyof TrainConfig>;
+}
+
+/**
+ * Glue a string flag to a value that starts with `-` (`--logvar-clamp -10,10`,
+ * `--beta -1`): node's parseArgs would take such a value for an option. Only values that
+ * read as a number or a comma-separated list of numbers are glued; `--out --help` stays two
+ * arguments.
+ */
+function glueNegativeValues(args: string[], stringFlags: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i], next = args[i + 1];
+    if (
+      a.startsWith("--") && !a.includes("=") && stringFlags.has(a.slice(2)) &&
+      next !== undefined && /^-[\d.]/.test(next) &&
+      next.split(",").every((x) => x.trim() !== "" && Number.isFinite(Number(x)))
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** Parse `args` (flags, then `--config FILE` under them) into a validated config. */
@@ -322,15 +369,23 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   const options: Record<string, { type: "string" | "boolean" }> = {
     help: { type: "boolean" },
     force: { type: "boolean" },
+    "break-lock": { type: "boolean" },
+    "stop-on-divergence": { type: "boolean" },
     resume: { type: "string" },
     config: { type: "string" },
   };
   for (const key of Object.keys(DEFAULTS)) options[key] = { type: "string" };
   options.ae = { type: "boolean" };
   options["image-size"] = { type: "string" };
+  const stringFlags = new Set(Object.keys(options).filter((k) => options[k].type === "string"));
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: glueNegativeValues(args, stringFlags),
+      options,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (e) {
     throw new ConfigError(`${(e as Error).message.split("\n")[0]} (see --help)`);
   }
@@ -359,7 +414,9 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     fileKeys = Object.keys(settings);
   }
   const flags: Raw = {};
-  for (const key of Object.keys(DEFAULTS)) if (values[key] !== undefined) flags[key] = values[key];
+  for (const key of Object.keys(DEFAULTS)) {
+    if (Object.hasOwn(values, key) && values[key] !== undefined) flags[key] = values[key];
+  }
   apply(config, flags, "command line");
   if (config.model === "streamlines") {
     // The streamlines model's own defaults for every key neither flag nor file set.
@@ -392,12 +449,76 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   if (config.prior === "learned" && config["free-bits"] > 0) {
     throw new ConfigError("--free-bits works with the standard prior only; drop one of them");
   }
+  checkClampSpan(config, "--logvar-clamp");
   return {
     config,
     help: values.help === true,
     resume: typeof values.resume === "string" ? values.resume : null,
     force: values.force === true,
+    breakLock: values["break-lock"] === true,
+    stopOnDivergence: values["stop-on-divergence"] === true,
+    given: new Set([...fileKeys, ...Object.keys(flags)].filter(isConfigKey)),
   };
+}
+
+/**
+ * A learned prior's KL takes exp(logvar - prior logvar), both clamped to [LO, HI]: a span
+ * HI - LO past ln(F32_MAX) overflows float32 ('off' is the deliberate no-clamp setting).
+ */
+function checkClampSpan(config: TrainConfig, source: string): void {
+  const [lo, hi] = config["logvar-clamp"];
+  if (config.prior === "learned" && hi < F32_MAX && hi - lo > EXP_MAX) {
+    throw new ConfigError(
+      `${source}: with --prior learned, exp(HI - LO) = exp(${hi - lo}) overflows float32 ` +
+        `(HI - LO must be at most ${EXP_MAX.toFixed(2)})`,
+    );
+  }
+}
+
+/**
+ * Validate a run folder's `config.json` (already parsed from JSON) field by field: every key
+ * known, every value of its type and range. Keys a run written by an older version lacks keep
+ * their DEFAULTS. Errors are one line naming `path` and the key.
+ */
+export function validateRunConfig(raw: unknown, path: string): TrainConfig {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${path}: expected a JSON object of config keys`);
+  }
+  const config: TrainConfig = structuredClone(DEFAULTS);
+  for (const [key, v] of Object.entries(raw)) {
+    // The model spec beside the settings (src/vae/spec.ts) is rebuilt from them, not read.
+    if (key === "spec") continue;
+    if (!isConfigKey(key)) throw new ConfigError(`${path}: unknown key '${key}'`);
+    try {
+      // deno-lint-ignore no-explicit-any
+      (config as any)[key] = coerce(key, v);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const reason = e.message.replace(/^--[a-z-]+:? ?/, "");
+      throw new ConfigError(`${path}: key '${key}': ${reason || "bad value"}`);
+    }
+  }
+  if (config.z === 0) config.z = defaultZ(config.model);
+  checkClampSpan(config, `${path}: key 'logvar-clamp'`);
+  return config;
+}
+
+/** Read and validate `DIR/config.json`; one-line errors naming the file (and key). */
+export async function readRunConfig(dir: string): Promise<TrainConfig> {
+  const path = `${dir}/config.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read it (${(e as Error).message.split("\n")[0]})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return validateRunConfig(raw, path);
 }
 
 /** The `--help` text: every flag with its default. */
@@ -414,6 +535,8 @@ export function helpText(): string {
   lines.push("  --config FILE    JSON object with the same keys as the flags");
   lines.push("  --resume RUN     continue the run in folder RUN");
   lines.push("  --force          write into an existing run folder");
+  lines.push("  --break-lock     take over the lock a killed trainer left (its process is gone)");
+  lines.push("  --stop-on-divergence  stop when the loss grows 100x over its lowest value");
   lines.push("  --help           this text");
   return lines.join("\n");
 }

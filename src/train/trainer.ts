@@ -149,6 +149,70 @@ interface Programs {
   last: StepProgram | null;
 }
 
+/**
+ * The first number in `value` (walked through arrays and plain objects) that is NaN or
+ * infinite, as `path = value` (`diagnostics.klPerDim[2] = Infinity`); null when all are finite.
+ */
+export function firstNonFinite(value: unknown, path = ""): string | null {
+  if (typeof value === "number") return Number.isFinite(value) ? null : `${path} = ${value}`;
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const a = value as unknown as ArrayLike<number | bigint>;
+    for (let i = 0; i < a.length; i++) {
+      const bad = firstNonFinite(a[i], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = firstNonFinite(value[i], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const bad = firstNonFinite(v, path ? `${path}.${k}` : k);
+      if (bad) return bad;
+    }
+  }
+  return null;
+}
+
+/**
+ * Watches the training loss for divergence: a mean loss `factor` times (two orders of
+ * magnitude by default) above the lowest seen so far in the run.
+ */
+export class DivergenceWatch {
+  /** The lowest loss seen, and where. */
+  lowest: { loss: number; where: string } | null = null;
+  /** How many times above the lowest counts as divergence. */
+  readonly factor: number;
+
+  /** @param factor how many times above the lowest loss counts as divergence */
+  constructor(factor = 100) {
+    this.factor = factor;
+  }
+
+  /**
+   * Record `loss` seen at `where` ("epoch 2, step 3"); returns a one-line description when it
+   * is `factor` times above the lowest (and both are positive), else null.
+   */
+  see(loss: number, where: string): string | null {
+    if (!Number.isFinite(loss)) return null; // the non-finite guard's business
+    if (this.lowest === null || loss < this.lowest.loss) {
+      this.lowest = { loss, where };
+      return null;
+    }
+    if (this.lowest.loss > 0 && loss > this.factor * this.lowest.loss) {
+      return `the loss is diverging: ${loss.toPrecision(3)} at ${where}, ` +
+        `${(loss / this.lowest.loss).toPrecision(2)} times its lowest ` +
+        `(${this.lowest.loss.toPrecision(3)} at ${this.lowest.where})`;
+    }
+    return null;
+  }
+}
+
 /** Trains one model on one dataset; see {@linkcode Trainer.create}. */
 export class Trainer {
   /** The training configuration. */
@@ -294,11 +358,19 @@ export class Trainer {
     onProgress?: (p: Progress) => void;
     onEpoch?: (r: EpochRecord) => Promise<void> | void;
     stop?: () => boolean;
+    /**
+     * Awaited after every step, before `stop()` is asked: the CLI yields to the event loop
+     * here so a signal's listener runs between steps, not only at the next metrics read.
+     */
+    afterStep?: () => Promise<void> | void;
+    /** Milliseconds for the timings (default performance.now). */
+    clock?: () => number;
   } = {}): Promise<"done" | "stopped"> {
     const d = this.#gpu.device;
     const B = Math.min(this.config.batch, this.trainCount);
     const steps = this.stepsPerEpoch;
-    const runStart = performance.now();
+    const now = events.clock ?? (() => performance.now());
+    const runStart = now();
     const runSteps0 = this.epoch * steps + this.stepInEpoch;
     while (this.epoch < this.config.epochs) {
       write(d, this.#trainIndex, epochOrder(this.trainCount, this.config.seed, this.epoch));
@@ -312,7 +384,7 @@ export class Trainer {
       } else if (this.stepInEpoch === 0) {
         submit(d, [this.#clear], "clear metrics");
       }
-      const t0 = performance.now();
+      const t0 = now();
       const s0 = this.stepInEpoch;
       while (this.stepInEpoch < steps) {
         const offset = this.stepInEpoch * B;
@@ -336,22 +408,32 @@ export class Trainer {
             );
           }
           const seen = Math.min(this.stepInEpoch * B, this.trainCount);
-          const secs = (performance.now() - t0) / 1000;
+          const losses = this.#losses(m, seen);
+          // Each example's loss is finite, but their sums (or the weighted total) overflowed.
+          const over = firstNonFinite(losses);
+          if (over) {
+            throw new NonFiniteError(
+              `the epoch's loss sums overflowed (${over}) in epoch ${this.epoch + 1}, by step ` +
+                `${this.stepInEpoch} of ${steps}`,
+            );
+          }
+          const secs = (now() - t0) / 1000;
           const done = this.epoch * steps + this.stepInEpoch;
-          const rate = (done - runSteps0) / ((performance.now() - runStart) / 1000);
+          const rate = (done - runSteps0) / ((now() - runStart) / 1000);
           events.onProgress?.({
             epoch: this.epoch,
             epochs: this.config.epochs,
             step: this.stepInEpoch,
             steps,
-            losses: this.#losses(m, seen),
+            losses,
             imagesPerSecond: ((this.stepInEpoch - s0) * B) / secs,
             eta: (this.config.epochs * steps - done) / rate,
           });
         }
+        await events.afterStep?.();
         if (events.stop?.() && !last) return "stopped";
       }
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = (now() - t0) / 1000;
       const m = await readback(d, this.#metrics);
       const test = await this.evaluate();
       const record: EpochRecord = {
@@ -364,6 +446,10 @@ export class Trainer {
         seconds,
         imagesPerSecond: ((steps - s0) * B) / seconds,
       };
+      const bad = firstNonFinite(record);
+      if (bad) {
+        throw new NonFiniteError(`epoch ${record.epoch}'s record is not finite (${bad})`);
+      }
       this.epoch++;
       this.stepInEpoch = 0;
       this.#klSum = 0;
@@ -483,7 +569,12 @@ export class Trainer {
     }
     const m = await readback(d, this.#testMetrics);
     const l = this.#losses(m, this.testCount);
-    if (m[METRIC.nonfinite] > 0) throw new NonFiniteError("the test loss is NaN or Inf");
+    const over = firstNonFinite(l);
+    if (m[METRIC.nonfinite] > 0 || over) {
+      throw new NonFiniteError(
+        `the test loss is NaN or Inf after epoch ${this.epoch + 1}${over ? ` (${over})` : ""}`,
+      );
+    }
     return { ...l, elbo: l.recon + l.kl };
   }
 
