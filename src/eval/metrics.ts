@@ -105,8 +105,9 @@ export interface LatentStats {
   muVariance: number[];
   /** Dimensions with muVariance > 0.01. */
   activeUnits: number;
-  /** Min, mean and max over the split and dimensions of mu and of sigma = exp(lv / 2). */
+  /** Min, mean and max over the split and dimensions of mu. */
   mu: { min: number; mean: number; max: number };
+  /** Min, mean and max over the split and dimensions of sigma = exp(lv / 2). */
   sigma: { min: number; mean: number; max: number };
   /** Posterior means of the split's first `keepMu` images, [keepMu, Z] (figures). */
   muRows: Float32Array;
