@@ -169,8 +169,8 @@ export {
   modelSpec,
   parseModelSpec,
   type SequenceGeometry,
-  type SpecData,
   SPEC_FORMAT,
+  type SpecData,
   SpecError,
   type SpecLayer,
 } from "./src/vae/spec.ts";
@@ -229,7 +229,7 @@ export {
 } from "./src/train/safetensors.ts";
 
 // 6. Evaluate.
-export { iwaeEstimate, latentStats, type LatentStats } from "./src/eval/metrics.ts";
+export { iwaeEstimate, type LatentStats, latentStats } from "./src/eval/metrics.ts";
 
 // 7. Profile.
 export {
