@@ -12,7 +12,7 @@ import { submit } from "../gpu/kernel.ts";
 import type { VaeLossConfig } from "./common.ts";
 import { buildPriorProgram } from "./prior.ts";
 import type { ModelState } from "./state.ts";
-import { codesFromMoments } from "../web/decoder.ts";
+import { codesFromMoments } from "./codes.ts";
 
 /** Rows of conditions the prior network runs on at once. */
 const PRIOR_BATCH = 256;
