@@ -14,8 +14,8 @@
  * {@linkcode loadDataset} reads a dataset by name (`embedded`, `fashion-mnist`, `mnist`,
  * `idx:IMAGES[,LABELS]`, and the streamline sets of `./streamlines`) into a
  * {@linkcode Dataset}: a train and a test {@linkcode Split} in their compact form (u8 pixels
- * stay u8), labels, shape. Bad files are a {@linkcode DatasetError} or an {@linkcode IdxError}
- * naming the file; {@linkcode readIdxFile} and {@linkcode parseIdx} read IDX files directly.
+ * stay u8), labels, shape. Files that are missing or do not fit together are a one-line
+ * {@linkcode DatasetError}, a malformed IDX file an {@linkcode IdxError}, each naming the file.
  *
  * ## 3. Describe a model
  *
@@ -94,7 +94,7 @@
  * const config = { ...vae.TRAIN_DEFAULTS, model: "mlp" as const, hidden: [32], z: 4 };
  * const model = vae.modelConfig(config, data);
  * const spec = vae.modelSpec("mlp", model, data);
- * console.log(vae.describeModel(spec.model), spec.layers.length, "parameters");
+ * console.log(vae.describeModel(spec.model), spec.layers.length, "parameter tensors");
  *
  * const layout = vae.vaeLayout(spec.model);
  * const state = new vae.ModelState(gpu, layout, vae.initParams(layout, model.seed));
@@ -121,23 +121,13 @@
 
 // 1. Open a GPU.
 export { Gpu, type GpuOptions, GpuUnavailableError, requestGpu } from "./src/gpu/device.ts";
-export {
-  type DType,
-  type HostData,
-  readback,
-  readbackBytes,
-  readbackU32,
-  Tensor,
-  upload,
-  write,
-} from "./src/gpu/buffer.ts";
+export { type DType, type HostData, readback, Tensor, upload, write } from "./src/gpu/buffer.ts";
 export {
   type Binding,
   Dispatch,
   Kernel,
   type ShaderLoader,
   submit,
-  type TensorLike,
   type TensorView,
   type UniformValues,
 } from "./src/gpu/kernel.ts";
@@ -151,15 +141,7 @@ export {
   type Split,
   type StreamlineInfo,
 } from "./src/data/datasets.ts";
-export {
-  type IdxArray,
-  IdxError,
-  type IdxType,
-  parseIdx,
-  type ParseIdxOptions,
-  readIdxFile,
-  type ReadIdxFileOptions,
-} from "./src/data/idx.ts";
+export { IdxError } from "./src/data/idx.ts";
 
 // 3. Describe a model, and build it from its spec.
 export {
@@ -213,7 +195,7 @@ export {
 } from "./src/train/trainer.ts";
 export type { EpochDiagnostics } from "./src/eval/report.ts";
 export type { Range } from "./src/eval/figures.ts";
-export { type KlSchedule, klWeight, parseKlSchedule } from "./src/train/schedule.ts";
+export type { KlSchedule } from "./src/train/schedule.ts";
 
 // 5. Checkpoint.
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
@@ -238,7 +220,7 @@ export {
   type ProfilerOptions,
   type TraceEvent,
 } from "./src/gpu/profiler.ts";
-export { type GpuMemory, gpuMemory, resetPeak, submitCount } from "./src/gpu/buffer.ts";
+export { type GpuMemory, gpuMemory, submitCount } from "./src/gpu/buffer.ts";
 
 // 8. Decode.
 export { PriorSampler } from "./src/vae/prior_sample.ts";
