@@ -12,10 +12,15 @@
  * ## 2. Load a dataset
  *
  * {@linkcode loadDataset} reads a dataset by name (`embedded`, `fashion-mnist`, `mnist`,
- * `idx:IMAGES[,LABELS]`, and the streamline sets of `./streamlines`) into a
- * {@linkcode Dataset}: a train and a test {@linkcode Split} in their compact form (u8 pixels
- * stay u8), labels, shape. Files that are missing or do not fit together are a one-line
+ * `idx:IMAGES[,LABELS]`, `images:DIR`, `shapes`, and the streamline sets of `./streamlines`)
+ * into a {@linkcode Dataset}: a train and a test {@linkcode Split} in their compact form (u8
+ * pixels stay u8), labels, shape. Files that are missing or do not fit together are a one-line
  * {@linkcode DatasetError}, a malformed IDX file an {@linkcode IdxError}, each naming the file.
+ *
+ * Your own pictures are a dataset too: {@linkcode loadImageDataset} (`images:DIR`, PNG and
+ * JPEG, resized to one size). {@linkcode loadShapesDataset} (`shapes`, as dSprites) draws
+ * squares, ellipses and triangles from known factors ({@linkcode DatasetFactors}: shape, scale,
+ * rotation, position, colour), to see which latent dimension learns which factor.
  *
  * ## 3. Describe a model
  *
@@ -47,7 +52,8 @@
  * {@linkcode Trainer.evaluate} gives the test ELBO (nats per example);
  * {@linkcode iwaeEstimate} the importance-weighted estimate of -log p(x);
  * {@linkcode latentStats} the KL per latent dimension and the active units (posterior
- * collapse shows here).
+ * collapse shows here). For a dataset with known factors, {@linkcode factorLatentTable} says
+ * which latent dimension follows which factor.
  *
  * ## 7. Profile
  *
@@ -142,6 +148,18 @@ export {
   type StreamlineInfo,
 } from "./src/data/datasets.ts";
 export { IdxError } from "./src/data/idx.ts";
+export type { DatasetFactors } from "./src/data/datasets.ts";
+export {
+  DEFAULT_IMAGE_SIZE,
+  type ImageColour,
+  type ImageDatasetOptions,
+  type ImageFit,
+  type ImageSettings,
+  loadImageDataset,
+} from "./src/data/images.ts";
+export { PngError } from "./src/data/png_decode.ts";
+export { JpegError } from "./src/data/jpeg.ts";
+export { loadShapesDataset, SHAPE_NAMES, type ShapeFactors } from "./src/data/shapes.ts";
 
 // 3. Describe a model, and build it from its spec.
 export {
@@ -212,6 +230,13 @@ export {
 
 // 6. Evaluate.
 export { iwaeEstimate, type LatentStats, latentStats } from "./src/eval/metrics.ts";
+export {
+  type FactorKind,
+  type FactorLatentTable,
+  factorLatentTable,
+  factorTableMarkdown,
+  testSplitFactorTable,
+} from "./src/eval/factors.ts";
 
 // 7. Profile.
 export {

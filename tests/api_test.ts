@@ -22,6 +22,8 @@ const NEEDED: Record<string, string[]> = {
     "loadDataset",
     "DatasetError",
     "IdxError",
+    "loadImageDataset",
+    "loadShapesDataset",
     // Describe a model, build it from its spec.
     "modelConfig",
     "modelSpec",
@@ -50,6 +52,7 @@ const NEEDED: Record<string, string[]> = {
     // Evaluate.
     "iwaeEstimate",
     "latentStats",
+    "factorLatentTable",
     // Profile.
     "Profiler",
     "gpuMemory",

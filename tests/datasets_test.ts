@@ -285,6 +285,8 @@ Deno.test("datasets: idx: holds out the last 10% (at least 1) as the test split"
 Deno.test("datasets: bad specs give one-line errors listing the valid ones", async () => {
   const valid = new RegExp(
     "valid: embedded, fashion-mnist, mnist, idx:IMAGES\\[,LABELS\\], " +
+      "images:DIR\\|FILE.zip\\[:HxW\\]\\[:stretch\\|:crop\\]\\[:grey\\|:rgb\\]\\[:strict\\], " +
+      "shapes\\[:N\\[:SEED\\]\\]\\[:HxW\\], shapes-rgb\\[:N\\[:SEED\\]\\]\\[:HxW\\], " +
       "phantom\\[:COUNT\\[:SEED\\]\\], streamlines:FILE.trk\\|FILE.zip, dipy-bundles$",
   );
   for (const spec of ["cifar10", "", "Embedded", "idx", "fashion_mnist", "multi\nline"]) {

@@ -1,10 +1,14 @@
-/** PNG encoder and image grid: files decode back to the exact pixels, with valid chunks. */
+/**
+ * PNG encoder and image grids (grey and colour): files decode back to the exact pixels, with
+ * valid chunks; the colour grid also through PIL (python3-pil) and src/data/png_decode.ts.
+ */
 import assert from "node:assert/strict";
 import { zlibSync } from "fflate";
 import { crc32 } from "../src/data/idx.ts";
 import { encodePng, imageGrid } from "../src/eval/png.ts";
 import { Rng } from "./_helpers.ts";
 import { assertPng, decodePng as decode } from "./_images.ts";
+import { decodeImage } from "../src/data/images.ts";
 
 Deno.test("png: gray and RGB images of odd sizes decode to the same pixels", () => {
   const rng = new Rng(5);
@@ -91,4 +95,50 @@ Deno.test("png: the test decoder undoes every row filter and rejects a bad CRC",
   const broken = file.slice();
   broken[8 + 8 + 3] ^= 1; // a byte of IHDR's data
   assert.throws(() => decode(broken), /IHDR CRC/);
+});
+
+Deno.test("png: a colour grid keeps each image's channels; PIL and the hand decoder read it back", async () => {
+  const rng = new Rng(17);
+  const rows = 5, cols = 7, count = 7, C = 3, gridCols = 3;
+  const images = Float64Array.from(
+    { length: count * rows * cols * C },
+    () => rng.next() * 1.2 - 0.1,
+  );
+  const g = imageGrid(images, count, rows, cols, gridCols, 2, C);
+  assert.equal(g.channels, 3);
+  assert.deepEqual([g.width, g.height], [3 * 9 + 2, 3 * 7 + 2]);
+  // image 4 sits in grid row 1, column 1: its pixel (3, 5), channel k
+  for (let k = 0; k < 3; k++) {
+    const v = images[((4 * rows + 3) * cols + 5) * C + k];
+    const at = ((2 + 7 + 3) * g.width + 2 + 9 + 5) * C + k;
+    assert.equal(g.pixels[at], Math.round(255 * Math.min(1, Math.max(0, v))));
+  }
+  assert.deepEqual([...g.pixels.subarray(0, 3)], [128, 128, 128], "border");
+  // the two empty cells of the last grid row stay border grey
+  assert.deepEqual([...g.pixels.subarray(-3)], [128, 128, 128]);
+  const png = encodePng(g.width, g.height, g.pixels, g.channels);
+  const mine = decodeImage(png);
+  assert.deepEqual([mine.width, mine.height, mine.channels], [g.width, g.height, 3]);
+  assert.deepEqual(mine.data, g.pixels);
+  // PIL, independently
+  const dir = await Deno.makeTempDir({ prefix: "webgpu-vae-png-" });
+  await Deno.writeFile(`${dir}/grid.png`, png);
+  const r = await new Deno.Command("/usr/bin/python3", {
+    args: [
+      "-c",
+      "import sys; from PIL import Image; im = Image.open(sys.argv[1]); " +
+      "print(im.mode, im.size[0], im.size[1]); open(sys.argv[2], 'wb').write(im.tobytes())",
+      `${dir}/grid.png`,
+      `${dir}/grid.raw`,
+    ],
+    stdout: "piped",
+  }).output();
+  assert.equal(r.code, 0);
+  assert.equal(new TextDecoder().decode(r.stdout).trim(), `RGB ${g.width} ${g.height}`);
+  assert.deepEqual(await Deno.readFile(`${dir}/grid.raw`), g.pixels);
+  // grey grids are unchanged: one channel, and the default
+  const grey = imageGrid(images, count, rows, cols, gridCols, 2);
+  assert.equal(grey.channels, 1);
+  assert.equal(grey.pixels.length, g.width * g.height);
+  assert.throws(() => imageGrid(images.subarray(1), count, rows, cols, 3, 1, 3), /values for 7/);
 });

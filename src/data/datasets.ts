@@ -22,6 +22,8 @@
 
 import { type IdxArray, readIdxFile } from "./idx.ts";
 import { isStreamlineSpec, loadStreamlineDataset, STREAMLINE_SPECS } from "./streamline_dataset.ts";
+import { isImagesSpec, loadImageDataset } from "./images.ts";
+import { isShapesSpec, loadShapesDataset } from "./shapes.ts";
 
 /** The accepted dataset specs, as shown in error messages and help. */
 export const DATASET_SPECS: readonly string[] = [
@@ -29,6 +31,9 @@ export const DATASET_SPECS: readonly string[] = [
   "fashion-mnist",
   "mnist",
   "idx:IMAGES[,LABELS]",
+  "images:DIR|FILE.zip[:HxW][:stretch|:crop][:grey|:rgb][:strict]",
+  "shapes[:N[:SEED]][:HxW]",
+  "shapes-rgb[:N[:SEED]][:HxW]",
 ];
 
 /** Where Debian's dataset-fashion-mnist installs the Fashion-MNIST files. */
@@ -95,12 +100,32 @@ export interface Dataset {
   classes: number;
   /** Present for a streamline dataset (rows 1, cols = points, 3 values per point). */
   streamlines?: StreamlineInfo;
+  /** Class names by label, when the dataset names its classes (images: sub-folders, shapes). */
+  classNames?: string[];
+  /** images: each example's file, relative to the folder, per split. */
+  files?: { train: string[]; test: string[] };
+  /** shapes: each example's generative factors (see shapes.ts), per split. */
+  factors?: DatasetFactors;
+}
+
+/** Known generative factors of a procedural dataset: `count x names.length` values a split. */
+export interface DatasetFactors {
+  /** Factor names, e.g. ["shape", "scale", "rotation", "x", "y"]. */
+  names: string[];
+  /** Per factor: a category index ("categorical") or a number ("continuous"). */
+  kinds: ("categorical" | "continuous")[];
+  /** Training split's factors, row-major (one row per example). */
+  train: Float32Array;
+  /** Test split's factors. */
+  test: Float32Array;
 }
 
 /** Options of {@link loadDataset}. */
 export interface LoadDatasetOptions {
   /** Folder with the four files, for `fashion-mnist` (optional) and `mnist` (required). */
   dataDir?: string;
+  /** images: and shapes: the image size [H, W], overriding the spec's. */
+  imageSize?: [number, number];
 }
 
 /**
@@ -373,6 +398,18 @@ export async function loadDataset(
     }
     return await loadStreamlineDataset(spec);
   }
+  if (isImagesSpec(spec)) {
+    if (dataDir !== undefined) {
+      throw new DatasetError(`--data-dir is for the fashion-mnist and mnist datasets, not images:`);
+    }
+    return await loadImageDataset(spec, { imageSize: opts.imageSize });
+  }
+  if (isShapesSpec(spec)) {
+    if (dataDir !== undefined) {
+      throw new DatasetError(`--data-dir is for the fashion-mnist and mnist datasets, not shapes`);
+    }
+    return loadShapesDataset(spec, { imageSize: opts.imageSize });
+  }
   if (spec.startsWith("idx:")) {
     if (dataDir !== undefined) {
       throw new DatasetError(`--data-dir is for the fashion-mnist and mnist datasets, not idx:`);
@@ -403,5 +440,6 @@ export const FASHION_MNIST_CLASSES = [
 /** Names of a dataset's labels: Fashion-MNIST's for it and the embedded subset, else numbers. */
 export function classNames(data: Dataset): string[] {
   if (data.name === "embedded" || data.name === "fashion-mnist") return [...FASHION_MNIST_CLASSES];
+  if (data.classNames) return [...data.classNames];
   return Array.from({ length: data.classes }, (_, i) => String(i));
 }

@@ -64,8 +64,9 @@ export function encodePng(
 }
 
 /**
- * Tile `count` images of `rows` x `cols` floats in [0, 1] (row-major, one after another) into a
- * grid `gridCols` wide with a `pad`-pixel gray border, as 8-bit gray pixels.
+ * Tile `count` images of `rows` x `cols` x `channels` floats in [0, 1] (row-major, channels last,
+ * one after another: 1 grey, 3 RGB) into a grid `gridCols` wide with a `pad`-pixel gray border,
+ * as 8-bit pixels with the same channels (pass `channels` on to {@link encodePng}).
  */
 export function imageGrid(
   images: ArrayLike<number>,
@@ -74,20 +75,32 @@ export function imageGrid(
   cols: number,
   gridCols: number,
   pad = 1,
-): { width: number; height: number; pixels: Uint8Array } {
+  channels: 1 | 3 = 1,
+): { width: number; height: number; pixels: Uint8Array; channels: 1 | 3 } {
+  if (channels !== 1 && channels !== 3) throw new Error(`png grid: ${channels} channels`);
+  if (images.length < count * rows * cols * channels) {
+    throw new Error(
+      `png grid: ${images.length} values for ${count} images of ${rows}x${cols}x${channels}`,
+    );
+  }
+  const C = channels;
   const gridRows = Math.ceil(count / gridCols);
   const width = gridCols * (cols + pad) + pad;
   const height = gridRows * (rows + pad) + pad;
-  const pixels = new Uint8Array(width * height).fill(128);
+  const pixels = new Uint8Array(width * height * C).fill(128);
   for (let n = 0; n < count; n++) {
     const ox = pad + (n % gridCols) * (cols + pad);
     const oy = pad + Math.floor(n / gridCols) * (rows + pad);
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
-        const v = images[n * rows * cols + r * cols + c];
-        pixels[(oy + r) * width + ox + c] = Math.round(255 * Math.min(1, Math.max(0, v)));
+        for (let k = 0; k < C; k++) {
+          const v = images[((n * rows + r) * cols + c) * C + k];
+          pixels[((oy + r) * width + ox + c) * C + k] = Math.round(
+            255 * Math.min(1, Math.max(0, v)),
+          );
+        }
       }
     }
   }
-  return { width, height, pixels };
+  return { width, height, pixels, channels };
 }

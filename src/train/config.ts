@@ -134,7 +134,8 @@ export function defaultZ(model: TrainConfig["model"]): number {
 
 /** What each key means, for `--help`. */
 export const HELP: Record<keyof TrainConfig, string> = {
-  dataset: "embedded | fashion-mnist | mnist | idx:IMAGES[,LABELS]",
+  dataset:
+    "embedded | fashion-mnist | mnist | idx:IMAGES[,LABELS] | images:DIR|ZIP[:HxW][:crop][:grey|:rgb] | shapes[-rgb][:N[:SEED]]",
   "data-dir": "folder with the IDX files (fashion-mnist, mnist)",
   model: "model family: mlp | conv | streamlines (conv1d over 256 points x 3)",
   condition: "none | label (one-hot class) | length (a streamline's length in mm)",
@@ -326,6 +327,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   };
   for (const key of Object.keys(DEFAULTS)) options[key] = { type: "string" };
   options.ae = { type: "boolean" };
+  options["image-size"] = { type: "string" };
   let parsed;
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
@@ -367,6 +369,17 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
       }
     }
   }
+  // --image-size HxW is folded into an images: or shapes dataset spec (which then carries it).
+  const size = values["image-size"];
+  if (typeof size === "string") {
+    if (!/^(images:|shapes(-rgb)?(:|$))/.test(config.dataset)) {
+      throw new ConfigError(
+        `--image-size is for images: and shapes datasets, not ${config.dataset}`,
+      );
+    }
+    if (!/^\d+x\d+$/.test(size)) throw new ConfigError(`--image-size: '${size}' is not HxW`);
+    config.dataset = `${config.dataset}:${size}`;
+  }
   if (config.z === 0) config.z = defaultZ(config.model);
   if (config.prior === "learned" && config.condition === "none") {
     throw new ConfigError("--prior learned needs --condition label or length (p(z | c) needs a c)");
@@ -395,6 +408,9 @@ export function helpText(): string {
     const shown = Array.isArray(d) ? d.join(",") : d === "" ? "-" : String(d);
     lines.push(`  --${key.padEnd(14)} ${HELP[key]} (default: ${shown})`);
   }
+  lines.push(
+    "  --image-size HxW images: and shapes datasets: resize to H x W (appended to --dataset)",
+  );
   lines.push("  --config FILE    JSON object with the same keys as the flags");
   lines.push("  --resume RUN     continue the run in folder RUN");
   lines.push("  --force          write into an existing run folder");
