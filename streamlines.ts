@@ -9,9 +9,13 @@
  *
  * ## Files
  *
- * {@linkcode parseTrk} reads a `.trk` file's header and streamlines (versions 1 and 2, with
- * per-point and per-streamline extras), {@linkcode writeTrk} writes one;
- * {@linkcode readStreamlineBundles} reads a `.trk` or a `.zip` of them as named bundles.
+ * {@linkcode parseTrk} reads a TrackVis `.trk` file's header and streamlines (versions 1 and 2,
+ * with per-point and per-streamline extras), {@linkcode parseTck} an MRtrix `.tck`,
+ * {@linkcode parseTrx} a TRX (zip or folder); {@linkcode writeTrk}, {@linkcode writeTck},
+ * {@linkcode writeTrx} write them, and {@linkcode writeTractogram} picks the format from the
+ * file name. Each keeps the source's space ({@linkcode TractogramSpace}: the voxel grid and
+ * affine), so decoded streamlines go back where they came from. {@linkcode readStreamlineBundles}
+ * reads a file, a `.zip` or a folder of them as named bundles.
  *
  * ## Geometry
  *
@@ -56,6 +60,43 @@ export {
   readStreamlineBundles,
   type StreamlineBundle,
 } from "./src/data/streamlines.ts";
+export {
+  parseTck,
+  type TckDatatype,
+  TckError,
+  type TckHeader,
+  type TckTractogram,
+  writeTck,
+  type WriteTckOptions,
+} from "./src/data/tck.ts";
+export {
+  parseTrx,
+  parseTrxEntries,
+  TrxError,
+  type TrxHeader,
+  type TrxOffsetsType,
+  type TrxPositionsType,
+  type TrxTractogram,
+  writeTrx,
+  type WriteTrxOptions,
+} from "./src/data/trx.ts";
+export {
+  encodeTractogram,
+  type TractogramFormat,
+  tractogramFormat,
+  writeTractogram,
+} from "./src/data/tractogram_io.ts";
+
+// The source's space: the voxel grid and affine a tractogram was written in, kept and written back.
+export {
+  checkSpace,
+  coveringSpace,
+  spaceFromAffine,
+  spaceHolds,
+  TractogramError,
+  type TractogramSpace,
+} from "./src/data/tractogram.ts";
+export { trkOptions, trkSpace } from "./src/data/trk.ts";
 
 // Geometry: resampling, orientation, normalization, measures.
 export {
@@ -84,10 +125,18 @@ export {
   loadStreamlineDataset,
   STREAMLINE_POINTS,
   streamlineDataset,
+  streamlinesInMm,
 } from "./src/data/streamline_dataset.ts";
 export type { Dataset, Split, StreamlineInfo } from "./src/data/datasets.ts";
 
-// Figures: streamlines drawn as SVG, two projections.
+// Checks and figures of a trained streamline model: distances in mm, SVG in two projections.
+export {
+  askedLengthSvg,
+  bundleSamplesSvg,
+  nearestDistance,
+  type PriorNearness,
+  priorNearness,
+} from "./src/eval/conditional.ts";
 export {
   interpolationSvg,
   type StreamlineGroup,

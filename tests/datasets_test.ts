@@ -287,7 +287,7 @@ Deno.test("datasets: bad specs give one-line errors listing the valid ones", asy
     "valid: embedded, fashion-mnist, mnist, idx:IMAGES\\[,LABELS\\], " +
       "images:DIR\\|FILE.zip\\[:HxW\\]\\[:stretch\\|:crop\\]\\[:grey\\|:rgb\\]\\[:strict\\], " +
       "shapes\\[:N\\[:SEED\\]\\]\\[:HxW\\], shapes-rgb\\[:N\\[:SEED\\]\\]\\[:HxW\\], " +
-      "phantom\\[:COUNT\\[:SEED\\]\\], streamlines:FILE.trk\\|FILE.zip, dipy-bundles$",
+      "phantom\\[:COUNT\\[:SEED\\]\\], streamlines:FILE.trk\\|.tck\\|.trx\\|.zip\\|FOLDER, dipy-bundles$",
   );
   for (const spec of ["cifar10", "", "Embedded", "idx", "fashion_mnist", "multi\nline"]) {
     await assertRejects(() => loadDataset(spec), DatasetError, valid);

@@ -6,7 +6,8 @@
  * streamline model's report has no image sections.
  */
 import assert from "node:assert/strict";
-import { writeReport } from "../src/eval/report.ts";
+import { klWeightScale, writeReport } from "../src/eval/report.ts";
+import { streamlinesSvg } from "../src/eval/streamline_svg.ts";
 import { assertPng, parseSvg } from "./_images.ts";
 import { CLASSES, COLS, PER_CLASS, ROWS, syntheticInput } from "./_report_input.ts";
 
@@ -253,4 +254,55 @@ Deno.test("report: images without a shape, and per-class samples of the wrong si
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("report: bundle-conditioned streamline model: samples per bundle as a figure, agreement per bundle", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-test-" });
+  try {
+    const input = syntheticInput({ z: 4, images: false, latent: false, streamlines: true });
+    const bundles = ["sub_1/AF_L", "sub_1/CC_ForcepsMajor", "sub_1/CST_R"];
+    const line = (k: number, j: number) =>
+      Float32Array.from({ length: 3 * 21 }, (_, i) => (i % 3 === 0 ? i / 3 : k * 10 + j * 0.3));
+    const svg = streamlinesSvg(
+      bundles.map((b, k) => ({
+        label: `asked ${b}`,
+        color: ["red", "green", "blue"][k],
+        streamlines: [0, 1].map((j) => line(k, j)),
+      })),
+    );
+    input.classSamples = {
+      classNames: bundles,
+      perClass: 2,
+      images: new Float32Array(3 * 2 * 63),
+      svg,
+      checks: [{ metric: "pooled", fraction: 5 / 6, perClass: [1, 0.5, 1], testAccuracy: 0.97 }],
+    };
+    const files = await writeReport(dir, input);
+    assert.ok(files.includes("class_samples.svg") && !files.includes("class_samples.png"));
+    const html = await checkReport(dir, files, {});
+    assert.ok(html.includes("<h2>Samples per bundle</h2>"));
+    assert.ok(html.includes("<tr><td>sub_1/CC_ForcepsMajor</td><td>50%</td></tr>"), "per bundle");
+    assert.match(html, /83\.3% of 6 samples/);
+    // The legend holds the whole name: the figure is widened for it.
+    const width = Number(svg.match(/<svg [^>]*width="(\d+(\.\d+)?)"/)![1]);
+    const text = "asked sub_1/CC_ForcepsMajor (2)";
+    const x = Number(
+      svg.match(new RegExp(`<text x="([0-9.]+)"[^>]*>${text.replace(/[()]/g, "\\$&")}<`))![1],
+    );
+    assert.ok(width > 800 && x + 7.5 * text.length <= width, `legend at ${x}, figure ${width}`);
+    // Without a figure and without an image shape, per-class samples cannot be drawn.
+    delete input.classSamples.svg;
+    await assert.rejects(() => writeReport(dir, input), /classSamples needs rows and cols/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report: the KL plot scales the weight to the KL's size, so beta = 0.001 is not flat", () => {
+  assert.equal(klWeightScale([20, 25], [1, 1]), 10);
+  assert.equal(klWeightScale([80, 120], [0.001, 0.001]), 1e5);
+  assert.equal(klWeightScale([3], [0.5]), 10);
+  assert.equal(klWeightScale([0.5], [1]), 1);
+  assert.equal(klWeightScale([0, 0], [0.001]), 10);
+  assert.equal(klWeightScale([10], [0]), 10);
 });

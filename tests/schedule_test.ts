@@ -1,4 +1,8 @@
-/** KL weight schedules: exact values at the edges of each ramp, and the flag parser. */
+/**
+ * KL weight schedules: exact values at the edges of each ramp, the flag parser, cyclical and
+ * up-then-down schedules over the step counts of real runs (the phantom and the DIPY bundles
+ * at the default batch), and the two-stage check (flag syntax first, step counts later).
+ */
 import assert from "node:assert/strict";
 import {
   formatKlSchedule,
@@ -6,6 +10,7 @@ import {
   klWeight,
   parseKlSchedule,
 } from "../src/train/schedule.ts";
+import { loadStreamlineDataset } from "../src/data/streamline_dataset.ts";
 
 const at = (s: KlSchedule, steps: number[]) => steps.map((t) => klWeight(s, t));
 
@@ -89,4 +94,101 @@ Deno.test("schedule: the flag parser reads each kind and explains what to write"
     }
   }
   assert.throws(() => parseKlSchedule("constant", { beta: -1, totalSteps: 10 }), /beta must be/);
+});
+
+Deno.test("schedule: up-then-down rises to beta, falls to floor * beta, then holds", () => {
+  const s: KlSchedule = { kind: "updown", beta: 2, rise: 4, fall: 5, floor: 0.25 };
+  // Rise: 2 * t / 4; fall: 2 * (1 - 0.75 * (t - 4) / 5); then 0.5.
+  const want = [0, 0.5, 1, 1.5, 2, 1.7, 1.4, 1.1, 0.8, 0.5, 0.5, 0.5];
+  at(s, [...Array(12).keys()]).forEach((w, t) =>
+    assert.ok(Math.abs(w - want[t]) < 1e-12, `${t}: ${w}`)
+  );
+  assert.equal(klWeight(s, 1_000_000), 0.5);
+  // No rise: beta from step 0; no fall: the floor right after the rise.
+  assert.deepEqual(at({ kind: "updown", beta: 1, rise: 0, fall: 2, floor: 0 }, [0, 1, 2, 3]), [
+    1,
+    0.5,
+    0,
+    0,
+  ]);
+  assert.deepEqual(at({ kind: "updown", beta: 1, rise: 2, fall: 0, floor: 0.1 }, [0, 1, 2, 3]), [
+    0,
+    0.5,
+    0.1,
+    0.1,
+  ]);
+  const o = { beta: 0.5 };
+  assert.deepEqual(parseKlSchedule("updown:2000:8000:0.1", o), {
+    kind: "updown",
+    beta: 0.5,
+    rise: 2000,
+    fall: 8000,
+    floor: 0.1,
+  });
+  assert.equal(formatKlSchedule(parseKlSchedule("updown:3:7:0", o)), "updown:3:7:0");
+  const bad: [string, RegExp][] = [
+    ["updown:1:2", /updown takes RISE, FALL and FLOOR, got 2 value/],
+    ["updown:1:2:1.5", /FLOOR 1.5 is not in \[0, 1\]/],
+    ["updown:-1:2:0", /RISE "-1" is not an integer >= 0/],
+    ["updown:1:x:0", /FALL "x" is not an integer >= 0/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => parseKlSchedule(text, o), re);
+});
+
+Deno.test("schedule: cyclical:N:R with N >= 2 is checked for syntax first, for steps with the real count", async () => {
+  // Why `cyclical:2:R` used to be refused whatever the run: the configuration checked the
+  // flag with a placeholder run of 1 step, and 1 step is fewer than 2 cycles.
+  assert.throws(
+    () => parseKlSchedule("cyclical:2:0.5", { beta: 1, totalSteps: 1 }),
+    /1 steps are fewer than its 2 cycles/,
+  );
+  // Without a step count (the run's length is not known when the flag is read): accepted.
+  for (const text of ["cyclical:2:0.5", "cyclical:4:0.5", "cyclical:50:1"]) {
+    const s = parseKlSchedule(text, { beta: 1 });
+    assert.equal(s.kind, "cyclical");
+    assert.ok(Number.isNaN((s as { totalSteps: number }).totalSteps));
+  }
+  assert.throws(() => parseKlSchedule("cyclical:0:0.5", { beta: 1 }), /CYCLES must be >= 1/);
+
+  // Real runs: the step counts the trainer uses (epochs x ceil(train / batch)) for the
+  // phantom and the DIPY bundles at the default batch of 128.
+  const batch = 128;
+  for (const [spec, epochs] of [["phantom", 10], ["dipy-bundles", 7]] as const) {
+    const data = await loadStreamlineDataset(spec, 16);
+    const perEpoch = Math.ceil(data.train.count / Math.min(batch, data.train.count));
+    const totalSteps = epochs * perEpoch;
+    for (const cycles of [2, 3, 4]) {
+      const s = parseKlSchedule(`cyclical:${cycles}:0.5`, { beta: 0.8, totalSteps });
+      const w = [...Array(totalSteps).keys()].map((t) => klWeight(s, t));
+      // Each cycle starts at 0 and reaches the cap 0.8; exactly `cycles` starts.
+      const starts = w.flatMap((x, t) => (x === 0 ? [t] : []));
+      const period = Math.ceil(totalSteps / cycles);
+      assert.deepEqual(
+        starts,
+        [...Array(cycles).keys()].map((c) => c * period).filter((t) => t < totalSteps),
+      );
+      assert.equal(Math.max(...w), 0.8);
+      assert.equal(w[totalSteps - 1], 0.8, `${spec} ${cycles}: the run ends at the cap`);
+      // Within each cycle the weight never falls.
+      for (let t = 1; t < totalSteps; t++) if (!starts.includes(t)) assert.ok(w[t] >= w[t - 1]);
+      console.log(
+        `${spec}: ${data.train.count} train, ${totalSteps} steps, ${cycles} cycles of ${period}`,
+      );
+    }
+    // An up-then-down schedule over the same run: rises over 2 epochs, falls over 3.
+    const u = parseKlSchedule(`updown:${2 * perEpoch}:${3 * perEpoch}:0.2`, {
+      beta: 1,
+      totalSteps,
+    });
+    const peak = 2 * perEpoch, end = 5 * perEpoch;
+    assert.equal(klWeight(u, peak), 1);
+    assert.ok(Math.abs(klWeight(u, end) - 0.2) < 1e-12);
+    assert.ok(klWeight(u, peak - 1) < 1 && klWeight(u, peak + 1) < 1);
+    assert.ok(Math.abs(klWeight(u, totalSteps - 1) - 0.2) < 1e-12);
+  }
+  // More cycles than the run has steps is refused once the count is known.
+  assert.throws(
+    () => parseKlSchedule("cyclical:100:0.5", { beta: 1, totalSteps: 43 }),
+    /43 steps are fewer than its 100 cycles/,
+  );
 });

@@ -20,7 +20,10 @@ import {
   resample,
   reversed,
 } from "../src/data/streamlines.ts";
-import { TrkError, writeTrk } from "../src/data/trk.ts";
+import { writeTck } from "../src/data/tck.ts";
+import { TractogramError } from "../src/data/tractogram.ts";
+import { parseTrk, trkSpace, writeTrk } from "../src/data/trk.ts";
+import { writeTrx } from "../src/data/trx.ts";
 
 const DIPY_BUNDLES = "/usr/lib/python3/dist-packages/dipy/data/files/minimal_bundles.zip";
 
@@ -278,7 +281,7 @@ Deno.test("streamlines: bundleWidth of tubes with a uniform disc cross-section i
   assert.throws(() => bundleWidth([]), RangeError);
 });
 
-Deno.test("streamlines: zip and .trk bytes, errors are TrkErrors", async () => {
+Deno.test("streamlines: zip and .trk bytes, errors are TractogramErrors", async () => {
   const a = [Float32Array.of(0, 0, 0, 1, 1, 1)];
   const b = [Float32Array.of(5, 5, 5, 6, 6, 6), Float32Array.of(7, 7, 7)];
   const zip = zipSync({
@@ -290,10 +293,22 @@ Deno.test("streamlines: zip and .trk bytes, errors are TrkErrors", async () => {
   assert.deepEqual(got.map((g) => g.name), ["a", "x/b"]);
   assert.deepEqual(got[1].streamlines, b);
   const one = parseStreamlineBundles(writeTrk(b), "/some/dir/CST_L.trk");
-  assert.deepEqual(one, [{ name: "CST_L", streamlines: b }]);
+  assert.deepEqual(one, [{
+    name: "CST_L",
+    streamlines: b,
+    space: trkSpace(parseTrk(writeTrk(b)).header),
+  }]);
+  // .tck and .trx entries sit beside .trk ones; a .tck records no space.
+  const mixed = parseStreamlineBundles(
+    zipSync({ "c.tck": writeTck(a), "d.trx": writeTrx(b, got[0].space!), "a.trk": writeTrk(a) }),
+    "mixed.zip",
+  );
+  assert.deepEqual(mixed.map((g) => [g.name, g.streamlines]), [["a", a], ["c", a], ["d", b]]);
+  assert.equal(mixed[1].space, null);
+  assert.deepEqual(mixed[2].space, got[0].space);
 
   const bad: [Uint8Array, string, RegExp][] = [
-    [zipSync({ "notes.txt": new Uint8Array(3) }), "none.zip", /no \.trk file/],
+    [zipSync({ "notes.txt": new Uint8Array(3) }), "none.zip", /no \.trk, \.tck or \.trx file/],
     [zip.slice(0, 60), "cut.zip", /damaged or unsupported zip/],
     [zipSync({ "c.trk": writeTrk(a).slice(0, 1010) }), "inner.zip", /inner\.zip:c\.trk: truncated/],
     [new Uint8Array(10), "plain.zip", /not a zip file/],
@@ -301,13 +316,13 @@ Deno.test("streamlines: zip and .trk bytes, errors are TrkErrors", async () => {
   ];
   for (const [bytes, name, re] of bad) {
     assert.throws(() => parseStreamlineBundles(bytes, name), (e: unknown) => {
-      assert.ok(e instanceof TrkError, `${name}: ${e}`);
+      assert.ok(e instanceof TractogramError, `${name}: ${e}`);
       assert.match(e.message, re);
       return true;
     });
   }
   await assert.rejects(
     () => readStreamlineBundles("/nonexistent/bundles.zip"),
-    (e: unknown) => e instanceof TrkError && /file not found/.test(e.message),
+    (e: unknown) => e instanceof TractogramError && /file not found/.test(e.message),
   );
 });

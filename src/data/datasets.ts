@@ -9,7 +9,8 @@
  * - `idx:IMAGES[,LABELS]`: any u8 IDX image file with 2 (N x F) or 3 (N x H x W) dimensions,
  *   optionally with a labels file. It has no test split, so the last 10% of the rows (at
  *   least 1; see {@link holdOutCount}) are held out as the test split, in file order.
- * - streamlines: `phantom[:COUNT[:SEED]]`, `streamlines:FILE.trk|FILE.zip`, `dipy-bundles`
+ * - streamlines: `phantom[:COUNT[:SEED]]`, `streamlines:FILE` (.trk, .tck, .trx, a .zip or
+ *   folder of them), `dipy-bundles`
  *   (see streamline_dataset.ts): f32 examples of 256 points x 3, with lengths.
  *
  * For `fashion-mnist` and `mnist` the folder holds the four files train-images-idx3-ubyte,
@@ -21,6 +22,7 @@
  */
 
 import { type IdxArray, readIdxFile } from "./idx.ts";
+import type { TractogramSpace } from "./tractogram.ts";
 import { isStreamlineSpec, loadStreamlineDataset, STREAMLINE_SPECS } from "./streamline_dataset.ts";
 import { isImagesSpec, loadImageDataset } from "./images.ts";
 import { isShapesSpec, loadShapesDataset } from "./shapes.ts";
@@ -80,6 +82,8 @@ export interface StreamlineInfo {
   bundles: string[];
   /** Width of each bundle in mm (see bundleWidth in streamlines.ts), by label. */
   widths: number[];
+  /** The source's voxel grid (affine, voxel size, dimensions, order), for writing back. */
+  space?: TractogramSpace;
 }
 
 /** A loaded dataset: image bytes and labels, train and test. */
@@ -442,4 +446,31 @@ export function classNames(data: Dataset): string[] {
   if (data.name === "embedded" || data.name === "fashion-mnist") return [...FASHION_MNIST_CLASSES];
   if (data.classNames) return [...data.classNames];
   return Array.from({ length: data.classes }, (_, i) => String(i));
+}
+
+/**
+ * Refuses a Bernoulli reconstruction loss (`--recon bce`) on data outside [0, 1]: its
+ * likelihood is only defined there, and on other values the loss runs off to minus infinity
+ * (-105,448 nats on normalized streamline coordinates) instead of training anything. Byte
+ * images (scaled by 1/255) always fit; float data (streamlines) is scanned once.
+ * @throws DatasetError saying the data's range and what to use instead.
+ */
+export function checkReconRange(data: Dataset, recon: "bce" | "mse"): void {
+  if (recon !== "bce") return;
+  let lo = Infinity, hi = -Infinity;
+  for (const split of [data.train, data.test]) {
+    if (split.images instanceof Uint8Array) continue;
+    for (const v of split.images) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  if (lo < 0 || hi > 1) {
+    const what = data.streamlines ? " (normalized streamline coordinates)" : "";
+    throw new DatasetError(
+      `--recon bce (a Bernoulli likelihood) needs data in [0, 1], but ${data.name} holds ` +
+        `values from ${lo.toPrecision(3)} to ${hi.toPrecision(3)}${what}; use --recon mse ` +
+        `(a Gaussian likelihood)`,
+    );
+  }
 }

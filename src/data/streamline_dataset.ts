@@ -1,6 +1,7 @@
 /**
- * Streamline datasets for the `streamlines` model: bundles from .trk files (or a .zip of
- * them, such as dipy's minimal_bundles.zip), or the synthetic phantom, turned into training
+ * Streamline datasets for the `streamlines` model: bundles from .trk, .tck or .trx files
+ * (or a .zip or folder of them, such as dipy's minimal_bundles.zip), or the synthetic
+ * phantom, turned into training
  * examples of `points x 3` normalized coordinates:
  *
  * 1. every streamline is resampled to `points` points equally spaced along its arc length
@@ -10,7 +11,11 @@
  *    that decoded streamlines map back to millimetres;
  * 4. the streamlines are shuffled (seeded) and the last 10% held out as the test split.
  *
- * Labels are the bundle numbers (by file, or by phantom bundle).
+ * Labels are the bundle numbers (by file, .trx group, or phantom bundle). The source's space
+ * (see tractogram.ts) is kept in `streamlines.space`: the first file's that records one whose
+ * grid holds the streamlines, else (.tck files, the phantom, the DIPY bundles' 1 x 1 x 1
+ * header) a 1 mm grid covering every streamline, so that decoded streamlines can be written
+ * back where the input lies (points are RAS+ mm either way).
  */
 
 import { type Dataset, DatasetError, exists, holdOutCount, type Split } from "./datasets.ts";
@@ -18,6 +23,7 @@ import { phantomBundles } from "./phantom.ts";
 import {
   arcLength,
   bundleWidth,
+  denormalize,
   fitNormalization,
   normalize,
   orientAlike,
@@ -25,6 +31,7 @@ import {
   resample,
   type StreamlineBundle,
 } from "./streamlines.ts";
+import { coveringSpace, spaceHolds, type TractogramSpace } from "./tractogram.ts";
 import { epochOrder } from "../train/random.ts";
 
 /** Points per resampled streamline (the model's sequence length). */
@@ -39,7 +46,7 @@ export const PHANTOM_COUNT = 6000;
 /** The streamline dataset specs, for help and errors. */
 export const STREAMLINE_SPECS: readonly string[] = [
   "phantom[:COUNT[:SEED]]",
-  "streamlines:FILE.trk|FILE.zip",
+  "streamlines:FILE.trk|.tck|.trx|.zip|FOLDER",
   "dipy-bundles",
 ];
 
@@ -51,7 +58,8 @@ export function isStreamlineSpec(spec: string): boolean {
 
 /**
  * Load a streamline dataset by spec: `phantom` (6000 synthetic streamlines, seed 1),
- * `phantom:COUNT[:SEED]`, `streamlines:PATH` (.trk or .zip of .trk), or `dipy-bundles`
+ * `phantom:COUNT[:SEED]`, `streamlines:PATH` (a .trk, .tck or .trx file, or a .zip or folder
+ * of them), or `dipy-bundles`
  * (python3-dipy's minimal_bundles.zip). Needs --allow-read for files.
  */
 export async function loadStreamlineDataset(
@@ -77,7 +85,11 @@ export async function loadStreamlineDataset(
   if (spec === "dipy-bundles") path = DIPY_BUNDLES;
   else if (spec.startsWith("streamlines:")) path = spec.slice("streamlines:".length);
   else throw new DatasetError(`unknown streamline dataset "${spec}"`);
-  if (!path) throw new DatasetError(`"${spec}": give a file, streamlines:FILE.trk or .zip`);
+  if (!path) {
+    throw new DatasetError(
+      `"${spec}": give a file, streamlines:FILE.trk, .tck, .trx, .zip or a folder`,
+    );
+  }
   let bundles: StreamlineBundle[];
   try {
     bundles = await readStreamlineBundles(path);
@@ -88,6 +100,17 @@ export async function loadStreamlineDataset(
     throw new DatasetError(`${(e as Error).message}${hint}`);
   }
   return streamlineDataset(spec, bundles, points, 1);
+}
+
+/**
+ * The space decoded streamlines are written back in: the first bundle's recorded space when
+ * its grid holds every streamline (so dipy's bounding-box check passes on files written in
+ * it), else a 1 mm grid covering them (a .tck source, the phantom, or a header that records
+ * no real grid, as the DIPY bundles' 1 x 1 x 1 identity).
+ */
+function _space(bundles: StreamlineBundle[], all: Float32Array[]): TractogramSpace {
+  const recorded = bundles.find((b) => b.space)?.space;
+  return recorded && spaceHolds(recorded, all) ? recorded : coveringSpace(all);
 }
 
 /**
@@ -155,6 +178,30 @@ export function streamlineDataset(
     train: split(0, trainCount),
     test: split(trainCount, testCount),
     classes: bundles.length,
-    streamlines: { points, normalization, bundles: bundles.map((b) => b.name), widths },
+    streamlines: {
+      points,
+      normalization,
+      bundles: bundles.map((b) => b.name),
+      widths,
+      space: _space(bundles, all),
+    },
   };
+}
+
+/**
+ * Decoded (or dataset) rows of a streamline dataset back in millimetres: `flat` holds n rows
+ * of `data.features` normalized values; each comes back as one streamline, RAS+ mm, ready for
+ * `writeTractogram(path, lines, data.streamlines.space)`.
+ * @throws RangeError when `data` is not a streamline dataset or `flat` is not whole rows.
+ */
+export function streamlinesInMm(flat: Float32Array, data: Dataset): Float32Array[] {
+  const info = data.streamlines, F = data.features;
+  if (!info) throw new RangeError(`streamlinesInMm: ${data.name} is not a streamline dataset`);
+  if (flat.length % F !== 0) {
+    throw new RangeError(`streamlinesInMm: ${flat.length} values are not rows of ${F}`);
+  }
+  return Array.from(
+    { length: flat.length / F },
+    (_, i) => denormalize(flat.subarray(i * F, (i + 1) * F), info.normalization),
+  );
 }

@@ -1,77 +1,72 @@
 /**
- * Streamline bundles for training: loading (.trk, or a .zip of .trk files), resampling to a
+ * Streamline bundles for training: loading (.trk, .tck, .trx, or a .zip or folder of them), resampling to a
  * fixed number of points equally spaced along arc length, orienting a bundle so all its
  * streamlines run the same way, normalizing coordinates, and simple bundle statistics.
  *
  * A streamline is a Float32Array of P points as x, y, z triples (length 3P), in mm.
- * Problems with files are one-line `TrkError`s; misuse of the geometry functions (a
+ * Problems with files are one-line `TractogramError`s (TrkError, TckError, TrxError); misuse of the geometry functions (a
  * streamline too short to resample, arrays of different lengths) is a RangeError.
  */
 
 import { unzipSync } from "fflate";
-import { parseTrk, TrkError } from "./trk.ts";
+import { parseTck } from "./tck.ts";
+import { TractogramError, type TractogramSpace } from "./tractogram.ts";
+import { parseTrk, trkSpace } from "./trk.ts";
+import { parseTrxEntries, type TrxTractogram } from "./trx.ts";
 
-/** Largest uncompressed .trk entry accepted from a zip (bounds memory for a zip bomb). */
+/** Largest uncompressed entry accepted from a zip (bounds memory for a zip bomb). */
 export const MAX_ZIP_ENTRY_BYTES = 2 ** 30;
 
-/** A named set of streamlines (one .trk file). */
+/** The tractogram file extensions read (a .zip or folder may hold any of them). */
+export const TRACTOGRAM_EXTENSIONS: readonly string[] = [".trk", ".tck", ".trx"];
+
+/** A named set of streamlines (one tractogram file, or one group of a .trx file). */
 export interface StreamlineBundle {
-  /** The file's name without `.trk` (for a zip entry, its path inside the zip). */
+  /**
+   * The file's name without its extension (for a zip entry or a file in a folder, its
+   * path inside without the extension, e.g. "sub_1/AF_L"; for a .trx group, the file's
+   * name, "/", the group's name, or the group's name alone for a lone .trx file).
+   */
   name: string;
   /** The streamlines, RAS+ mm. */
   streamlines: Float32Array[];
+  /** The space of the file it came from; null for a .tck file (which records none). */
+  space?: TractogramSpace | null;
+}
+
+function _why(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 async function _readFile(path: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new TrkError(`${path}: file not found`);
+    if (e instanceof Deno.errors.NotFound) throw new TractogramError(`${path}: file not found`);
     if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      throw new TrkError(`${path}: not allowed to read it; run with --allow-read`);
+      throw new TractogramError(`${path}: not allowed to read it; run with --allow-read`);
     }
-    throw new TrkError(`${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TractogramError(`${path}: cannot read: ${_why(e)}`);
   }
 }
+
+const _EXT = /\.(trk|tck|trx)$/i;
 
 function _bundleName(path: string): string {
-  return path.replace(/^.*[\\/]/, "").replace(/\.trk$/i, "");
+  return path.replace(/^.*[\\/]/, "").replace(_EXT, "");
 }
 
-/**
- * Reads streamline bundles from a .trk file (one bundle, named after the file) or a .zip
- * (recognised by its `PK` signature) holding .trk files: one bundle per `.trk` entry, named
- * by its path inside the zip without `.trk` (e.g. "sub_1/AF_L"), in entry-name order.
- * Needs --allow-read.
- *
- * @throws TrkError for a missing or unreadable file, a damaged zip, a zip with no .trk
- *   entry, or any problem `parseTrk` finds (naming the zip entry).
- */
-export async function readStreamlineBundles(path: string): Promise<StreamlineBundle[]> {
-  return parseStreamlineBundles(await _readFile(path), path);
+function _isZip(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b;
 }
 
-/**
- * The bytes-in half of {@link readStreamlineBundles}: parses a .trk file or a .zip of .trk
- * files already in memory.
- *
- * @param bytes The whole file.
- * @param path Its name or path: names the bundle of a lone .trk and every error message.
- * @throws TrkError as {@link readStreamlineBundles} does.
- */
-export function parseStreamlineBundles(bytes: Uint8Array, path: string): StreamlineBundle[] {
-  const isZip = bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b;
-  if (!isZip) {
-    if (/\.zip$/i.test(path)) throw new TrkError(`${path}: not a zip file (no PK signature)`);
-    return [{ name: _bundleName(path), streamlines: parseTrk(bytes, path).streamlines }];
-  }
-  let entries: Record<string, Uint8Array>;
+function _unzip(bytes: Uint8Array, path: string, keep: (name: string) => boolean) {
   try {
-    entries = unzipSync(bytes, {
+    return unzipSync(bytes, {
       filter: (f) => {
-        if (!/\.trk$/i.test(f.name) || f.name.endsWith("/")) return false;
+        if (!keep(f.name) || f.name.endsWith("/")) return false;
         if (f.originalSize > MAX_ZIP_ENTRY_BYTES) {
-          throw new TrkError(
+          throw new TractogramError(
             `${path}: entry ${f.name} says ${f.originalSize} bytes unzipped, over the ` +
               `${MAX_ZIP_ENTRY_BYTES}-byte limit`,
           );
@@ -80,16 +75,170 @@ export function parseStreamlineBundles(bytes: Uint8Array, path: string): Streaml
       },
     });
   } catch (e) {
-    if (e instanceof TrkError) throw e;
-    const why = e instanceof Error ? e.message : String(e);
-    throw new TrkError(`${path}: damaged or unsupported zip file (${why})`);
+    if (e instanceof TractogramError) throw e;
+    throw new TractogramError(`${path}: damaged or unsupported zip file (${_why(e)})`);
   }
-  const names = Object.keys(entries).sort();
-  if (names.length === 0) throw new TrkError(`${path}: the zip holds no .trk file`);
-  return names.map((n) => ({
-    name: n.replace(/\.trk$/i, ""),
-    streamlines: parseTrk(entries[n], `${path}:${n}`).streamlines,
+}
+
+/** The bundles with repeated names told apart: the second "x" becomes "x (2)", and so on. */
+function _unique(bundles: StreamlineBundle[]): StreamlineBundle[] {
+  const seen = new Map<string, number>();
+  return bundles.map((b) => {
+    const k = (seen.get(b.name) ?? 0) + 1;
+    seen.set(b.name, k);
+    return k === 1 ? b : { ...b, name: `${b.name} (${k})` };
+  });
+}
+
+/** Whether a zip's entry names are those of one TRX tractogram (a header.json at its top). */
+function _isTrxListing(names: string[]): boolean {
+  return names.includes("header.json") ||
+    names.filter((n) => /^[^/]+\/header\.json$/.test(n)).length === 1 &&
+      !names.some((n) => _EXT.test(n));
+}
+
+/**
+ * The bundles of one .trx tractogram: one per group when its groups are disjoint (named
+ * `prefix/GROUP`, or GROUP when `prefix` is ""), plus the streamlines in no group under
+ * `prefix` (or "ungrouped"); one bundle named `prefix` when there are no groups or they
+ * overlap.
+ */
+function _trxBundles(t: TrxTractogram, prefix: string, fallback: string): StreamlineBundle[] {
+  const space = t.space;
+  const names = Object.keys(t.groups).sort();
+  const owner = new Int32Array(t.streamlines.length).fill(-1);
+  let overlap = false;
+  names.forEach((g, k) => {
+    for (const i of t.groups[g]) {
+      if (owner[i] >= 0) overlap = true;
+      owner[i] = k;
+    }
+  });
+  if (names.length === 0 || overlap) {
+    return [{ name: prefix || fallback, streamlines: t.streamlines, space }];
+  }
+  const out: StreamlineBundle[] = names.map((g) => ({
+    name: prefix ? `${prefix}/${g}` : g,
+    streamlines: Array.from(t.groups[g]).sort((a, b) => a - b).map((i) => t.streamlines[i]),
+    space,
   }));
+  const rest = t.streamlines.filter((_, i) => owner[i] < 0);
+  if (rest.length) out.push({ name: prefix || "ungrouped", streamlines: rest, space });
+  return out;
+}
+
+/** The bundles of one tractogram file's bytes (.trk, .tck or zipped .trx), by content. */
+function _fileBundles(bytes: Uint8Array, path: string, name: string, lone: boolean) {
+  if (_isZip(bytes) || /\.trx$/i.test(path)) {
+    if (!_isZip(bytes)) {
+      throw new TractogramError(`${path}: not a zipped TRX file (no PK signature)`);
+    }
+    const entries = _unzip(bytes, path, () => true);
+    return _trxBundles(parseTrxEntries(entries, path), lone ? "" : name, name);
+  }
+  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 13));
+  if (head === "mrtrix tracks") {
+    return [{ name, streamlines: parseTck(bytes, path).streamlines, space: null }];
+  }
+  const t = parseTrk(bytes, path);
+  return [{ name, streamlines: t.streamlines, space: trkSpace(t.header) }];
+}
+
+/**
+ * Reads streamline bundles from a tractogram file, a .zip of them or a folder of them.
+ *
+ * - a `.trk` (TrackVis) or `.tck` (MRtrix) file: one bundle named after the file;
+ * - a `.trx` file (zipped) or a TRX folder (holding header.json): one bundle per group when
+ *   its groups are disjoint (named by the group, the rest as "ungrouped"), else one bundle
+ *   named after it;
+ * - a `.zip` (recognised by its `PK` signature) of .trk, .tck and .trx files, or a folder
+ *   of them (searched recursively; a sub-folder holding header.json is a TRX folder): one
+ *   bundle per file (per group of a grouped .trx), named by its path inside without the
+ *   extension (e.g. "sub_1/AF_L"), in path order; a name that repeats (AF_L.trk beside
+ *   AF_L.tck) gets " (2)", " (3)", ... A zip whose top level holds header.json is one TRX
+ *   tractogram.
+ *
+ * Every bundle carries its file's space (null for .tck). Needs --allow-read.
+ *
+ * @throws TractogramError (a TrkError, TckError or TrxError for a bad file, naming it) for a
+ *   missing or unreadable path, a damaged zip, a zip or folder with no tractogram file.
+ */
+export async function readStreamlineBundles(path: string): Promise<StreamlineBundle[]> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return parseStreamlineBundles(await _readFile(path), path);
+  }
+  if (!info.isDirectory) return parseStreamlineBundles(await _readFile(path), path);
+  const out: StreamlineBundle[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    const names: [string, boolean][] = [];
+    try {
+      for await (const e of Deno.readDir(dir)) names.push([e.name, e.isDirectory]);
+    } catch (e) {
+      throw new TractogramError(`${dir}: cannot list the folder: ${_why(e)}`);
+    }
+    if (names.some(([n, d]) => n === "header.json" && !d)) {
+      const entries: Record<string, Uint8Array> = {};
+      const gather = async (d: string, r: string): Promise<void> => {
+        for await (const e of Deno.readDir(d)) {
+          if (e.isDirectory) await gather(`${d}/${e.name}`, `${r}${e.name}/`);
+          else if (e.isFile) entries[`${r}${e.name}`] = await _readFile(`${d}/${e.name}`);
+        }
+      };
+      await gather(dir, "");
+      const name = rel.replace(/\/$/, "").replace(_EXT, "");
+      out.push(..._trxBundles(parseTrxEntries(entries, dir), name, _bundleName(dir)));
+      return;
+    }
+    for (const [n, isDir] of names.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)) {
+      if (isDir) await walk(`${dir}/${n}`, `${rel}${n}/`);
+      else if (_EXT.test(n)) {
+        const file = `${dir}/${n}`;
+        out.push(..._fileBundles(await _readFile(file), file, (rel + n).replace(_EXT, ""), false));
+      }
+    }
+  };
+  await walk(path.replace(/\/+$/, "") || "/", "");
+  if (out.length === 0) {
+    throw new TractogramError(`${path}: the folder holds no .trk, .tck or .trx file`);
+  }
+  return _unique(out);
+}
+
+/**
+ * The bytes-in half of {@link readStreamlineBundles}: parses a tractogram file or a .zip of
+ * them already in memory (not a folder).
+ *
+ * @param bytes The whole file.
+ * @param path Its name or path: names the bundle of a lone file and every error message.
+ * @throws TractogramError as {@link readStreamlineBundles} does.
+ */
+export function parseStreamlineBundles(bytes: Uint8Array, path: string): StreamlineBundle[] {
+  if (!_isZip(bytes)) {
+    if (/\.(zip|trx)$/i.test(path)) {
+      throw new TractogramError(`${path}: not a zip file (no PK signature)`);
+    }
+    return _fileBundles(bytes, path, _bundleName(path), true);
+  }
+  if (/\.trx$/i.test(path)) return _fileBundles(bytes, path, _bundleName(path), true);
+  const entries = _unzip(bytes, path, (n) =>
+    _EXT.test(n) || /(^|\/)header\.json$/.test(n) ||
+    /(^|\/)(positions|offsets|dpv|dps|groups|dpg)[./]/.test(n));
+  const names = Object.keys(entries).sort();
+  if (_isTrxListing(names)) {
+    return _trxBundles(
+      parseTrxEntries(entries, path),
+      "",
+      _bundleName(path.replace(/\.zip$/i, "")),
+    );
+  }
+  const files = names.filter((n) => _EXT.test(n));
+  if (files.length === 0) {
+    throw new TractogramError(`${path}: the zip holds no .trk, .tck or .trx file`);
+  }
+  return files.flatMap((n) => _fileBundles(entries[n], `${path}:${n}`, n.replace(_EXT, ""), false));
 }
 
 function _points(s: Float32Array, what: string): number {
@@ -106,7 +255,12 @@ function _dist(a: Float32Array, i: number, b: Float32Array, j: number): number {
   return Math.sqrt(dx * dx + dy * dy + dz * dz);
 }
 
-/** Length of the polyline in mm: the sum of its segment lengths (0 for one point). */
+/**
+ * Length of the polyline in mm: the sum of its segment lengths (0 for one point), the way
+ * dipy's `dipy.tracking.streamline.length` measures a streamline. Measure decoded
+ * streamlines with it on all their points, not on a subset ({@link coarseLength} is 20-35%
+ * shorter on decoded streamlines).
+ */
 export function arcLength(s: Float32Array): number {
   const p = _points(s, "arcLength");
   let len = 0;
@@ -119,7 +273,8 @@ export function arcLength(s: Float32Array): number {
  * indices (first and last included): the arc length of a coarser polyline. A decoded
  * streamline carries small independent errors at every point, and the full arc length adds
  * them up (256 points with 0.5 mm of jitter gain over 100 mm); through 32 points the jitter
- * adds little while a smooth curve loses under 1% (the chord of an eighth of it).
+ * adds little while a smooth curve loses under 1% (the chord of an eighth of it). Not what
+ * dipy reports: lengths shown to users are {@link arcLength}'s.
  */
 export function coarseLength(s: Float32Array, points = 32): number {
   const p = s.length / 3;

@@ -33,6 +33,14 @@
  * size in memory. Every problem is a one-line {@link TrkError} naming the file.
  */
 
+import {
+  affineProblem,
+  axisCodes as _axcodes,
+  det3 as _det3,
+  TractogramError,
+  type TractogramSpace,
+} from "./tractogram.ts";
+
 /** The header size every TrackVis file declares (hdr_size), in bytes. */
 export const TRK_HEADER_BYTES = 1000;
 
@@ -40,13 +48,13 @@ export const TRK_HEADER_BYTES = 1000;
 export const TRK_MAX_EXTRAS = 10;
 
 /** A malformed, truncated or unsupported .trk file: one line, naming the file. */
-export class TrkError extends Error {
+export class TrkError extends TractogramError {
   /**
    * Makes the error.
    * @param message The file, what is wrong and what to do; collapsed to one line.
    */
   constructor(message: string) {
-    super(message.replace(/\s*\n\s*/g, " "));
+    super(message);
     this.name = "TrkError";
   }
 }
@@ -91,27 +99,9 @@ function _cString(b: Uint8Array): string {
   return DEC.decode(end < 0 ? b : b.subarray(0, end));
 }
 
-/** The axis code (e.g. "RAS") of each voxel axis of a 4x4 row-major matrix. */
-function _axcodes(m: number[]): string {
-  const pos = "RAS", neg = "LPI";
-  let out = "";
-  for (let j = 0; j < 3; j++) {
-    let best = 0;
-    for (let i = 1; i < 3; i++) if (Math.abs(m[4 * i + j]) > Math.abs(m[4 * best + j])) best = i;
-    out += m[4 * best + j] >= 0 ? pos[best] : neg[best];
-  }
-  return out;
-}
-
 /** `diag(v, 1)` as a row-major 4x4. */
 function _diagonal(v: number[]): number[] {
   return [v[0], 0, 0, 0, 0, v[1], 0, 0, 0, 0, v[2], 0, 0, 0, 0, 1];
-}
-
-/** Determinant of the upper-left 3x3 of a row-major 4x4. */
-function _det3(m: number[]): number {
-  return m[0] * (m[5] * m[10] - m[6] * m[9]) - m[1] * (m[4] * m[10] - m[6] * m[8]) +
-    m[2] * (m[4] * m[9] - m[5] * m[8]);
 }
 
 function _fmt(v: ArrayLike<number>): string {
@@ -278,6 +268,32 @@ export function parseTrk(bytes: Uint8Array, name = "trk"): Tractogram {
   };
 }
 
+/**
+ * The space (see tractogram.ts) of a parsed .trk header: its voxel-to-RAS matrix (or
+ * `diag(voxelSize, 1)` when it records none), voxel size and dimensions as stored, and the
+ * matrix's axis codes as voxel order.
+ */
+export function trkSpace(h: TrkHeader): TractogramSpace {
+  return {
+    voxelToRas: [...h.voxelToRas],
+    voxelSize: [...h.voxelSize],
+    dimensions: [...h.dimensions],
+    voxelOrder: _axcodes(h.voxelToRas),
+  };
+}
+
+/**
+ * The {@link writeTrk} options that write streamlines in `space`: its voxel size,
+ * dimensions and matrix (a file that {@link parseTrk} and nibabel read back in that space).
+ */
+export function trkOptions(space: TractogramSpace): WriteTrkOptions {
+  return {
+    voxelSize: [...space.voxelSize],
+    dimensions: [...space.dimensions],
+    voxelToRas: [...space.voxelToRas],
+  };
+}
+
 /** Options of {@link writeTrk}. */
 export interface WriteTrkOptions {
   /** Voxel size in mm (default 1 1 1). */
@@ -316,12 +332,8 @@ export function writeTrk(streamlines: Float32Array[], opts: WriteTrkOptions = {}
   if (dims.some((d) => !Number.isInteger(d) || d < 1 || d > 32767)) {
     throw new RangeError(`writeTrk: dimensions ${_fmt(dims)} must be integers in 1..32767`);
   }
-  if (
-    a.length !== 16 || a.some((v) => !Number.isFinite(v)) || a[12] !== 0 || a[13] !== 0 ||
-    a[14] !== 0 || a[15] !== 1 || _det3(a) === 0
-  ) {
-    throw new RangeError(`writeTrk: voxelToRas must be a finite invertible affine 4x4`);
-  }
+  const why = affineProblem(a);
+  if (why) throw new RangeError(`writeTrk: voxelToRas ${why}; give a finite invertible affine`);
   for (const [what, v] of [["scalars", ns], ["properties", np]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > TRK_MAX_EXTRAS) {
       throw new RangeError(`writeTrk: ${what} is ${v}, expected 0 to ${TRK_MAX_EXTRAS}`);

@@ -12,7 +12,13 @@
  */
 
 import type { Dataset } from "../data/datasets.ts";
-import { arcLength, coarseLength, denormalize, meanPointDistance } from "../data/streamlines.ts";
+import {
+  arcLength,
+  coarseLength,
+  denormalize,
+  meanPointDistance,
+  reversed,
+} from "../data/streamlines.ts";
 import type { Trainer } from "../train/trainer.ts";
 import {
   agreement,
@@ -21,6 +27,7 @@ import {
   type NearestMeanClassifier,
 } from "./classify.ts";
 import type { ClassSamplesInput, StreamlinesInput } from "./report.ts";
+import { CLASS_COLORS } from "./figures.ts";
 import { interpolationSvg, streamlinesSvg } from "./streamline_svg.ts";
 
 /** A nearest-class-mean classifier of the class check with its accuracy on real test images. */
@@ -49,7 +56,10 @@ export function fitClassCheckers(data: Dataset): ClassChecker[] {
 
 /**
  * Per-class samples and each classifier's agreement with the asked class; `checkers` from
- * {@linkcode fitClassCheckers}.
+ * {@linkcode fitClassCheckers}. For streamlines the classes are the bundles: the names are
+ * the dataset's bundle names (whatever `names` says), the classifiers are nearest-bundle
+ * classifiers on the normalized coordinates, and `svg` draws the samples in millimetres,
+ * one colour per asked bundle (the report shows it where image data shows a grid).
  */
 export async function classSampleCheck(
   trainer: Trainer,
@@ -65,7 +75,33 @@ export async function classSampleCheck(
     const a = agreement(model, images, asked);
     return { metric: model.metric, fraction: a.fraction, perClass: a.perClass, testAccuracy };
   });
-  return { classNames: names.slice(0, K), perClass, images, checks };
+  const info = data.streamlines;
+  if (!info) return { classNames: names.slice(0, K), perClass, images, checks };
+  const classNames = info.bundles.slice(0, K);
+  const svg = bundleSamplesSvg(images, perClass, classNames, data);
+  return { classNames, perClass, images, checks, svg };
+}
+
+/**
+ * Samples asked for each bundle ([bundles * perClass, points * 3] normalized, rows
+ * c * perClass ... asked for bundle c) drawn in millimetres, one colour per bundle.
+ */
+export function bundleSamplesSvg(
+  samples: Float32Array,
+  perClass: number,
+  bundles: string[],
+  data: Dataset,
+): string {
+  const F = data.features, norm = data.streamlines!.normalization;
+  const all = rows(samples, bundles.length * perClass, F).map((s) => denormalize(s, norm));
+  return streamlinesSvg(
+    bundles.map((name, c) => ({
+      label: `asked ${name}`,
+      color: CLASS_COLORS[c % CLASS_COLORS.length],
+      streamlines: all.slice(c * perClass, (c + 1) * perClass),
+    })),
+    { title: `${perClass} samples asked for each bundle` },
+  );
 }
 
 /** Pearson correlation of two equally long series. */
@@ -90,6 +126,62 @@ export interface StreamlineStats {
   bundles: { name: string; distanceMm: number; widthMm: number; count: number }[];
   /** Length-conditioned models: asked vs produced sample lengths and their correlation. */
   length?: LengthCheck;
+  /** How near the prior samples come to real streamlines ({@linkcode priorNearness}). */
+  prior?: PriorNearness;
+}
+
+/** What {@linkcode priorNearness} measured, mm. */
+export interface PriorNearness {
+  /** Median over prior samples of the distance to the nearest reference training streamline. */
+  samplesMm: number;
+  /** The same for held-out (real) test streamlines: what samples like the data would score. */
+  heldOutMm: number;
+  /** Training streamlines the distances were measured to. */
+  reference: number;
+}
+
+function _median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Distance (mm) from a streamline to the nearest of `reference`: the smallest mean
+ * point-wise distance over the references, either way round.
+ */
+export function nearestDistance(s: Float32Array, reference: Float32Array[]): number {
+  const r = reversed(s);
+  let best = Infinity;
+  for (const t of reference) {
+    best = Math.min(best, meanPointDistance(s, t), meanPointDistance(r, t));
+  }
+  return best;
+}
+
+/**
+ * How far prior samples lie from real streamlines: the median distance from each sample to
+ * its nearest training streamline (up to `reference` of them, evenly picked), beside the same
+ * median for held-out test streamlines. Samples that look like bundles score near the
+ * held-out figure; tangles score several times more.
+ */
+export function priorNearness(
+  samplesMm: Float32Array[],
+  heldOutMm: Float32Array[],
+  data: Dataset,
+  reference = 400,
+): PriorNearness {
+  const F = data.features, n = data.train.count, norm = data.streamlines!.normalization;
+  const k = Math.min(reference, n);
+  const ref = Array.from({ length: k }, (_, i) => {
+    const j = Math.floor((i * n) / k);
+    return denormalize(data.train.images.slice(j * F, (j + 1) * F) as Float32Array, norm);
+  });
+  return {
+    samplesMm: _median(samplesMm.map((s) => nearestDistance(s, ref))),
+    heldOutMm: _median(heldOutMm.map((s) => nearestDistance(s, ref))),
+    reference: k,
+  };
 }
 
 function rows(flat: Float32Array, n: number, F: number): Float32Array[] {
@@ -149,6 +241,7 @@ export async function streamlineReport(
       streamlines: rows(prior, samples, F).map(mm),
     }]),
   });
+  stats.prior = priorNearness(rows(prior, samples, F).map(mm), orig.slice(0, 48), data);
   if (mu.length >= 2 * Z) {
     const steps = 8, path = new Float32Array(steps * Z);
     for (let s = 0; s < steps; s++) {
@@ -174,6 +267,17 @@ export async function streamlineReport(
     `${b.name}: ${b.distanceMm.toFixed(2)} mm over ${b.count} held-out streamlines, width ` +
     `${b.widthMm.toFixed(1)} mm (${(100 * b.distanceMm / b.widthMm).toFixed(1)}%)`
   );
+  const p = stats.prior;
+  const far = p.samplesMm > 2 * p.heldOutMm;
+  lines.unshift(
+    `${far ? "WARNING: " : ""}prior samples lie a median ${p.samplesMm.toFixed(1)} mm from the ` +
+      `nearest of ${p.reference} training streamlines; held-out streamlines ` +
+      `${p.heldOutMm.toFixed(1)} mm` +
+      (far
+        ? `: the samples do not look like the bundles (tangles; try a larger --beta` +
+          (trainer.model.prior ? ")" : " or --condition with --prior learned)")
+        : ""),
+  );
   if (cond?.kind === "length") {
     stats.length = await lengthCheck(trainer, data, { seed });
     const l = stats.length;
@@ -187,9 +291,10 @@ export async function streamlineReport(
     );
     const few = [0.1, 0.5, 0.9].map((q) => Math.round(q * (l.asked.length - 1)));
     const decoded = await trainer.samples(few.length, seed + 1, few.map((i) => l.asked[i]));
+    const title = `samples asked for ${few.map((i) => `${l.asked[i].toFixed(0)} mm`).join(", ")}`;
     views.push({
-      title: `samples asked for ${few.map((i) => `${l.asked[i].toFixed(0)} mm`).join(", ")}`,
-      svg: interpolationSvg(rows(decoded, few.length, F).map(mm)),
+      title,
+      svg: askedLengthSvg(rows(decoded, few.length, F).map(mm), few.map((i) => l.asked[i]), title),
     });
   }
   const meanWidth = bundles.reduce((a, b) => a + b.widthMm * b.count, 0) / n;
@@ -204,20 +309,46 @@ export function askedLengths(data: Dataset, n: number): number[] {
   return Array.from({ length: n }, (_, i) => lo + (i / (n - 1)) * (hi - lo));
 }
 
-/** Lengths in mm ({@linkcode coarseLength}) of `n` decoded streamlines in normalized units. */
+/**
+ * Lengths in mm of `n` decoded streamlines in normalized units: the arc length through all
+ * their points ({@linkcode arcLength}), as dipy's `length()` measures a streamline.
+ */
 export function decodedLengths(decoded: Float32Array, n: number, data: Dataset): number[] {
   const norm = data.streamlines!.normalization;
-  return rows(decoded, n, data.features).map((s) => coarseLength(denormalize(s, norm)));
+  return rows(decoded, n, data.features).map((s) => arcLength(denormalize(s, norm)));
+}
+
+/**
+ * Streamlines (mm) sampled at asked lengths, one colour each, each labelled with the length
+ * asked and the length produced ({@linkcode arcLength}): a figure of the condition, not of a
+ * path through latent space.
+ */
+export function askedLengthSvg(lines: Float32Array[], asked: number[], title: string): string {
+  return streamlinesSvg(
+    lines.map((s, i) => ({
+      label: `asked ${asked[i].toFixed(0)} mm, got ${arcLength(s).toFixed(0)} mm`,
+      color: CLASS_COLORS[i % CLASS_COLORS.length],
+      streamlines: [s],
+    })),
+    { title },
+  );
 }
 
 /** What {@linkcode lengthCheck} measured. */
 export interface LengthCheck {
   /** Asked lengths, mm. */
   asked: number[];
-  /** Lengths of the samples, mm, through 32 evenly spaced points. */
+  /**
+   * Lengths of the samples, mm: the arc length through every decoded point, as dipy's
+   * `length()` measures them (and as the training lengths were measured).
+   */
   produced: number[];
-  /** Full 256-point arc lengths of the samples, mm. */
-  producedArc: number[];
+  /**
+   * Lengths through 32 evenly spaced points ({@linkcode coarseLength}), mm: shorter than
+   * `produced` by the point-wise jitter a decoder leaves and by the corners it cuts; kept to
+   * show that gap.
+   */
+  producedCoarse: number[];
   /** Pearson correlation of asked and produced. */
   correlation: number;
   /** The same correlation for the decoded prior mean (z = 0, or mp(c)) at each asked length. */
@@ -226,9 +357,9 @@ export interface LengthCheck {
 
 /**
  * Samples at `n` asked lengths spread evenly over the 5th to 95th percentile of the training
- * lengths, each from its own prior draw. The produced length is measured in mm through 32
- * evenly spaced points of the decoded streamline ({@linkcode coarseLength}: robust to the
- * point-wise jitter a decoder leaves); `producedArc` is the full 256-point arc length. The
+ * lengths, each from its own prior draw. The produced length is the arc length in mm through
+ * every point of the decoded streamline, as dipy measures it (and as the asked lengths, the
+ * training streamlines' own, were measured); `producedCoarse` is the 32-point length. The
  * prior mean (z = 0, or mp(c) for a learned prior) decoded at the same lengths shows how far
  * the decoder follows the condition when z is not in the way.
  */
@@ -241,12 +372,12 @@ export async function lengthCheck(
   const F = data.features;
   const out = await trainer.samples(n, seed, asked);
   const mm = rows(out, n, F).map((s) => denormalize(s, data.streamlines!.normalization));
-  const produced = mm.map((s) => coarseLength(s));
+  const produced = mm.map(arcLength);
   const atMean = await trainer.samples(n, seed, asked, 0);
   return {
     asked,
     produced,
-    producedArc: mm.map(arcLength),
+    producedCoarse: mm.map((s) => coarseLength(s)),
     correlation: correlation(asked, produced),
     correlationAtMean: correlation(asked, decodedLengths(atMean, n, data)),
   };

@@ -84,9 +84,14 @@ export interface ClassSamplesInput {
   perClass: number;
   /**
    * [classes * perClass, rows * cols] in [0, 1]; rows c * perClass to (c + 1) * perClass - 1
-   * were asked for class c.
+   * were asked for class c. Drawn as a grid when the report has an image shape.
    */
   images: Float32Array;
+  /**
+   * For data that are not images (streamline bundles): the samples drawn as one SVG document
+   * (no XML declaration), shown instead of the grid and written as class_samples.svg.
+   */
+  svg?: string;
   /**
    * Nearest-class-mean classifiers' checks (src/eval/classify.ts), one line each: the
    * fraction of the samples given the class they were asked for, and the classifier's
@@ -353,6 +358,32 @@ ${img(f, "samples per class", scale)}
 `;
 }
 
+/**
+ * Per-class samples of non-image data (streamline bundles): the classifiers' agreement with
+ * the asked class, overall and per class (so a bundle the model cannot make stands out),
+ * then the figure.
+ */
+function classSamplesSvgHtml(c: ClassSamplesInput): string {
+  const n = c.classNames.length * c.perClass;
+  const agree = (c.checks ?? []).map((k) =>
+    `<p>${classCheckLine(k.metric, k.fraction, k.testAccuracy, n)}</p>\n`
+  ).join("");
+  const head = (c.checks ?? []).map((k) => `<th>${esc(k.metric)}</th>`).join("");
+  const body = c.classNames.map((name, i) =>
+    `<tr><td>${esc(name)}</td>${
+      (c.checks ?? []).map((k) => `<td>${(100 * (k.perClass[i] ?? NaN)).toFixed(0)}%</td>`)
+        .join("")
+    }</tr>`
+  ).join("\n");
+  const table = c.checks?.length
+    ? `<table><tr><th>asked for</th>${head}</tr>\n${body}\n</table>\n`
+    : "";
+  return `<h2>Samples per bundle</h2>
+<p>${c.perClass} samples asked for each of ${c.classNames.length} bundles, drawn in the colour of the bundle asked for. A nearest-bundle classifier (fitted on the training streamlines) names the bundle each sample is closest to; the share that matches the bundle asked for:</p>
+${agree}${table}${c.svg}
+`;
+}
+
 /** The streamline section: the distance line, further lines, each figure under its title. */
 function streamlinesHtml(s: StreamlinesInput): string {
   const lines: string[] = [];
@@ -367,6 +398,18 @@ function streamlinesHtml(s: StreamlinesInput): string {
   lines.push(...(s.lines ?? []));
   return `<h2>Streamlines</h2>\n` + lines.map((l) => `<p>${esc(l)}</p>\n`).join("") +
     s.views.map((v) => `<h3>${esc(v.title)}</h3>\n${v.svg}\n`).join("");
+}
+
+/**
+ * The power of ten that puts the KL weight on the KL's scale in one plot: 10 when the weight
+ * is about a tenth of the KL (beta near 1), 10^5 for beta = 0.001 and a KL near 100, so a
+ * small weight is not drawn flat along zero. 10 when either series has no positive value.
+ */
+export function klWeightScale(kl: number[], weight: number[]): number {
+  const k = Math.max(0, ...kl.filter(Number.isFinite));
+  const w = Math.max(0, ...weight.filter(Number.isFinite));
+  if (!(k > 0 && w > 0)) return 10;
+  return 10 ** Math.max(0, Math.round(Math.log10(k / w)));
 }
 
 function renderSection(s: Section): string {
@@ -392,13 +435,14 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
     { name: "test total", color: "#d62728", values: col((x) => x.test.total) },
     { name: "test recon", color: "#ff7f0e", values: col((x) => x.test.recon) },
   ]);
+  const weightScale = klWeightScale(col((x) => x.test.kl), col((x) => x.beta));
   const kl = linePlot("KL and its weight", "epoch", epochs, [
     { name: "train KL", color: "#2ca02c", values: col((x) => x.train.kl) },
     { name: "test KL", color: "#9467bd", values: col((x) => x.test.kl) },
     {
-      name: "weight x 10",
+      name: `weight x ${weightScale}`,
       color: "#7f7f7f",
-      values: col((x) => 10 * x.beta),
+      values: col((x) => weightScale * x.beta),
     },
   ]);
   let recPng: PngFigure | undefined, smpPng: PngFigure | undefined;
@@ -414,7 +458,10 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
   }
   const diagnostics = diagnosticSections(r);
   const latent = r.latent ? await latentSections(r, r.latent) : [];
-  const perClass = r.classSamples ? classSamplesFigure(r, r.classSamples) : undefined;
+  // Image data gets a grid of samples; other data (streamlines) its own figure, when given.
+  const perClass = r.classSamples && (imageShape(r) || !r.classSamples.svg)
+    ? classSamplesFigure(r, r.classSamples)
+    : undefined;
   const streamlineFiles = (r.streamlines?.views ?? []).map((_, i) => `streamlines_${i + 1}.svg`);
 
   const files = ["loss.svg", "kl.svg"];
@@ -437,6 +484,9 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
   if (perClass) {
     await writeFileAtomic(`${dir}/class_samples.png`, perClass.png);
     files.push("class_samples.png");
+  } else if (r.classSamples?.svg) {
+    await writeTextAtomic(`${dir}/class_samples.svg`, r.classSamples.svg);
+    files.push("class_samples.svg");
   }
   for (const [i, v] of (r.streamlines?.views ?? []).entries()) {
     await writeTextAtomic(`${dir}/${streamlineFiles[i]}`, v.svg);
@@ -504,7 +554,11 @@ ${img(recPng, "reconstructions", 3)}
 `
       : ""
   }${smpPng ? `<h2>Samples from the prior</h2>\n${img(smpPng, "samples", 3)}\n` : ""}${
-    perClass && r.classSamples ? classSamplesHtml(r.classSamples, perClass) : ""
+    perClass && r.classSamples
+      ? classSamplesHtml(r.classSamples, perClass)
+      : r.classSamples?.svg
+      ? classSamplesSvgHtml(r.classSamples)
+      : ""
   }${latent.map(renderSection).join("\n")}
 <h2>Configuration</h2>
 <table>${cfg}</table>

@@ -9,7 +9,8 @@
  * pw x ph pixels; every point of every group counts towards one bounding box with extents
  * (Ex, Ey, Ez) mm and centre (cx, cy, cz); the scale is
  * s = min(pw / max(Ex, Ey), ph / max(Ey, Ez)) / 1.1 pixels per mm (a 5% margin each side),
- * and the box centre maps to each frame's centre. Extents under 1e-3 of the largest one are
+ * and the box centre maps to each frame's centre. The legend's margin is 170 pixels; when the
+ * longest legend text needs more (7.5 px a character), the figure is that much wider. Extents under 1e-3 of the largest one are
  * raised to it; with all points identical the box is 2 mm wide.
  *
  * Dimensions: P points of a streamline, stored xyz-interleaved as P * 3 floats.
@@ -88,6 +89,19 @@ type Legend =
   | { kind: "groups" }
   | { kind: "ramp"; count: number };
 
+/** Widest 12 px sans-serif character, in pixels (a "W"; most are far narrower). */
+const CHAR_PX = 7.5;
+
+/**
+ * The right margin that holds the legend: MARGIN.right, or wider when a group's legend text
+ * ("label (count)") would not fit, so long bundle names ("sub_1/CC_ForcepsMajor") show whole.
+ */
+function legendWidth(groups: StreamlineGroup[], legend: Legend): number {
+  if (legend.kind !== "groups") return MARGIN.right;
+  const chars = Math.max(0, ...groups.map((g) => `${g.label} (${g.streamlines.length})`.length));
+  return Math.max(MARGIN.right, Math.ceil(12 + 26 + CHAR_PX * chars + 8));
+}
+
 function render(
   groups: StreamlineGroup[],
   legend: Legend,
@@ -96,6 +110,8 @@ function render(
   checkGroups(groups);
   const legendRows = legend.kind === "groups" ? groups.length : 12;
   const H = Math.max(height, MARGIN.top + 18 * legendRows + 20);
+  // A wider legend widens the figure; the views keep their size.
+  const W = width + legendWidth(groups, legend) - MARGIN.right;
   const pw = (width - MARGIN.left - MARGIN.gap - MARGIN.right) / 2;
   const ph = H - MARGIN.top - MARGIN.bottom;
   if (!(pw > 20 && ph > 20)) throw new Error(`streamlines: ${width}x${height} is too small`);
@@ -110,9 +126,9 @@ function render(
   const f2 = (v: number) => v.toFixed(2);
 
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" ` +
-    `viewBox="0 0 ${width} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${H}" fill="white"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" ` +
+    `viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${f2(MARGIN.left + pw + MARGIN.gap / 2)}" y="18" text-anchor="middle" ` +
     `font-size="14">${esc(title)}</text>`,
   ];

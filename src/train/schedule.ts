@@ -1,8 +1,14 @@
 /**
  * The KL weight as a pure function of the optimizer step, for annealing schedules that fight
  * posterior collapse: constant (beta-VAE), a linear warm-up (Bowman et al. 2016) and the
- * cyclical schedule of Fu et al. 2019. `step` is the 0-based index of the optimizer step
- * about to be taken, so the first step of a run is step 0.
+ * cyclical schedule of Fu et al. 2019, and an up-then-down schedule (the weight rises over
+ * the first steps, then falls to a floor: the KL annealing of seed 001). `step` is the
+ * 0-based index of the optimizer step about to be taken, so the first step of a run is step 0.
+ *
+ * The flag is checked twice: when the configuration is read, before the run's length is
+ * known (parse it without `totalSteps`: syntax and ranges only), and when training starts,
+ * with the run's real number of optimizer steps (then a cyclical schedule with more cycles
+ * than steps is refused).
  */
 
 /** How the KL weight moves over training; `beta` is the weight's cap in every kind. */
@@ -14,7 +20,12 @@ export type KlSchedule =
    * The run's `totalSteps` split into `cycles` equal cycles; in each the weight rises
    * linearly from 0 to beta over the first `ratio` of the cycle, then holds beta.
    */
-  | { kind: "cyclical"; beta: number; cycles: number; ratio: number; totalSteps: number };
+  | { kind: "cyclical"; beta: number; cycles: number; ratio: number; totalSteps: number }
+  /**
+   * Rises linearly from 0 to beta over the first `rise` steps, then falls linearly to
+   * `floor * beta` over the next `fall` steps, then holds `floor * beta`.
+   */
+  | { kind: "updown"; beta: number; rise: number; fall: number; floor: number };
 
 /**
  * The KL weight at optimizer step `step` (0-based).
@@ -44,10 +55,18 @@ export function klWeight(s: KlSchedule, step: number): number {
       const tau = (step % Math.ceil(period)) / period;
       return tau >= s.ratio ? s.beta : s.beta * (tau / s.ratio);
     }
+    case "updown": {
+      if (step < s.rise) return s.beta * (step / s.rise);
+      if (step >= s.rise + s.fall) return s.beta * s.floor;
+      return s.beta * (1 - (1 - s.floor) * ((step - s.rise) / s.fall));
+    }
   }
 }
 
-/** Throws unless the schedule's numbers make sense (finite beta >= 0, counts >= 1, ...). */
+/**
+ * Throws unless the schedule's numbers make sense (finite beta >= 0, counts >= 1, ...). A
+ * cyclical schedule's step count is checked unless `totalSteps` is NaN (not known yet).
+ */
 export function checkKlSchedule(s: KlSchedule): void {
   const fail = (what: string) => {
     throw new Error(`KL schedule ${formatKlSchedule(s)}: ${what}`);
@@ -59,23 +78,36 @@ export function checkKlSchedule(s: KlSchedule): void {
   } else if (s.kind === "cyclical") {
     if (!(Number.isInteger(s.cycles) && s.cycles >= 1)) fail("CYCLES must be an integer >= 1");
     if (!(s.ratio > 0 && s.ratio <= 1)) fail("RATIO must be in (0, 1]");
-    if (!(Number.isInteger(s.totalSteps) && s.totalSteps >= s.cycles)) {
-      fail(`the run's ${s.totalSteps} steps are fewer than its ${s.cycles} cycles`);
+    if (!Number.isNaN(s.totalSteps)) {
+      if (!(Number.isInteger(s.totalSteps) && s.totalSteps >= s.cycles)) {
+        fail(`the run's ${s.totalSteps} steps are fewer than its ${s.cycles} cycles`);
+      }
     }
+  } else if (s.kind === "updown") {
+    if (!(Number.isInteger(s.rise) && s.rise >= 0)) fail("RISE must be an integer >= 0");
+    if (!(Number.isInteger(s.fall) && s.fall >= 0)) fail("FALL must be an integer >= 0");
+    if (!(s.floor >= 0 && s.floor <= 1)) fail("FLOOR must be in [0, 1] (a fraction of beta)");
   }
 }
 
-const SYNTAX = "write constant, linear:START:LENGTH (steps) or cyclical:CYCLES:RATIO, " +
-  "e.g. linear:0:5000 or cyclical:4:0.5";
+const SYNTAX = "write constant, linear:START:LENGTH (steps), cyclical:CYCLES:RATIO or " +
+  "updown:RISE:FALL:FLOOR (steps, steps, fraction of beta), e.g. linear:0:5000, " +
+  "cyclical:4:0.5 or updown:2000:8000:0.1";
 
 /**
  * Parse the `--kl-schedule` flag: `constant`, `linear:START:LENGTH` (steps; the ramp's cap is
- * `beta`) or `cyclical:CYCLES:RATIO` (over the run's `totalSteps` optimizer steps). Errors
- * are one line saying what was wrong and what to write.
+ * `beta`), `cyclical:CYCLES:RATIO` (over the run's `totalSteps` optimizer steps) or
+ * `updown:RISE:FALL:FLOOR` (steps, steps, a fraction of beta). Errors are one line saying
+ * what was wrong and what to write.
+ *
+ * Leave `totalSteps` out where the run's length is not known yet (when a configuration is
+ * read): the flag is then checked for syntax and ranges only, and a cyclical schedule's
+ * `totalSteps` is NaN until it is parsed again with the real count. A placeholder count
+ * (say 1) would refuse every `cyclical:N:R` with N >= 2.
  */
 export function parseKlSchedule(
   text: string,
-  { beta, totalSteps }: { beta: number; totalSteps: number },
+  { beta, totalSteps = NaN }: { beta: number; totalSteps?: number },
 ): KlSchedule {
   const parts = text.trim().split(":");
   const kind = parts[0];
@@ -106,6 +138,11 @@ export function parseKlSchedule(
     if (cycles < 1) bad("CYCLES must be >= 1");
     if (!(ratio > 0 && ratio <= 1)) bad(`RATIO ${ratio} is not in (0, 1]`);
     s = { kind, beta, cycles, ratio, totalSteps };
+  } else if (kind === "updown") {
+    arity(3, "RISE, FALL and FLOOR");
+    const floor = num(3, "FLOOR", false);
+    if (!(floor >= 0 && floor <= 1)) bad(`FLOOR ${floor} is not in [0, 1] (a fraction of beta)`);
+    s = { kind, beta, rise: num(1, "RISE", true), fall: num(2, "FALL", true), floor };
   } else {
     return bad(`unknown kind ${JSON.stringify(kind)}`);
   }
@@ -122,5 +159,7 @@ export function formatKlSchedule(s: KlSchedule): string {
       return `linear:${s.start}:${s.length}`;
     case "cyclical":
       return `cyclical:${s.cycles}:${s.ratio}`;
+    case "updown":
+      return `updown:${s.rise}:${s.fall}:${s.floor}`;
   }
 }

@@ -132,6 +132,8 @@ async function main(): Promise<void> {
     grid.width = GRID * g.width;
     grid.height = GRID * g.height;
   } else {
+    // Overlaid samples cannot be clicked one by one.
+    $<HTMLElement>("gridhint").hidden = true;
     // Two projection panels side by side, drawn at CSS size (not pixelated).
     for (const c of [image, grid]) {
       c.width = 2 * PANEL + 8;
