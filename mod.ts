@@ -122,6 +122,35 @@
  * profiler.destroy();
  * ```
  *
+ * @example Rebuild a model from its model.safetensors alone, and decode
+ * ```ts
+ * import * as vae from "./mod.ts";
+ * const gpu = await vae.requestGpu();
+ * // A run folder as training leaves it (here: fresh weights, spec in the metadata).
+ * const data = await vae.loadDataset("embedded", {});
+ * const model = vae.modelConfig({ ...vae.TRAIN_DEFAULTS, hidden: [16], z: 2 }, data);
+ * const spec = vae.modelSpec("mlp", model, data);
+ * const layout = vae.vaeLayout(model), params = vae.initParams(layout, 1);
+ * const dir = await Deno.makeTempDir();
+ * const zero = new Float32Array(layout.size);
+ * await vae.saveCheckpoint(dir, layout, {
+ *   params, m: zero, v: zero, step: 0, epoch: 0, stepInEpoch: 0, sums: [0, 0, 0, 0],
+ *   config: "{}", spec: JSON.stringify(spec),
+ * });
+ *
+ * // Later, elsewhere: the file says what the model is; no config, no dataset.
+ * const file = vae.parseSafetensors(await Deno.readFile(`${dir}/model.safetensors`));
+ * const back = vae.specOfFile(file, "model.safetensors");
+ * const weights = vae.flatParams(back, file, "model.safetensors");
+ * const state = new vae.ModelState(gpu, vae.vaeLayout(back.model), weights);
+ * const decode = await vae.buildVaeDecode(gpu, back.model, state, 1);
+ * vae.write(gpu.device, decode.z, [0.5, -1]);
+ * vae.submit(gpu.device, decode.dispatches);
+ * const image = await vae.readback(gpu.device, decode.mean); // 28 x 28 pixel means
+ * console.log(back.data, image.length);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
  * @module
  */
 
