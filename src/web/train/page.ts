@@ -291,6 +291,7 @@ async function main(): Promise<void> {
   let points: CurvePoint[] = [], records: EpochLine[] = [], kl: number[] = [];
   let imagesPerSecond = 0, trainSeconds = 0, trainImages = 0, refreshes = 0;
   let epochSeconds = 0, klSum = 0, klSteps = 0;
+  let lastLosses: PageLosses | null = null;
   const runName = `page-${
     new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
   }`;
@@ -324,7 +325,9 @@ async function main(): Promise<void> {
     document.body.dataset.refreshes = String(++refreshes);
   }
 
-  function showStats(s: TrainSession, l: PageLosses | null): void {
+  function showStats(s: TrainSession, given: PageLosses | null): void {
+    if (given) lastLosses = given;
+    const l = lastLosses;
     const loss = l
       ? `loss ${l.total.toFixed(2)} = recon ${l.recon.toFixed(2)} + KL ${l.kl.toFixed(2)}` +
         (s.schedule.kind === "constant"
@@ -375,19 +378,7 @@ async function main(): Promise<void> {
         drawCurve($("curve"), points, records);
       }
       if (s.epochComplete) {
-        const steps = s.stepsPerEpoch, secs = epochSeconds;
-        const { train, test } = await s.finishEpoch();
-        records.push({
-          epoch: s.epoch,
-          step: s.step,
-          train,
-          test,
-          beta: s.klWeightAt(s.step - 1),
-          betaMean: klSum / Math.max(1, klSteps),
-          seconds: secs,
-          imagesPerSecond: (steps * s.batch) / Math.max(secs, 1e-9),
-        });
-        epochSeconds = klSum = klSteps = 0;
+        await endEpoch(s);
         prev = { seen: 0, recon: 0, kl: 0 };
         drawCurve($("curve"), points, records);
         await refresh();
@@ -408,14 +399,15 @@ async function main(): Promise<void> {
     }
   }
 
-  async function startTraining(): Promise<void> {
-    if (running || !images) return;
+  /** A new session from the form's settings and the chosen images; false when it failed. */
+  async function prepare(): Promise<boolean> {
+    if (running || !images) return false;
     let settings: PageSettings;
     try {
       settings = readForm();
     } catch (e) {
       setState("error", errorText(e));
-      return;
+      return false;
     }
     start.disabled = true;
     setState("loading", "Building the model (compiling its shaders)…");
@@ -424,18 +416,54 @@ async function main(): Promise<void> {
     } catch (e) {
       setState("error", `Cannot train with these settings: ${errorText(e)}`);
       start.disabled = false;
-      return;
+      return false;
     }
     points = [];
     records = [];
-    trainSeconds =
-      trainImages =
-      imagesPerSecond =
-      epochSeconds =
-      klSum =
-      klSteps =
-        0;
-    await resume();
+    lastLosses = null;
+    trainSeconds = trainImages = imagesPerSecond = 0;
+    epochSeconds = klSum = klSteps = 0;
+    pause.disabled = download.disabled = false;
+    pause.textContent = "Resume";
+    setState("paused", `Ready to train ${session.model.kind}: press Resume.`);
+    return true;
+  }
+
+  async function startTraining(): Promise<void> {
+    if (await prepare()) await resume();
+  }
+
+  /** The epoch's record, when its steps are all done (the test pass runs here). */
+  async function endEpoch(s: TrainSession): Promise<void> {
+    const steps = s.stepsPerEpoch, secs = epochSeconds;
+    const { train, test } = await s.finishEpoch();
+    records.push({
+      epoch: s.epoch,
+      step: s.step,
+      train,
+      test,
+      beta: s.klWeightAt(s.step - 1),
+      betaMean: klSum / Math.max(1, klSteps),
+      seconds: secs,
+      imagesPerSecond: (steps * s.batch) / Math.max(secs, 1e-9),
+    });
+    epochSeconds = klSum = klSteps = 0;
+  }
+
+  /**
+   * One step, then a read of the metrics (tests: the page's loop reads once per chunk): the
+   * epoch's mean losses after the step, as the Deno Trainer reports them with readEvery 1.
+   */
+  async function stepAndRead(): Promise<PageLosses> {
+    const s = session!;
+    if (running) throw new Error("stepAndRead: pause first");
+    if (s.run(1) !== 1) throw new Error("stepAndRead: the run is over");
+    klSum += s.klWeightAt(s.step - 1);
+    klSteps++;
+    const l = await s.progress();
+    if (s.epochComplete) await endEpoch(s);
+    showStats(s, l);
+    return l;
   }
 
   async function resume(): Promise<void> {
@@ -548,6 +576,9 @@ async function main(): Promise<void> {
     readForm,
     fillForm,
     start: startTraining,
+    prepare,
+    stepAndRead,
+    status: () => statusLine.textContent,
     pause: stop,
     resume,
     runZip,

@@ -1,0 +1,291 @@
+/**
+ * The training page (`deno task web`) against the Deno Trainer: the folder the task writes is
+ * served on 127.0.0.1 and opened in headless chromium with WebGPU (Dawn over SwiftShader); the
+ * page is given a small IDX file (250 images of the embedded data: 225 to train on, 25 held
+ * out, as the CLI's idx: dataset splits them) through its file input, and trains 20 steps of a
+ * tiny model one step at a time, reading the epoch's mean losses after each; the Deno Trainer
+ * (src/train/trainer.ts, on Mesa) trains the same settings on the same file with readEvery 1.
+ * 20 steps of batch 16 cross an epoch (15 steps, the last of one image): the reshuffle, the
+ * partial-batch program and the test pass all happen on both sides. Checked: each step's
+ * losses within 1e-4 relative, every parameter after 20 steps within 1e-5; then the run the
+ * page's download button gives (a zip) is unpacked into runs/NAME and continued with
+ * `train --resume` to the end of epoch 2, where it matches a straight Deno run within 1e-4;
+ * and `deno task sample` draws from it.
+ *
+ * Also here: the page's settings and model config against the CLI's (DEFAULTS, modelConfig),
+ * and the `deno task web` folder's safety rules.
+ *
+ * Needs: deno test --allow-read --allow-env --allow-run --allow-write --allow-net --allow-sys.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { unzipSync } from "fflate";
+import { loadDataset } from "../src/data/datasets.ts";
+import { encodeIdx } from "../src/data/idx.ts";
+import { loadCheckpoint } from "../src/train/checkpoint.ts";
+import { DEFAULTS, type TrainConfig } from "../src/train/config.ts";
+import { modelConfig, type Progress, Trainer } from "../src/train/trainer.ts";
+import { vaeLayout } from "../src/vae/model.ts";
+import { parseSafetensors } from "../src/train/safetensors.ts";
+import { WEB_MARKER, writeTrainingPage } from "../src/cli/web.ts";
+import { PAGE_DEFAULTS, pageModelConfig, type PageSettings } from "../src/web/train/settings.ts";
+import { browserTest, serveDir, withPage } from "./_browser.ts";
+import { gpu } from "./_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const LOSS_TOL = 1e-4;
+const PARAM_TOL = 1e-5;
+const STEPS = 20;
+const tmp = await Deno.makeTempDir({ prefix: "webgpu-vae-train-page-" });
+
+const embedded = await loadDataset("embedded", {});
+const N = 250;
+const SMALL = `${tmp}/small.idx`;
+await Deno.writeFile(
+  SMALL,
+  encodeIdx({
+    type: "u8",
+    dims: [N, 28, 28],
+    data: (embedded.train.images as Uint8Array).subarray(0, N * 784),
+  }),
+);
+const small = await loadDataset(`idx:${SMALL}`, {});
+
+const MLP: PageSettings = {
+  ...PAGE_DEFAULTS,
+  hidden: [24],
+  z: 3,
+  batch: 16,
+  epochs: 2,
+  lr: 3e-3,
+  seed: 5,
+  "kl-schedule": "linear:2:10",
+};
+const CONV: PageSettings = {
+  ...MLP,
+  model: "conv",
+  filters: [4, 8],
+  kernels: [3, 3],
+  strides: [2, 2],
+  "decoder-filters": [8, 1],
+  "decoder-kernels": [3, 3],
+  "decoder-strides": [2, 2],
+  "kl-schedule": "constant",
+};
+
+/** The TrainConfig the CLI would resolve for page settings `s` on dataset `dataset`. */
+function trainConfig(s: PageSettings, dataset: string): TrainConfig {
+  return { ...DEFAULTS, ...s, dataset, out: "" };
+}
+
+Deno.test("train page: settings default as the CLI's and resolve to the Trainer's model", () => {
+  const keys = Object.keys(PAGE_DEFAULTS) as (keyof PageSettings)[];
+  for (const k of keys) assert.deepEqual(PAGE_DEFAULTS[k], DEFAULTS[k], `default of ${k}`);
+  for (const s of [PAGE_DEFAULTS, MLP, CONV, { ...CONV, batchnorm: "off" as const, z: 0 }]) {
+    assert.deepEqual(
+      pageModelConfig(s, small),
+      modelConfig(trainConfig(s, small.name), small),
+      `model config of ${s.model}`,
+    );
+  }
+});
+
+/** Per-step losses and final parameters of the Deno Trainer after `STEPS` steps. */
+async function denoSteps(s: PageSettings) {
+  const trainer = await Trainer.create(gpu!, trainConfig(s, small.name), small);
+  trainer.readEvery = 1;
+  const losses: Progress["losses"][] = [];
+  await trainer.train({
+    onProgress: (p) => losses.push(p.losses),
+    stop: () => trainer.step >= STEPS,
+  });
+  assert.equal(trainer.step, STEPS);
+  const c = await trainer.checkpoint();
+  trainer.state.destroy();
+  return { losses, params: c.params };
+}
+
+/** Serve a fresh `deno task web` folder; run `fn` on the page with the small IDX file loaded. */
+async function onPage<T>(fn: (page: Page) => Promise<T>): Promise<T> {
+  const out = `${tmp}/web-${crypto.randomUUID()}`;
+  await writeTrainingPage(out, { minify: false });
+  const server = await serveDir(out);
+  try {
+    return await withPage(async (page) => {
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(server.url);
+      await page.waitForFunction("document.body.dataset.state === 'ready'", null, {
+        timeout: 120_000,
+      });
+      await page.setInputFiles("#files", SMALL);
+      await page.waitForFunction(
+        "document.body.dataset.state === 'ready' && /small.idx/.test(document.getElementById('dataname').textContent)",
+        null,
+        { timeout: 60_000 },
+      );
+      const r = await fn(page);
+      assert.deepEqual(errors, [], "errors on the page");
+      return r;
+    }, { webgpu: true });
+  } finally {
+    await server.close();
+  }
+}
+
+/** Per-step losses and final parameters of the page after `STEPS` steps, one read per step. */
+async function pageSteps(page: Page, s: PageSettings) {
+  return await page.evaluate(async ([settings, steps]) => {
+    // deno-lint-ignore no-explicit-any
+    const t = (globalThis as any).vaeTrain;
+    t.fillForm(settings);
+    if (!await t.prepare()) throw new Error(t.status());
+    const losses = [];
+    for (let i = 0; i < steps; i++) losses.push(await t.stepAndRead());
+    const c = await t.session.checkpoint();
+    return { losses, params: [...c.params] as number[], step: t.session.step as number };
+  }, [s, STEPS] as const);
+}
+
+function compare(
+  what: string,
+  page: { losses: Progress["losses"][]; params: ArrayLike<number> },
+  deno: { losses: Progress["losses"][]; params: Float32Array },
+): void {
+  assert.equal(page.losses.length, STEPS);
+  assert.equal(deno.losses.length, STEPS);
+  let worstLoss = 0, worstParam = 0;
+  for (let i = 0; i < STEPS; i++) {
+    for (const k of ["recon", "kl", "total"] as const) {
+      const a = page.losses[i][k], b = deno.losses[i][k];
+      const rel = Math.abs(a - b) / Math.max(Math.abs(b), 1e-6);
+      worstLoss = Math.max(worstLoss, rel);
+      assert.ok(rel <= LOSS_TOL, `${what} step ${i + 1} ${k}: page ${a}, deno ${b}`);
+    }
+  }
+  assert.equal(page.params.length, deno.params.length);
+  for (let i = 0; i < deno.params.length; i++) {
+    const diff = Math.abs(page.params[i] - deno.params[i]);
+    worstParam = Math.max(worstParam, diff);
+    assert.ok(
+      diff <= PARAM_TOL,
+      `${what} parameter ${i}: page ${page.params[i]}, deno ${deno.params[i]}`,
+    );
+  }
+  console.log(
+    `${what}: ${STEPS} steps, losses ${deno.losses[0].total.toFixed(3)} -> ` +
+      `${deno.losses.at(-1)!.total.toFixed(3)}; max relative loss difference ` +
+      `${worstLoss.toExponential(2)} (tolerance ${LOSS_TOL}), max parameter difference ` +
+      `${worstParam.toExponential(2)} over ${deno.params.length} (tolerance ${PARAM_TOL})`,
+  );
+}
+
+/** Run a CLI task's script as `deno task` would, from `cwd`, writing under `runs/` there. */
+async function task(script: string, args: string[], cwd: string) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--config=${ROOT}deno.json`,
+      "--allow-read",
+      "--allow-env",
+      "--allow-write=runs",
+      `${ROOT}src/cli/${script}`,
+      ...args,
+    ],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+browserTest(
+  "train page: 20 mlp steps match the Deno Trainer; its download resumes in Deno",
+  async () => {
+    if (!gpu) return;
+    const deno = await denoSteps(MLP);
+    const { page: fromPage, zip, name } = await onPage(async (page) => {
+      const r = await pageSteps(page, MLP);
+      assert.equal(r.step, STEPS);
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.click("#download"),
+      ]);
+      const path = `${tmp}/download.zip`;
+      await download.saveAs(path);
+      return { page: r, zip: await Deno.readFile(path), name: download.suggestedFilename() };
+    });
+    compare("mlp", fromPage, deno);
+
+    // The zip is one folder: unpack it under runs/ and continue it with the train CLI.
+    const runName = name.replace(/\.zip$/, "");
+    const cwd = `${tmp}/resume`;
+    for (const [path, bytes] of Object.entries(unzipSync(zip))) {
+      assert.ok(path.startsWith(`${runName}/`), `zip entry ${path}`);
+      await Deno.mkdir(`${cwd}/runs/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+      await Deno.writeFile(`${cwd}/runs/${path}`, bytes);
+    }
+    const dir = `${cwd}/runs/${runName}`;
+    const layout = vaeLayout(modelConfig(trainConfig(MLP, small.name), small));
+    const saved = await loadCheckpoint(dir, layout);
+    assert.equal(saved.step, STEPS);
+    assert.equal(saved.epoch, 1);
+    assert.equal(saved.stepInEpoch, STEPS - 15);
+    assert.deepEqual([...saved.params], fromPage.params.map(Math.fround));
+    const metrics = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n");
+    assert.equal(metrics.length, 1, "epoch 1's record");
+    assert.equal(JSON.parse(metrics[0]).step, 15);
+
+    const resumed = await task("train.ts", ["--resume", `runs/${runName}`], cwd);
+    assert.equal(resumed.code, 0, resumed.err);
+    assert.match(resumed.out, /epoch 2: train loss/);
+    // A straight Deno run of both epochs, on the same file (train --resume reads images.idx).
+    const straight = await Trainer.create(gpu!, trainConfig(MLP, small.name), small);
+    await straight.train();
+    const want = (await straight.checkpoint()).params;
+    straight.state.destroy();
+    const got = parseSafetensors(await Deno.readFile(`${dir}/optimizer.safetensors`), "resumed");
+    assert.equal(got.metadata.step, "30");
+    const params = got.tensors.get("params")!.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(params[i] - want[i]));
+    console.log(
+      `resumed to step 30: max parameter difference from a straight Deno run ${
+        worst.toExponential(2)
+      }`,
+    );
+    assert.ok(worst <= 1e-4, `resumed vs straight: ${worst}`);
+    const records = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n");
+    assert.equal(records.length, 2);
+
+    const sampled = await task("sample.ts", [`runs/${runName}`, "--n", "8"], cwd);
+    assert.equal(sampled.code, 0, sampled.err);
+  },
+);
+
+browserTest("train page: 20 conv steps (batch norm) match the Deno Trainer", async () => {
+  if (!gpu) return;
+  const deno = await denoSteps(CONV);
+  const fromPage = await onPage((page) => pageSteps(page, CONV));
+  compare("conv", fromPage, deno);
+});
+
+Deno.test("deno task web: writes the folder, replaces only its own", async () => {
+  const out = `${tmp}/site`;
+  const r = await writeTrainingPage(out, { minify: true });
+  const paths = r.files.map((f) => f.path);
+  for (const p of ["index.html", "app.js", "shaders/dense.wgsl", WEB_MARKER]) {
+    assert.ok(paths.includes(p), p);
+  }
+  assert.ok(paths.includes("data/fashion-mnist-train-images.idx3.gz"));
+  await assert.rejects(writeTrainingPage(out), /already exists; pass --force/);
+  await Deno.writeTextFile(`${out}/notes.txt`, "mine");
+  await assert.rejects(writeTrainingPage(out, { force: true }), /holds notes.txt/);
+  await Deno.remove(`${out}/notes.txt`);
+  await writeTrainingPage(out, { force: true });
+  await Deno.mkdir(`${tmp}/other`);
+  await assert.rejects(writeTrainingPage(`${tmp}/other`, { force: true }), /not a folder deno task web wrote/);
+});
