@@ -29,7 +29,10 @@ import { baseUrl, folderLoader } from "../shader_loader.ts";
 
 /** A chunk of steps lasts about this long, then the metrics are read once. */
 const CHUNK_MS = 250;
-/** Pictures (reconstructions, samples, KL per dimension) are redrawn at most this often. */
+/**
+ * Pictures (reconstructions, samples, KL per dimension) are redrawn at most this often while
+ * an epoch runs (and at its end), and never taking more than a fifth of the time.
+ */
 const REFRESH_MS = 3000;
 /** Held-out images the KL per dimension is measured on. */
 const KL_IMAGES = 500;
@@ -292,6 +295,8 @@ async function main(): Promise<void> {
   let imagesPerSecond = 0, trainSeconds = 0, trainImages = 0, refreshes = 0;
   let epochSeconds = 0, klSum = 0, klSteps = 0;
   let lastLosses: PageLosses | null = null;
+  /** Milliseconds the last redraw took: redraws wait at least 4 times that (slow models). */
+  let refreshCost = 0;
   const runName = `page-${
     new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
   }`;
@@ -315,7 +320,7 @@ async function main(): Promise<void> {
   }
 
   async function refresh(): Promise<void> {
-    const s = session!;
+    const s = session!, t0 = performance.now();
     const { rows, cols } = s.data;
     const r = await s.reconstructions(COLS);
     drawGrid($("recon"), rows, cols, [r.originals, r.means]);
@@ -323,6 +328,7 @@ async function main(): Promise<void> {
     kl = await s.klPerDim(KL_IMAGES);
     drawKl($("kl"), kl);
     document.body.dataset.refreshes = String(++refreshes);
+    refreshCost = performance.now() - t0;
   }
 
   function showStats(s: TrainSession, given: PageLosses | null): void {
@@ -383,7 +389,7 @@ async function main(): Promise<void> {
         drawCurve($("curve"), points, records);
         await refresh();
         lastRefresh = performance.now();
-      } else if (performance.now() - lastRefresh > REFRESH_MS) {
+      } else if (performance.now() - lastRefresh > Math.max(REFRESH_MS, 4 * refreshCost)) {
         await refresh();
         lastRefresh = performance.now();
       }
@@ -568,6 +574,10 @@ async function main(): Promise<void> {
     },
     get imagesPerSecond() {
       return imagesPerSecond;
+    },
+    /** Images trained and seconds spent in training chunks (submits and their reads). */
+    get trained() {
+      return { images: trainImages, seconds: trainSeconds };
     },
     get kl() {
       return kl;
