@@ -341,7 +341,9 @@ async function main(): Promise<void> {
           : ` (KL weight ${s.klWeightAt(s.step - 1).toFixed(3)})`)
       : "";
     stats.textContent = `epoch ${Math.min(s.epoch + 1, s.settings.epochs)}/${s.settings.epochs}, ` +
-      `step ${s.stepInEpoch}/${s.stepsPerEpoch} (${s.step} in all)  ${loss}  ` +
+      `step ${
+        s.done ? s.stepsPerEpoch : s.stepInEpoch
+      }/${s.stepsPerEpoch} (${s.step} in all)  ${loss}  ` +
       `${imagesPerSecond.toFixed(0)} images/s`;
     document.body.dataset.step = String(s.step);
     document.body.dataset.epoch = String(s.epoch);
@@ -427,6 +429,7 @@ async function main(): Promise<void> {
     points = [];
     records = [];
     lastLosses = null;
+    document.body.dataset.step = document.body.dataset.epoch = "0";
     trainSeconds = trainImages = imagesPerSecond = 0;
     epochSeconds = klSum = klSteps = 0;
     pause.disabled = download.disabled = false;
