@@ -254,7 +254,7 @@ function drawKl(canvas: HTMLCanvasElement, kl: number[]): void {
   ctx.fillText(hi.toFixed(2), 2, 14);
   ctx.fillText("0", 2, h - pad);
   ctx.fillText(
-    `dimension (${kl.filter((v) => v > 0.01).length} of ${kl.length} above 0.01)`,
+    `dimension (KL above 0.01 nats in ${kl.filter((v) => v > 0.01).length} of ${kl.length})`,
     pad + 4,
     h - 6,
   );
@@ -574,6 +574,10 @@ async function main(): Promise<void> {
     },
     get points() {
       return points;
+    },
+    /** The images in use (their split and bytes). */
+    get images() {
+      return images?.data ?? null;
     },
     get imagesPerSecond() {
       return imagesPerSecond;
