@@ -10,7 +10,7 @@
  * losses within 1e-4 relative, every parameter after 20 steps within 1e-5; then the run the
  * page's download button gives (a zip) is unpacked into runs/NAME and continued with
  * `train --resume` to the end of epoch 2, where it matches a straight Deno run within 1e-4;
- * and `deno task sample` draws from it.
+ * and `sample`, `eval` and `export` take it.
  *
  * Also here: the page's settings and model config against the CLI's (DEFAULTS, modelConfig),
  * and the `deno task web` folder's safety rules.
@@ -30,6 +30,7 @@ import { modelConfig, type Progress, Trainer } from "../src/train/trainer.ts";
 import { vaeLayout } from "../src/vae/model.ts";
 import { parseSafetensors } from "../src/train/safetensors.ts";
 import { WEB_MARKER, writeTrainingPage } from "../src/cli/web.ts";
+import { exportRun } from "../src/cli/export.ts";
 import { PAGE_DEFAULTS, pageModelConfig, type PageSettings } from "../src/web/train/settings.ts";
 import { browserTest, serveDir, withPage } from "./_browser.ts";
 import { gpu } from "./_helpers.ts";
@@ -262,8 +263,14 @@ browserTest(
     const records = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n");
     assert.equal(records.length, 2);
 
+    // The other tasks take it too: sample and eval as the CLI (eval reads images.idx), export.
     const sampled = await task("sample.ts", [`runs/${runName}`, "--n", "8"], cwd);
     assert.equal(sampled.code, 0, sampled.err);
+    const evaluated = await task("eval.ts", [`runs/${runName}`, "--k", "4", "--images", "10"], cwd);
+    assert.equal(evaluated.code, 0, evaluated.err);
+    assert.match(evaluated.out, /nats/);
+    const exported = await exportRun(dir, `${cwd}/runs/${runName}/web`);
+    assert.ok(exported.files.some((f) => f.path === "decoder.safetensors"));
   },
 );
 
