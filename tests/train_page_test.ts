@@ -281,43 +281,47 @@ browserTest("train page: 20 conv steps (batch norm) match the Deno Trainer", asy
   compare("conv", fromPage, deno);
 });
 
-browserTest("train page: dropped PNGs become gray bytes, the last tenth held out", async () => {
-  // 12 PNGs named so that name order differs from creation order: 11 to train, 1 held out.
-  const pngs: string[] = [];
-  for (let i = 0; i < 12; i++) {
-    const path = `${tmp}/png/img-${String(11 - i).padStart(2, "0")}.png`;
-    await Deno.mkdir(`${tmp}/png`, { recursive: true });
-    const pixels = (embedded.test.images as Uint8Array).subarray(i * 784, (i + 1) * 784);
-    await Deno.writeFile(path, encodePng(28, 28, pixels));
-    pngs.push(path);
-  }
-  const got = await onPage(async (page) => {
-    await page.setInputFiles("#files", pngs);
-    await page.waitForFunction(
-      "document.body.dataset.state === 'ready' && /12 PNG/.test(document.getElementById('dataname').textContent)",
-      null,
-      { timeout: 60_000 },
-    );
-    return await page.evaluate(() => {
-      // deno-lint-ignore no-explicit-any
-      const d = (globalThis as any).vaeTrain.images;
-      return {
-        rows: d.rows,
-        cols: d.cols,
-        train: [...d.train.images] as number[],
-        test: [...d.test.images] as number[],
-        counts: [d.train.count, d.test.count],
-      };
+browserTest(
+  "train page: a folder of PNGs becomes gray bytes, the last tenth held out",
+  async () => {
+    // 12 PNGs named so that name order differs from creation order: 11 to train, 1 held out.
+    const pngs: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const path = `${tmp}/png/img-${String(11 - i).padStart(2, "0")}.png`;
+      await Deno.mkdir(`${tmp}/png`, { recursive: true });
+      const pixels = (embedded.test.images as Uint8Array).subarray(i * 784, (i + 1) * 784);
+      await Deno.writeFile(path, encodePng(28, 28, pixels));
+      pngs.push(path);
+    }
+    const got = await onPage(async (page) => {
+      // The folder picker (webkitdirectory): the page gets every file below the folder.
+      await page.setInputFiles("#folder", `${tmp}/png`);
+      await page.waitForFunction(
+        "document.body.dataset.state === 'ready' && /12 PNG/.test(document.getElementById('dataname').textContent)",
+        null,
+        { timeout: 60_000 },
+      );
+      return await page.evaluate(() => {
+        // deno-lint-ignore no-explicit-any
+        const d = (globalThis as any).vaeTrain.images;
+        return {
+          rows: d.rows,
+          cols: d.cols,
+          train: [...d.train.images] as number[],
+          test: [...d.test.images] as number[],
+          counts: [d.train.count, d.test.count],
+        };
+      });
     });
-  });
-  assert.deepEqual([got.rows, got.cols, ...got.counts], [28, 28, 11, 1]);
-  // Sorted by name: img-00 (the 12th written) first.
-  const want = (
-    k: number,
-  ) => [...(embedded.test.images as Uint8Array).subarray((11 - k) * 784, (12 - k) * 784)];
-  for (let k = 0; k < 11; k++) assert.deepEqual(got.train.slice(k * 784, (k + 1) * 784), want(k));
-  assert.deepEqual(got.test, want(11));
-});
+    assert.deepEqual([got.rows, got.cols, ...got.counts], [28, 28, 11, 1]);
+    // Sorted by name: img-00 (the 12th written) first.
+    const want = (
+      k: number,
+    ) => [...(embedded.test.images as Uint8Array).subarray((11 - k) * 784, (12 - k) * 784)];
+    for (let k = 0; k < 11; k++) assert.deepEqual(got.train.slice(k * 784, (k + 1) * 784), want(k));
+    assert.deepEqual(got.test, want(11));
+  },
+);
 
 Deno.test("deno task web: writes the folder, replaces only its own", async () => {
   const out = `${tmp}/site`;

@@ -176,6 +176,31 @@ async function droppedData(files: File[]): Promise<PageImages> {
   throw new Error(`${files[0]?.name ?? "nothing"}: drop PNG images or an IDX image file`);
 }
 
+/** Every file below the dropped items, folders walked (a dropped folder of PNGs). */
+async function droppedFiles(items: DataTransferItemList): Promise<File[]> {
+  const files: File[] = [];
+  const walk = async (entry: FileSystemEntry): Promise<void> => {
+    if (entry.isFile) {
+      files.push(
+        await new Promise<File>((ok, fail) => (entry as FileSystemFileEntry).file(ok, fail)),
+      );
+    } else if (entry.isDirectory) {
+      const reader = (entry as FileSystemDirectoryEntry).createReader();
+      // readEntries gives a batch per call, an empty one at the end.
+      for (;;) {
+        const batch = await new Promise<FileSystemEntry[]>((ok, fail) =>
+          reader.readEntries(ok, fail)
+        );
+        if (batch.length === 0) break;
+        for (const e of batch) await walk(e);
+      }
+    }
+  };
+  const entries = [...items].map((i) => i.webkitGetAsEntry()).filter((e) => e !== null);
+  for (const e of entries) await walk(e);
+  return files;
+}
+
 // ---- drawing ----
 
 function drawGrid(
@@ -420,6 +445,8 @@ async function main(): Promise<void> {
     start.disabled = true;
     setState("loading", "Building the model (compiling its shaders)…");
     try {
+      session?.destroy();
+      session = null;
       session = await TrainSession.create(gpu, settings, images.data);
     } catch (e) {
       setState("error", `Cannot train with these settings: ${errorText(e)}`);
@@ -548,10 +575,12 @@ async function main(): Promise<void> {
   pause.addEventListener("click", () => void (running ? stop() : resume()));
   download.addEventListener("click", () => void downloadRun());
   $("embedded").addEventListener("click", () => void useData(embeddedData));
-  $<HTMLInputElement>("files").addEventListener("change", (e) => {
-    const list = [...((e.target as HTMLInputElement).files ?? [])];
-    if (list.length) void useData(() => droppedData(list));
-  });
+  for (const id of ["files", "folder"]) {
+    $<HTMLInputElement>(id).addEventListener("change", (e) => {
+      const list = [...((e.target as HTMLInputElement).files ?? [])];
+      if (list.length) void useData(() => droppedData(list));
+    });
+  }
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => {
     e.preventDefault();
@@ -561,8 +590,8 @@ async function main(): Promise<void> {
   drop.addEventListener("drop", (e) => {
     e.preventDefault();
     drop.classList.remove("over");
-    const list = [...(e.dataTransfer?.files ?? [])];
-    if (list.length) void useData(() => droppedData(list));
+    const items = e.dataTransfer?.items;
+    if (items?.length) void useData(async () => droppedData(await droppedFiles(items)));
   });
 
   (globalThis as unknown as { vaeTrain: unknown }).vaeTrain = {

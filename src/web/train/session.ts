@@ -21,6 +21,8 @@ import { latentStats } from "../../eval/metrics.ts";
 import {
   type BatchSource,
   type DecodeProgram,
+  destroyProgram,
+  destroySource,
   identityOrder,
   initParams,
   METRIC,
@@ -128,6 +130,7 @@ export class TrainSession {
   readonly #metrics: Tensor;
   readonly #testMetrics: Tensor;
   readonly #trainIndex: Tensor;
+  readonly #sources: BatchSource[];
   readonly #train: Programs;
   readonly #test: Programs;
   readonly #clear: Dispatch;
@@ -146,6 +149,7 @@ export class TrainSession {
       metrics: Tensor;
       testMetrics: Tensor;
       trainIndex: Tensor;
+      sources: BatchSource[];
       train: Programs;
       test: Programs;
       clear: Dispatch;
@@ -160,6 +164,7 @@ export class TrainSession {
     this.#metrics = parts.metrics;
     this.#testMetrics = parts.testMetrics;
     this.#trainIndex = parts.trainIndex;
+    this.#sources = parts.sources;
     this.#train = parts.train;
     this.#test = parts.test;
     this.#clear = parts.clear;
@@ -204,6 +209,7 @@ export class TrainSession {
       metrics,
       testMetrics,
       trainIndex: trainSource.index,
+      sources: [trainSource, testSource],
       train: await programs(trainSource, data.train.count, metrics, true),
       test: await programs(testSource, data.test.count, testMetrics, false),
       clear: await clearSlots(gpu, { acc: metrics }),
@@ -397,6 +403,20 @@ export class TrainSession {
       stepInEpoch: this.stepInEpoch,
       sums,
     };
+  }
+
+  /** Free the GPU buffers of the data, the state and the step programs (the device stays). */
+  destroy(): void {
+    for (const p of [this.#train, this.#test]) {
+      destroyProgram(p.full);
+      if (p.last) destroyProgram(p.last);
+    }
+    // The decoder program (64 codes' activations) names only its input and output: its buffers
+    // go with the garbage collector.
+    this.#decode = null;
+    this.#sources.forEach(destroySource);
+    for (const t of [this.#metrics, this.#testMetrics]) t.destroy();
+    this.state.destroy();
   }
 
   #losses(m: Float32Array, count: number): PageLosses {
