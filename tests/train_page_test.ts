@@ -12,8 +12,11 @@
  * `train --resume` to the end of epoch 2, where it matches a straight Deno run within 1e-4;
  * and `sample`, `eval` and `export` take it.
  *
- * Also here: the page's settings and model config against the CLI's (DEFAULTS, modelConfig),
- * and the `deno task web` folder's safety rules.
+ * Also here: the page's own loop (Start, Pause, Resume: chunks of steps, one read each,
+ * pictures redrawn) against the Deno Trainer over 10 epochs (parameters at the pause and at the
+ * end within 1e-5, every epoch's training and held-out losses within 1e-4 relative); a folder of
+ * PNGs through the folder picker; the page's settings and model config against the CLI's
+ * (DEFAULTS, modelConfig); and the `deno task web` folder's safety rules.
  *
  * Needs: deno test --allow-read --allow-env --allow-run --allow-write --allow-net --allow-sys.
  */
@@ -273,6 +276,75 @@ browserTest(
     assert.ok(exported.files.some((f) => f.path === "decoder.safetensors"));
   },
 );
+
+browserTest("train page: Start, Pause and Resume run the Deno Trainer's numbers", async () => {
+  if (!gpu) return;
+  // The page's own loop (chunks of steps, one read per chunk, pictures redrawn), paused once.
+  const s: PageSettings = { ...MLP, epochs: 10 };
+  const steps = 10 * 15;
+  const r = await onPage(async (page) => {
+    await page.evaluate((settings) => {
+      // deno-lint-ignore no-explicit-any
+      (globalThis as any).vaeTrain.fillForm(settings);
+    }, s);
+    await page.click("#start");
+    // Pause from inside the page between two chunks, once 20 steps are read back.
+    const paused = await page.evaluate(async () => {
+      // deno-lint-ignore no-explicit-any
+      const t = (globalThis as any).vaeTrain;
+      while (!(t.session && t.session.step >= 20)) await new Promise((r) => setTimeout(r, 0));
+      await t.pause();
+      return { step: t.session.step as number, params: [...(await t.session.checkpoint()).params] };
+    });
+    assert.equal(await page.evaluate("document.body.dataset.state"), "paused");
+    await page.click("#pause"); // now "Resume"
+    await page.waitForFunction("document.body.dataset.state === 'done'", null, {
+      timeout: 300_000,
+    });
+    return await page.evaluate(async (p) => {
+      // deno-lint-ignore no-explicit-any
+      const t = (globalThis as any).vaeTrain;
+      const params = [...(await t.session.checkpoint()).params] as number[];
+      return { paused: p, step: t.session.step as number, params, records: t.records };
+    }, paused);
+  });
+  assert.ok(r.paused.step >= 20 && r.paused.step < steps, `paused at ${r.paused.step}`);
+  assert.equal(r.step, steps);
+
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let worst = 0;
+    for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    return worst;
+  };
+  const atPause = await Trainer.create(gpu, trainConfig(s, small.name), small);
+  await atPause.train({ stop: () => atPause.step >= r.paused.step });
+  assert.equal(atPause.step, r.paused.step);
+  const pausedDiff = maxDiff(r.paused.params, (await atPause.checkpoint()).params);
+  atPause.state.destroy();
+  const straight = await Trainer.create(gpu, trainConfig(s, small.name), small);
+  const records: { train: Progress["losses"]; test: Progress["losses"] }[] = [];
+  await straight.train({ onEpoch: (e) => void records.push(e) });
+  const finalDiff = maxDiff(r.params, (await straight.checkpoint()).params);
+  straight.state.destroy();
+  let worstLoss = 0;
+  assert.equal(r.records.length, 10);
+  for (let e = 0; e < 10; e++) {
+    for (const split of ["train", "test"] as const) {
+      for (const k of ["recon", "kl", "total"] as const) {
+        const a = r.records[e][split][k], b = records[e][split][k];
+        worstLoss = Math.max(worstLoss, Math.abs(a - b) / Math.abs(b));
+      }
+    }
+  }
+  console.log(
+    `paused at step ${r.paused.step}: max parameter difference ${pausedDiff.toExponential(2)}; ` +
+      `after ${steps} steps ${finalDiff.toExponential(2)}; epoch losses (train and held-out) ` +
+      `within ${worstLoss.toExponential(2)} relative`,
+  );
+  assert.ok(pausedDiff <= PARAM_TOL, `parameters at the pause: ${pausedDiff}`);
+  assert.ok(finalDiff <= PARAM_TOL, `parameters at the end: ${finalDiff}`);
+  assert.ok(worstLoss <= LOSS_TOL, `epoch losses: ${worstLoss}`);
+});
 
 browserTest("train page: 20 conv steps (batch norm) match the Deno Trainer", async () => {
   if (!gpu) return;
