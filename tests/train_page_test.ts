@@ -34,7 +34,13 @@ import { vaeLayout } from "../src/vae/model.ts";
 import { parseSafetensors } from "../src/train/safetensors.ts";
 import { WEB_MARKER, writeTrainingPage } from "../src/cli/web.ts";
 import { exportRun } from "../src/cli/export.ts";
-import { PAGE_DEFAULTS, pageModelConfig, type PageSettings } from "../src/web/train/settings.ts";
+import {
+  checkSettings,
+  PAGE_DEFAULTS,
+  pageModelConfig,
+  type PageSettings,
+} from "../src/web/train/settings.ts";
+import { encodeU8Idx, parseU8Idx } from "../src/web/train/run_files.ts";
 import { browserTest, serveDir, withPage } from "./_browser.ts";
 import { gpu } from "./_helpers.ts";
 
@@ -94,6 +100,41 @@ Deno.test("train page: settings default as the CLI's and resolve to the Trainer'
       `model config of ${s.model}`,
     );
   }
+});
+
+/** An assert.throws check: an Error whose message is one line matching `re`. */
+const oneLine = (re: RegExp) => (e: unknown) =>
+  e instanceof Error && !e.message.includes("\n") && re.test(e.message);
+
+Deno.test("train page: bad settings and files are one-line errors", () => {
+  const bad: [Partial<PageSettings>, RegExp][] = [
+    [{ batch: 0 }, /^batch must be an integer >= 1, is 0$/],
+    [{ lr: -1 }, /^lr: -1 is out of range$/],
+    [{ hidden: [] }, /^hidden: give at least one value$/],
+    [{ "logvar-clamp": [3, 2] }, /^logvar-clamp: 3,2 is not LO < HI$/],
+    [{ "kl-schedule": "linear:5" }, /^--kl-schedule "linear:5": linear takes START and LENGTH/],
+    [{ model: "conv", kernels: [3] }, /^filters, kernels and strides need one value per layer/],
+  ];
+  for (const [change, message] of bad) {
+    assert.throws(() => checkSettings({ ...PAGE_DEFAULTS, ...change }, 100), oneLine(message));
+  }
+  const idx = encodeU8Idx([2, 3, 4], new Uint8Array(24).fill(7));
+  assert.deepEqual(parseU8Idx(idx, "x.idx").dims, [2, 3, 4]);
+  assert.throws(
+    () => parseU8Idx(idx.subarray(0, 30), "x.idx"),
+    oneLine(/^x.idx: header says 2x3x4/),
+  );
+  assert.throws(
+    () => parseU8Idx(new Uint8Array([1, 2, 3, 4]), "y"),
+    oneLine(/^y: not an IDX file/),
+  );
+  const f32 = idx.slice();
+  f32[2] = 0x0d;
+  assert.throws(() => parseU8Idx(f32, "z"), oneLine(/^z: holds IDX type 0xd; only u8/));
+  assert.throws(
+    () => parseU8Idx(new Uint8Array([0x1f, 0x8b, 0, 0]), "g.gz"),
+    oneLine(/^g.gz: not a/),
+  );
 });
 
 /** Per-step losses and final parameters of the Deno Trainer after `STEPS` steps. */
