@@ -1,6 +1,8 @@
 /**
  * Lists the import cycles among this repository's own modules, from `deno info --json` of
- * the given entry points (default: mod.ts and every .ts file under src/). Value and type
+ * the given entry points (default: every entry deno.json exports and every .ts file under
+ * src/). tests/layout_test.ts asserts the same in the test suite (no cycle but the known
+ * ones, and no value import from the GPU side into src/reference). Value and type
  * imports both count (a type-only cycle still ties two files together). Prints each cycle
  * (a strongly connected component of the import graph, as repository paths) and exits 1 if
  * there is any; `--under src/vae` keeps only the cycles with a module under that folder.
@@ -27,9 +29,12 @@ async function tsFiles(dir: URL): Promise<string[]> {
   return out;
 }
 
-const entries = positionals.length
-  ? positionals
-  : [new URL("mod.ts", root).pathname, ...await tsFiles(new URL("src/", root))];
+const exported: Record<string, string> =
+  JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).exports;
+const entries = positionals.length ? positionals : [
+  ...Object.values(exported).map((p) => new URL(p, root).pathname),
+  ...await tsFiles(new URL("src/", root)),
+];
 
 interface Info {
   modules: {

@@ -31,8 +31,8 @@ async function runSuite(backend: string) {
       "--allow-write",
       "--allow-net=127.0.0.1",
       "--allow-sys",
-      // The suite, and the worked examples in mod.ts's documentation (run as tests too).
-      ...(Deno.args.length ? Deno.args : ["--doc", "tests/", "mod.ts"]),
+      // The suite, and the worked examples in the entries' documentation (run as tests too).
+      ...(Deno.args.length ? Deno.args : ["--doc", "tests/", "mod.ts", "nn.ts", "streamlines.ts"]),
     ],
     env: {
       DENO_WEBGPU_BACKEND: backend,

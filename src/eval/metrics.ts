@@ -8,7 +8,7 @@
 import { readback, Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { submit } from "../gpu/kernel.ts";
-import type { Split } from "../data/datasets.ts";
+import type { Split } from "../data/split.ts";
 import { iwaeNll } from "../nn/iwae.ts";
 import { accumulate, clearSlots } from "../nn/reduce.ts";
 import {
@@ -105,8 +105,9 @@ export interface LatentStats {
   muVariance: number[];
   /** Dimensions with muVariance > 0.01. */
   activeUnits: number;
-  /** Min, mean and max over the split and dimensions of mu and of sigma = exp(lv / 2). */
+  /** Min, mean and max over the split and dimensions of mu. */
   mu: { min: number; mean: number; max: number };
+  /** Min, mean and max over the split and dimensions of sigma = exp(lv / 2). */
   sigma: { min: number; mean: number; max: number };
   /** Posterior means of the split's first `keepMu` images, [keepMu, Z] (figures). */
   muRows: Float32Array;

@@ -19,8 +19,9 @@ export interface IwaeShape {
   k: number;
   /** Latent dimensions. */
   z: number;
-  /** Clamp bounds of logvar, as in training. */
+  /** Lower clamp bound of logvar, as in training. */
   logvarMin: number;
+  /** Upper clamp bound of logvar, as in training. */
   logvarMax: number;
 }
 

@@ -3,7 +3,39 @@
  * x [B, H, W, Cin], w [KH, KW, Cin, Cout], b [Cout], y and dy [B, Ho, Wo, Cout].
  */
 
-import { conv2dOutputSize, type Conv2dShape } from "../nn/conv2d.ts";
+import type { Conv2dShape } from "../nn/conv2d.ts";
+
+/**
+ * One axis of the convolution, from the definitions, not from src/nn (an oracle that shared the
+ * GPU side's geometry would pass the same padding bug): input n, kernel k, stride st.
+ * - "same" (TensorFlow): out = ceil(n / st); the zeros needed in all are k - st when st divides
+ *   n, else k - (n mod st), never fewer than 0; the smaller half goes before the image.
+ * - "valid": out = floor((n - k) / st) + 1, nothing added.
+ * - p zeros at each end: out = floor((n + 2 p - k) / st) + 1.
+ */
+function axis(
+  n: number,
+  k: number,
+  st: number,
+  pad: "same" | "valid" | number,
+): { out: number; before: number } {
+  if (pad === "same") {
+    const total = Math.max(n % st === 0 ? k - st : k - (n % st), 0);
+    return { out: Math.ceil(n / st), before: Math.floor(total / 2) };
+  }
+  const p = pad === "valid" ? 0 : pad;
+  return { out: Math.floor((n + 2 * p - k) / st) + 1, before: p };
+}
+
+/** Output rows and columns of the convolution `s`, and the zero rows/columns above and left. */
+export function conv2dGeometry(
+  s: Conv2dShape,
+): { height: number; width: number; padTop: number; padLeft: number } {
+  const p = s.padding;
+  const rows = axis(s.height, s.kernel[0], s.stride[0], typeof p === "string" ? p : p[0]);
+  const cols = axis(s.width, s.kernel[1], s.stride[1], typeof p === "string" ? p : p[1]);
+  return { height: rows.out, width: cols.out, padTop: rows.before, padLeft: cols.before };
+}
 
 /**
  * Visit every (output pixel, tap, in channel, out channel) product of the convolution whose
@@ -13,7 +45,7 @@ function eachProduct(s: Conv2dShape, f: (xi: number, wi: number, yi: number) => 
   const { batch: B, height: H, width: W, inChannels: Ci, outChannels: Co } = s;
   const [KH, KW] = s.kernel;
   const [sh, sw] = s.stride;
-  const o = conv2dOutputSize(s);
+  const o = conv2dGeometry(s);
   for (let n = 0; n < B; n++) {
     for (let oh = 0; oh < o.height; oh++) {
       for (let ow = 0; ow < o.width; ow++) {
@@ -46,7 +78,7 @@ export function conv2dForward(
   b: ArrayLike<number>,
   s: Conv2dShape,
 ): Float64Array {
-  const o = conv2dOutputSize(s);
+  const o = conv2dGeometry(s);
   const Co = s.outChannels;
   const y = new Float64Array(s.batch * o.height * o.width * Co);
   for (let i = 0; i < y.length; i++) y[i] = b[i % Co];

@@ -5,7 +5,7 @@
  * Deliberately not written through the conv2d reference, so the tests check the GPU's role swap.
  */
 
-import { convTranspose2dOutputSize, type ConvTranspose2dShape } from "../nn/conv_transpose2d.ts";
+import type { ConvTranspose2dShape } from "../nn/conv_transpose2d.ts";
 
 /**
  * Rows/columns cropped from the top/left of the full scatter (whose size is (h - 1) s + K):
@@ -24,6 +24,22 @@ function crop(s: ConvTranspose2dShape): [number, number] {
 }
 
 /**
+ * Output rows and columns, from the definitions (not from src/nn): the full scatter of an
+ * input of h rows is (h - 1) s + K rows; "valid" keeps it all, explicit [t, l] crops t from each
+ * end (PyTorch's padding), both plus outputPadding at the bottom/right; "same" is TensorFlow's
+ * Conv2DTranspose, H = h s, the inverse of the "same" convolution's ceil(H / s).
+ */
+export function convTranspose2dGeometry(
+  s: ConvTranspose2dShape,
+): { height: number; width: number } {
+  const [ct, cl] = crop(s);
+  const extra = s.outputPadding ?? [0, 0];
+  const size = (a: 0 | 1, n: number, c: number) =>
+    s.padding === "same" ? n * s.stride[a] : (n - 1) * s.stride[a] + s.kernel[a] - 2 * c + extra[a];
+  return { height: size(0, s.height, ct), width: size(1, s.width, cl) };
+}
+
+/**
  * Visit every (input pixel, tap, out channel, in channel) product whose output position lies
  * inside y: f(x index, w index, y index).
  */
@@ -35,7 +51,7 @@ function eachProduct(
   const [KH, KW] = s.kernel;
   const [sh, sw] = s.stride;
   const [ct, cl] = crop(s);
-  const { height: H, width: W } = convTranspose2dOutputSize(s);
+  const { height: H, width: W } = convTranspose2dGeometry(s);
   for (let n = 0; n < B; n++) {
     for (let ih = 0; ih < h; ih++) {
       for (let iw = 0; iw < w; iw++) {
@@ -68,7 +84,7 @@ export function convTranspose2dForward(
   b: ArrayLike<number>,
   s: ConvTranspose2dShape,
 ): Float64Array {
-  const o = convTranspose2dOutputSize(s);
+  const o = convTranspose2dGeometry(s);
   const Co = s.outChannels;
   const y = new Float64Array(s.batch * o.height * o.width * Co);
   for (let i = 0; i < y.length; i++) y[i] = b[i % Co];
