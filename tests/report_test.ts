@@ -130,6 +130,25 @@ Deno.test("report: the fields the current trainer supplies still make the plain 
   }
 });
 
+Deno.test("report: records with null, NaN or Infinity (an old or damaged metrics.jsonl) still render", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-test-" });
+  try {
+    const input = syntheticInput({ z: 3, latent: false });
+    const last = input.records.at(-1)!;
+    // JSON.parse of a line that held NaN gives null; keep one of each kind.
+    (last.train as { total: unknown }).total = null;
+    last.test.elbo = NaN;
+    last.test.kl = Infinity;
+    await writeReport(dir, input);
+    const html = await Deno.readTextFile(`${dir}/report.html`);
+    assert.match(html, /test negative ELBO <b>NaN<\/b>/);
+    assert.match(html, /\+ KL Infinity\)/);
+    assert.match(html, /<tr><td>5<\/td><td>null<\/td>/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("report: zero active units is called out", async () => {
   const dir = await Deno.makeTempDir({ prefix: "report-test-" });
   try {

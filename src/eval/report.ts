@@ -417,6 +417,16 @@ function renderSection(s: Section): string {
   return `<h2>${esc(s.heading)}</h2>\n<p>${s.text}</p>\n${body}`;
 }
 
+/** Whether `v` is a finite number (metrics.jsonl writes NaN and Infinity as null). */
+function finite(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+/** `v` to `digits` decimals; a value that is not a finite number is shown as it is, never thrown on. */
+function fixed(v: unknown, digits: number): string {
+  return finite(v) ? v.toFixed(digits) : esc(String(v));
+}
+
 /**
  * Write report.html, loss.svg and kl.svg into `dir`, and the optional figures
  * (reconstructions.png, samples.png, kl_weight.svg, mu_sigma.svg, kl_per_dim.svg,
@@ -503,13 +513,15 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
       : hasDiag
       ? "<td>-</td>"
       : "";
-    return `<tr><td>${x.epoch}</td><td>${x.train.total.toFixed(2)}</td><td>${
-      x.test.total.toFixed(2)
+    return `<tr><td>${x.epoch}</td><td>${fixed(x.train.total, 2)}</td><td>${
+      fixed(x.test.total, 2)
     }</td>` +
-      `<td>${x.test.recon.toFixed(2)}</td><td>${x.test.kl.toFixed(2)}</td><td>${
-        x.test.elbo.toFixed(2)
+      `<td>${fixed(x.test.recon, 2)}</td><td>${fixed(x.test.kl, 2)}</td><td>${
+        fixed(x.test.elbo, 2)
       }</td>` +
-      `<td>${+x.beta.toPrecision(4)}</td>${au}<td>${x.imagesPerSecond.toFixed(0)}</td></tr>`;
+      `<td>${finite(x.beta) ? +x.beta.toPrecision(4) : fixed(x.beta, 0)}</td>${au}<td>${
+        fixed(x.imagesPerSecond, 0)
+      }</td></tr>`;
   }).join("\n");
   const cfg = Object.entries(r.config).map(([k, v]) =>
     `<tr><td>${esc(k)}</td><td>${esc(JSON.stringify(v) ?? "")}</td></tr>`
@@ -531,10 +543,10 @@ svg { display: block; max-width: 100%; height: auto; }
 </style></head><body>
 <h1>Run ${esc(String(r.config.out ?? ""))}</h1>
 <p>After epoch ${last?.epoch ?? 0}: test negative ELBO <b>${
-    last ? last.test.elbo.toFixed(2) : "-"
+    last ? fixed(last.test.elbo, 2) : "-"
   }</b> nats per image
-(reconstruction ${last ? last.test.recon.toFixed(2) : "-"} + KL ${
-    last ? last.test.kl.toFixed(2) : "-"
+(reconstruction ${last ? fixed(last.test.recon, 2) : "-"} + KL ${
+    last ? fixed(last.test.kl, 2) : "-"
   }).</p>${collapsed}
 <h2>Loss curves</h2>
 ${loss}
