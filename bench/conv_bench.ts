@@ -209,7 +209,7 @@ export async function runConvBench(options: ConvBenchOptions = {}): Promise<Conv
     const x = random(X), w = random(WN), b = random(s.outChannels), dy = random(Y);
     const y = random(Y), dx = random(X), dw = random(WN), db = random(s.outChannels);
     await time(group, layer, "forward", await conv2dForward(gpu, { y, x, w, b }, s));
-    await time(group, layer, "dx", [await conv2dBackwardDx(gpu, { dx, dy, w }, s)]);
+    await time(group, layer, "dx", [...await conv2dBackwardDx(gpu, { dx, dy, w }, s)]);
     await time(group, layer, "dw", await conv2dBackwardDw(gpu, { dw, dy, x }, s));
     await time(group, layer, "db", [await conv2dBackwardDb(gpu, { db, dy }, s)]);
     for (const t of tensors.splice(0)) t.destroy();

@@ -70,6 +70,15 @@ struct Dims {
   splits: u32,  // dw: images are split into this many chunks, one partial dw each
   chunk: u32,   // dw: images per chunk
   gr: u32,      // backward_dx_vec4: rows of its 16-pixel grid (4, 2 or 1; 16 / gr columns)
+  // The vec4 forwards' output placement (see put_y4): output pixel (n, i, j) is stored at
+  // pixel (n, ya + ysh i, yb + ysw j) of a y image yh x yw; (0, 1, 0, 1, Ho, Wo) is plain.
+  // subpixel_weights reads ya, yb as its class (a, r) and ysh, ysw as the strides.
+  ya: u32,
+  ysh: u32,
+  yb: u32,
+  ysw: u32,
+  yh: u32,
+  yw: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -137,11 +146,20 @@ fn forward_naive(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   y[p * dims.cout + co] = s;
 }
 
-// y row (pixel) p, vec4 channels c .. c + 3 (clipped), plus the bias.
+// y row (pixel) p, vec4 channels c .. c + 3 (clipped), plus the bias. With a placement other
+// than the plain one (the sub-pixel input gradient, see backward_dx_subpixel in conv2d.ts),
+// pixel p = (n, i, j) goes to (n, ya + ysh i, yb + ysw j) of a yh x yw image.
 fn put_y4(p: u32, c: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   let n4 = dims.cout / 4u;
   if (p >= dims.batch * dims.ho * dims.wo) { return; }
-  let o = p * n4 + c;
+  var q = p;
+  if (dims.ysh != 1u || dims.ysw != 1u || dims.yh != dims.ho || dims.yw != dims.wo) {
+    let hw = dims.ho * dims.wo;
+    let i = (p % hw) / dims.wo;
+    let j = p % dims.wo;
+    q = ((p / hw) * dims.yh + dims.ya + dims.ysh * i) * dims.yw + dims.yb + dims.ysw * j;
+  }
+  let o = q * n4 + c;
   if (c < n4) { y4[o] = v0 + b4[c]; }
   if (c + 1u < n4) { y4[o + 1u] = v1 + b4[c + 1u]; }
   if (c + 2u < n4) { y4[o + 2u] = v2 + b4[c + 2u]; }
@@ -319,6 +337,39 @@ fn forward_vec4_cin4(
 
 // ---------------------------------------------------------------------------------------------
 // Backward: dx
+
+// The sub-pixel input gradient (conv2d.ts's "subpixel" dx): the input pixels of one class
+// (a, r) = (ih mod sh, iw mod sw) are reached only by the taps kh = (a + pt) mod sh + sh u,
+// kw = (r + pl) mod sw + sw v, each at output row oh = (ih + pt - kh) / sh exactly, so
+//   dx[n, a + sh i, r + sw j, ci] = sum_{u, v, co} dy[n, i + (a + pt - kh) / sh,
+//                                                   j + (r + pl - kw) / sw, co] w[kh, kw, ci, co]
+// is a stride-1 convolution of dy (Cout channels in, Cin out) with the class's taps, reversed
+// (tap u' = nh - 1 - u is kh = kh_max - sh u', so the row offset grows with u' as a forward's
+// does) and transposed; the forward kernels then compute it at their speed, storing through
+// the output placement (put_y4). This kernel writes the class's weights
+//   wc[u', v', co, ci] = w[kh_max - sh u', kw_max - sw v', ci, co]
+// (class a = dims.ya, r = dims.yb, strides dims.ysh, dims.ysw; KH, KW, Cin, Cout, pt, pl of
+// the convolution) into dw's binding; invocation e (1-D grid, see grid1d) writes element e.
+@compute @workgroup_size(64)
+fn subpixel_weights(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let e = gid.x + gid.y * nwg.x * 64u;
+  let kh0 = (dims.ya + dims.pt) % dims.ysh;
+  let kw0 = (dims.yb + dims.pl) % dims.ysw;
+  let nh = (dims.kh - kh0 + dims.ysh - 1u) / dims.ysh;
+  let nw = (dims.kw - kw0 + dims.ysw - 1u) / dims.ysw;
+  let C = dims.cin;
+  let N = dims.cout;
+  if (e >= nh * nw * C * N) { return; }
+  let ci = e % C;
+  let co = (e / C) % N;
+  let t = e / (C * N);
+  let kh = kh0 + dims.ysh * (nh - 1u - t / nw);
+  let kw = kw0 + dims.ysw * (nw - 1u - t % nw);
+  dw[e] = w[((kh * dims.kw + kw) * C + ci) * N + co];
+}
 
 @compute @workgroup_size(16, 16)
 fn backward_dx_naive(

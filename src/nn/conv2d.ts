@@ -52,10 +52,20 @@ export interface Conv2dShape {
 /** Kernel family; see the module comment. */
 export type Conv2dVariant = "naive" | "vec4";
 
+/**
+ * How the vec4 family computes dx: `direct` (backward_dx_vec4 / _c8 / _narrow, reducing over
+ * the taps that reach each input pixel) or `subpixel` (one stride-1 forward convolution of dy
+ * per class of input pixels congruent modulo the stride, with that class's taps reversed and
+ * transposed; needs Cin % 4 == 0 and Cout % 4 == 0, see {@linkcode conv2dSubpixelFits}).
+ */
+export type Conv2dDxKernel = "direct" | "subpixel";
+
 /** Options for {@linkcode conv2dForward} and {@linkcode conv2dBackward}. */
 export interface Conv2dOptions {
   /** Force a kernel family (benchmarks and tests); default {@linkcode conv2dVariant}. */
   variant?: Conv2dVariant;
+  /** Force the vec4 dx kernel; default {@linkcode conv2dDxKernel}. */
+  dx?: Conv2dDxKernel;
 }
 
 const NAIVE_WG = 16;
@@ -91,6 +101,49 @@ export function conv2dOutputSize(
 /** The variant used by default: `vec4` when Cout is a multiple of 4, else `naive`. */
 export function conv2dVariant(s: Conv2dShape): Conv2dVariant {
   return s.outChannels % 4 === 0 ? "vec4" : "naive";
+}
+
+/** One class (a, r) of the sub-pixel dx: its taps, padding and output size per axis. */
+interface SubpixelAxis {
+  /** The class: input rows (columns) a + s i. */
+  a: number;
+  /** Taps of the class (kh = k0 + s u). */
+  taps: number;
+  /** Zero rows above dy in the class's stride-1 convolution. */
+  pad: number;
+  /** Class rows: ceil((H - a) / s). */
+  out: number;
+}
+
+/** Per axis, the sub-pixel classes of an input of n rows (kernel k, stride st, top pad p). */
+function subpixelAxis(n: number, k: number, st: number, p: number): SubpixelAxis[] | null {
+  const out: SubpixelAxis[] = [];
+  for (let a = 0; a < st && a < n; a++) {
+    const k0 = (a + p) % st;
+    const taps = Math.ceil((k - k0) / st);
+    if (taps < 1) return null; // a class no tap reaches: its dx is 0, left to the direct kernel
+    const kmax = k0 + st * (taps - 1);
+    const pad = (kmax - a - p) / st; // exact: kmax = a + p (mod st)
+    if (pad < 0) return null;
+    out.push({ a, taps, pad, out: Math.ceil((n - a) / st) });
+  }
+  return out;
+}
+
+/** Whether the `subpixel` dx serves this shape (vec4 in and out channels, every class reached). */
+export function conv2dSubpixelFits(s: Conv2dShape): boolean {
+  const o = conv2dOutputSize(s);
+  return s.inChannels % 4 === 0 && s.outChannels % 4 === 0 &&
+    subpixelAxis(s.height, s.kernel[0], s.stride[0], o.padTop) !== null &&
+    subpixelAxis(s.width, s.kernel[1], s.stride[1], o.padLeft) !== null;
+}
+
+/**
+ * The dx kernel used by default: `subpixel` where it fits (on llvmpipe it runs at the
+ * forward's speed, 1.5-2x the direct kernels at stride 2; bench/results/conv_*), else `direct`.
+ */
+export function conv2dDxKernel(s: Conv2dShape): Conv2dDxKernel {
+  return conv2dSubpixelFits(s) ? "subpixel" : "direct";
 }
 
 function pick(where: string, s: Conv2dShape, options: Conv2dOptions): Conv2dVariant {
@@ -154,6 +207,12 @@ function dimsOf(s: Conv2dShape): Record<string, number> {
     splits: 1,
     chunk: s.batch,
     gr: 4,
+    ya: 0,
+    ysh: 1,
+    yb: 0,
+    ysw: 1,
+    yh: o.height,
+    yw: o.width,
   };
 }
 
@@ -236,14 +295,22 @@ export async function conv2dForward(
 
 /**
  * dx [B, H, W, Cin] = the input gradient alone, from dy [B, Ho, Wo, Cout] and w
- * (overwrites dx). One dispatch; also the forward of a transposed convolution.
+ * (overwrites dx); also the forward of a transposed convolution, whose bias b [Cin] the
+ * `subpixel` kernel adds as it stores (the others leave it to {@linkcode conv2dAddBias}: check
+ * `biasAdded`). One dispatch (`direct`), or per sub-pixel class one weight rearrangement and
+ * one forward convolution (`subpixel`; scratch weights allocated here).
  */
 export async function conv2dBackwardDx(
   gpu: Gpu,
-  t: { dx: Tensor | TensorView; dy: Tensor | TensorView; w: Tensor | TensorView },
+  t: {
+    dx: Tensor | TensorView;
+    dy: Tensor | TensorView;
+    w: Tensor | TensorView;
+    b?: Tensor | TensorView;
+  },
   s: Conv2dShape,
   options: Conv2dOptions = {},
-): Promise<Dispatch> {
+): Promise<Dispatch[] & { biasAdded?: boolean }> {
   const where = "conv2d.backward_dx";
   const o = checkShape(where, s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
@@ -253,7 +320,110 @@ export async function conv2dBackwardDx(
   expectLength(where, "dx", t.dx, X);
   expectLength(where, "dy", t.dy, P * Co);
   expectLength(where, "w", t.w, R * Co);
+  if (t.b) expectLength(where, "b", t.b, Ci);
   const v = pick(where, s, options);
+  const kind = v === "naive" ? "direct" : options.dx ?? conv2dDxKernel(s);
+  if (kind === "subpixel") {
+    if (!conv2dSubpixelFits(s)) {
+      throw new Error(
+        `${where}: the subpixel kernel needs in and out channels divisible by 4 and every ` +
+          `input pixel reached by a tap (got ${describe(s)})`,
+      );
+    }
+    return await subpixelDx(gpu, t, s);
+  }
+  return [await directDx(gpu, t, s, v)];
+}
+
+/** The sub-pixel dx: per class, its weights, then a stride-1 forward into its pixels. */
+async function subpixelDx(
+  gpu: Gpu,
+  t: {
+    dx: Tensor | TensorView;
+    dy: Tensor | TensorView;
+    w: Tensor | TensorView;
+    b?: Tensor | TensorView;
+  },
+  s: Conv2dShape,
+): Promise<Dispatch[] & { biasAdded?: boolean }> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const [sh, sw] = s.stride;
+  const rows = subpixelAxis(s.height, s.kernel[0], sh, o.padTop)!;
+  const cols = subpixelAxis(s.width, s.kernel[1], sw, o.padLeft)!;
+  const k = await gpu.kernel("conv2d");
+  const base = dimsOf(s);
+  const bias = t.b ?? zeroBias(gpu, Ci);
+  const out: Dispatch[] & { biasAdded?: boolean } = [];
+  const P = B * o.height * o.width;
+  const R = s.kernel[0] * s.kernel[1] * Ci;
+  let macs = 0;
+  for (const ra of rows) for (const cr of cols) macs += B * ra.out * cr.out * ra.taps * cr.taps;
+  for (const ra of rows) {
+    for (const cr of cols) {
+      const n = ra.taps * cr.taps * Ci * Co;
+      const wc = zeros(gpu.device, [n], "conv2d subpixel weights");
+      const wd = await k.dispatch(
+        "subpixel_weights",
+        { dw: wc, w: t.w, dims: { ...base, ya: ra.a, yb: cr.a, ysh: sh, ysw: sw } },
+        grid1d(n, DB_WG),
+        { label: `conv2d_subpixel_weights ${describe(s)} class ${ra.a},${cr.a}` },
+      );
+      wd.flops = 0;
+      wd.bytes = 8 * n;
+      out.push(wd);
+      // dy [B, Ho, Wo, Cout] -> the class's pixels [B, ceil((H - a) / sh), ..., Cin] of dx.
+      const dims = {
+        ...base,
+        height: o.height,
+        width: o.width,
+        cin: Co,
+        cout: Ci,
+        kh: ra.taps,
+        kw: cr.taps,
+        sh: 1,
+        sw: 1,
+        pt: ra.pad,
+        pl: cr.pad,
+        ho: ra.out,
+        wo: cr.out,
+        ya: ra.a,
+        ysh: sh,
+        yb: cr.a,
+        ysw: sw,
+        yh: s.height,
+        yw: s.width,
+      };
+      const Pc = B * ra.out * cr.out;
+      const d = await k.dispatch(
+        "forward_vec4_cin4",
+        { y4: t.dx, x4: t.dy, w4: wc, b4: bias, dims },
+        grid2d(Ci / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, Pc, VEC4_WG[1] * VEC4_BLOCK[1]),
+        { label: `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}` },
+      );
+      // The direct kernels' count, 2 P KH KW Cin Cout (taps on padding included), shared out
+      // by the class's share of the multiply-adds, so GFLOP/s compare across dx kernels.
+      d.flops = 2 * P * R * Co * (Pc * ra.taps * cr.taps) / macs + (t.b ? Pc * Ci : 0);
+      d.bytes = 4 * (B * o.height * o.width * Co + n + Pc * Ci);
+      out.push(d);
+    }
+  }
+  out.biasAdded = t.b !== undefined;
+  return out;
+}
+
+/** The direct dx kernels (one dispatch). */
+async function directDx(
+  gpu: Gpu,
+  t: { dx: Tensor | TensorView; dy: Tensor | TensorView; w: Tensor | TensorView },
+  s: Conv2dShape,
+  v: Conv2dVariant,
+): Promise<Dispatch> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const P = B * o.height * o.width;
+  const X = B * s.height * s.width * Ci;
+  const R = s.kernel[0] * s.kernel[1] * Ci;
   const k = await gpu.kernel("conv2d");
   const dims = dimsOf(s);
   const Q = B * s.height * s.width;
@@ -441,7 +611,7 @@ export async function conv2dBackward(
   expectLength(where, "x", t.x, X);
   expectLength(where, "w", t.w, s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels);
   const out: Dispatch[] = [];
-  if (t.dx) out.push(await conv2dBackwardDx(gpu, { dx: t.dx, dy: t.dy, w: t.w }, s, options));
+  if (t.dx) out.push(...await conv2dBackwardDx(gpu, { dx: t.dx, dy: t.dy, w: t.w }, s, options));
   out.push(...await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.dy, x: t.x }, s, options));
   if (t.db) out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, s));
   return out;
