@@ -100,6 +100,11 @@ struct Dims {
 
 const LANES = vec4u(0u, 1u, 2u, 3u);
 
+// forward_vec4_cin4's workgroup: 4 x 16 by default; 2 x 32 when Cout = 32 (two 16-channel
+// blocks), where a width of 4 would leave half the lanes idle.
+override FWD_WX: u32 = 4u;
+override FWD_WY: u32 = 16u;
+
 // acc + v u^T: column q of the 4x4 block gains v * u[q] (one rank-1 step of a block product).
 fn outer_fma(acc: mat4x4f, v: vec4f, u: vec4f) -> mat4x4f {
   return mat4x4f(
@@ -259,7 +264,7 @@ fn x_at(o: vec4i, ci: u32) -> vec4f {
 //   a{g}{j} += Wj X{g},  Wj columns = w rows (kh, kw, 4 k + i), vec4 channel cb + j;
 //                        X{g} columns = x of group g's four pixels' tap, vec4 k (0 if padding).
 // Pixels past the end are clamped to the last one and not stored.
-@compute @workgroup_size(4, 16)
+@compute @workgroup_size(FWD_WX, FWD_WY)
 fn forward_vec4_cin4(
   @builtin(global_invocation_id) gid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
@@ -268,7 +273,7 @@ fn forward_vec4_cin4(
   let c4 = dims.cin / 4u;
   let P = dims.batch * dims.ho * dims.wo;
   let cb = 4u * gid.x;   // in vec4 channels
-  let pb = 16u * flat_y(gid, nwg, 16u);
+  let pb = 16u * flat_y(gid, nwg, FWD_WY);
   if (cb >= n4 || pb >= P) { return; }
   let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
   let q0 = pixel_quad(pb, P);

@@ -137,6 +137,10 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ["naive", { variant: "naive" }, NAIVE],
   ["vec4", { variant: "vec4", dx: "direct" }, VEC4],
   // Only the shapes the sub-pixel dx serves (in and out channels divisible by 4).
+  ["vec4 subpixel dx, forward width 2", { variant: "vec4", dx: "subpixel", forwardWidth: 2 }, [
+    [2, 7, 5, 8, 12, 3, 2, "same"],
+    [3, 8, 8, 36, 36, 5, 2, "same"],
+  ]],
   ["vec4 subpixel dx", { variant: "vec4", dx: "subpixel" }, [
     ...VEC4.filter((c) => conv2dSubpixelFits(shape(c))),
     [2, 7, 5, 8, 12, 3, 2, "same"], // odd sizes: classes of unequal rows and columns
@@ -250,13 +254,14 @@ gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) =
   if (conv2dVariant(fits) !== "vec4" || conv2dVariant(ragged) !== "naive") {
     throw new Error("conv2dVariant chose the wrong kernel family");
   }
-  // The sub-pixel dx: vec4 channels, and every class of input rows reached by a tap at an
-  // output row not before its own (stride 3 with a top pad of 1 reaches row 2 from oh = 1).
+  // The sub-pixel dx by default: 64 in channels or more, vec4 channels, and every class of
+  // input rows reached by a tap at an output row not before its own (stride 3 with a top pad
+  // of 1 reaches row 2 from oh = 1).
   const dxKernels = [
-    conv2dDxKernel(shape([1, 9, 9, 8, 8, 3, 2, "same"])),
-    conv2dDxKernel(shape([1, 9, 9, 3, 8, 3, 2, "same"])),
-    conv2dDxKernel(shape([1, 9, 9, 8, 8, 1, 2, "valid"])),
-    conv2dDxKernel(shape([1, 9, 9, 8, 8, 3, 3, [1, 1]])),
+    conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 2, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 63, 8, 3, 2, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 64, 8, 1, 2, "valid"])),
+    conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 3, [1, 1]])),
   ].join(" ");
   if (dxKernels !== "subpixel direct direct direct") {
     throw new Error(`conv2dDxKernel chose ${dxKernels}`);

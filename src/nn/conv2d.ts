@@ -66,6 +66,35 @@ export interface Conv2dOptions {
   variant?: Conv2dVariant;
   /** Force the vec4 dx kernel; default {@linkcode conv2dDxKernel}. */
   dx?: Conv2dDxKernel;
+  /**
+   * Workgroup width of forward_vec4_cin4 (the forward with Cin % 4 == 0, and every sub-pixel
+   * dx), 2 or 4 (height 64 / width); default {@linkcode conv2dForwardWidth} of its Cout.
+   */
+  forwardWidth?: 2 | 4;
+}
+
+/**
+ * forward_vec4_cin4's default workgroup width: 4 (a row of 4 invocations covers 64 out
+ * channels). Width 2 (a 2 x 32 workgroup) fills the lanes when Cout <= 32 but was not faster on
+ * llvmpipe (bench/conv_probe.ts), where lanes that share pixels gather faster; it stays a
+ * candidate for the tuner.
+ */
+export function conv2dForwardWidth(_cout: number): 2 | 4 {
+  return 4;
+}
+
+/** Dispatch of forward_vec4_cin4 for `cout` out channels and P pixels, workgroup width wx. */
+function cin4Launch(
+  cout: number,
+  P: number,
+  wx: 2 | 4 | undefined,
+): { grid: [number, number, number]; constants: Record<string, number> } {
+  const w = wx ?? conv2dForwardWidth(cout);
+  if (w !== 2 && w !== 4) throw new Error(`conv2d: forwardWidth must be 2 or 4, got ${w}`);
+  return {
+    grid: grid2d(cout / 4, w * VEC4_BLOCK[0] / 4, P, (64 / w) * VEC4_BLOCK[1]),
+    constants: w === 4 ? {} : { FWD_WX: w, FWD_WY: 64 / w },
+  };
 }
 
 const NAIVE_WG = 16;
@@ -139,11 +168,15 @@ export function conv2dSubpixelFits(s: Conv2dShape): boolean {
 }
 
 /**
- * The dx kernel used by default: `subpixel` where it fits (on llvmpipe it runs at the
- * forward's speed, 1.5-2x the direct kernels at stride 2; bench/results/conv_*), else `direct`.
+ * The dx kernel used by default (without a tuner's measured choice, src/gpu/tuner.ts):
+ * `subpixel` where it fits and Cin >= 64, else `direct`. Measured on llvmpipe
+ * (bench/conv_probe.ts): with 64 in channels the sub-pixel dx runs at 60-75% of the matmul
+ * ceiling against 33-55% for the direct kernel; with 32 it ran at 36% against backward_dx_vec4_c8's
+ * 46%, as a forward with 32 out channels fills only half of a 4-wide workgroup row (and a
+ * 2 x 32 workgroup was no faster).
  */
 export function conv2dDxKernel(s: Conv2dShape): Conv2dDxKernel {
-  return conv2dSubpixelFits(s) ? "subpixel" : "direct";
+  return conv2dSubpixelFits(s) && s.inChannels >= 64 ? "subpixel" : "direct";
 }
 
 function pick(where: string, s: Conv2dShape, options: Conv2dOptions): Conv2dVariant {
@@ -275,12 +308,16 @@ export async function conv2dForward(
   // With Cin % 4 == 0 the vec4 forward also reads x as vec4s (forward_vec4_cin4).
   const cin4 = Ci % 4 === 0;
   const entry = v === "naive" ? "forward_naive" : cin4 ? "forward_vec4_cin4" : "forward_vec4";
+  const launch = cin4 ? cin4Launch(Co, P, options.forwardWidth) : {
+    grid: grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
+    constants: {},
+  };
   const d = v === "vec4"
     ? await k.dispatch(
       entry,
       { y4: t.y, [cin4 ? "x4" : "x"]: t.x, w4: t.w, b4: bias, dims: dimsOf(s) },
-      grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
-      { label: `conv2d_${entry} ${describe(s)}` },
+      launch.grid,
+      { label: `conv2d_${entry} ${describe(s)}`, constants: launch.constants },
     )
     : await k.dispatch(
       "forward_naive",
@@ -330,7 +367,7 @@ export async function conv2dBackwardDx(
           `input pixel reached by a tap (got ${describe(s)})`,
       );
     }
-    return await subpixelDx(gpu, t, s);
+    return await subpixelDx(gpu, t, s, options.forwardWidth);
   }
   return [await directDx(gpu, t, s, v)];
 }
@@ -345,6 +382,7 @@ async function subpixelDx(
     b?: Tensor | TensorView;
   },
   s: Conv2dShape,
+  wx: 2 | 4 | undefined,
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
   const o = conv2dOutputSize(s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
@@ -395,11 +433,15 @@ async function subpixelDx(
         yw: s.width,
       };
       const Pc = B * ra.out * cr.out;
+      const launch = cin4Launch(Ci, Pc, wx);
       const d = await k.dispatch(
         "forward_vec4_cin4",
         { y4: t.dx, x4: t.dy, w4: wc, b4: bias, dims },
-        grid2d(Ci / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, Pc, VEC4_WG[1] * VEC4_BLOCK[1]),
-        { label: `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}` },
+        launch.grid,
+        {
+          label: `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`,
+          constants: launch.constants,
+        },
       );
       // The direct kernels' count, 2 P KH KW Cin Cout (taps on padding included), shared out
       // by the class's share of the multiply-adds, so GFLOP/s compare across dx kernels.
