@@ -340,6 +340,52 @@ fn forward_vec4_cin4(
   put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
 }
 
+// For one out channel (Cout = 1, Cin % 4 == 0; the sub-pixel dx of a convolution with one in
+// channel, i.e. a decoder's last transposed layer): invocation i writes y of the four pixels
+// p = 4 i + (0..3),
+//   y[p] = b[0] + sum_{kh, kw, k} dot(x4[tap (kh, kw) of p, k], w4[(kh KW + kw) Cin / 4 + k])
+// (padding taps read 0), stored through the output placement as put_y4 does; i is
+// gid.x + gid.y * num_workgroups.x * 64 (see grid1d). The weight reads are the same for every
+// lane, the x reads are each pixel's channels as vec4s.
+@compute @workgroup_size(64)
+fn forward_cout1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c4 = dims.cin / 4u;
+  let P = dims.batch * dims.ho * dims.wo;
+  let pb = 4u * (gid.x + gid.y * nwg.x * 64u);
+  if (pb >= P) { return; }
+  let q = pixel_quad(pb, P);
+  var a = vec4f();
+  for (var kh = 0u; kh < dims.kh; kh++) {
+    for (var kw = 0u; kw < dims.kw; kw++) {
+      let o = tap_offsets(q, kh, kw);
+      let m = select(vec4f(0.0), vec4f(1.0), o >= vec4i(0));
+      let xo = vec4u(max(o, vec4i(0))) * c4;
+      let wr = (kh * dims.kw + kw) * c4;
+      var t = vec4f();
+      for (var k = 0u; k < c4; k++) {
+        let wv = w4[wr + k];
+        t += vec4f(dot(x4[xo.x + k], wv), dot(x4[xo.y + k], wv), dot(x4[xo.z + k], wv),
+          dot(x4[xo.w + k], wv));
+      }
+      a += t * m;
+    }
+  }
+  a += vec4f(b[0]);
+  let ps = vec4u(pb) + LANES;
+  if (q.live.x) { y[place(ps.x)] = a.x; }
+  if (q.live.y) { y[place(ps.y)] = a.y; }
+  if (q.live.z) { y[place(ps.z)] = a.z; }
+  if (q.live.w) { y[place(ps.w)] = a.w; }
+}
+
+// The y pixel of output pixel p under the output placement (see put_y4).
+fn place(p: u32) -> u32 {
+  let hw = dims.ho * dims.wo;
+  let i = (p % hw) / dims.wo;
+  let j = p % dims.wo;
+  return ((p / hw) * dims.yh + dims.ya + dims.ysh * i) * dims.yw + dims.yb + dims.ysw * j;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backward: dx
 

@@ -144,6 +144,8 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ["vec4 subpixel dx", { variant: "vec4", dx: "subpixel" }, [
     ...VEC4.filter((c) => conv2dSubpixelFits(shape(c))),
     [2, 7, 5, 8, 12, 3, 2, "same"], // odd sizes: classes of unequal rows and columns
+    [3, 7, 9, 1, 8, 3, 1, "same"], // one in channel: forward_cout1
+    [2, 9, 6, 1, 12, [3, 2], [2, 2], [1, 0]],
     [2, 9, 6, 4, 8, [3, 2], [3, 2], "valid"], // stride = kernel: classes of 1 tap
     [1, 3, 9, 12, 4, 3, [4, 2], "valid"], // row stride 4 > rows: classes of one row
   ]],
@@ -260,10 +262,11 @@ gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) =
   const dxKernels = [
     conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 2, "same"])),
     conv2dDxKernel(shape([1, 9, 9, 63, 8, 3, 2, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 1, 8, 3, 1, "same"])),
     conv2dDxKernel(shape([1, 9, 9, 64, 8, 1, 2, "valid"])),
     conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 3, [1, 1]])),
   ].join(" ");
-  if (dxKernels !== "subpixel direct direct direct") {
+  if (dxKernels !== "subpixel direct subpixel direct direct") {
     throw new Error(`conv2dDxKernel chose ${dxKernels}`);
   }
   const t = {

@@ -159,10 +159,13 @@ function subpixelAxis(n: number, k: number, st: number, p: number): SubpixelAxis
   return out;
 }
 
-/** Whether the `subpixel` dx serves this shape (vec4 in and out channels, every class reached). */
+/**
+ * Whether the `subpixel` dx serves this shape: out channels divisible by 4, in channels too or
+ * just one (forward_cout1), every class of input pixels reached.
+ */
 export function conv2dSubpixelFits(s: Conv2dShape): boolean {
   const o = conv2dOutputSize(s);
-  return s.inChannels % 4 === 0 && s.outChannels % 4 === 0 &&
+  return (s.inChannels % 4 === 0 || s.inChannels === 1) && s.outChannels % 4 === 0 &&
     subpixelAxis(s.height, s.kernel[0], s.stride[0], o.padTop) !== null &&
     subpixelAxis(s.width, s.kernel[1], s.stride[1], o.padLeft) !== null;
 }
@@ -176,7 +179,9 @@ export function conv2dSubpixelFits(s: Conv2dShape): boolean {
  * 2 x 32 workgroup was no faster).
  */
 export function conv2dDxKernel(s: Conv2dShape): Conv2dDxKernel {
-  return conv2dSubpixelFits(s) && s.inChannels >= 64 ? "subpixel" : "direct";
+  return conv2dSubpixelFits(s) && (s.inChannels >= 64 || s.inChannels === 1)
+    ? "subpixel"
+    : "direct";
 }
 
 function pick(where: string, s: Conv2dShape, options: Conv2dOptions): Conv2dVariant {
@@ -433,16 +438,21 @@ async function subpixelDx(
         yw: s.width,
       };
       const Pc = B * ra.out * cr.out;
+      const label = `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`;
       const launch = cin4Launch(Ci, Pc, wx);
-      const d = await k.dispatch(
-        "forward_vec4_cin4",
-        { y4: t.dx, x4: t.dy, w4: wc, b4: bias, dims },
-        launch.grid,
-        {
-          label: `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`,
-          constants: launch.constants,
-        },
-      );
+      const d = Ci === 1
+        ? await k.dispatch(
+          "forward_cout1",
+          { y: t.dx, x4: t.dy, w4: wc, b: bias, dims },
+          grid1d(Math.ceil(Pc / 4), DB_WG),
+          { label },
+        )
+        : await k.dispatch(
+          "forward_vec4_cin4",
+          { y4: t.dx, x4: t.dy, w4: wc, b4: bias, dims },
+          launch.grid,
+          { label, constants: launch.constants },
+        );
       // The direct kernels' count, 2 P KH KW Cin Cout (taps on padding included), shared out
       // by the class's share of the multiply-adds, so GFLOP/s compare across dx kernels.
       d.flops = 2 * P * R * Co * (Pc * ra.taps * cr.taps) / macs + (t.b ? Pc * Ci : 0);
