@@ -21,6 +21,7 @@
 import { type Tensor, zeros } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { ceilDiv, type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
+import { tunerOf } from "../gpu/tuner.ts";
 
 /**
  * Zero padding: "same" (Ho = ceil(H / s), TensorFlow's split: the odd row or column of a
@@ -71,6 +72,39 @@ export interface Conv2dOptions {
    * dx), 2 or 4 (height 64 / width); default {@linkcode conv2dForwardWidth} of its Cout.
    */
   forwardWidth?: 2 | 4;
+  /**
+   * The vec4 dw splits the batch into image chunks until it has at least this many
+   * workgroups (default {@linkcode DW_MIN_GROUPS}); a tuner candidate.
+   */
+  dwMinGroups?: number;
+}
+
+/**
+ * The choice of an attached tuner (src/gpu/tuner.ts) among `names` (the default first) for
+ * (op, shape s): each candidate built by `build` on zero-filled scratch tensors made by its
+ * `scratch` argument, freed after measuring. Undefined without a tuner.
+ */
+async function tuned(
+  gpu: Gpu,
+  op: string,
+  s: Conv2dShape,
+  names: string[],
+  build: (name: string, scratch: (n: number) => Tensor) => Promise<Dispatch[]>,
+): Promise<string | undefined> {
+  const tuner = tunerOf(gpu);
+  if (!tuner || names.length < 2) return undefined;
+  const made: Tensor[] = [];
+  const scratch = (n: number) => {
+    const t = zeros(gpu.device, [n], `tune ${op} scratch`);
+    made.push(t);
+    return t;
+  };
+  return await tuner.pick(
+    op,
+    describe(s),
+    names.map((name) => ({ name, build: () => build(name, scratch) })),
+    () => made.forEach((t) => t.destroy()),
+  );
 }
 
 /**
@@ -312,6 +346,22 @@ export async function conv2dForward(
   const k = await gpu.kernel("conv2d");
   // With Cin % 4 == 0 the vec4 forward also reads x as vec4s (forward_vec4_cin4).
   const cin4 = Ci % 4 === 0;
+  if (v === "vec4" && cin4 && options.forwardWidth === undefined) {
+    const X = B * s.height * s.width * Ci, Y = P * Co, WN = KH * KW * Ci * Co;
+    const w0 = conv2dForwardWidth(Co);
+    const choice = await tuned(
+      gpu,
+      "conv2d.forward",
+      s,
+      [`w${w0}`, `w${6 - w0}`],
+      (n, z) =>
+        conv2dForward(gpu, { y: z(Y), x: z(X), w: z(WN), b: z(Co) }, s, {
+          ...options,
+          forwardWidth: n === "w2" ? 2 : 4,
+        }),
+    );
+    if (choice) options = { ...options, forwardWidth: choice === "w2" ? 2 : 4 };
+  }
   const entry = v === "naive" ? "forward_naive" : cin4 ? "forward_vec4_cin4" : "forward_vec4";
   const launch = cin4 ? cin4Launch(Co, P, options.forwardWidth) : {
     grid: grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
@@ -364,6 +414,25 @@ export async function conv2dBackwardDx(
   expectLength(where, "w", t.w, R * Co);
   if (t.b) expectLength(where, "b", t.b, Ci);
   const v = pick(where, s, options);
+  if (v === "vec4" && options.dx === undefined && conv2dSubpixelFits(s)) {
+    const names = ["direct", "subpixel", "subpixel-w2"];
+    if (conv2dDxKernel(s) === "subpixel") names.unshift(...names.splice(1, 1));
+    if (Ci === 1) names.pop(); // forward_cout1 has no width
+    const choice = await tuned(gpu, "conv2d.dx", s, names, async (n, z) => [
+      ...await conv2dBackwardDx(gpu, { dx: z(X), dy: z(P * Co), w: z(R * Co) }, s, {
+        ...options,
+        dx: n === "direct" ? "direct" : "subpixel",
+        forwardWidth: n === "subpixel-w2" ? 2 : 4,
+      }),
+    ]);
+    if (choice) {
+      options = {
+        ...options,
+        dx: choice === "direct" ? "direct" : "subpixel",
+        forwardWidth: choice === "subpixel-w2" ? 2 : 4,
+      };
+    }
+  }
   const kind = v === "naive" ? "direct" : options.dx ?? conv2dDxKernel(s);
   if (kind === "subpixel") {
     if (!conv2dSubpixelFits(s)) {
@@ -565,7 +634,25 @@ export async function conv2dBackwardDw(
     ceilDiv(Co / 4, VEC4_WG[0] * 4),
     ceilDiv(R, VEC4_WG[1] * dwRows),
   ];
-  const chunk = Math.ceil(B / Math.min(B, ceilDiv(DW_MIN_GROUPS, groups[0] * groups[1])));
+  let minGroups = options.dwMinGroups ?? DW_MIN_GROUPS;
+  if (options.dwMinGroups === undefined) {
+    const choice = await tuned(
+      gpu,
+      "conv2d.dw",
+      s,
+      [`groups${DW_MIN_GROUPS}`, "groups8", "groups128"],
+      (n, z) =>
+        conv2dBackwardDw(gpu, { dw: z(R * Co), dy: z(P * Co), x: z(X) }, s, {
+          ...options,
+          dwMinGroups: Number(n.slice(6)),
+        }),
+    );
+    if (choice) minGroups = Number(choice.slice(6));
+  }
+  if (!Number.isInteger(minGroups) || minGroups < 1) {
+    throw new Error(`${where}: dwMinGroups must be an integer >= 1, got ${minGroups}`);
+  }
+  const chunk = Math.ceil(B / Math.min(B, ceilDiv(minGroups, groups[0] * groups[1])));
   const splits = Math.ceil(B / chunk);
   const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
   const entry = cin4 ? "backward_dw_vec4_cin4" : "backward_dw_vec4";
