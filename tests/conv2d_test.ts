@@ -137,6 +137,11 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ["naive", { variant: "naive" }, NAIVE],
   ["vec4", { variant: "vec4", dx: "direct" }, VEC4],
   // Only the shapes the sub-pixel dx serves (in and out channels divisible by 4).
+  // The tuner's other candidates (src/gpu/tuner.ts): forward_vec4_cin4 2 x 32, dw chunking.
+  ["vec4 forward width 2, dw 8 groups", { variant: "vec4", forwardWidth: 2, dwMinGroups: 8 }, [
+    ...VEC4.filter((c) => c[3] % 4 === 0),
+  ]],
+  ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
   ["vec4 subpixel dx, forward width 2", { variant: "vec4", dx: "subpixel", forwardWidth: 2 }, [
     [2, 7, 5, 8, 12, 3, 2, "same"],
     [3, 8, 8, 36, 36, 5, 2, "same"],

@@ -60,7 +60,7 @@ const CACHE_VERSION = 1;
 /** Another candidate replaces the default only when it takes less than this share of its time. */
 export const TUNE_MARGIN = 0.92;
 /** Target wall time of one timed round of a candidate, in ms. */
-const ROUND_MS = 30;
+const ROUND_MS = 60;
 const ROUNDS = 3;
 
 /** The key of `device`'s adapter under `backend` (WebGPU's `device.adapterInfo`). */
