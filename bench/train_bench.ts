@@ -33,6 +33,7 @@ import { gpuMemory, submitCount, upload } from "../src/gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { Profiler } from "../src/gpu/profiler.ts";
+import { openTuner, saveTunerOrWarn, tuneCachePath } from "../src/gpu/tuner_file.ts";
 import { denseForward } from "../src/nn/dense.ts";
 import { conv2dOutputSize } from "../src/nn/conv2d.ts";
 import { DEFAULTS, type TrainConfig } from "../src/train/config.ts";
@@ -41,8 +42,17 @@ import { convVaeGeometry } from "../src/vae/conv_vae.ts";
 
 type Model = "mlp" | "conv";
 
-const MODELS: Model[] = ["mlp", "conv"];
-const BATCHES = [32, 128, 512];
+// Knobs for bench/device.sh and short runs (defaults: the full bench): BENCH_MODELS=mlp,conv,
+// BENCH_BATCHES=32,128,512, BENCH_PROFILING_OFF=0 skips the profiling-off rounds,
+// BENCH_TUNE=1 attaches the kernel tuner (its cache under runs/tune, src/gpu/tuner_file.ts;
+// shapes it lacks are timed while the trainer is built), BENCH_RESULTS=DIR writes there.
+const list = (name: string, dflt: string) =>
+  (Deno.env.get(name) || dflt).split(",").map((v) => v.trim()).filter(Boolean);
+const MODELS = list("BENCH_MODELS", "mlp,conv") as Model[];
+const BATCHES = list("BENCH_BATCHES", "32,128,512").map(Number);
+const PROFILING_OFF = Deno.env.get("BENCH_PROFILING_OFF") !== "0";
+const TUNE = Deno.env.get("BENCH_TUNE") === "1";
+const RESULTS = (Deno.env.get("BENCH_RESULTS") || "bench/results").replace(/\/+$/, "");
 const seconds = Number(Deno.args[0] ?? 3);
 const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";
 const started = performance.now();
@@ -154,7 +164,9 @@ async function timeSteps(gpu: Gpu, trainer: Trainer, n: number): Promise<number>
 async function measure(model: Model, batch: number, data: Dataset, spec: string): Promise<Row> {
   const gpu = await requestGpu();
   const d = gpu.device;
+  const tuner = TUNE ? await openTuner(gpu) : null;
   const trainer = await Trainer.create(gpu, { ...trainConfig(model, batch, spec) }, data);
+  if (tuner) await saveTunerOrWarn(tuner, tuneCachePath(gpu));
   trainer.readEvery = Number.MAX_SAFE_INTEGER;
   const bytes = gpuMemory(d).live;
   const stateBytes = [trainer.state.params, trainer.state.grads, trainer.state.m, trainer.state.v]
@@ -290,7 +302,7 @@ const rows: Row[] = [];
 for (const model of MODELS) {
   for (const batch of BATCHES) rows.push(await measure(model, batch, data, spec));
 }
-const off = await profilingOff(data, spec);
+const off = PROFILING_OFF ? await profilingOff(data, spec) : null;
 for (const r of rows) {
   if (r.submits !== r.steps) {
     throw new Error(`${r.model} batch ${r.batch}: ${r.submits} submits for ${r.steps} steps`);
@@ -338,40 +350,49 @@ const md = [
   `pass: clear + one per test batch + readback (${testSubmits(128)} at batch 128).`,
   "",
   "GFLOP/s counts the matmul and convolution FLOP of an image (forward, dx, dW; the first " +
-  `layer without dx): mlp ${(rows[0].flopPerImage / 1e6).toFixed(2)} MFLOP, conv ` +
-  `${(rows[rows.length - 1].flopPerImage / 1e6).toFixed(2)} MFLOP.`,
+  `layer without dx): ${
+    MODELS.map((m) =>
+      `${m} ${(rows.find((r) => r.model === m)!.flopPerImage / 1e6).toFixed(2)} MFLOP`
+    ).join(", ")
+  }.`,
   "",
-  "## Profiling off",
-  "",
-  `mlp at batch 128, ${off.rounds} alternating rounds of ${off.stepsPerRound} steps each on ` +
-  "two trainers of one run: plain training on a device without the timestamp-query " +
-  "feature and no profiler, against training on a device with the feature" +
-  `${off.timestampFeature ? "" : " (this adapter lacks it)"} and a Profiler constructed but ` +
-  "off. The profiler is a separate encode path (a pass per dispatch with timestamp writes, " +
-  "only in `deno task profile`); training never calls it, so no query writes are recorded.",
-  "",
-  "| training | steps/s (mean of rounds) | sd over rounds |",
-  "|---|---:|---:|",
-  `| plain | ${off.plain.mean.toFixed(2)} | ${off.plain.sd.toFixed(2)} |`,
-  `| profiler compiled in, off | ${off.profilerCompiledInOff.mean.toFixed(2)} | ` +
-  `${off.profilerCompiledInOff.sd.toFixed(2)} |`,
-  "",
-  "Change in steps/s with the profiler compiled in and off, from each round's pair (the two " +
-  `ran back to back): median ${pct(off.changeMedian)}, mean ${pct(off.change)}, sd over ` +
-  `rounds ${(100 * off.changeSd).toFixed(1)}% (rounds: ${off.changeRounds.map(pct).join(", ")}).`,
-  "",
-  "CPU time of this process per step (llvmpipe's threads do the GPU work in it), median over " +
-  `rounds: ${off.cpuMsPerStep.plain.toFixed(1)} ms plain, ` +
-  `${off.cpuMsPerStep.profilerCompiledInOff.toFixed(1)} ms with the profiler compiled in and ` +
-  `off; change per pair: median ${pct(off.cpuChangeMedian)}, sd ` +
-  `${(100 * off.cpuChangeSd).toFixed(1)}% (rounds: ${off.cpuChangeRounds.map(pct).join(", ")}).`,
-  "",
-  `Whole bench: ${elapsed()}.`,
+  ...(off ? profilingOffSection(off) : []),
+  `Whole bench: ${elapsed()}${TUNE ? "; kernels chosen by the tuner (BENCH_TUNE=1)" : ""}.`,
   "",
 ].join("\n");
+
+function profilingOffSection(off: Awaited<ReturnType<typeof profilingOff>>): string[] {
+  return [
+    "## Profiling off",
+    "",
+    `mlp at batch 128, ${off.rounds} alternating rounds of ${off.stepsPerRound} steps each on ` +
+    "two trainers of one run: plain training on a device without the timestamp-query " +
+    "feature and no profiler, against training on a device with the feature" +
+    `${off.timestampFeature ? "" : " (this adapter lacks it)"} and a Profiler constructed but ` +
+    "off. The profiler is a separate encode path (a pass per dispatch with timestamp writes, " +
+    "only in `deno task profile`); training never calls it, so no query writes are recorded.",
+    "",
+    "| training | steps/s (mean of rounds) | sd over rounds |",
+    "|---|---:|---:|",
+    `| plain | ${off.plain.mean.toFixed(2)} | ${off.plain.sd.toFixed(2)} |`,
+    `| profiler compiled in, off | ${off.profilerCompiledInOff.mean.toFixed(2)} | ` +
+    `${off.profilerCompiledInOff.sd.toFixed(2)} |`,
+    "",
+    "Change in steps/s with the profiler compiled in and off, from each round's pair (the two " +
+    `ran back to back): median ${pct(off.changeMedian)}, mean ${pct(off.change)}, sd over ` +
+    `rounds ${(100 * off.changeSd).toFixed(1)}% (rounds: ${off.changeRounds.map(pct).join(", ")}).`,
+    "",
+    "CPU time of this process per step (llvmpipe's threads do the GPU work in it), median over " +
+    `rounds: ${off.cpuMsPerStep.plain.toFixed(1)} ms plain, ` +
+    `${off.cpuMsPerStep.profilerCompiledInOff.toFixed(1)} ms with the profiler compiled in and ` +
+    `off; change per pair: median ${pct(off.cpuChangeMedian)}, sd ` +
+    `${(100 * off.cpuChangeSd).toFixed(1)}% (rounds: ${off.cpuChangeRounds.map(pct).join(", ")}).`,
+    "",
+  ];
+}
 console.log(md);
 const slug = (adapter.split(/[^A-Za-z0-9]+/)[0] || "adapter").toLowerCase();
-const base = `bench/results/train_${slug}-${backend}_${date}`;
+const base = `${RESULTS}/train_${slug}-${backend}_${date}`;
 await Deno.writeTextFile(`${base}.md`, md);
 await Deno.writeTextFile(
   `${base}.json`,
@@ -383,6 +404,7 @@ await Deno.writeTextFile(
       backend,
       dataset: spec,
       ceilingGflops: ceiling,
+      tuned: TUNE,
       rows,
       profilingOff: off,
     },

@@ -6,6 +6,7 @@
 import { classNames, loadDataset } from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
+import { openTuner, saveTunerOrWarn, tuneCachePath } from "../gpu/tuner_file.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import {
   ConfigError,
@@ -98,7 +99,9 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
 ];
 
 await runMain(async () => {
-  const args = await parseTrainArgs(Deno.args);
+  // --no-tune: default kernels, no timing and no kernel choice cache (src/gpu/tuner.ts).
+  const tune = !Deno.args.includes("--no-tune");
+  const args = await parseTrainArgs(Deno.args.filter((a) => a !== "--no-tune"));
   if (args.help) {
     console.log(helpText());
     return;
@@ -163,7 +166,9 @@ await runMain(async () => {
     }
   }
   const gpu = await requestGpu();
+  const tuner = tune ? await openTuner(gpu) : null;
   const trainer = await Trainer.create(gpu, config, data, resume);
+  if (tuner) await saveTunerOrWarn(tuner, tuneCachePath(gpu));
 
   await Deno.mkdir(dir, { recursive: true });
   if (!args.resume) await Deno.remove(`${dir}/metrics.jsonl`).catch(() => {});

@@ -69,3 +69,12 @@ export async function saveTuner(tuner: Tuner, path: string): Promise<boolean> {
   tuner.changed = false;
   return true;
 }
+
+/** {@linkcode saveTuner}, a failure (no permission to write there) only a one-line warning. */
+export async function saveTunerOrWarn(tuner: Tuner, path: string): Promise<void> {
+  try {
+    if (await saveTuner(tuner, path)) console.error(`kernel choices saved to ${path}`);
+  } catch (e) {
+    console.error(`kernel choices not saved to ${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
