@@ -33,7 +33,7 @@ import { gpuMemory, submitCount, upload } from "../src/gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { Profiler } from "../src/gpu/profiler.ts";
-import { openTuner, saveTunerOrWarn, tuneCachePath } from "../src/gpu/tuner_file.ts";
+import { openTuner, saveTunerOrWarn, tuneCachePath } from "../src/cli/_tune_cache.ts";
 import { denseForward } from "../src/nn/dense.ts";
 import { conv2dOutputSize } from "../src/nn/conv2d.ts";
 import { DEFAULTS, type TrainConfig } from "../src/train/config.ts";
@@ -44,7 +44,7 @@ type Model = "mlp" | "conv";
 
 // Knobs for bench/device.sh and short runs (defaults: the full bench): BENCH_MODELS=mlp,conv,
 // BENCH_BATCHES=32,128,512, BENCH_PROFILING_OFF=0 skips the profiling-off rounds,
-// BENCH_TUNE=1 attaches the kernel tuner (its cache under runs/tune, src/gpu/tuner_file.ts;
+// BENCH_TUNE=1 attaches the kernel tuner (its cache under runs/tune, src/cli/_tune_cache.ts;
 // shapes it lacks are timed while the trainer is built), BENCH_RESULTS=DIR writes there.
 const list = (name: string, dflt: string) =>
   (Deno.env.get(name) || dflt).split(",").map((v) => v.trim()).filter(Boolean);

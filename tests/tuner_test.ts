@@ -5,7 +5,7 @@
  */
 
 import { adapterKey, parseTuneCache, setTuner, Tuner } from "../src/gpu/tuner.ts";
-import { openTuner } from "../src/gpu/tuner_file.ts";
+import { openTuner } from "../src/cli/_tune_cache.ts";
 import { conv2dBackward, type Conv2dShape } from "../src/nn/conv2d.ts";
 import * as ref from "../src/reference/conv2d.ts";
 import { assertClose, f32, gpuTest, out, Rng, run } from "./_helpers.ts";

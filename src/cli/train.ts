@@ -6,7 +6,7 @@
 import { classNames, loadDataset } from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
-import { openTuner, saveTunerOrWarn, tuneCachePath } from "../gpu/tuner_file.ts";
+import { openTuner, saveTunerOrWarn, tuneCachePath } from "./_tune_cache.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import {
   ConfigError,

@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/datasets.ts";
 import { requestGpu } from "../gpu/device.ts";
-import { openTuner, saveTuner, tuneCachePath } from "../gpu/tuner_file.ts";
+import { openTuner, saveTuner, tuneCachePath } from "./_tune_cache.ts";
 import { DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { Trainer } from "../train/trainer.ts";
 import { runMain } from "./_main.ts";

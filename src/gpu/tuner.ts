@@ -7,7 +7,7 @@
  * Without a tuner (the default; `--no-tune`), every op builds its default kernel.
  *
  * This module touches no Deno API (it bundles for the browser); the cache file is read and
- * written by src/gpu/tuner_file.ts. Cache text, one JSON object:
+ * written by src/cli/_tune_cache.ts. Cache text, one JSON object:
  *   { "format": "webgpu-vae kernel choices", "version": 1,
  *     "adapter": { vendor, architecture, device, description, backend },
  *     "choices": { "<op> <shape>": { "pick": name, "ms": { name: ms, ... } }, ... } }

@@ -3,8 +3,8 @@
  * file per adapter and backend under runs/tune/, written to a temporary file and renamed.
  */
 
-import type { Gpu } from "./device.ts";
-import { adapterKey, parseTuneCache, setTuner, Tuner } from "./tuner.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { adapterKey, parseTuneCache, setTuner, Tuner } from "../gpu/tuner.ts";
 
 /** Folder of the cache files (the train task may write under runs/). */
 export const TUNE_DIR = "runs/tune";
