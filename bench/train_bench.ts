@@ -54,6 +54,7 @@ const PROFILING_OFF = Deno.env.get("BENCH_PROFILING_OFF") !== "0";
 const TUNE = Deno.env.get("BENCH_TUNE") === "1";
 const RESULTS = (Deno.env.get("BENCH_RESULTS") || "bench/results").replace(/\/+$/, "");
 const seconds = Number(Deno.args[0] ?? 3);
+const CORES = navigator.hardwareConcurrency || 1;
 const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";
 const started = performance.now();
 
@@ -64,6 +65,8 @@ interface Row {
   steps: number;
   seconds: number;
   imagesPerSecond: number;
+  /** Images per (CPU seconds of this process / cores). */
+  imagesPerCpuSecond: number;
   /** Submits counted over the timed steps. */
   submits: number;
   /** GPU bytes held after Trainer.create, all of them. */
@@ -95,14 +98,22 @@ async function matmulCeiling(gpu: Gpu): Promise<number> {
   let best = 0;
   for (let round = 0; round < 3; round++) {
     const reps = 6;
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     submit(d, Array.from({ length: reps }, () => mm).flat());
     await gpu.sync();
+    const c = process.cpuUsage(c0);
     best = Math.max(best, (2 * n ** 3 * reps) / ((performance.now() - t0) / 1000) / 1e9);
+    ceilingByCpu = Math.max(
+      ceilingByCpu,
+      (2 * n ** 3 * reps) / ((c.user + c.system) / 1e6 / CORES) / 1e9,
+    );
   }
   for (const t of [x, W, b, y]) t.destroy();
   return best;
 }
+/** The ceiling over CPU time / cores (see imagesPerCpuSecond), set by matmulCeiling. */
+let ceilingByCpu = 0;
 
 // ---- FLOP per image of each model (matmuls and convolutions: forward, dx, dW) ----
 
@@ -180,7 +191,9 @@ async function measure(model: Model, batch: number, data: Dataset, spec: string)
   const room = trainer.stepsPerEpoch - trainer.stepInEpoch - 1;
   const steps = Math.max(3, Math.min(200, room, Math.round(seconds / one)));
   const s0 = submitCount(d);
+  const c0 = process.cpuUsage();
   const secs = await timeSteps(gpu, trainer, steps);
+  const cpu = process.cpuUsage(c0);
   const submits = submitCount(d) - s0;
   const row: Row = {
     model,
@@ -188,6 +201,9 @@ async function measure(model: Model, batch: number, data: Dataset, spec: string)
     steps,
     seconds: secs,
     imagesPerSecond: (steps * batch) / secs,
+    // The same over this process's CPU time / cores (llvmpipe's threads are in it): what a
+    // machine loaded by other work leaves comparable across runs.
+    imagesPerCpuSecond: (steps * batch) / ((cpu.user + cpu.system) / 1e6 / CORES),
     submits,
     bytes,
     datasetBytes,
@@ -323,18 +339,27 @@ const md = [
   `(one wait at the end). The matmul ceiling (dense forward at 1024^3, best of 3) was ` +
   `measured in the same run: ${ceiling.toFixed(2)} GFLOP/s.`,
   "",
-  "| model | batch | images/s | ms/step | steps timed | submits / step | GPU MiB (dataset + " +
-  "state + programs) | peak MiB | matmul/conv GFLOP/s | of ceiling |",
-  "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+  "| model | batch | images/s | images/s by CPU time | ms/step | steps timed | submits / step | " +
+  "GPU MiB (dataset + state + programs) | peak MiB | matmul/conv GFLOP/s | of ceiling | " +
+  "of ceiling, both by CPU time |",
+  "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
   ...rows.map((r) => {
     const gflops = (r.imagesPerSecond * r.flopPerImage) / 1e9;
     const programs = r.bytes - r.datasetBytes - r.stateBytes;
     return `| ${r.model} | ${r.batch} | ${r.imagesPerSecond.toFixed(1)} | ` +
+      `${r.imagesPerCpuSecond.toFixed(1)} | ` +
       `${((1000 * r.seconds) / r.steps).toFixed(1)} | ${r.steps} | ` +
       `${(r.submits / r.steps).toFixed(2)} | ${mib(r.bytes)} (${mib(r.datasetBytes)} + ` +
       `${mib(r.stateBytes)} + ${mib(programs)}) | ${mib(r.peakBytes)} | ` +
-      `${gflops.toFixed(2)} | ${((100 * gflops) / ceiling).toFixed(0)}% |`;
+      `${gflops.toFixed(2)} | ${((100 * gflops) / ceiling).toFixed(0)}% | ` +
+      `${((100 * r.imagesPerCpuSecond * r.flopPerImage) / 1e9 / ceilingByCpu).toFixed(0)}% |`;
   }),
+  "",
+  `Images/s by CPU time: the timed steps' images over this process's CPU seconds / ${CORES} ` +
+  "cores (llvmpipe runs the kernels on threads of this process), comparable across runs " +
+  `when other work loads the machine (1-minute load average at the end: ${loadAverage()}); ` +
+  "on an idle machine the two agree within llvmpipe's idle time. On a real GPU only " +
+  "images/s means anything.",
   "",
   "GPU MiB: every buffer the device holds after `Trainer.create` (counted by gpuMemory() at " +
   "allocation): the dataset as bytes (train and test images and their orders), the state " +
@@ -404,6 +429,7 @@ await Deno.writeTextFile(
       backend,
       dataset: spec,
       ceilingGflops: ceiling,
+      ceilingGflopsByCpu: ceilingByCpu,
       tuned: TUNE,
       rows,
       profilingOff: off,
@@ -413,3 +439,12 @@ await Deno.writeTextFile(
   ) + "\n",
 );
 console.error(`wrote ${base}.md and .json`);
+
+/** The 1-minute load average (Linux), for the report. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "not readable without --allow-sys";
+  }
+}
