@@ -167,6 +167,7 @@ export type { VaeTuning } from "./src/vae/layer.ts";
 export type { DecodeArgs, StepArgs } from "./src/vae/step.ts";
 export {
   conv2dBackward,
+  type Conv2dDxKernel,
   conv2dForward,
   type Conv2dOptions,
   conv2dOutputSize,

@@ -34,6 +34,7 @@ import { type Gpu, requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { Profiler } from "../src/gpu/profiler.ts";
 import { openTuner, saveTunerOrWarn, tuneCachePath } from "../src/cli/_tune_cache.ts";
+import { adapterKey, setTuner, type TuneCandidate, Tuner } from "../src/gpu/tuner.ts";
 import { denseForward } from "../src/nn/dense.ts";
 import { conv2dOutputSize } from "../src/nn/conv2d.ts";
 import { DEFAULTS, type TrainConfig } from "../src/train/config.ts";
@@ -54,6 +55,25 @@ const PROFILING_OFF = Deno.env.get("BENCH_PROFILING_OFF") !== "0";
 const TUNE = Deno.env.get("BENCH_TUNE") === "1";
 const RESULTS = (Deno.env.get("BENCH_RESULTS") || "bench/results").replace(/\/+$/, "");
 const seconds = Number(Deno.args[0] ?? 3);
+/**
+ * BENCH_BEFORE=1: after each conv row, the same with the input-gradient kernels of before the
+ * sub-pixel one (every conv dx `direct`), in the same run.
+ */
+const BEFORE = Deno.env.get("BENCH_BEFORE") === "1";
+
+/** A tuner that only answers `direct` for every conv dx (defaults elsewhere). */
+class Before extends Tuner {
+  override pick(
+    op: string,
+    shape: string,
+    candidates: TuneCandidate[],
+    cleanup?: () => void,
+  ): Promise<string> {
+    if (op !== "conv2d.dx") return super.pick(op, shape, candidates, cleanup);
+    cleanup?.();
+    return Promise.resolve("direct");
+  }
+}
 const CORES = navigator.hardwareConcurrency || 1;
 const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";
 const started = performance.now();
@@ -172,10 +192,17 @@ async function timeSteps(gpu: Gpu, trainer: Trainer, n: number): Promise<number>
   return (performance.now() - t0) / 1000;
 }
 
-async function measure(model: Model, batch: number, data: Dataset, spec: string): Promise<Row> {
+async function measure(
+  model: Model,
+  batch: number,
+  data: Dataset,
+  spec: string,
+  before = false,
+): Promise<Row> {
   const gpu = await requestGpu();
   const d = gpu.device;
-  const tuner = TUNE ? await openTuner(gpu) : null;
+  const tuner = TUNE && !before ? await openTuner(gpu) : null;
+  if (before) setTuner(gpu, new Before(gpu, adapterKey(d, backend), { measure: false }));
   const trainer = await Trainer.create(gpu, { ...trainConfig(model, batch, spec) }, data);
   if (tuner) await saveTunerOrWarn(tuner, tuneCachePath(gpu));
   trainer.readEvery = Number.MAX_SAFE_INTEGER;
@@ -196,7 +223,7 @@ async function measure(model: Model, batch: number, data: Dataset, spec: string)
   const cpu = process.cpuUsage(c0);
   const submits = submitCount(d) - s0;
   const row: Row = {
-    model,
+    model: before ? "conv (direct dx, before)" as Model : model,
     batch,
     steps,
     seconds: secs,
@@ -316,7 +343,10 @@ first.destroy();
 console.error(`  ceiling ${ceiling.toFixed(2)} GFLOP/s (${elapsed()})`);
 const rows: Row[] = [];
 for (const model of MODELS) {
-  for (const batch of BATCHES) rows.push(await measure(model, batch, data, spec));
+  for (const batch of BATCHES) {
+    rows.push(await measure(model, batch, data, spec));
+    if (BEFORE && model === "conv") rows.push(await measure(model, batch, data, spec, true));
+  }
 }
 const off = PROFILING_OFF ? await profilingOff(data, spec) : null;
 for (const r of rows) {

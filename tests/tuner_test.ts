@@ -73,7 +73,7 @@ gpuTest("tuner: a corrupted, foreign or malformed cache is ignored with a warnin
     console.log(`  ${what}: ${p.warning}`);
   }
   // From disk: the warning names the file, and the tuner starts empty.
-  for (const file of ["tests/tune/corrupted.json", "tests/tune/foreign.json"]) {
+  for (const file of ["tests/tune/corrupted.txt", "tests/tune/foreign.json"]) {
     const lines: string[] = [];
     const tuner = await openTuner(gpu, { path: file, measure: false, log: (l) => lines.push(l) });
     setTuner(gpu, undefined);
