@@ -28,7 +28,13 @@
 //                      product per four rows (kh, kw, ci) of w. Named accumulators only: indexed
 //                      arrays of accumulators are not kept in registers by llvmpipe (dense.wgsl).
 //   forward_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as forward_vec4 but x read as vec4s
-//                      (four in channels of one tap per step).
+//                      (four in channels of one tap per step). Workgroup FWD_WX x FWD_WY
+//                      (override; 4 x 16 or 2 x 32).
+//   forward_cout1      Cout == 1 and Cin % 4 == 0: four pixels per invocation (the sub-pixel dx
+//                      into one channel).
+//   subpixel_weights   the sub-pixel dx's per-class weights: with them, forward_vec4_cin4 /
+//                      forward_cout1 compute dx one class of pixels (ih mod sh, iw mod sw) at a
+//                      time, storing through the output placement (Dims ya..yw, put_y4).
 //   backward_dx_naive  any shape; invocation (ci, input pixel) writes dx[pixel, ci].
 //   backward_dx_vec4   Cout % 4 == 0; invocation (gid.x, gid.y) writes a grid of 16 input
 //                      pixels (4 x 4, 2 x 8 or 1 x 16; rows and columns congruent modulo the

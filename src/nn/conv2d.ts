@@ -12,6 +12,12 @@
  * read x as vec4s; dx with Cin < 16 uses one channel x 4 pixels per invocation instead). By
  * default the fastest that fits the shape is used: vec4 wherever it fits (bench/conv_bench.ts).
  *
+ * The vec4 dx has two forms ({@linkcode Conv2dDxKernel}): `direct` (the backward_dx_* kernels)
+ * and `subpixel`, one stride-1 forward convolution per class of input pixels modulo the stride
+ * (see shaders/conv2d.wgsl, subpixel_weights), which runs at the forward kernels' speed.
+ * With a tuner attached to the device (src/gpu/tuner.ts), the dx form, the forward's workgroup
+ * width and the dw's batch split are chosen by timing the candidates on the adapter.
+ *
  * The vec4 dw reduces over pixels inside each invocation, so it has only
  * (KH KW Cin / 16) x (Cout / 16) invocations (72 at 3x3x32->64); when that makes fewer than
  * DW_MIN_GROUPS workgroups, the batch is split into image chunks with a partial dw each (a
