@@ -78,3 +78,16 @@ export async function saveTunerOrWarn(tuner: Tuner, path: string): Promise<void>
     console.error(`kernel choices not saved to ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
 }
+
+/**
+ * The train task's tuner: attached only where its choices can be kept (write permission for
+ * {@linkcode TUNE_DIR}), so a resumed run finds the kernels its first run measured and
+ * continues it bit for bit; elsewhere (and with `enabled` false, `--no-tune`) none, and every op
+ * builds its default kernel.
+ */
+export async function trainingTuner(gpu: Gpu, enabled: boolean): Promise<Tuner | null> {
+  if (!enabled) return null;
+  const write = await Deno.permissions.query({ name: "write", path: TUNE_DIR });
+  if (write.state !== "granted") return null;
+  return await openTuner(gpu);
+}

@@ -6,7 +6,7 @@
 import { classNames, loadDataset } from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
-import { openTuner, saveTunerOrWarn, tuneCachePath } from "./_tune_cache.ts";
+import { saveTunerOrWarn, trainingTuner, tuneCachePath } from "./_tune_cache.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import {
   ConfigError,
@@ -166,7 +166,7 @@ await runMain(async () => {
     }
   }
   const gpu = await requestGpu();
-  const tuner = tune ? await openTuner(gpu) : null;
+  const tuner = await trainingTuner(gpu, tune);
   const trainer = await Trainer.create(gpu, config, data, resume);
   if (tuner) await saveTunerOrWarn(tuner, tuneCachePath(gpu));
 
