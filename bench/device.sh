@@ -92,7 +92,8 @@ fi
 # The tuner's cache is written under runs/tune (the train task's folder), then copied out.
 run 150 tune "$DENO" run --allow-read --allow-env --allow-write=runs src/cli/tune.ts \
   --model mlp,conv --batch "$BATCHES"
-cp runs/tune/*.json "$OUT/tune.json" 2> /dev/null || say "no tuner cache written"
+TUNE_FILE=$(ls -t runs/tune/*.json 2> /dev/null | head -1)
+if [ -n "$TUNE_FILE" ]; then cp "$TUNE_FILE" "$OUT/tune.json"; else say "no tuner cache written"; fi
 
 # ---- 4. train bench (tuned kernels) ----
 BENCH_RESULTS="$OUT" BENCH_TUNE=1 BENCH_MODELS=mlp,conv BENCH_BATCHES="$BATCHES" \
