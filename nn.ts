@@ -94,6 +94,7 @@ export {
 // Convolutions and upsampling.
 export {
   conv2dBackward,
+  type Conv2dDxKernel,
   conv2dForward,
   type Conv2dOptions,
   conv2dOutputSize,

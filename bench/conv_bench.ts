@@ -24,6 +24,7 @@ import {
   conv2dBackwardDb,
   conv2dBackwardDw,
   conv2dBackwardDx,
+  conv2dDxKernel,
   conv2dForward,
   conv2dOutputSize,
   type Conv2dShape,
@@ -32,6 +33,7 @@ import {
   convTranspose2dBackward,
   convTranspose2dForward,
   convTranspose2dOutputSize,
+  convTranspose2dPartner,
   type ConvTranspose2dShape,
 } from "../src/nn/conv_transpose2d.ts";
 import {
@@ -41,6 +43,7 @@ import {
   type ConvTranspose1dShape,
 } from "../src/nn/conv1d.ts";
 import { denseForward } from "../src/nn/dense.ts";
+import process from "node:process";
 
 /** One measured op of one layer. */
 export interface ConvBenchRow {
@@ -48,7 +51,7 @@ export interface ConvBenchRow {
   group: "conv vae" | "streamline" | "ceiling";
   /** Layer, e.g. "enc 28x28x32->64 s2". */
   layer: string;
-  /** forward, dx, dw or db. */
+  /** forward, dx, dw or db; "dx (before)" / "forward (before)": the kernel it replaced. */
   op: string;
   /** Entry points run, in order. */
   kernels: string[];
@@ -74,6 +77,22 @@ export interface ConvBenchOptions {
 }
 
 const ROUNDS = 5;
+/**
+ * CONV_BENCH_CPU=1: time by this process's CPU time divided by the cores (llvmpipe runs the
+ * kernels on its threads in this process), for a machine loaded by other work, where wall
+ * time measures the load; on an idle machine the two agree within llvmpipe's idle threads.
+ */
+const CPU_TIME = Deno.env.get("CONV_BENCH_CPU") === "1";
+const CPU_CORES = navigator.hardwareConcurrency || 1;
+
+/** The 1-minute load average (Linux), for the report. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "not readable without --allow-sys";
+  }
+}
 const MAX_REPS = 1000;
 const BATCH = 128;
 
@@ -160,10 +179,12 @@ export async function runConvBench(options: ConvBenchOptions = {}): Promise<Conv
   const wall = async (ds: Dispatch[], reps: number): Promise<number> => {
     const list: Dispatch[] = [];
     for (let r = 0; r < reps; r++) list.push(...ds);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     submit(device, list, "bench");
     await device.queue.onSubmittedWorkDone();
-    return performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return CPU_TIME ? (c.user + c.system) / 1000 / CPU_CORES : performance.now() - t0;
   };
   const measure = async (ds: Dispatch[]): Promise<{ reps: number; ms: number }> => {
     await wall(ds, 1); // compile, warm up
@@ -209,7 +230,12 @@ export async function runConvBench(options: ConvBenchOptions = {}): Promise<Conv
     const x = random(X), w = random(WN), b = random(s.outChannels), dy = random(Y);
     const y = random(Y), dx = random(X), dw = random(WN), db = random(s.outChannels);
     await time(group, layer, "forward", await conv2dForward(gpu, { y, x, w, b }, s));
-    await time(group, layer, "dx", [await conv2dBackwardDx(gpu, { dx, dy, w }, s)]);
+    await time(group, layer, "dx", [...await conv2dBackwardDx(gpu, { dx, dy, w }, s)]);
+    if (conv2dDxKernel(s) !== "direct") {
+      // The kernel this replaced, timed in the same run.
+      const before = await conv2dBackwardDx(gpu, { dx, dy, w }, s, { dx: "direct" });
+      await time(group, layer, "dx (before)", [...before]);
+    }
     await time(group, layer, "dw", await conv2dBackwardDw(gpu, { dw, dy, x }, s));
     await time(group, layer, "db", [await conv2dBackwardDb(gpu, { db, dy }, s)]);
     for (const t of tensors.splice(0)) t.destroy();
@@ -226,6 +252,11 @@ export async function runConvBench(options: ConvBenchOptions = {}): Promise<Conv
     const x = random(X), w = random(WN), b = random(s.outChannels), dy = random(Y);
     const y = random(Y), dx = random(X), dw = random(WN), db = random(s.outChannels);
     await time(group, layer, "forward", await convTranspose2dForward(gpu, { y, x, w, b }, s));
+    if (conv2dDxKernel(convTranspose2dPartner(s)) !== "direct") {
+      // The kernels this replaced (the partner's direct dx, then the bias pass), same run.
+      const before = await convTranspose2dForward(gpu, { y, x, w, b }, s, { dx: "direct" });
+      await time(group, layer, "forward (before)", before);
+    }
     // [dx, dw (and its chunk sum), db]
     const ds = await convTranspose2dBackward(gpu, { dx, dw, db, dy, x, w }, s);
     await time(group, layer, "dx", ds.slice(0, 1));
@@ -277,7 +308,12 @@ function report(rows: ConvBenchRow[], adapter: string): string {
   lines.push(`# Convolution kernels on ${adapter}`);
   lines.push("");
   lines.push(
-    `${date}, Deno ${Deno.version.deno}, WebGPU backend \`${backendName()}\`. Median of ` +
+    `${date}, Deno ${Deno.version.deno}, WebGPU backend \`${backendName()}\`. ` +
+      (CPU_TIME
+        ? `Times are this process's CPU time / ${CPU_CORES} cores (CONV_BENCH_CPU=1: the ` +
+          `machine was loaded by other work, load average ${loadAverage()}). `
+        : "") +
+      `Median of ` +
       `${ROUNDS} rounds, each one submit of many launches (wall time, nothing subtracted). ` +
       `Matmul ceiling (dense vec4 forward, 1024^3): **${ceiling.gflops.toFixed(2)} GFLOP/s**.`,
   );
@@ -297,8 +333,18 @@ function report(rows: ConvBenchRow[], adapter: string): string {
   table("conv vae", 'Conv VAE layers, batch 128 (k3, "same"; (T) = transposed)');
   // A training step runs every op of every layer except the first layer's dx.
   const step = rows.filter((r) =>
-    r.group === "conv vae" && !(r.layer.startsWith("enc 28x28x1") && r.op === "dx")
+    r.group === "conv vae" && !(r.layer.startsWith("enc 28x28x1") && r.op === "dx") &&
+    !r.op.endsWith("(before)")
   );
+  // The same step with the kernels the "(before)" rows replaced.
+  const replaced = new Set(
+    rows.filter((r) => r.op.endsWith("(before)")).map((r) => `${r.layer}|${r.op.split(" ")[0]}`),
+  );
+  const beforeStep = rows.filter((r) =>
+    r.group === "conv vae" && !(r.layer.startsWith("enc 28x28x1") && r.op === "dx") &&
+    (r.op.endsWith("(before)") || !replaced.has(`${r.layer}|${r.op}`))
+  );
+  const beforeMs = beforeStep.reduce((a, r) => a + r.ms, 0);
   const ms = step.reduce((a, r) => a + r.ms, 0);
   const flops = step.reduce((a, r) => a + r.gflops * r.ms * 1e6, 0);
   lines.push("");
@@ -307,7 +353,9 @@ function report(rows: ConvBenchRow[], adapter: string): string {
       `${ms.toFixed(1)} ms per batch of ${BATCH}, ${
         (flops / ms / 1e6).toFixed(2)
       } GFLOP/s overall, ` +
-      `${(BATCH / ms * 1000).toFixed(0)} images/s.`,
+      `${(BATCH / ms * 1000).toFixed(0)} images/s. With the kernels the "(before)" rows ` +
+      `replaced (timed in this run): ${beforeMs.toFixed(1)} ms, ` +
+      `${(BATCH / beforeMs * 1000).toFixed(0)} images/s.`,
   );
   table(
     "streamline",

@@ -33,6 +33,8 @@ import { gpuMemory, submitCount, upload } from "../src/gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { Profiler } from "../src/gpu/profiler.ts";
+import { openTuner, saveTunerOrWarn, tuneCachePath } from "../src/cli/_tune_cache.ts";
+import { adapterKey, setTuner, type TuneCandidate, Tuner } from "../src/gpu/tuner.ts";
 import { denseForward } from "../src/nn/dense.ts";
 import { conv2dOutputSize } from "../src/nn/conv2d.ts";
 import { DEFAULTS, type TrainConfig } from "../src/train/config.ts";
@@ -41,9 +43,38 @@ import { convVaeGeometry } from "../src/vae/conv_vae.ts";
 
 type Model = "mlp" | "conv";
 
-const MODELS: Model[] = ["mlp", "conv"];
-const BATCHES = [32, 128, 512];
+// Knobs for bench/device.sh and short runs (defaults: the full bench): BENCH_MODELS=mlp,conv,
+// BENCH_BATCHES=32,128,512, BENCH_PROFILING_OFF=0 skips the profiling-off rounds,
+// BENCH_TUNE=1 attaches the kernel tuner (its cache under runs/tune, src/cli/_tune_cache.ts;
+// shapes it lacks are timed while the trainer is built), BENCH_RESULTS=DIR writes there.
+const list = (name: string, dflt: string) =>
+  (Deno.env.get(name) || dflt).split(",").map((v) => v.trim()).filter(Boolean);
+const MODELS = list("BENCH_MODELS", "mlp,conv") as Model[];
+const BATCHES = list("BENCH_BATCHES", "32,128,512").map(Number);
+const PROFILING_OFF = Deno.env.get("BENCH_PROFILING_OFF") !== "0";
+const TUNE = Deno.env.get("BENCH_TUNE") === "1";
+const RESULTS = (Deno.env.get("BENCH_RESULTS") || "bench/results").replace(/\/+$/, "");
 const seconds = Number(Deno.args[0] ?? 3);
+/**
+ * BENCH_BEFORE=1: after each conv row, the same with the input-gradient kernels of before the
+ * sub-pixel one (every conv dx `direct`), in the same run.
+ */
+const BEFORE = Deno.env.get("BENCH_BEFORE") === "1";
+
+/** A tuner that only answers `direct` for every conv dx (defaults elsewhere). */
+class Before extends Tuner {
+  override pick(
+    op: string,
+    shape: string,
+    candidates: TuneCandidate[],
+    cleanup?: () => void,
+  ): Promise<string> {
+    if (op !== "conv2d.dx") return super.pick(op, shape, candidates, cleanup);
+    cleanup?.();
+    return Promise.resolve("direct");
+  }
+}
+const CORES = navigator.hardwareConcurrency || 1;
 const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan";
 const started = performance.now();
 
@@ -54,6 +85,8 @@ interface Row {
   steps: number;
   seconds: number;
   imagesPerSecond: number;
+  /** Images per (CPU seconds of this process / cores). */
+  imagesPerCpuSecond: number;
   /** Submits counted over the timed steps. */
   submits: number;
   /** GPU bytes held after Trainer.create, all of them. */
@@ -85,14 +118,22 @@ async function matmulCeiling(gpu: Gpu): Promise<number> {
   let best = 0;
   for (let round = 0; round < 3; round++) {
     const reps = 6;
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     submit(d, Array.from({ length: reps }, () => mm).flat());
     await gpu.sync();
+    const c = process.cpuUsage(c0);
     best = Math.max(best, (2 * n ** 3 * reps) / ((performance.now() - t0) / 1000) / 1e9);
+    ceilingByCpu = Math.max(
+      ceilingByCpu,
+      (2 * n ** 3 * reps) / ((c.user + c.system) / 1e6 / CORES) / 1e9,
+    );
   }
   for (const t of [x, W, b, y]) t.destroy();
   return best;
 }
+/** The ceiling over CPU time / cores (see imagesPerCpuSecond), set by matmulCeiling. */
+let ceilingByCpu = 0;
 
 // ---- FLOP per image of each model (matmuls and convolutions: forward, dx, dW) ----
 
@@ -151,10 +192,19 @@ async function timeSteps(gpu: Gpu, trainer: Trainer, n: number): Promise<number>
   return (performance.now() - t0) / 1000;
 }
 
-async function measure(model: Model, batch: number, data: Dataset, spec: string): Promise<Row> {
+async function measure(
+  model: Model,
+  batch: number,
+  data: Dataset,
+  spec: string,
+  before = false,
+): Promise<Row> {
   const gpu = await requestGpu();
   const d = gpu.device;
+  const tuner = TUNE && !before ? await openTuner(gpu) : null;
+  if (before) setTuner(gpu, new Before(gpu, adapterKey(d, backend), { measure: false }));
   const trainer = await Trainer.create(gpu, { ...trainConfig(model, batch, spec) }, data);
+  if (tuner) await saveTunerOrWarn(tuner, tuneCachePath(gpu));
   trainer.readEvery = Number.MAX_SAFE_INTEGER;
   const bytes = gpuMemory(d).live;
   const stateBytes = [trainer.state.params, trainer.state.grads, trainer.state.m, trainer.state.v]
@@ -168,14 +218,19 @@ async function measure(model: Model, batch: number, data: Dataset, spec: string)
   const room = trainer.stepsPerEpoch - trainer.stepInEpoch - 1;
   const steps = Math.max(3, Math.min(200, room, Math.round(seconds / one)));
   const s0 = submitCount(d);
+  const c0 = process.cpuUsage();
   const secs = await timeSteps(gpu, trainer, steps);
+  const cpu = process.cpuUsage(c0);
   const submits = submitCount(d) - s0;
   const row: Row = {
-    model,
+    model: before ? "conv (direct dx, before)" as Model : model,
     batch,
     steps,
     seconds: secs,
     imagesPerSecond: (steps * batch) / secs,
+    // The same over this process's CPU time / cores (llvmpipe's threads are in it): what a
+    // machine loaded by other work leaves comparable across runs.
+    imagesPerCpuSecond: (steps * batch) / ((cpu.user + cpu.system) / 1e6 / CORES),
     submits,
     bytes,
     datasetBytes,
@@ -288,9 +343,12 @@ first.destroy();
 console.error(`  ceiling ${ceiling.toFixed(2)} GFLOP/s (${elapsed()})`);
 const rows: Row[] = [];
 for (const model of MODELS) {
-  for (const batch of BATCHES) rows.push(await measure(model, batch, data, spec));
+  for (const batch of BATCHES) {
+    rows.push(await measure(model, batch, data, spec));
+    if (BEFORE && model === "conv") rows.push(await measure(model, batch, data, spec, true));
+  }
 }
-const off = await profilingOff(data, spec);
+const off = PROFILING_OFF ? await profilingOff(data, spec) : null;
 for (const r of rows) {
   if (r.submits !== r.steps) {
     throw new Error(`${r.model} batch ${r.batch}: ${r.submits} submits for ${r.steps} steps`);
@@ -311,18 +369,27 @@ const md = [
   `(one wait at the end). The matmul ceiling (dense forward at 1024^3, best of 3) was ` +
   `measured in the same run: ${ceiling.toFixed(2)} GFLOP/s.`,
   "",
-  "| model | batch | images/s | ms/step | steps timed | submits / step | GPU MiB (dataset + " +
-  "state + programs) | peak MiB | matmul/conv GFLOP/s | of ceiling |",
-  "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+  "| model | batch | images/s | images/s by CPU time | ms/step | steps timed | submits / step | " +
+  "GPU MiB (dataset + state + programs) | peak MiB | matmul/conv GFLOP/s | of ceiling | " +
+  "of ceiling, both by CPU time |",
+  "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
   ...rows.map((r) => {
     const gflops = (r.imagesPerSecond * r.flopPerImage) / 1e9;
     const programs = r.bytes - r.datasetBytes - r.stateBytes;
     return `| ${r.model} | ${r.batch} | ${r.imagesPerSecond.toFixed(1)} | ` +
+      `${r.imagesPerCpuSecond.toFixed(1)} | ` +
       `${((1000 * r.seconds) / r.steps).toFixed(1)} | ${r.steps} | ` +
       `${(r.submits / r.steps).toFixed(2)} | ${mib(r.bytes)} (${mib(r.datasetBytes)} + ` +
       `${mib(r.stateBytes)} + ${mib(programs)}) | ${mib(r.peakBytes)} | ` +
-      `${gflops.toFixed(2)} | ${((100 * gflops) / ceiling).toFixed(0)}% |`;
+      `${gflops.toFixed(2)} | ${((100 * gflops) / ceiling).toFixed(0)}% | ` +
+      `${((100 * r.imagesPerCpuSecond * r.flopPerImage) / 1e9 / ceilingByCpu).toFixed(0)}% |`;
   }),
+  "",
+  `Images/s by CPU time: the timed steps' images over this process's CPU seconds / ${CORES} ` +
+  "cores (llvmpipe runs the kernels on threads of this process), comparable across runs " +
+  `when other work loads the machine (1-minute load average at the end: ${loadAverage()}); ` +
+  "on an idle machine the two agree within llvmpipe's idle time. On a real GPU only " +
+  "images/s means anything.",
   "",
   "GPU MiB: every buffer the device holds after `Trainer.create` (counted by gpuMemory() at " +
   "allocation): the dataset as bytes (train and test images and their orders), the state " +
@@ -338,40 +405,49 @@ const md = [
   `pass: clear + one per test batch + readback (${testSubmits(128)} at batch 128).`,
   "",
   "GFLOP/s counts the matmul and convolution FLOP of an image (forward, dx, dW; the first " +
-  `layer without dx): mlp ${(rows[0].flopPerImage / 1e6).toFixed(2)} MFLOP, conv ` +
-  `${(rows[rows.length - 1].flopPerImage / 1e6).toFixed(2)} MFLOP.`,
+  `layer without dx): ${
+    MODELS.map((m) =>
+      `${m} ${(rows.find((r) => r.model === m)!.flopPerImage / 1e6).toFixed(2)} MFLOP`
+    ).join(", ")
+  }.`,
   "",
-  "## Profiling off",
-  "",
-  `mlp at batch 128, ${off.rounds} alternating rounds of ${off.stepsPerRound} steps each on ` +
-  "two trainers of one run: plain training on a device without the timestamp-query " +
-  "feature and no profiler, against training on a device with the feature" +
-  `${off.timestampFeature ? "" : " (this adapter lacks it)"} and a Profiler constructed but ` +
-  "off. The profiler is a separate encode path (a pass per dispatch with timestamp writes, " +
-  "only in `deno task profile`); training never calls it, so no query writes are recorded.",
-  "",
-  "| training | steps/s (mean of rounds) | sd over rounds |",
-  "|---|---:|---:|",
-  `| plain | ${off.plain.mean.toFixed(2)} | ${off.plain.sd.toFixed(2)} |`,
-  `| profiler compiled in, off | ${off.profilerCompiledInOff.mean.toFixed(2)} | ` +
-  `${off.profilerCompiledInOff.sd.toFixed(2)} |`,
-  "",
-  "Change in steps/s with the profiler compiled in and off, from each round's pair (the two " +
-  `ran back to back): median ${pct(off.changeMedian)}, mean ${pct(off.change)}, sd over ` +
-  `rounds ${(100 * off.changeSd).toFixed(1)}% (rounds: ${off.changeRounds.map(pct).join(", ")}).`,
-  "",
-  "CPU time of this process per step (llvmpipe's threads do the GPU work in it), median over " +
-  `rounds: ${off.cpuMsPerStep.plain.toFixed(1)} ms plain, ` +
-  `${off.cpuMsPerStep.profilerCompiledInOff.toFixed(1)} ms with the profiler compiled in and ` +
-  `off; change per pair: median ${pct(off.cpuChangeMedian)}, sd ` +
-  `${(100 * off.cpuChangeSd).toFixed(1)}% (rounds: ${off.cpuChangeRounds.map(pct).join(", ")}).`,
-  "",
-  `Whole bench: ${elapsed()}.`,
+  ...(off ? profilingOffSection(off) : []),
+  `Whole bench: ${elapsed()}${TUNE ? "; kernels chosen by the tuner (BENCH_TUNE=1)" : ""}.`,
   "",
 ].join("\n");
+
+function profilingOffSection(off: Awaited<ReturnType<typeof profilingOff>>): string[] {
+  return [
+    "## Profiling off",
+    "",
+    `mlp at batch 128, ${off.rounds} alternating rounds of ${off.stepsPerRound} steps each on ` +
+    "two trainers of one run: plain training on a device without the timestamp-query " +
+    "feature and no profiler, against training on a device with the feature" +
+    `${off.timestampFeature ? "" : " (this adapter lacks it)"} and a Profiler constructed but ` +
+    "off. The profiler is a separate encode path (a pass per dispatch with timestamp writes, " +
+    "only in `deno task profile`); training never calls it, so no query writes are recorded.",
+    "",
+    "| training | steps/s (mean of rounds) | sd over rounds |",
+    "|---|---:|---:|",
+    `| plain | ${off.plain.mean.toFixed(2)} | ${off.plain.sd.toFixed(2)} |`,
+    `| profiler compiled in, off | ${off.profilerCompiledInOff.mean.toFixed(2)} | ` +
+    `${off.profilerCompiledInOff.sd.toFixed(2)} |`,
+    "",
+    "Change in steps/s with the profiler compiled in and off, from each round's pair (the two " +
+    `ran back to back): median ${pct(off.changeMedian)}, mean ${pct(off.change)}, sd over ` +
+    `rounds ${(100 * off.changeSd).toFixed(1)}% (rounds: ${off.changeRounds.map(pct).join(", ")}).`,
+    "",
+    "CPU time of this process per step (llvmpipe's threads do the GPU work in it), median over " +
+    `rounds: ${off.cpuMsPerStep.plain.toFixed(1)} ms plain, ` +
+    `${off.cpuMsPerStep.profilerCompiledInOff.toFixed(1)} ms with the profiler compiled in and ` +
+    `off; change per pair: median ${pct(off.cpuChangeMedian)}, sd ` +
+    `${(100 * off.cpuChangeSd).toFixed(1)}% (rounds: ${off.cpuChangeRounds.map(pct).join(", ")}).`,
+    "",
+  ];
+}
 console.log(md);
 const slug = (adapter.split(/[^A-Za-z0-9]+/)[0] || "adapter").toLowerCase();
-const base = `bench/results/train_${slug}-${backend}_${date}`;
+const base = `${RESULTS}/train_${slug}-${backend}_${date}`;
 await Deno.writeTextFile(`${base}.md`, md);
 await Deno.writeTextFile(
   `${base}.json`,
@@ -383,6 +459,8 @@ await Deno.writeTextFile(
       backend,
       dataset: spec,
       ceilingGflops: ceiling,
+      ceilingGflopsByCpu: ceilingByCpu,
+      tuned: TUNE,
       rows,
       profilingOff: off,
     },
@@ -391,3 +469,12 @@ await Deno.writeTextFile(
   ) + "\n",
 );
 console.error(`wrote ${base}.md and .json`);
+
+/** The 1-minute load average (Linux), for the report. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "not readable without --allow-sys";
+  }
+}

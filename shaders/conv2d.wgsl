@@ -28,7 +28,13 @@
 //                      product per four rows (kh, kw, ci) of w. Named accumulators only: indexed
 //                      arrays of accumulators are not kept in registers by llvmpipe (dense.wgsl).
 //   forward_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as forward_vec4 but x read as vec4s
-//                      (four in channels of one tap per step).
+//                      (four in channels of one tap per step). Workgroup FWD_WX x FWD_WY
+//                      (override; 4 x 16 or 2 x 32).
+//   forward_cout1      Cout == 1 and Cin % 4 == 0: four pixels per invocation (the sub-pixel dx
+//                      into one channel).
+//   subpixel_weights   the sub-pixel dx's per-class weights: with them, forward_vec4_cin4 /
+//                      forward_cout1 compute dx one class of pixels (ih mod sh, iw mod sw) at a
+//                      time, storing through the output placement (Dims ya..yw, put_y4).
 //   backward_dx_naive  any shape; invocation (ci, input pixel) writes dx[pixel, ci].
 //   backward_dx_vec4   Cout % 4 == 0; invocation (gid.x, gid.y) writes a grid of 16 input
 //                      pixels (4 x 4, 2 x 8 or 1 x 16; rows and columns congruent modulo the
@@ -70,6 +76,15 @@ struct Dims {
   splits: u32,  // dw: images are split into this many chunks, one partial dw each
   chunk: u32,   // dw: images per chunk
   gr: u32,      // backward_dx_vec4: rows of its 16-pixel grid (4, 2 or 1; 16 / gr columns)
+  // The vec4 forwards' output placement (see put_y4): output pixel (n, i, j) is stored at
+  // pixel (n, ya + ysh i, yb + ysw j) of a y image yh x yw; (0, 1, 0, 1, Ho, Wo) is plain.
+  // subpixel_weights reads ya, yb as its class (a, r) and ysh, ysw as the strides.
+  ya: u32,
+  ysh: u32,
+  yb: u32,
+  ysw: u32,
+  yh: u32,
+  yw: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -90,6 +105,11 @@ struct Dims {
 @group(0) @binding(5) var<uniform> dims: Dims;
 
 const LANES = vec4u(0u, 1u, 2u, 3u);
+
+// forward_vec4_cin4's workgroup: 4 x 16 by default; 2 x 32 when Cout = 32 (two 16-channel
+// blocks), where a width of 4 would leave half the lanes idle.
+override FWD_WX: u32 = 4u;
+override FWD_WY: u32 = 16u;
 
 // acc + v u^T: column q of the 4x4 block gains v * u[q] (one rank-1 step of a block product).
 fn outer_fma(acc: mat4x4f, v: vec4f, u: vec4f) -> mat4x4f {
@@ -137,11 +157,20 @@ fn forward_naive(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   y[p * dims.cout + co] = s;
 }
 
-// y row (pixel) p, vec4 channels c .. c + 3 (clipped), plus the bias.
+// y row (pixel) p, vec4 channels c .. c + 3 (clipped), plus the bias. With a placement other
+// than the plain one (the sub-pixel input gradient, see backward_dx_subpixel in conv2d.ts),
+// pixel p = (n, i, j) goes to (n, ya + ysh i, yb + ysw j) of a yh x yw image.
 fn put_y4(p: u32, c: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   let n4 = dims.cout / 4u;
   if (p >= dims.batch * dims.ho * dims.wo) { return; }
-  let o = p * n4 + c;
+  var q = p;
+  if (dims.ysh != 1u || dims.ysw != 1u || dims.yh != dims.ho || dims.yw != dims.wo) {
+    let hw = dims.ho * dims.wo;
+    let i = (p % hw) / dims.wo;
+    let j = p % dims.wo;
+    q = ((p / hw) * dims.yh + dims.ya + dims.ysh * i) * dims.yw + dims.yb + dims.ysw * j;
+  }
+  let o = q * n4 + c;
   if (c < n4) { y4[o] = v0 + b4[c]; }
   if (c + 1u < n4) { y4[o + 1u] = v1 + b4[c + 1u]; }
   if (c + 2u < n4) { y4[o + 2u] = v2 + b4[c + 2u]; }
@@ -241,7 +270,7 @@ fn x_at(o: vec4i, ci: u32) -> vec4f {
 //   a{g}{j} += Wj X{g},  Wj columns = w rows (kh, kw, 4 k + i), vec4 channel cb + j;
 //                        X{g} columns = x of group g's four pixels' tap, vec4 k (0 if padding).
 // Pixels past the end are clamped to the last one and not stored.
-@compute @workgroup_size(4, 16)
+@compute @workgroup_size(FWD_WX, FWD_WY)
 fn forward_vec4_cin4(
   @builtin(global_invocation_id) gid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
@@ -250,7 +279,7 @@ fn forward_vec4_cin4(
   let c4 = dims.cin / 4u;
   let P = dims.batch * dims.ho * dims.wo;
   let cb = 4u * gid.x;   // in vec4 channels
-  let pb = 16u * flat_y(gid, nwg, 16u);
+  let pb = 16u * flat_y(gid, nwg, FWD_WY);
   if (cb >= n4 || pb >= P) { return; }
   let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
   let q0 = pixel_quad(pb, P);
@@ -317,8 +346,87 @@ fn forward_vec4_cin4(
   put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
 }
 
+// For one out channel (Cout = 1, Cin % 4 == 0; the sub-pixel dx of a convolution with one in
+// channel, i.e. a decoder's last transposed layer): invocation i writes y of the four pixels
+// p = 4 i + (0..3),
+//   y[p] = b[0] + sum_{kh, kw, k} dot(x4[tap (kh, kw) of p, k], w4[(kh KW + kw) Cin / 4 + k])
+// (padding taps read 0), stored through the output placement as put_y4 does; i is
+// gid.x + gid.y * num_workgroups.x * 64 (see grid1d). The weight reads are the same for every
+// lane, the x reads are each pixel's channels as vec4s.
+@compute @workgroup_size(64)
+fn forward_cout1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c4 = dims.cin / 4u;
+  let P = dims.batch * dims.ho * dims.wo;
+  let pb = 4u * (gid.x + gid.y * nwg.x * 64u);
+  if (pb >= P) { return; }
+  let q = pixel_quad(pb, P);
+  var a = vec4f();
+  for (var kh = 0u; kh < dims.kh; kh++) {
+    for (var kw = 0u; kw < dims.kw; kw++) {
+      let o = tap_offsets(q, kh, kw);
+      let m = select(vec4f(0.0), vec4f(1.0), o >= vec4i(0));
+      let xo = vec4u(max(o, vec4i(0))) * c4;
+      let wr = (kh * dims.kw + kw) * c4;
+      var t = vec4f();
+      for (var k = 0u; k < c4; k++) {
+        let wv = w4[wr + k];
+        t += vec4f(dot(x4[xo.x + k], wv), dot(x4[xo.y + k], wv), dot(x4[xo.z + k], wv),
+          dot(x4[xo.w + k], wv));
+      }
+      a += t * m;
+    }
+  }
+  a += vec4f(b[0]);
+  let ps = vec4u(pb) + LANES;
+  if (q.live.x) { y[place(ps.x)] = a.x; }
+  if (q.live.y) { y[place(ps.y)] = a.y; }
+  if (q.live.z) { y[place(ps.z)] = a.z; }
+  if (q.live.w) { y[place(ps.w)] = a.w; }
+}
+
+// The y pixel of output pixel p under the output placement (see put_y4).
+fn place(p: u32) -> u32 {
+  let hw = dims.ho * dims.wo;
+  let i = (p % hw) / dims.wo;
+  let j = p % dims.wo;
+  return ((p / hw) * dims.yh + dims.ya + dims.ysh * i) * dims.yw + dims.yb + dims.ysw * j;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backward: dx
+
+// The sub-pixel input gradient (conv2d.ts's "subpixel" dx): the input pixels of one class
+// (a, r) = (ih mod sh, iw mod sw) are reached only by the taps kh = (a + pt) mod sh + sh u,
+// kw = (r + pl) mod sw + sw v, each at output row oh = (ih + pt - kh) / sh exactly, so
+//   dx[n, a + sh i, r + sw j, ci] = sum_{u, v, co} dy[n, i + (a + pt - kh) / sh,
+//                                                   j + (r + pl - kw) / sw, co] w[kh, kw, ci, co]
+// is a stride-1 convolution of dy (Cout channels in, Cin out) with the class's taps, reversed
+// (tap u' = nh - 1 - u is kh = kh_max - sh u', so the row offset grows with u' as a forward's
+// does) and transposed; the forward kernels then compute it at their speed, storing through
+// the output placement (put_y4). This kernel writes the class's weights
+//   wc[u', v', co, ci] = w[kh_max - sh u', kw_max - sw v', ci, co]
+// (class a = dims.ya, r = dims.yb, strides dims.ysh, dims.ysw; KH, KW, Cin, Cout, pt, pl of
+// the convolution) into dw's binding; invocation e (1-D grid, see grid1d) writes element e.
+@compute @workgroup_size(64)
+fn subpixel_weights(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let e = gid.x + gid.y * nwg.x * 64u;
+  let kh0 = (dims.ya + dims.pt) % dims.ysh;
+  let kw0 = (dims.yb + dims.pl) % dims.ysw;
+  let nh = (dims.kh - kh0 + dims.ysh - 1u) / dims.ysh;
+  let nw = (dims.kw - kw0 + dims.ysw - 1u) / dims.ysw;
+  let C = dims.cin;
+  let N = dims.cout;
+  if (e >= nh * nw * C * N) { return; }
+  let ci = e % C;
+  let co = (e / C) % N;
+  let t = e / (C * N);
+  let kh = kh0 + dims.ysh * (nh - 1u - t / nw);
+  let kw = kw0 + dims.ysw * (nw - 1u - t % nw);
+  dw[e] = w[((kh * dims.kw + kw) * C + ci) * N + co];
+}
 
 @compute @workgroup_size(16, 16)
 fn backward_dx_naive(

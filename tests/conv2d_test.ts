@@ -1,10 +1,13 @@
 import type { Tensor } from "../src/gpu/buffer.ts";
-import type { TensorView } from "../src/gpu/kernel.ts";
+import type { Dispatch, TensorView } from "../src/gpu/kernel.ts";
 import {
   conv2dBackward,
+  conv2dDxKernel,
   conv2dForward,
+  type Conv2dOptions,
   conv2dOutputSize,
   type Conv2dShape,
+  conv2dSubpixelFits,
   conv2dVariant,
   type Padding,
 } from "../src/nn/conv2d.ts";
@@ -129,10 +132,34 @@ function flatLayout(wn: number, bn: number): { w: number; b: number; total: numb
   return { w, b, total: b + bn + 7 };
 }
 
-for (const variant of ["naive", "vec4"] as const) {
-  gpuTest(`conv2d ${variant} forward and backward match the reference`, async (gpu) => {
-    const rng = new Rng(variant.length * 31);
-    for (const c of variant === "naive" ? NAIVE : VEC4) {
+/** Kernel configurations checked: the naive family, and vec4 with each dx kernel. */
+const CONFIGS: [string, Conv2dOptions, Case[]][] = [
+  ["naive", { variant: "naive" }, NAIVE],
+  ["vec4", { variant: "vec4", dx: "direct" }, VEC4],
+  // Only the shapes the sub-pixel dx serves (in and out channels divisible by 4).
+  // The tuner's other candidates (src/gpu/tuner.ts): forward_vec4_cin4 2 x 32, dw chunking.
+  ["vec4 forward width 2, dw 8 groups", { variant: "vec4", forwardWidth: 2, dwMinGroups: 8 }, [
+    ...VEC4.filter((c) => c[3] % 4 === 0),
+  ]],
+  ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
+  ["vec4 subpixel dx, forward width 2", { variant: "vec4", dx: "subpixel", forwardWidth: 2 }, [
+    [2, 7, 5, 8, 12, 3, 2, "same"],
+    [3, 8, 8, 36, 36, 5, 2, "same"],
+  ]],
+  ["vec4 subpixel dx", { variant: "vec4", dx: "subpixel" }, [
+    ...VEC4.filter((c) => conv2dSubpixelFits(shape(c))),
+    [2, 7, 5, 8, 12, 3, 2, "same"], // odd sizes: classes of unequal rows and columns
+    [3, 7, 9, 1, 8, 3, 1, "same"], // one in channel: forward_cout1
+    [2, 9, 6, 1, 12, [3, 2], [2, 2], [1, 0]],
+    [2, 9, 6, 4, 8, [3, 2], [3, 2], "valid"], // stride = kernel: classes of 1 tap
+    [1, 3, 9, 12, 4, 3, [4, 2], "valid"], // row stride 4 > rows: classes of one row
+  ]],
+];
+
+for (const [name, opt, cases] of CONFIGS) {
+  gpuTest(`conv2d ${name} forward and backward match the reference`, async (gpu) => {
+    const rng = new Rng(name.length * 31);
+    for (const c of cases) {
       const s = shape(c);
       const o = conv2dOutputSize(s);
       const X = s.batch * s.height * s.width * s.inChannels;
@@ -157,7 +184,6 @@ for (const variant of ["naive", "vec4"] as const) {
       const xT = f32(gpu, [X], x), dyT = f32(gpu, [Y], dy);
       const yT = out(gpu, [Y]), dxT = out(gpu, [X]);
       const wV = view(params, at.w, WN);
-      const opt = { variant };
       const fwd = await conv2dForward(
         gpu,
         { y: yT, x: xT, w: wV, b: view(params, at.b, BN) },
@@ -180,11 +206,21 @@ for (const variant of ["naive", "vec4"] as const) {
       const [y, dx, g] = await run(gpu, [...fwd, ...bwd], yT, dxT, grads);
       const want = ref.conv2dBackward(dy, x, w, s);
       // "<entry point> <shape>", e.g. "forward_vec4 3x7x9x1->4 k3x3 s1x1 same".
-      const all = [...fwd, ...bwd].map((d) =>
-        `${d.entry} ${d.label.split(" ").slice(1).join(" ")}`
-      );
-      // forward, dx, dw (plus reduce_splits when the batch was split), db
-      const [fy, fdx, fdw, fdb] = [all[0], all[1], all.slice(2, -1).join(" + "), all.at(-1)!];
+      const names = (ds: Dispatch[]) =>
+        ds.map((d) => d.entry).join(" + ") + " " + ds[0].label.split(" ").slice(1).join(" ");
+      // forward; dx (one dispatch, or weights + forward per sub-pixel class); dw (plus
+      // reduce_splits when the batch was split); db
+      const isDx = (d: Dispatch) => /^conv2d_(dx|subpixel)/.test(d.label);
+      const isDw = (d: Dispatch) => d.label.startsWith("conv2d_dw");
+      const [fy, fdx, fdw, fdb] = [
+        names(fwd),
+        names(bwd.filter(isDx)),
+        names(bwd.filter(isDw)),
+        names(bwd.slice(-1)),
+      ];
+      if (opt.dx === "subpixel" && !fdx.includes("subpixel_weights")) {
+        throw new Error(`${fdx}: not the sub-pixel dx`);
+      }
       const tag = fy;
       assertClose(fy, y, ref.conv2dForward(x, w, b, s), 1e-4);
       assertClose(fdx, dx, want.dx, 1e-4);
@@ -224,6 +260,19 @@ gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) =
   const ragged = shape([1, 5, 5, 3, 5, 3, 1, "same"]);
   if (conv2dVariant(fits) !== "vec4" || conv2dVariant(ragged) !== "naive") {
     throw new Error("conv2dVariant chose the wrong kernel family");
+  }
+  // The sub-pixel dx by default: 64 in channels or more, vec4 channels, and every class of
+  // input rows reached by a tap at an output row not before its own (stride 3 with a top pad
+  // of 1 reaches row 2 from oh = 1).
+  const dxKernels = [
+    conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 2, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 63, 8, 3, 2, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 1, 8, 3, 1, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 64, 8, 1, 2, "valid"])),
+    conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 3, [1, 1]])),
+  ].join(" ");
+  if (dxKernels !== "subpixel direct subpixel direct direct") {
+    throw new Error(`conv2dDxKernel chose ${dxKernels}`);
   }
   const t = {
     y: out(gpu, [25 * 5]),

@@ -40,6 +40,7 @@ const CASES: Record<DenseVariant, Case[]> = {
   naive: ANY_SHAPE,
   tiled: ANY_SHAPE,
   vec4: VEC4_SHAPE,
+  shared: [...ANY_SHAPE, [70, 129, 67]], // and one past a 64 x 64 tile both ways
 };
 
 const ALIGN = 64; // elements per 256 bytes: a view's offset must be 256-byte aligned
@@ -71,7 +72,7 @@ function flatLayout(K: number, N: number): { W: number; b: number; total: number
   return { W, b, total: b + N + 7 };
 }
 
-for (const variant of ["naive", "tiled", "vec4"] as const) {
+for (const variant of ["naive", "tiled", "vec4", "shared"] as const) {
   gpuTest(`dense ${variant} forward and backward match the reference`, async (gpu) => {
     const rng = new Rng(variant.length * 7919);
     for (const c of CASES[variant]) {
@@ -207,9 +208,10 @@ const RELU_CASES: Record<DenseVariant, Case[]> = {
   naive: [[1, 13, 130], [7, 130, 13], [3, 785, 20]],
   tiled: [[1, 13, 130], [7, 130, 13], [3, 785, 20], [37, 20, 785]],
   vec4: [[1, 4, 20], [7, 132, 68], [3, 784, 20], [37, 20, 784]],
+  shared: [[1, 13, 130], [7, 130, 13], [3, 785, 20], [70, 20, 129]],
 };
 
-for (const variant of ["naive", "tiled", "vec4"] as const) {
+for (const variant of ["naive", "tiled", "vec4", "shared"] as const) {
   gpuTest(`dense ${variant} fused ReLU and db match the reference and the unfused passes`, async (
     gpu,
   ) => {
@@ -241,9 +243,11 @@ for (const variant of ["naive", "tiled", "vec4"] as const) {
         await activationBackward(gpu, "relu", { dx: dxU, dy: dx0, x: xT }),
       ];
       const labels = fused.map((d) => d.label);
+      // The shared kernels have no fused db: forward, dx, dW, then the db pass.
+      const dbFused = variant !== "shared";
       if (
-        labels.length !== 3 || !labels[0].includes("+relu") || !labels[1].includes("+relu") ||
-        !labels[2].includes("+db")
+        labels.length !== (dbFused ? 3 : 4) || !labels[0].includes("+relu") ||
+        !labels[1].includes("+relu") || (dbFused && !labels[2].includes("+db"))
       ) {
         throw new Error(`fused dispatches: ${labels.join(", ")}`);
       }

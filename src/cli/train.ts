@@ -27,6 +27,7 @@ import {
   repairRun,
   saveCheckpoint,
 } from "../train/checkpoint.ts";
+import { saveTunerOrWarn, trainingTuner, tuneCachePath } from "./_tune_cache.ts";
 import {
   ConfigError,
   helpText,
@@ -299,8 +300,11 @@ async function planResume(args: TrainArgs, dir: string): Promise<Resume> {
   return { config, open };
 }
 
+/** --no-tune: default kernels, no timing and no kernel choice cache (src/gpu/tuner.ts). */
+const tune = !Deno.args.includes("--no-tune");
+
 await runMain(async () => {
-  const args = await parseTrainArgs(Deno.args);
+  const args = await parseTrainArgs(Deno.args.filter((a) => a !== "--no-tune"));
   if (args.help) {
     console.log(helpText());
     return;
@@ -403,7 +407,9 @@ async function trainLocked(
     console.log(`resuming ${dir}: no epoch was committed yet, starting at epoch 1`);
   }
   const gpu = await requestGpu();
+  const tuner = await trainingTuner(gpu, tune);
   const trainer = await Trainer.create(gpu, config, data, resume);
+  if (tuner) await saveTunerOrWarn(tuner, tuneCachePath(gpu));
   // The resolved model spec travels in config.json and both checkpoint files (src/vae/spec.ts).
   const spec = JSON.stringify(modelSpec(config.model, trainer.model, data, classNames(data)));
 

@@ -6,9 +6,10 @@
  * n parameters.
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
+import { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, expectLength, grid1d, type TensorLike } from "../gpu/kernel.ts";
+import { tunerOf } from "../gpu/tuner.ts";
 
 /** Adam hyper-parameters. Defaults: beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0. */
 export interface AdamConfig {
@@ -89,6 +90,38 @@ export async function adamStep(
     throw new Error(`${where}: counter (${t.counter.label}) must be u32, is ${t.counter.dtype}`);
   }
   // Views start on 256-byte boundaries, so a view of a multiple of 4 floats is whole vec4s.
+  const tuner = tunerOf(gpu);
+  if (tuner && options.variant === undefined && n % 4 === 0) {
+    // The tuner's choice (src/gpu/tuner.ts), timed on zero-filled scratch state of n floats.
+    const made: Tensor[] = [];
+    const z = (dtype: "f32" | "u32", len: number) => {
+      const s = new Tensor(gpu.device, dtype, [len], "tune adam scratch");
+      made.push(s);
+      return s;
+    };
+    const pick = await tuner.pick(
+      "adam.update",
+      `n${n}`,
+      (["vec4", "scalar"] as const).map((v) => ({
+        name: v,
+        build: () =>
+          adamStep(
+            gpu,
+            {
+              params: z("f32", n),
+              grads: z("f32", n),
+              m: z("f32", n),
+              v: z("f32", n),
+              counter: z("u32", 1),
+            },
+            c,
+            { variant: v },
+          ),
+      })),
+      () => made.forEach((s) => s.destroy()),
+    );
+    options = { ...options, variant: pick as AdamVariant };
+  }
   const variant = options.variant ?? (n % 4 === 0 ? "vec4" : "scalar");
   if (variant === "vec4" && n % 4 !== 0) {
     throw new Error(`${where}: the vec4 kernel needs n divisible by 4 (got ${n})`);

@@ -22,6 +22,7 @@
 import { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { type Dispatch, expectLength, grid1d, type TensorLike } from "../gpu/kernel.ts";
+import { tunerOf } from "../gpu/tuner.ts";
 
 /** Sizes and constants of one batch-norm layer. */
 export interface BatchNormShape {
@@ -82,8 +83,72 @@ type Dims = ReturnType<typeof dims>;
  * multiple of 4 (vec4 loads and stores; same workgroup grid, same summation order, the same
  * bits as the scalar launches).
  */
-function vec4Suffix(d: Dims): string {
-  return batchNormTuning.vec4 && d.channels % 4 === 0 ? "_vec4" : "";
+function vec4Suffix(d: Dims, vec4 = true): string {
+  return vec4 && batchNormTuning.vec4 && d.channels % 4 === 0 ? "_vec4" : "";
+}
+
+/** Set while the tuner builds one candidate (vec4 or scalar fused launches). */
+let forcedVec4: boolean | undefined;
+
+/**
+ * Whether the fused launches of shape d take the vec4 form: yes by default; with a tuner
+ * (src/gpu/tuner.ts) its choice for (rows, C), timed as a leaky forward plus backward on
+ * zero-filled scratch tensors with each form (candidates are built one at a time).
+ */
+async function actVec4(gpu: Gpu, d: Dims): Promise<boolean> {
+  if (forcedVec4 !== undefined) return forcedVec4;
+  const tuner = tunerOf(gpu);
+  if (!tuner || !batchNormTuning.vec4 || d.channels % 4 !== 0) return true;
+  const n = d.rows * d.channels, c = d.channels;
+  const made: Tensor[] = [];
+  const z = (len: number) => {
+    const t = new Tensor(gpu.device, "f32", [len], "tune batchnorm scratch");
+    made.push(t);
+    return t;
+  };
+  const s: BatchNormShape = { rows: d.rows, channels: c };
+  const build = async (vec4: boolean) => {
+    forcedVec4 = vec4;
+    try {
+      const st = { x: z(n), gamma: z(c), mean: z(c), rstd: z(c) };
+      return [
+        ...await batchNormLeakyForward(
+          gpu,
+          {
+            h: z(n),
+            beta: z(c),
+            runningMean: z(c),
+            runningVar: z(c),
+            ...st,
+          },
+          s,
+          0.2,
+        ),
+        ...await batchNormLeakyBackward(
+          gpu,
+          {
+            dx: z(n),
+            dgamma: z(c),
+            dbeta: z(c),
+            dh: z(n),
+            h: z(n),
+            ...st,
+          },
+          s,
+          0.2,
+        ),
+      ];
+    } finally {
+      forcedVec4 = undefined;
+    }
+  };
+  const pick = await tuner.pick(
+    "batchnorm.leaky",
+    `${d.rows}x${c}`,
+    [{ name: "vec4", build: () => build(true) }, { name: "scalar", build: () => build(false) }],
+    () => made.forEach((t) => t.destroy()),
+  );
+  return pick === "vec4";
 }
 
 /**
@@ -138,7 +203,7 @@ async function gradDispatches(
   const saved = { saved_mean: t.mu, saved_rstd: t.r };
   // With savedH (the fused leaky ReLU's output h) t.dy is dh and the launches are the *_act
   // ones, which read h beside dh and spend a compare and a multiply per element.
-  const act = savedH ? `_act${vec4Suffix(d)}` : "";
+  const act = savedH ? `_act${vec4Suffix(d, await actVec4(gpu, d))}` : "";
   const v4 = act.endsWith("vec4");
   const h = savedH ? big(v4, { saved_h: savedH }) : {};
   const extra = savedH ? 1 : 0;
@@ -240,7 +305,7 @@ async function forwardDispatches(
   const tmp = scratch(gpu, d, "batchnorm scratch");
   // Only the fused apply has a vec4 form. The statistics stay scalar: a vec4 Welford pass
   // rounded M2 differently from this one on the GL backend (1 ulp in a few channels).
-  const v4 = act !== "" && vec4Suffix(d) !== "";
+  const v4 = act !== "" && vec4Suffix(d, await actVec4(gpu, d)) !== "";
   const partial = await k.dispatch(
     "bn_stats_partial",
     { scratch: tmp, x: t.x, dims: d },
@@ -266,7 +331,7 @@ async function forwardDispatches(
   final.flops = 8 * d.blocks * c;
   final.bytes = 12 * d.blocks * c + 32 * c;
   const apply = await k.dispatch(
-    `bn_apply${act}${act ? vec4Suffix(d) : ""}`,
+    `bn_apply${act}${v4 ? "_vec4" : ""}`,
     {
       ...big(v4, { y: t.y, x: t.x }),
       scratch: tmp,

@@ -12,6 +12,12 @@
  * read x as vec4s; dx with Cin < 16 uses one channel x 4 pixels per invocation instead). By
  * default the fastest that fits the shape is used: vec4 wherever it fits (bench/conv_bench.ts).
  *
+ * The vec4 dx has two forms ({@linkcode Conv2dDxKernel}): `direct` (the backward_dx_* kernels)
+ * and `subpixel`, one stride-1 forward convolution per class of input pixels modulo the stride
+ * (see shaders/conv2d.wgsl, subpixel_weights), which runs at the forward kernels' speed.
+ * With a tuner attached to the device (src/gpu/tuner.ts), the dx form, the forward's workgroup
+ * width and the dw's batch split are chosen by timing the candidates on the adapter.
+ *
  * The vec4 dw reduces over pixels inside each invocation, so it has only
  * (KH KW Cin / 16) x (Cout / 16) invocations (72 at 3x3x32->64); when that makes fewer than
  * DW_MIN_GROUPS workgroups, the batch is split into image chunks with a partial dw each (a
@@ -21,6 +27,7 @@
 import { type Tensor, zeros } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { ceilDiv, type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
+import { tunerOf } from "../gpu/tuner.ts";
 
 /**
  * Zero padding: "same" (Ho = ceil(H / s), TensorFlow's split: the odd row or column of a
@@ -52,10 +59,82 @@ export interface Conv2dShape {
 /** Kernel family; see the module comment. */
 export type Conv2dVariant = "naive" | "vec4";
 
+/**
+ * How the vec4 family computes dx: `direct` (backward_dx_vec4 / _c8 / _narrow, reducing over
+ * the taps that reach each input pixel) or `subpixel` (one stride-1 forward convolution of dy
+ * per class of input pixels congruent modulo the stride, with that class's taps reversed and
+ * transposed; needs Cin % 4 == 0 and Cout % 4 == 0, see {@linkcode conv2dSubpixelFits}).
+ */
+export type Conv2dDxKernel = "direct" | "subpixel";
+
 /** Options for {@linkcode conv2dForward} and {@linkcode conv2dBackward}. */
 export interface Conv2dOptions {
   /** Force a kernel family (benchmarks and tests); default {@linkcode conv2dVariant}. */
   variant?: Conv2dVariant;
+  /** Force the vec4 dx kernel; default {@linkcode conv2dDxKernel}. */
+  dx?: Conv2dDxKernel;
+  /**
+   * Workgroup width of forward_vec4_cin4 (the forward with Cin % 4 == 0, and every sub-pixel
+   * dx), 2 or 4 (height 64 / width); default {@linkcode conv2dForwardWidth} of its Cout.
+   */
+  forwardWidth?: 2 | 4;
+  /**
+   * The vec4 dw splits the batch into image chunks until it has at least this many
+   * workgroups (default {@linkcode DW_MIN_GROUPS}); a tuner candidate.
+   */
+  dwMinGroups?: number;
+}
+
+/**
+ * The choice of an attached tuner (src/gpu/tuner.ts) among `names` (the default first) for
+ * (op, shape s): each candidate built by `build` on zero-filled scratch tensors made by its
+ * `scratch` argument, freed after measuring. Undefined without a tuner.
+ */
+async function tuned(
+  gpu: Gpu,
+  op: string,
+  s: Conv2dShape,
+  names: string[],
+  build: (name: string, scratch: (n: number) => Tensor) => Promise<Dispatch[]>,
+): Promise<string | undefined> {
+  const tuner = tunerOf(gpu);
+  if (!tuner || names.length < 2) return undefined;
+  const made: Tensor[] = [];
+  const scratch = (n: number) => {
+    const t = zeros(gpu.device, [n], `tune ${op} scratch`);
+    made.push(t);
+    return t;
+  };
+  return await tuner.pick(
+    op,
+    describe(s),
+    names.map((name) => ({ name, build: () => build(name, scratch) })),
+    () => made.forEach((t) => t.destroy()),
+  );
+}
+
+/**
+ * forward_vec4_cin4's default workgroup width: 4 (a row of 4 invocations covers 64 out
+ * channels). Width 2 (a 2 x 32 workgroup) fills the lanes when Cout <= 32 but was not faster on
+ * llvmpipe (bench/conv_probe.ts), where lanes that share pixels gather faster; it stays a
+ * candidate for the tuner.
+ */
+export function conv2dForwardWidth(_cout: number): 2 | 4 {
+  return 4;
+}
+
+/** Dispatch of forward_vec4_cin4 for `cout` out channels and P pixels, workgroup width wx. */
+function cin4Launch(
+  cout: number,
+  P: number,
+  wx: 2 | 4 | undefined,
+): { grid: [number, number, number]; constants: Record<string, number> } {
+  const w = wx ?? conv2dForwardWidth(cout);
+  if (w !== 2 && w !== 4) throw new Error(`conv2d: forwardWidth must be 2 or 4, got ${w}`);
+  return {
+    grid: grid2d(cout / 4, w * VEC4_BLOCK[0] / 4, P, (64 / w) * VEC4_BLOCK[1]),
+    constants: w === 4 ? {} : { FWD_WX: w, FWD_WY: 64 / w },
+  };
 }
 
 const NAIVE_WG = 16;
@@ -91,6 +170,58 @@ export function conv2dOutputSize(
 /** The variant used by default: `vec4` when Cout is a multiple of 4, else `naive`. */
 export function conv2dVariant(s: Conv2dShape): Conv2dVariant {
   return s.outChannels % 4 === 0 ? "vec4" : "naive";
+}
+
+/** One class (a, r) of the sub-pixel dx: its taps, padding and output size per axis. */
+interface SubpixelAxis {
+  /** The class: input rows (columns) a + s i. */
+  a: number;
+  /** Taps of the class (kh = k0 + s u). */
+  taps: number;
+  /** Zero rows above dy in the class's stride-1 convolution. */
+  pad: number;
+  /** Class rows: ceil((H - a) / s). */
+  out: number;
+}
+
+/** Per axis, the sub-pixel classes of an input of n rows (kernel k, stride st, top pad p). */
+function subpixelAxis(n: number, k: number, st: number, p: number): SubpixelAxis[] | null {
+  const out: SubpixelAxis[] = [];
+  for (let a = 0; a < st && a < n; a++) {
+    const k0 = (a + p) % st;
+    const taps = Math.ceil((k - k0) / st);
+    if (taps < 1) return null; // a class no tap reaches: its dx is 0, left to the direct kernel
+    const kmax = k0 + st * (taps - 1);
+    const pad = (kmax - a - p) / st; // exact: kmax = a + p (mod st)
+    if (pad < 0) return null;
+    out.push({ a, taps, pad, out: Math.ceil((n - a) / st) });
+  }
+  return out;
+}
+
+/**
+ * Whether the `subpixel` dx serves this shape: out channels divisible by 4, in channels too or
+ * just one (forward_cout1), every class of input pixels reached.
+ */
+export function conv2dSubpixelFits(s: Conv2dShape): boolean {
+  const o = conv2dOutputSize(s);
+  return (s.inChannels % 4 === 0 || s.inChannels === 1) && s.outChannels % 4 === 0 &&
+    subpixelAxis(s.height, s.kernel[0], s.stride[0], o.padTop) !== null &&
+    subpixelAxis(s.width, s.kernel[1], s.stride[1], o.padLeft) !== null;
+}
+
+/**
+ * The dx kernel used by default (without a tuner's measured choice, src/gpu/tuner.ts):
+ * `subpixel` where it fits and Cin >= 64, else `direct`. Measured on llvmpipe
+ * (bench/conv_probe.ts): with 64 in channels the sub-pixel dx runs at 60-75% of the matmul
+ * ceiling against 33-55% for the direct kernel; with 32 it ran at 36% against backward_dx_vec4_c8's
+ * 46%, as a forward with 32 out channels fills only half of a 4-wide workgroup row (and a
+ * 2 x 32 workgroup was no faster).
+ */
+export function conv2dDxKernel(s: Conv2dShape): Conv2dDxKernel {
+  return conv2dSubpixelFits(s) && (s.inChannels >= 64 || s.inChannels === 1)
+    ? "subpixel"
+    : "direct";
 }
 
 function pick(where: string, s: Conv2dShape, options: Conv2dOptions): Conv2dVariant {
@@ -154,6 +285,12 @@ function dimsOf(s: Conv2dShape): Record<string, number> {
     splits: 1,
     chunk: s.batch,
     gr: 4,
+    ya: 0,
+    ysh: 1,
+    yb: 0,
+    ysw: 1,
+    yh: o.height,
+    yw: o.width,
   };
 }
 
@@ -215,13 +352,33 @@ export async function conv2dForward(
   const k = await gpu.kernel("conv2d");
   // With Cin % 4 == 0 the vec4 forward also reads x as vec4s (forward_vec4_cin4).
   const cin4 = Ci % 4 === 0;
+  if (v === "vec4" && cin4 && options.forwardWidth === undefined) {
+    const X = B * s.height * s.width * Ci, Y = P * Co, WN = KH * KW * Ci * Co;
+    const w0 = conv2dForwardWidth(Co);
+    const choice = await tuned(
+      gpu,
+      "conv2d.forward",
+      s,
+      [`w${w0}`, `w${6 - w0}`],
+      (n, z) =>
+        conv2dForward(gpu, { y: z(Y), x: z(X), w: z(WN), b: z(Co) }, s, {
+          ...options,
+          forwardWidth: n === "w2" ? 2 : 4,
+        }),
+    );
+    if (choice) options = { ...options, forwardWidth: choice === "w2" ? 2 : 4 };
+  }
   const entry = v === "naive" ? "forward_naive" : cin4 ? "forward_vec4_cin4" : "forward_vec4";
+  const launch = cin4 ? cin4Launch(Co, P, options.forwardWidth) : {
+    grid: grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
+    constants: {},
+  };
   const d = v === "vec4"
     ? await k.dispatch(
       entry,
       { y4: t.y, [cin4 ? "x4" : "x"]: t.x, w4: t.w, b4: bias, dims: dimsOf(s) },
-      grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
-      { label: `conv2d_${entry} ${describe(s)}` },
+      launch.grid,
+      { label: `conv2d_${entry} ${describe(s)}`, constants: launch.constants },
     )
     : await k.dispatch(
       "forward_naive",
@@ -236,14 +393,22 @@ export async function conv2dForward(
 
 /**
  * dx [B, H, W, Cin] = the input gradient alone, from dy [B, Ho, Wo, Cout] and w
- * (overwrites dx). One dispatch; also the forward of a transposed convolution.
+ * (overwrites dx); also the forward of a transposed convolution, whose bias b [Cin] the
+ * `subpixel` kernel adds as it stores (the others leave it to {@linkcode conv2dAddBias}: check
+ * `biasAdded`). One dispatch (`direct`), or per sub-pixel class one weight rearrangement and
+ * one forward convolution (`subpixel`; scratch weights allocated here).
  */
 export async function conv2dBackwardDx(
   gpu: Gpu,
-  t: { dx: Tensor | TensorView; dy: Tensor | TensorView; w: Tensor | TensorView },
+  t: {
+    dx: Tensor | TensorView;
+    dy: Tensor | TensorView;
+    w: Tensor | TensorView;
+    b?: Tensor | TensorView;
+  },
   s: Conv2dShape,
   options: Conv2dOptions = {},
-): Promise<Dispatch> {
+): Promise<Dispatch[] & { biasAdded?: boolean }> {
   const where = "conv2d.backward_dx";
   const o = checkShape(where, s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
@@ -253,7 +418,139 @@ export async function conv2dBackwardDx(
   expectLength(where, "dx", t.dx, X);
   expectLength(where, "dy", t.dy, P * Co);
   expectLength(where, "w", t.w, R * Co);
+  if (t.b) expectLength(where, "b", t.b, Ci);
   const v = pick(where, s, options);
+  if (v === "vec4" && options.dx === undefined && conv2dSubpixelFits(s)) {
+    const names = ["direct", "subpixel", "subpixel-w2"];
+    if (conv2dDxKernel(s) === "subpixel") names.unshift(...names.splice(1, 1));
+    if (Ci === 1) names.pop(); // forward_cout1 has no width
+    const choice = await tuned(gpu, "conv2d.dx", s, names, async (n, z) => [
+      ...await conv2dBackwardDx(gpu, { dx: z(X), dy: z(P * Co), w: z(R * Co) }, s, {
+        ...options,
+        dx: n === "direct" ? "direct" : "subpixel",
+        forwardWidth: n === "subpixel-w2" ? 2 : 4,
+      }),
+    ]);
+    if (choice) {
+      options = {
+        ...options,
+        dx: choice === "direct" ? "direct" : "subpixel",
+        forwardWidth: choice === "subpixel-w2" ? 2 : 4,
+      };
+    }
+  }
+  const kind = v === "naive" ? "direct" : options.dx ?? conv2dDxKernel(s);
+  if (kind === "subpixel") {
+    if (!conv2dSubpixelFits(s)) {
+      throw new Error(
+        `${where}: the subpixel kernel needs in and out channels divisible by 4 and every ` +
+          `input pixel reached by a tap (got ${describe(s)})`,
+      );
+    }
+    return await subpixelDx(gpu, t, s, options.forwardWidth);
+  }
+  return [await directDx(gpu, t, s, v)];
+}
+
+/** The sub-pixel dx: per class, its weights, then a stride-1 forward into its pixels. */
+async function subpixelDx(
+  gpu: Gpu,
+  t: {
+    dx: Tensor | TensorView;
+    dy: Tensor | TensorView;
+    w: Tensor | TensorView;
+    b?: Tensor | TensorView;
+  },
+  s: Conv2dShape,
+  wx: 2 | 4 | undefined,
+): Promise<Dispatch[] & { biasAdded?: boolean }> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const [sh, sw] = s.stride;
+  const rows = subpixelAxis(s.height, s.kernel[0], sh, o.padTop)!;
+  const cols = subpixelAxis(s.width, s.kernel[1], sw, o.padLeft)!;
+  const k = await gpu.kernel("conv2d");
+  const base = dimsOf(s);
+  const bias = t.b ?? zeroBias(gpu, Ci);
+  const out: Dispatch[] & { biasAdded?: boolean } = [];
+  const P = B * o.height * o.width;
+  const R = s.kernel[0] * s.kernel[1] * Ci;
+  let macs = 0;
+  for (const ra of rows) for (const cr of cols) macs += B * ra.out * cr.out * ra.taps * cr.taps;
+  for (const ra of rows) {
+    for (const cr of cols) {
+      const n = ra.taps * cr.taps * Ci * Co;
+      const wc = zeros(gpu.device, [n], "conv2d subpixel weights");
+      const wd = await k.dispatch(
+        "subpixel_weights",
+        { dw: wc, w: t.w, dims: { ...base, ya: ra.a, yb: cr.a, ysh: sh, ysw: sw } },
+        grid1d(n, DB_WG),
+        { label: `conv2d_subpixel_weights ${describe(s)} class ${ra.a},${cr.a}` },
+      );
+      wd.flops = 0;
+      wd.bytes = 8 * n;
+      out.push(wd);
+      // dy [B, Ho, Wo, Cout] -> the class's pixels [B, ceil((H - a) / sh), ..., Cin] of dx.
+      const dims = {
+        ...base,
+        height: o.height,
+        width: o.width,
+        cin: Co,
+        cout: Ci,
+        kh: ra.taps,
+        kw: cr.taps,
+        sh: 1,
+        sw: 1,
+        pt: ra.pad,
+        pl: cr.pad,
+        ho: ra.out,
+        wo: cr.out,
+        ya: ra.a,
+        ysh: sh,
+        yb: cr.a,
+        ysw: sw,
+        yh: s.height,
+        yw: s.width,
+      };
+      const Pc = B * ra.out * cr.out;
+      const label = `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`;
+      const launch = cin4Launch(Ci, Pc, wx);
+      const d = Ci === 1
+        ? await k.dispatch(
+          "forward_cout1",
+          { y: t.dx, x4: t.dy, w4: wc, b: bias, dims },
+          grid1d(Math.ceil(Pc / 4), DB_WG),
+          { label },
+        )
+        : await k.dispatch(
+          "forward_vec4_cin4",
+          { y4: t.dx, x4: t.dy, w4: wc, b4: bias, dims },
+          launch.grid,
+          { label, constants: launch.constants },
+        );
+      // The direct kernels' count, 2 P KH KW Cin Cout (taps on padding included), shared out
+      // by the class's share of the multiply-adds, so GFLOP/s compare across dx kernels.
+      d.flops = 2 * P * R * Co * (Pc * ra.taps * cr.taps) / macs + (t.b ? Pc * Ci : 0);
+      d.bytes = 4 * (B * o.height * o.width * Co + n + Pc * Ci);
+      out.push(d);
+    }
+  }
+  out.biasAdded = t.b !== undefined;
+  return out;
+}
+
+/** The direct dx kernels (one dispatch). */
+async function directDx(
+  gpu: Gpu,
+  t: { dx: Tensor | TensorView; dy: Tensor | TensorView; w: Tensor | TensorView },
+  s: Conv2dShape,
+  v: Conv2dVariant,
+): Promise<Dispatch> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const P = B * o.height * o.width;
+  const X = B * s.height * s.width * Ci;
+  const R = s.kernel[0] * s.kernel[1] * Ci;
   const k = await gpu.kernel("conv2d");
   const dims = dimsOf(s);
   const Q = B * s.height * s.width;
@@ -343,7 +640,25 @@ export async function conv2dBackwardDw(
     ceilDiv(Co / 4, VEC4_WG[0] * 4),
     ceilDiv(R, VEC4_WG[1] * dwRows),
   ];
-  const chunk = Math.ceil(B / Math.min(B, ceilDiv(DW_MIN_GROUPS, groups[0] * groups[1])));
+  let minGroups = options.dwMinGroups ?? DW_MIN_GROUPS;
+  if (options.dwMinGroups === undefined) {
+    const choice = await tuned(
+      gpu,
+      "conv2d.dw",
+      s,
+      [`groups${DW_MIN_GROUPS}`, "groups8", "groups128"],
+      (n, z) =>
+        conv2dBackwardDw(gpu, { dw: z(R * Co), dy: z(P * Co), x: z(X) }, s, {
+          ...options,
+          dwMinGroups: Number(n.slice(6)),
+        }),
+    );
+    if (choice) minGroups = Number(choice.slice(6));
+  }
+  if (!Number.isInteger(minGroups) || minGroups < 1) {
+    throw new Error(`${where}: dwMinGroups must be an integer >= 1, got ${minGroups}`);
+  }
+  const chunk = Math.ceil(B / Math.min(B, ceilDiv(minGroups, groups[0] * groups[1])));
   const splits = Math.ceil(B / chunk);
   const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
   const entry = cin4 ? "backward_dw_vec4_cin4" : "backward_dw_vec4";
@@ -441,7 +756,7 @@ export async function conv2dBackward(
   expectLength(where, "x", t.x, X);
   expectLength(where, "w", t.w, s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels);
   const out: Dispatch[] = [];
-  if (t.dx) out.push(await conv2dBackwardDx(gpu, { dx: t.dx, dy: t.dy, w: t.w }, s, options));
+  if (t.dx) out.push(...await conv2dBackwardDx(gpu, { dx: t.dx, dy: t.dy, w: t.w }, s, options));
   out.push(...await conv2dBackwardDw(gpu, { dw: t.dw, dy: t.dy, x: t.x }, s, options));
   if (t.db) out.push(await conv2dBackwardDb(gpu, { db: t.db, dy: t.dy }, s));
   return out;

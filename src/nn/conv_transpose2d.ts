@@ -134,8 +134,9 @@ export function convTranspose2dPartner(s: ConvTranspose2dShape): Conv2dShape {
 
 /**
  * y [B, H, W, Cout] = transposed conv(x [B, h, w, Cin], w [KH, KW, Cout, Cin]) + b [Cout].
- * Returns two dispatches (the scatter, then the bias; only the scatter when b is omitted). `options.variant` picks the partner's
- * kernel family (vec4 needs Cin % 4 == 0).
+ * Returns the partner's dx dispatches (see {@linkcode conv2dBackwardDx}: the `subpixel` kernel
+ * adds the bias as it stores), then the bias pass where the dx kernel did not add it.
+ * `options.variant` picks the partner's kernel family (vec4 needs Cin % 4 == 0).
  */
 export async function convTranspose2dForward(
   gpu: Gpu,
@@ -149,10 +150,10 @@ export async function convTranspose2dForward(
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
   const p = convTranspose2dPartner(s);
-  const scatter = await conv2dBackwardDx(gpu, { dx: t.y, dy: t.x, w: t.w }, p, options);
-  if (!t.b) return [scatter];
+  const scatter = await conv2dBackwardDx(gpu, { dx: t.y, dy: t.x, w: t.w, b: t.b }, p, options);
+  if (!t.b || scatter.biasAdded) return [...scatter];
   const bias = await conv2dAddBias(gpu, { x: t.y, b: t.b }, p);
-  return [scatter, bias];
+  return [...scatter, bias];
 }
 
 /**

@@ -22,6 +22,8 @@
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { ceilDiv, type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
+import { zeros } from "../gpu/buffer.ts";
+import { tunerOf } from "../gpu/tuner.ts";
 
 /** Sizes of one dense layer application. */
 export interface DenseShape {
@@ -36,9 +38,10 @@ export interface DenseShape {
 /**
  * Kernel family of a matrix product: `naive` (one output per invocation), `tiled` (16x16
  * register blocks, any shape), `vec4` (16x16 register blocks read as vec4s; needs K and N
- * multiples of 4).
+ * multiples of 4), `shared` (64x64 tiles through workgroup memory, any shape:
+ * shaders/dense_shared.wgsl, the family real GPUs want; a tuner candidate, src/gpu/tuner.ts).
  */
-export type DenseVariant = "naive" | "tiled" | "vec4";
+export type DenseVariant = "naive" | "tiled" | "vec4" | "shared";
 
 /** Activation fused into a dense kernel's epilogue: none (`identity`) or ReLU. */
 export type DenseActivation = "identity" | "relu";
@@ -129,6 +132,69 @@ function fused(
     : { constants: {}, tag: "", on: false };
 }
 
+/**
+ * The tuner's variant for (op, s) among those that fit, the default first; undefined without
+ * a tuner or when `options.variant` is set. Candidates run on zero-filled scratch tensors.
+ */
+async function tunedVariant(
+  gpu: Gpu,
+  op: string,
+  s: DenseShape,
+  options: DenseOptions,
+  build: (v: DenseVariant, scratch: (n: number) => Tensor) => Promise<Dispatch[]>,
+): Promise<DenseVariant | undefined> {
+  const tuner = tunerOf(gpu);
+  if (!tuner || options.variant !== undefined) return undefined;
+  const names: DenseVariant[] = vec4Fits(s) ? ["vec4", "tiled", "shared"] : ["tiled", "shared"];
+  const made: Tensor[] = [];
+  const scratch = (n: number) => {
+    const t = zeros(gpu.device, [n], `tune ${op} scratch`);
+    made.push(t);
+    return t;
+  };
+  const pick = await tuner.pick(
+    op,
+    `${s.batch}x${s.inFeatures}->${s.outFeatures}`,
+    names.map((v) => ({ name: v, build: () => build(v, scratch) })),
+    () => made.forEach((t) => t.destroy()),
+  );
+  return pick as DenseVariant;
+}
+
+/** One product of dense_shared.wgsl: c [M, N] = A' B' (see that file), with its epilogue. */
+async function sharedProduct(
+  gpu: Gpu,
+  t: {
+    c: Tensor | TensorView;
+    a: Tensor | TensorView;
+    bm: Tensor | TensorView;
+    bias?: Tensor | TensorView;
+    mask?: Tensor | TensorView;
+  },
+  m: number,
+  n: number,
+  k: number,
+  flags: { ta?: boolean; tb?: boolean; relu?: boolean },
+  label: string,
+): Promise<Dispatch> {
+  const kern = await gpu.kernel("dense_shared");
+  const constants: Record<string, number> = {};
+  if (flags.ta) constants.TA = 1;
+  if (flags.tb) constants.TB = 1;
+  if (t.bias) constants.BIAS = 1;
+  if (flags.relu) constants.RELU = 1;
+  if (t.mask) constants.MASK = 1;
+  const d = await kern.dispatch(
+    "product",
+    { c: t.c, a: t.a, bm: t.bm, bias: t.bias ?? t.bm, mask: t.mask ?? t.a, dims: { m, n, k } },
+    [ceilDiv(n, 64), ceilDiv(m, 64), 1],
+    { label, constants },
+  );
+  d.flops = 2 * m * n * k + (t.bias ? m * n : 0) + (flags.relu || t.mask ? m * n : 0);
+  d.bytes = 4 * (m * k + k * n + m * n);
+  return d;
+}
+
 function dimsOf(s: DenseShape): { batch: number; k: number; n: number } {
   return { batch: s.batch, k: s.inFeatures, n: s.outFeatures };
 }
@@ -155,8 +221,33 @@ export async function denseForward(
   expectLength(where, "x", t.x, B * K);
   expectLength(where, "W", t.W, K * N);
   expectLength(where, "b", t.b, N);
+  const tunedV = await tunedVariant(
+    gpu,
+    "dense.forward",
+    s,
+    options,
+    (v, z) =>
+      denseForward(gpu, { y: z(B * N), x: z(B * K), W: z(K * N), b: z(N) }, s, {
+        ...options,
+        variant: v,
+      }),
+  );
+  if (tunedV) options = { ...options, variant: tunedV };
   const v = pick(where, s, options);
   const act = fused(options.activation, where);
+  if (v === "shared") {
+    return [
+      await sharedProduct(
+        gpu,
+        { c: t.y, a: t.x, bm: t.W, bias: t.b },
+        B,
+        N,
+        K,
+        { relu: act.on },
+        `dense_forward_shared${act.tag} ${B}x${K}->${N}`,
+      ),
+    ];
+  }
   const k = await gpu.kernel("dense");
   const d = await k.dispatch(
     `forward_${v}`,
@@ -204,13 +295,61 @@ export async function denseBackward(
   expectLength(where, "dy", t.dy, B * N);
   expectLength(where, "x", t.x, B * K);
   expectLength(where, "W", t.W, K * N);
-  const v = pick(where, s, options);
   const act = fused(options.dxActivation, where);
   if (act.on && !t.dx) throw new Error(`${where}: dxActivation needs dx`);
+  const tunedV = await tunedVariant(
+    gpu,
+    "dense.backward",
+    s,
+    options,
+    (v, z) =>
+      denseBackward(
+        gpu,
+        {
+          dx: t.dx ? z(B * K) : undefined,
+          dW: z(K * N),
+          db: z(N),
+          dy: z(B * N),
+          x: z(B * K),
+          W: z(K * N),
+        },
+        s,
+        { ...options, variant: v },
+      ),
+  );
+  if (tunedV) options = { ...options, variant: tunedV };
+  const v = pick(where, s, options);
   const k = await gpu.kernel("dense");
   const dims = dimsOf(s);
   const out: Dispatch[] = [];
-  if (t.dx) {
+  if (v === "shared") {
+    // dx = dy W^T (masked by x > 0 for a ReLU input), dW = x^T dy, then db (no fused form).
+    if (t.dx) {
+      out.push(
+        await sharedProduct(
+          gpu,
+          { c: t.dx, a: t.dy, bm: t.W, mask: act.on ? t.x : undefined },
+          B,
+          K,
+          N,
+          { tb: true },
+          `dense_dx_shared${act.tag} ${B}x${K}->${N}`,
+        ),
+      );
+    }
+    out.push(
+      await sharedProduct(
+        gpu,
+        { c: t.dW, a: t.x, bm: t.dy },
+        K,
+        N,
+        B,
+        { ta: true },
+        `dense_dW_shared ${B}x${K}->${N}`,
+      ),
+    );
+  }
+  if (t.dx && v !== "shared") {
     const d = await k.dispatch(
       `backward_dx_${v}`,
       {
@@ -227,25 +366,27 @@ export async function denseBackward(
     d.bytes = 4 * (B * N + K * N + (act.on ? 2 : 1) * B * K);
     out.push(d);
   }
-  const fuseDb = options.fuseDb ?? false;
-  const dW = await k.dispatch(
-    `backward_dW_${v}`,
-    {
-      [bind(v, "dW")]: t.dW,
-      [bind(v, "dy")]: t.dy,
-      [bind(v, "x")]: t.x,
-      [bind(v, "db")]: t.db,
-      dims,
-    },
-    grid(v, K, N),
-    {
-      label: `dense_dW_${v}${fuseDb ? "+db" : ""} ${B}x${K}->${N}`,
-      constants: fuseDb ? { DB: 1 } : {},
-    },
-  );
-  dW.flops = 2 * B * K * N + (fuseDb ? B * N : 0);
-  dW.bytes = 4 * (B * N + B * K + K * N + (fuseDb ? N : 0));
-  out.push(dW);
+  const fuseDb = (options.fuseDb ?? false) && v !== "shared";
+  if (v !== "shared") {
+    const dW = await k.dispatch(
+      `backward_dW_${v}`,
+      {
+        [bind(v, "dW")]: t.dW,
+        [bind(v, "dy")]: t.dy,
+        [bind(v, "x")]: t.x,
+        [bind(v, "db")]: t.db,
+        dims,
+      },
+      grid(v, K, N),
+      {
+        label: `dense_dW_${v}${fuseDb ? "+db" : ""} ${B}x${K}->${N}`,
+        constants: fuseDb ? { DB: 1 } : {},
+      },
+    );
+    dW.flops = 2 * B * K * N + (fuseDb ? B * N : 0);
+    dW.bytes = 4 * (B * N + B * K + K * N + (fuseDb ? N : 0));
+    out.push(dW);
+  }
   if (fuseDb) return out;
   const db = await k.dispatch(
     "backward_db",

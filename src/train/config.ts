@@ -537,6 +537,7 @@ export function helpText(): string {
   lines.push("  --force          write into an existing run folder");
   lines.push("  --break-lock     take over the lock a killed trainer left (its process is gone)");
   lines.push("  --stop-on-divergence  stop when the loss grows 100x over its lowest value");
+  lines.push("  --no-tune        default kernels: no timing of kernel variants, no choice cache");
   lines.push("  --help           this text");
   return lines.join("\n");
 }

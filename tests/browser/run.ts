@@ -40,6 +40,7 @@ export const BROWSER_SUITE: readonly string[] = [
   "profiler_test.ts",
   "recon_test.ts",
   "reduce_test.ts",
+  "tuner_choices_test.ts",
   "upsample1d_test.ts",
 ];
 
