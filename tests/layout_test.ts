@@ -6,31 +6,13 @@
  * - The oracle is independent: no module under src/reference imports a value from src/gpu,
  *   src/nn or src/vae (type imports are fine: a shape's field names are not geometry).
  * - No import cycles anywhere, counting type imports too (a type-only cycle still ties two
- *   files together), except the ones listed in KNOWN_CYCLES.
+ *   files together).
  */
 
 import { deepStrictEqual, ok } from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
 const SKIP = new Set([".git", "runs", "node_modules", "bench/results"]);
-
-/**
- * Cycles being removed on other branches (issue 17, item 5). A cycle found is known when all
- * its files are in one entry here; drop an entry once its cycle is gone, and the test then
- * keeps it gone.
- */
-const KNOWN_CYCLES: string[][] = [
-  // src/data: datasets.ts imports the loaders (streamlines, images, shapes), which import
-  // DatasetError and the split helpers back from it.
-  [
-    "src/data/datasets.ts",
-    "src/data/images.ts",
-    "src/data/shapes.ts",
-    "src/data/streamline_dataset.ts",
-  ],
-  // src/eval/report.ts <-> src/train/trainer.ts (the report's record types, the trainer's).
-  ["src/eval/report.ts", "src/train/trainer.ts"],
-];
 
 /** One import or re-export of a repository file. */
 interface Edge {
@@ -165,16 +147,12 @@ Deno.test("layout: src/reference imports no value from src/gpu, src/nn or src/va
   deepStrictEqual(bad, [], "the oracle must compute its own shapes (STYLE.md 14)");
 });
 
-Deno.test("layout: no import cycles but the known ones", async () => {
+Deno.test("layout: no import cycles", async () => {
   const graph = await importGraph();
   const found = cycles(graph);
   const key = (c: string[]) => c.join(" <-> ");
-  const isKnown = (c: string[]) => KNOWN_CYCLES.some((k) => c.every((f) => k.includes(f)));
   const edges = [...graph.values()].reduce((n, e) => n + e.length, 0);
   console.log(`${graph.size} modules, ${edges} local imports, ${found.length} cycles:`);
-  for (const c of found) console.log(`  ${key(c)}${isKnown(c) ? " (known)" : ""}`);
-  deepStrictEqual(found.filter((c) => !isKnown(c)).map(key), [], "new import cycles");
-  for (const dir of ["src/gpu/", "src/nn/", "src/vae/", "src/reference/"]) {
-    deepStrictEqual(found.filter((c) => c.some((f) => f.startsWith(dir))), [], `a cycle in ${dir}`);
-  }
+  for (const c of found) console.log(`  ${key(c)}`);
+  deepStrictEqual(found.map(key), [], "import cycles");
 });

@@ -35,7 +35,7 @@
  */
 
 import { unzipSync } from "fflate";
-import { type Dataset, DatasetError } from "./datasets.ts";
+import { type Dataset, DatasetError } from "./dataset.ts";
 import { type DecodedImage, decodePng, isPng } from "./png_decode.ts";
 import { decodeJpeg, isJpeg } from "./jpeg.ts";
 import {

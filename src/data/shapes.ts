@@ -23,7 +23,7 @@
  * sample points inside the pixel, so the total intensity tracks the analytic area.
  */
 
-import { type Dataset, DatasetError, type DatasetFactors, holdOutCount } from "./datasets.ts";
+import { type Dataset, DatasetError, type DatasetFactors, holdOutCount } from "./dataset.ts";
 import { mulberry32 } from "../train/random.ts";
 
 /** Default number of images of a `shapes` dataset. */

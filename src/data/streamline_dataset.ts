@@ -18,7 +18,7 @@
  * back where the input lies (points are RAS+ mm either way).
  */
 
-import { type Dataset, DatasetError, exists, holdOutCount, type Split } from "./datasets.ts";
+import { type Dataset, DatasetError, exists, holdOutCount, type Split } from "./dataset.ts";
 import { phantomBundles } from "./phantom.ts";
 import {
   arcLength,

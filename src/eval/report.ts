@@ -18,7 +18,6 @@ import {
   klWeightFigure,
   manifoldFigure,
   type PngFigure,
-  type Range,
   rangeFigure,
   scatterFigure,
   traversalFigure,
@@ -27,25 +26,10 @@ import { encodePng, imageGrid } from "./png.ts";
 import { esc, linePlot } from "./svg.ts";
 import { writeFileAtomic, writeTextAtomic } from "../train/atomic.ts";
 import type { EpochRecord } from "../train/trainer.ts";
+import type { EpochDiagnostics } from "./diagnostics.ts";
 import type { KlSchedule } from "../train/schedule.ts";
 
-/**
- * Collapse diagnostics of one epoch, over the test set after the epoch's training (to be
- * stored in EpochRecord as `diagnostics?: EpochDiagnostics`, so it lands in metrics.jsonl).
- * src/eval/metrics.ts's `LatentStats` is one (the same fields).
- */
-export interface EpochDiagnostics {
-  /** Mean over the test set of each latent dimension's KL term, nats: [Z]. */
-  klPerDim: number[];
-  /** Dimensions whose posterior mean varies over the test set (Var_x mu_d > 0.01). */
-  activeUnits: number;
-  /** Min, mean and max of mu over the test set and all dimensions. */
-  mu: Range;
-  /** Min, mean and max of sigma = exp(logvar / 2) over the test set and all dimensions. */
-  sigma: Range;
-  /** Variance over the test set of each dimension's posterior mean: [Z] (not plotted). */
-  muVariance?: number[];
-}
+export type { EpochDiagnostics };
 
 /** An epoch's metrics as the report reads them: the trainer's record, diagnostics optional. */
 export type ReportRecord = EpochRecord & { diagnostics?: EpochDiagnostics };

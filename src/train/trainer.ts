@@ -25,7 +25,7 @@ import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../vae/
 import { conditionRows, conditionSize, fitCondition, splitSource } from "../vae/condition.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { defaultZ, type TrainConfig } from "./config.ts";
-import type { EpochDiagnostics } from "../eval/report.ts";
+import type { EpochDiagnostics } from "../eval/diagnostics.ts";
 import { epochOrder, priorSample } from "./random.ts";
 import { PriorSampler } from "../vae/prior_sample.ts";
 import { batchedDecode } from "../eval/figures.ts";
