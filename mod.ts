@@ -256,7 +256,7 @@ export {
   type SafetensorsData,
   type SafetensorsDtype,
   SafetensorsError,
-} from "./src/train/safetensors.ts";
+} from "./src/io/safetensors.ts";
 
 // 6. Evaluate.
 export { iwaeEstimate, type LatentStats, latentStats } from "./src/eval/metrics.ts";

@@ -22,7 +22,7 @@ import { readback, Tensor } from "../src/gpu/buffer.ts";
 import { requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { DEFAULTS } from "../src/train/config.ts";
-import { epochOrder } from "../src/train/random.ts";
+import { epochOrder } from "../src/io/random.ts";
 import { modelConfig } from "../src/train/trainer.ts";
 import {
   initParams,

@@ -26,7 +26,7 @@ import { requestGpu } from "../src/gpu/device.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { DEFAULTS } from "../src/train/config.ts";
-import { priorSample } from "../src/train/random.ts";
+import { priorSample } from "../src/io/random.ts";
 import { modelConfig } from "../src/train/trainer.ts";
 import { ModelState } from "../src/vae/common.ts";
 import { conditionRows } from "../src/vae/condition.ts";

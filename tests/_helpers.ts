@@ -10,7 +10,7 @@
 import { type Gpu, GpuUnavailableError, requestGpu } from "../src/gpu/device.ts";
 import { type HostData, poisoned, readback, type Tensor, upload } from "../src/gpu/buffer.ts";
 import { type Dispatch, submit } from "../src/gpu/kernel.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 
 const CI = Deno.env.get("CI") === "true";
 

@@ -4,7 +4,7 @@
  * of what reads a run (export, sample, the decoder) where the numbers need not be trained.
  */
 
-import { encodeSafetensors } from "../src/train/safetensors.ts";
+import { encodeSafetensors } from "../src/io/safetensors.ts";
 import { initParams } from "../src/vae/common.ts";
 import type { ConvVaeConfig } from "../src/vae/conv_vae.ts";
 import type { MlpVaeConfig } from "../src/vae/mlp_vae.ts";

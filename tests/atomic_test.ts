@@ -10,8 +10,8 @@ import {
   removeStaleTemps,
   writeFileAtomic,
   writeTextAtomic,
-} from "../src/train/atomic.ts";
-import { encodeSafetensors, parseSafetensors } from "../src/train/safetensors.ts";
+} from "../src/io/atomic.ts";
+import { encodeSafetensors, parseSafetensors } from "../src/io/safetensors.ts";
 
 function goodCheckpoint(): Uint8Array {
   return encodeSafetensors(
@@ -109,8 +109,8 @@ Deno.test({
       await writeFileAtomic(path, old);
 
       const script = `${dir}/writer.ts`;
-      const atomic = new URL("../src/train/atomic.ts", import.meta.url).href;
-      const st = new URL("../src/train/safetensors.ts", import.meta.url).href;
+      const atomic = new URL("../src/io/atomic.ts", import.meta.url).href;
+      const st = new URL("../src/io/safetensors.ts", import.meta.url).href;
       await Deno.writeTextFile(
         script,
         `import { writeFileAtomic } from ${JSON.stringify(atomic)};

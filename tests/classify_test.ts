@@ -21,7 +21,7 @@ import {
 } from "../src/eval/classify.ts";
 import { loadDataset } from "../src/data/datasets.ts";
 import { fitClassCheckers } from "../src/eval/conditional.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 
 const K = 5, F = 13;
 

@@ -18,7 +18,7 @@ import { leakyReluForward, sigmoidForward } from "../src/reference/activation.ts
 import { convVaeDecode } from "../src/reference/conv_vae.ts";
 import { denseForward } from "../src/reference/dense.ts";
 import { priorForward } from "../src/reference/prior.ts";
-import { encodeSafetensors, parseSafetensors } from "../src/train/safetensors.ts";
+import { encodeSafetensors, parseSafetensors } from "../src/io/safetensors.ts";
 import { ModelState } from "../src/vae/common.ts";
 import { conditionRows } from "../src/vae/condition.ts";
 import type { ConvVaeConfig } from "../src/vae/conv_vae.ts";

@@ -19,7 +19,7 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { parseSafetensors } from "../src/train/safetensors.ts";
+import { parseSafetensors } from "../src/io/safetensors.ts";
 import { EXPORT_MARKER, exportRun } from "../src/cli/export.ts";
 import { loadDataset } from "../src/data/datasets.ts";
 import { encodeIdx } from "../src/data/idx.ts";

@@ -10,7 +10,7 @@ import {
   testSplitFactorTable,
 } from "../src/eval/factors.ts";
 import { loadShapesDataset } from "../src/data/shapes.ts";
-import { mulberry32, standardNormal } from "../src/train/random.ts";
+import { mulberry32, standardNormal } from "../src/io/random.ts";
 
 /** Centred, unit-length copy of v, made orthogonal to each of `against` (also centred, unit). */
 function orthonormal(v: Float64Array, against: Float64Array[]): Float64Array {

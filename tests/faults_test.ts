@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
 import { encodeIdx } from "../src/data/idx.ts";
-import { encodeSafetensors, parseSafetensors } from "../src/train/safetensors.ts";
+import { encodeSafetensors, parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
 
 const root = await Deno.makeTempDir({ prefix: "webgpu-vae-faults-" });

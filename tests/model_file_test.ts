@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
 import { DIPY_BUNDLES } from "../src/data/streamline_dataset.ts";
 import { encodeIdx } from "../src/data/idx.ts";
-import { encodeSafetensors, parseSafetensors } from "../src/train/safetensors.ts";
+import { encodeSafetensors, parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
 import { assertPng, parseSvg } from "./_images.ts";
 

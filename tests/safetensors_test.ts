@@ -12,7 +12,7 @@ import {
   parseSafetensors,
   type SafeTensor,
   SafetensorsError,
-} from "../src/train/safetensors.ts";
+} from "../src/io/safetensors.ts";
 
 /** mulberry32: a small seeded generator, uniform in [0, 1). */
 function rng(seed: number): () => number {

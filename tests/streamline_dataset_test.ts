@@ -17,7 +17,7 @@ import {
 import { trkSpace } from "../src/data/trk.ts";
 import { parseTrk } from "../src/data/trk.ts";
 import { writeTractogram } from "../src/data/tractogram_io.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 
 Deno.test("guards: --recon bce on streamline coordinates is refused with their range; mse and bytes pass", async () => {
   const phantom = await loadDataset("phantom:40:3");

@@ -10,7 +10,7 @@ import {
   type StreamlineGroup,
   streamlinesSvg,
 } from "../src/eval/streamline_svg.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 import { type Document, type Element, elements, parseSvg } from "./_images.ts";
 
 function views(doc: Document): Element[] {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { parseTck, TckError, type TckTractogram, writeTck } from "../src/data/tck.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 
 interface Spec {
   datatype?: string;

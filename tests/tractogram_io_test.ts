@@ -27,7 +27,7 @@ import { loadStreamlineDataset, streamlinesInMm } from "../src/data/streamline_d
 import { encodeTractogram, tractogramFormat, writeTractogram } from "../src/data/tractogram_io.ts";
 import { parseTrk, trkSpace } from "../src/data/trk.ts";
 import { parseTrx } from "../src/data/trx.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 
 const DIR = new URL("./fixtures/tractograms/", import.meta.url).pathname;
 const expected = JSON.parse(await Deno.readTextFile(`${DIR}expected.json`));

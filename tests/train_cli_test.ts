@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
 import { encodeIdx } from "../src/data/idx.ts";
-import { parseSafetensors } from "../src/train/safetensors.ts";
+import { parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "webgpu-vae-train-" });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
 import { encodeIdx } from "../src/data/idx.ts";
-import { parseSafetensors } from "../src/train/safetensors.ts";
+import { parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
 import { assertPng } from "./_images.ts";
 

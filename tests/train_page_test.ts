@@ -31,7 +31,7 @@ import { loadCheckpoint } from "../src/train/checkpoint.ts";
 import { DEFAULTS, type TrainConfig } from "../src/train/config.ts";
 import { modelConfig, type Progress, Trainer } from "../src/train/trainer.ts";
 import { vaeLayout } from "../src/vae/model.ts";
-import { parseSafetensors } from "../src/train/safetensors.ts";
+import { parseSafetensors } from "../src/io/safetensors.ts";
 import { WEB_MARKER, writeTrainingPage } from "../src/cli/web.ts";
 import { exportRun } from "../src/cli/export.ts";
 import {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { parseTrk, type Tractogram, TrkError, writeTrk } from "../src/data/trk.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 
 interface Spec {
   le?: boolean;

@@ -19,7 +19,7 @@ import {
   writeTrx,
 } from "../src/data/trx.ts";
 import { spaceFromAffine } from "../src/data/tractogram.ts";
-import { mulberry32 } from "../src/train/random.ts";
+import { mulberry32 } from "../src/io/random.ts";
 
 const AFFINE = [[-2, 0, 0, 90], [0, 2, 0, -126], [0, 0, 3, -72], [0, 0, 0, 1]];
 const enc = new TextEncoder();

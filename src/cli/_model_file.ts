@@ -5,7 +5,7 @@
  * before specs existed is a one-line error naming the converter.
  */
 
-import { type ParsedSafetensors, parseSafetensors } from "../train/safetensors.ts";
+import { type ParsedSafetensors, parseSafetensors } from "../io/safetensors.ts";
 import { flatParams, type ModelSpec, specOfFile } from "../vae/spec.ts";
 
 /** What {@linkcode readRunModel} returns. */

@@ -9,9 +9,9 @@
  */
 
 import { classNames, loadDataset } from "../data/datasets.ts";
-import { writeFileAtomic, writeTextAtomic } from "../train/atomic.ts";
+import { writeFileAtomic, writeTextAtomic } from "../io/atomic.ts";
 import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
-import { encodeSafetensors, parseSafetensors } from "../train/safetensors.ts";
+import { encodeSafetensors, parseSafetensors } from "../io/safetensors.ts";
 import { modelConfig } from "../train/trainer.ts";
 import { flatParams, modelSpec, parseModelSpec } from "../vae/spec.ts";
 import { runMain } from "./_main.ts";

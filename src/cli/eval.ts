@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { loadDataset } from "../data/datasets.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { iwaeEstimate, latentStats } from "../eval/metrics.ts";
-import { writeTextAtomic } from "../train/atomic.ts";
+import { writeTextAtomic } from "../io/atomic.ts";
 import type { Checkpoint } from "../train/checkpoint.ts";
 import { ConfigError, DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { modelConfig, Trainer } from "../train/trainer.ts";

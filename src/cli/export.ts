@@ -22,7 +22,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseSafetensors } from "../train/safetensors.ts";
+import { parseSafetensors } from "../io/safetensors.ts";
 import { decoderFileBytes } from "../web/decoder_file.ts";
 import { runMain } from "./_main.ts";
 import { convertCommand } from "./_model_file.ts";

@@ -16,9 +16,9 @@ import { gpuMemory, readback, submitCount, Tensor } from "../gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
 import { type Dispatch, submit } from "../gpu/kernel.ts";
 import { Profiler } from "../gpu/profiler.ts";
-import { writeTextAtomic } from "../train/atomic.ts";
+import { writeTextAtomic } from "../io/atomic.ts";
 import { DEFAULTS } from "../train/config.ts";
-import { epochOrder } from "../train/random.ts";
+import { epochOrder } from "../io/random.ts";
 import { modelConfig } from "../train/trainer.ts";
 import {
   initParams,

@@ -37,7 +37,7 @@ import {
   type TrainConfig,
   validateRunConfig,
 } from "../train/config.ts";
-import { removeStaleTemps, writeTextAtomic } from "../train/atomic.ts";
+import { removeStaleTemps, writeTextAtomic } from "../io/atomic.ts";
 import { describeHolder, lockHolder, lockRunFolder, type RunLock } from "../train/lock.ts";
 import {
   DivergenceWatch,

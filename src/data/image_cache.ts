@@ -12,7 +12,7 @@
  * failure; an entry that does not read back whole is ignored and rebuilt.
  */
 
-import { writeFileAtomic } from "../train/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 
 /** Bumped whenever the decoding or resizing changes what bytes a setting gives. */
 export const IMAGE_CACHE_VERSION = 1;

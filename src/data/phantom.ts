@@ -16,7 +16,7 @@
  * Deterministic from the seed (mulberry32).
  */
 
-import { mulberry32 } from "../train/random.ts";
+import { mulberry32 } from "../io/random.ts";
 import { resample } from "./streamlines.ts";
 
 /** Options of {@link phantomBundles}. */

@@ -24,7 +24,7 @@
  */
 
 import { type Dataset, DatasetError, type DatasetFactors, holdOutCount } from "./dataset.ts";
-import { mulberry32 } from "../train/random.ts";
+import { mulberry32 } from "../io/random.ts";
 
 /** Default number of images of a `shapes` dataset. */
 export const SHAPES_DEFAULT_COUNT = 10000;

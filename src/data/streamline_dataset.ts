@@ -32,7 +32,7 @@ import {
   type StreamlineBundle,
 } from "./streamlines.ts";
 import { coveringSpace, spaceHolds, type TractogramSpace } from "./tractogram.ts";
-import { epochOrder } from "../train/random.ts";
+import { epochOrder } from "../io/random.ts";
 
 /** Points per resampled streamline (the model's sequence length). */
 export const STREAMLINE_POINTS = 256;

@@ -6,7 +6,7 @@
  * `sample --out FILE.trk` and `eval --reconstructions FILE.tck` call.
  */
 
-import { writeFileAtomic } from "../train/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { writeTck } from "./tck.ts";
 import { checkSpace, coveringSpace, type TractogramSpace } from "./tractogram.ts";
 import { trkOptions, writeTrk } from "./trk.ts";

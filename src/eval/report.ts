@@ -24,7 +24,7 @@ import {
 } from "./figures.ts";
 import { encodePng, imageGrid } from "./png.ts";
 import { esc, linePlot } from "./svg.ts";
-import { writeFileAtomic, writeTextAtomic } from "../train/atomic.ts";
+import { writeFileAtomic, writeTextAtomic } from "../io/atomic.ts";
 import type { EpochRecord } from "../train/trainer.ts";
 import type { EpochDiagnostics } from "./diagnostics.ts";
 import type { KlSchedule } from "../train/schedule.ts";

@@ -17,8 +17,8 @@
  */
 
 import type { ParamLayout } from "../nn/params.ts";
-import { writeFileAtomic, type WritePoint } from "./atomic.ts";
-import { encodeSafetensors, parseSafetensors, SafetensorsError } from "./safetensors.ts";
+import { writeFileAtomic, type WritePoint } from "../io/atomic.ts";
+import { encodeSafetensors, parseSafetensors, SafetensorsError } from "../io/safetensors.ts";
 
 /** The full training state at a step boundary. */
 export interface Checkpoint {

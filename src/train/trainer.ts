@@ -26,7 +26,7 @@ import { conditionRows, conditionSize, fitCondition, splitSource } from "../vae/
 import type { Checkpoint } from "./checkpoint.ts";
 import { defaultZ, type TrainConfig } from "./config.ts";
 import type { EpochDiagnostics } from "../eval/diagnostics.ts";
-import { epochOrder, priorSample } from "./random.ts";
+import { epochOrder, priorSample } from "../io/random.ts";
 import { PriorSampler } from "../vae/prior_sample.ts";
 import { batchedDecode } from "../eval/figures.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";

@@ -16,7 +16,7 @@
  * Legend: Z latent size, C condition values, F values per example.
  */
 
-import type { ParsedSafetensors } from "../train/safetensors.ts";
+import type { ParsedSafetensors } from "../io/safetensors.ts";
 import { type VaeConfig, vaeFeatures, vaeLayout } from "./model.ts";
 
 /** The `format` of a spec; a spec of another format is refused. */

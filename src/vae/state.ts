@@ -7,7 +7,7 @@ import { Tensor, upload } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { TensorView } from "../gpu/kernel.ts";
 import type { ParamLayout } from "../nn/params.ts";
-import { mulberry32 } from "../train/random.ts";
+import { mulberry32 } from "../io/random.ts";
 
 /**
  * Initial state: every weight (and its bias) uniform in +-1/sqrt(fan_in), fan_in being the

@@ -24,7 +24,7 @@
 import { readback, write } from "../gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
 import { type ShaderLoader, submit } from "../gpu/kernel.ts";
-import { parseSafetensors } from "../train/safetensors.ts";
+import { parseSafetensors } from "../io/safetensors.ts";
 import { type DecodeProgram, ModelState } from "../vae/common.ts";
 import { conditionRows } from "../vae/condition.ts";
 import { buildVaeDecode, vaeFeatures, vaeLayout } from "../vae/model.ts";

@@ -7,11 +7,7 @@
  * No Deno API: it bundles for the browser.
  */
 
-import {
-  encodeSafetensors,
-  type ParsedSafetensors,
-  type SafeTensor,
-} from "../train/safetensors.ts";
+import { encodeSafetensors, type ParsedSafetensors, type SafeTensor } from "../io/safetensors.ts";
 import { flatParams, type ModelSpec, SpecError, specOfFile } from "../vae/spec.ts";
 
 /** Metadata `format` of a file written by `deno task export`. */

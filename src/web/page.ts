@@ -20,7 +20,7 @@
 
 import { GpuUnavailableError } from "../gpu/device.ts";
 import { Decoder } from "./decoder.ts";
-import { mulberry32, standardNormal } from "../train/random.ts";
+import { mulberry32, standardNormal } from "../io/random.ts";
 import { arcLengthMm, drawImage, drawStreamlines, PANEL, streamlineMm } from "./draw.ts";
 
 /** Half-width of the latent range the controls cover: the prior N(0, 1) lies mostly inside. */

@@ -13,7 +13,7 @@
  */
 
 import { gunzipSync, zipSync } from "fflate";
-import { encodeSafetensors } from "../../train/safetensors.ts";
+import { encodeSafetensors } from "../../io/safetensors.ts";
 import type { ModelSpec } from "../../vae/spec.ts";
 import type { ParamLayout } from "../../nn/params.ts";
 import type { PageCheckpoint } from "./session.ts";

@@ -32,7 +32,7 @@ import {
   uploadSource,
 } from "../../vae/common.ts";
 import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../../vae/model.ts";
-import { epochOrder, priorSample } from "../../train/random.ts";
+import { epochOrder, priorSample } from "../../io/random.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "../../train/schedule.ts";
 import { checkSettings, pageModelConfig, type PageSettings } from "./settings.ts";
 
