@@ -135,6 +135,7 @@ export {
   batchNormLeakyBackward,
   batchNormLeakyForward,
   batchNormLeakyForwardEval,
+  type BatchNormLeakyOptions,
   type BatchNormShape,
 } from "./src/nn/batchnorm.ts";
 export { activationBackward, activationForward, type ActivationKind } from "./src/nn/activation.ts";

@@ -6,7 +6,7 @@
  *
  *   deno run --allow-read --allow-env bench/conv_bn_fusion_bench.ts [rounds] [steps per round]
  *
- * A third variant keeps the fused launches scalar (batchNormTuning.vec4 = false), to show
+ * A third variant keeps the fused launches scalar (tuning batchNormVec4: false), to show
  * what the vec4 launches add. Each variant gets its own model state from the same initial
  * parameters; before timing, all run the same CHECK_STEPS batches and the bench prints how
  * many parameters, gradients and metrics differ bit for bit from the unfused run (expected:
@@ -33,7 +33,6 @@ import {
   uploadSource,
 } from "../src/vae/common.ts";
 import { CONV_DEFAULTS } from "../src/vae/conv_vae.ts";
-import { batchNormTuning } from "../src/nn/batchnorm.ts";
 import { buildVaeStep, describeModel, vaeLayout } from "../src/vae/model.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 7);
@@ -55,14 +54,9 @@ async function build(name: string, fuse: boolean, vec4 = true) {
   const state = new ModelState(gpu, layout, init);
   const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
   const adam = { lr: config.lr };
-  batchNormTuning.vec4 = vec4;
-  try {
-    const tuning = { fuseBatchNorm: fuse };
-    const program = await buildVaeStep(gpu, cfg, state, source, metrics, B, adam, 0, tuning);
-    return { name, state, metrics, program };
-  } finally {
-    batchNormTuning.vec4 = true;
-  }
+  const tuning = { fuseBatchNorm: fuse, batchNormVec4: vec4 };
+  const program = await buildVaeStep(gpu, cfg, state, source, metrics, B, adam, 0, tuning);
+  return { name, state, metrics, program };
 }
 
 const variants = [

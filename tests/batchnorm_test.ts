@@ -9,8 +9,8 @@ import {
   batchNormLeakyBackward,
   batchNormLeakyForward,
   batchNormLeakyForwardEval,
+  type BatchNormLeakyOptions,
   type BatchNormShape,
-  batchNormTuning,
 } from "../src/nn/batchnorm.ts";
 import { activationBackward, activationForward } from "../src/nn/activation.ts";
 import * as ref from "../src/reference/batchnorm.ts";
@@ -330,11 +330,12 @@ async function leakyDispatches(
   t: ReturnType<typeof leakyLayer>,
   s: BatchNormShape,
   leak: number,
+  opts: BatchNormLeakyOptions = {},
 ) {
   return [
     ...await batchNormLeakyForwardEval(gpu, { ...t, h: t.hEval }, s, leak),
-    ...await batchNormLeakyForward(gpu, t, s, leak),
-    ...await batchNormLeakyBackward(gpu, { ...t, dh: t.dy }, s, leak),
+    ...await batchNormLeakyForward(gpu, t, s, leak, opts),
+    ...await batchNormLeakyBackward(gpu, { ...t, dh: t.dy }, s, leak, opts),
   ];
 }
 
@@ -462,10 +463,7 @@ gpuTest("batchnorm + leaky ReLU fused equals BN then leaky_relu on the GPU", asy
     // C a multiple of 4: the vec4 launches (the default) and the scalar ones.
     for (const vec4 of c % 4 === 0 ? [true, false] : [false]) {
       const f = leakyLayer(gpu, rows, c, x, dh, p);
-      batchNormTuning.vec4 = vec4;
-      const fused = await leakyDispatches(gpu, f, s, leak).finally(() => {
-        batchNormTuning.vec4 = true;
-      });
+      const fused = await leakyDispatches(gpu, f, s, leak, { vec4 });
       const a = await run(gpu, fused, ...pick(f));
       const tag = `M=${rows} C=${c} leak ${leak} ${vec4 ? "vec4" : "scalar"}`;
       const diffs: string[] = [];

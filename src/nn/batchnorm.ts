@@ -84,21 +84,18 @@ type Dims = ReturnType<typeof dims>;
  * bits as the scalar launches).
  */
 function vec4Suffix(d: Dims, vec4 = true): string {
-  return vec4 && batchNormTuning.vec4 && d.channels % 4 === 0 ? "_vec4" : "";
+  return vec4 && d.channels % 4 === 0 ? "_vec4" : "";
 }
-
-/** Set while the tuner builds one candidate (vec4 or scalar fused launches). */
-let forcedVec4: boolean | undefined;
 
 /**
  * Whether the fused launches of shape d take the vec4 form: yes by default; with a tuner
  * (src/gpu/tuner.ts) its choice for (rows, C), timed as a leaky forward plus backward on
  * zero-filled scratch tensors with each form (candidates are built one at a time).
  */
-async function actVec4(gpu: Gpu, d: Dims): Promise<boolean> {
-  if (forcedVec4 !== undefined) return forcedVec4;
+async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
+  if (vec4 !== undefined) return vec4;
   const tuner = tunerOf(gpu);
-  if (!tuner || !batchNormTuning.vec4 || d.channels % 4 !== 0) return true;
+  if (!tuner || d.channels % 4 !== 0) return true;
   const n = d.rows * d.channels, c = d.channels;
   const made: Tensor[] = [];
   const z = (len: number) => {
@@ -108,39 +105,36 @@ async function actVec4(gpu: Gpu, d: Dims): Promise<boolean> {
   };
   const s: BatchNormShape = { rows: d.rows, channels: c };
   const build = async (vec4: boolean) => {
-    forcedVec4 = vec4;
-    try {
-      const st = { x: z(n), gamma: z(c), mean: z(c), rstd: z(c) };
-      return [
-        ...await batchNormLeakyForward(
-          gpu,
-          {
-            h: z(n),
-            beta: z(c),
-            runningMean: z(c),
-            runningVar: z(c),
-            ...st,
-          },
-          s,
-          0.2,
-        ),
-        ...await batchNormLeakyBackward(
-          gpu,
-          {
-            dx: z(n),
-            dgamma: z(c),
-            dbeta: z(c),
-            dh: z(n),
-            h: z(n),
-            ...st,
-          },
-          s,
-          0.2,
-        ),
-      ];
-    } finally {
-      forcedVec4 = undefined;
-    }
+    const st = { x: z(n), gamma: z(c), mean: z(c), rstd: z(c) };
+    return [
+      ...await batchNormLeakyForward(
+        gpu,
+        {
+          h: z(n),
+          beta: z(c),
+          runningMean: z(c),
+          runningVar: z(c),
+          ...st,
+        },
+        s,
+        0.2,
+        { vec4 },
+      ),
+      ...await batchNormLeakyBackward(
+        gpu,
+        {
+          dx: z(n),
+          dgamma: z(c),
+          dbeta: z(c),
+          dh: z(n),
+          h: z(n),
+          ...st,
+        },
+        s,
+        0.2,
+        { vec4 },
+      ),
+    ];
   };
   const pick = await tuner.pick(
     "batchnorm.leaky",
@@ -152,10 +146,15 @@ async function actVec4(gpu: Gpu, d: Dims): Promise<boolean> {
 }
 
 /**
- * Build-time switches, read when dispatches are built. `vec4` false keeps the fused launches
- * scalar for every C (same results): for benchmarks and tests of the vec4 path.
+ * Options of the fused batch norm + leaky ReLU builders. `vec4`: true takes the vec4 form of
+ * the fused elementwise launches where C is a multiple of 4, false keeps them scalar (the same
+ * results, for benchmarks and tests of each form); absent, the default (vec4) or, with a tuner
+ * on the device (src/gpu/tuner.ts), its measured choice.
  */
-export const batchNormTuning = { vec4: true };
+export interface BatchNormLeakyOptions {
+  /** Force the vec4 (true) or scalar (false) fused launches. */
+  vec4?: boolean;
+}
 
 /** The [M, C] bindings of a *_act launch, by their names in the scalar or vec4 entry. */
 function big(vec4: boolean, t: Record<string, TensorLike>): Record<string, TensorLike> {
@@ -196,6 +195,7 @@ async function gradDispatches(
   d: Dims,
   label: string,
   savedH?: TensorLike,
+  vec4?: boolean,
 ): Promise<Dispatch[]> {
   const k = await gpu.kernel("batchnorm");
   const n = d.rows * d.channels, c = d.channels;
@@ -203,7 +203,7 @@ async function gradDispatches(
   const saved = { saved_mean: t.mu, saved_rstd: t.r };
   // With savedH (the fused leaky ReLU's output h) t.dy is dh and the launches are the *_act
   // ones, which read h beside dh and spend a compare and a multiply per element.
-  const act = savedH ? `_act${vec4Suffix(d, await actVec4(gpu, d))}` : "";
+  const act = savedH ? `_act${vec4Suffix(d, await actVec4(gpu, d, vec4))}` : "";
   const v4 = act.endsWith("vec4");
   const h = savedH ? big(v4, { saved_h: savedH }) : {};
   const extra = savedH ? 1 : 0;
@@ -299,13 +299,14 @@ async function forwardDispatches(
   },
   d: Dims,
   act: "" | "_act",
+  vec4?: boolean,
 ): Promise<Dispatch[]> {
   const n = d.rows * d.channels, c = d.channels;
   const k = await gpu.kernel("batchnorm");
   const tmp = scratch(gpu, d, "batchnorm scratch");
   // Only the fused apply has a vec4 form. The statistics stay scalar: a vec4 Welford pass
   // rounded M2 differently from this one on the GL backend (1 ulp in a few channels).
-  const v4 = act !== "" && vec4Suffix(d, await actVec4(gpu, d)) !== "";
+  const v4 = act !== "" && vec4Suffix(d, await actVec4(gpu, d, vec4)) !== "";
   const partial = await k.dispatch(
     "bn_stats_partial",
     { scratch: tmp, x: t.x, dims: d },
@@ -491,6 +492,7 @@ export async function batchNormLeakyForward(
   },
   s: BatchNormShape,
   leak: number,
+  opts: BatchNormLeakyOptions = {},
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_leaky_forward";
   const d = leakDims(where, s, leak);
@@ -505,7 +507,7 @@ export async function batchNormLeakyForward(
     runningMean: c,
     runningVar: c,
   });
-  return await forwardDispatches(gpu, { ...t, y: t.h }, d, "_act");
+  return await forwardDispatches(gpu, { ...t, y: t.h }, d, "_act", opts.vec4);
 }
 
 /**
@@ -552,6 +554,7 @@ export async function batchNormLeakyBackward(
   },
   s: BatchNormShape,
   leak: number,
+  opts: BatchNormLeakyOptions = {},
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_leaky_backward";
   const d = leakDims(where, s, leak);
@@ -568,5 +571,5 @@ export async function batchNormLeakyBackward(
     rstd: c,
   });
   const g = { ...t, dy: t.dh, mu: t.mean, r: t.rstd };
-  return await gradDispatches(gpu, g, d, "batchnorm leaky backward", t.h);
+  return await gradDispatches(gpu, g, d, "batchnorm leaky backward", t.h, opts.vec4);
 }

@@ -109,8 +109,9 @@ async function normActForward(
   // value's sign only for a leak >= 0.
   if (ctx.tuning.fuseBatchNorm !== false && o.leak >= 0) {
     const t = { h, x: pre, ...stats };
+    const bn = { vec4: ctx.tuning.batchNormVec4 };
     const dispatches = saved
-      ? await batchNormLeakyForward(gpu, { ...t, ...saved }, shape, o.leak)
+      ? await batchNormLeakyForward(gpu, { ...t, ...saved }, shape, o.leak, bn)
       : await batchNormLeakyForwardEval(gpu, t, shape, o.leak);
     return {
       dispatches,
@@ -118,7 +119,7 @@ async function normActForward(
       backward: async (dh) => {
         const dpre = mk(`${prefix}.dpre`, [...pre.shape]);
         const t = { ...grads(dpre), dh, h };
-        return { dispatches: await batchNormLeakyBackward(gpu, t, shape, o.leak), dpre };
+        return { dispatches: await batchNormLeakyBackward(gpu, t, shape, o.leak, bn), dpre };
       },
     };
   }

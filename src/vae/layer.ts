@@ -26,6 +26,11 @@ export interface VaeTuning {
    * false runs them as two passes, with the same numbers.
    */
   fuseBatchNorm?: boolean;
+  /**
+   * The fused launches' form: vec4 (true) or scalar (false), the same numbers; absent, the
+   * default or the device's tuner's choice (src/nn/batchnorm.ts).
+   */
+  batchNormVec4?: boolean;
 }
 
 /** What a layer's builders read: the GPU, the flat state, the batch size and the mode. */
