@@ -14,7 +14,7 @@
  * metrics.jsonl is reproducible byte for byte.
  */
 
-import { classNames, loadDataset } from "../data/datasets.ts";
+import { checkReconRange, classNames, loadDataset } from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { setImmediate } from "node:timers";
@@ -380,6 +380,7 @@ async function trainLocked(
     config = { ...args.config, out: dir };
   }
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
+  checkReconRange(data, config.recon);
   const layout = vaeLayout(modelConfig(config, data));
   let resume: Checkpoint | undefined;
   let records: EpochLine[] = [];
