@@ -380,7 +380,7 @@ export type RefTrainArgs = [
 
 /**
  * `steps` training steps on the same batch, step s drawing its noise as the GPU does
- * (normals(seed, 0, s, B Z)), Adam over the trained prefix of the layout; `params` is updated
+ * (normals(seed, 0, s, B Z, epsStd)), Adam over the trained prefix of the layout; `params` is updated
  * in place (running statistics included). Returns each step's loss terms, before its update.
  */
 export function refTrain(
@@ -393,7 +393,7 @@ export function refTrain(
   const v = new Float64Array(n);
   const out: ReferenceStep[] = [];
   for (let s = 0; s < steps; s++) {
-    const eps = normals(cfg.seed, 0, s, batch * cfg.z);
+    const eps = normals(cfg.seed, 0, s, batch * cfg.z, cfg.epsStd ?? 1);
     const r = refStep(cfg, model, layout, params, x, batch, eps, c);
     out.push(r);
     params.set(r.params);

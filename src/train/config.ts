@@ -69,6 +69,13 @@ export interface TrainConfig {
   "logvar-clamp": [number, number];
   /** Seed of weights, shuffling and noise. */
   seed: number;
+  /**
+   * Standard deviation of eps in training's reparameterization z = mu + sigma eps (seed 001's
+   * hyperparameter); 1 is the usual VAE. Evaluation and sampling always draw eps ~ N(0, I).
+   */
+  "eps-std": number;
+  /** Also keep the weights of every Nth epoch as model-epoch-NNNN.safetensors; 0 = off. */
+  "keep-every": number;
   /** Run folder. */
   out: string;
 }
@@ -103,6 +110,8 @@ export const DEFAULTS: TrainConfig = {
   "recon-smooth": 0,
   "logvar-clamp": [-30, 20],
   seed: 1,
+  "eps-std": 1,
+  "keep-every": 0,
   out: "",
 };
 
@@ -164,6 +173,8 @@ export const HELP: Record<keyof TrainConfig, string> = {
     "streamlines, mse: weight of the squared differences of consecutive points' errors (0 = off)",
   "logvar-clamp": "LO,HI bounds on logvar before exp, or off",
   seed: "seed of weights, shuffling and noise",
+  "eps-std": "standard deviation of eps in training's reparameterization (1 = the usual VAE)",
+  "keep-every": "also keep model-epoch-NNNN.safetensors every N epochs (0 = off)",
   out: "run folder (default runs/<date-time>)",
 };
 
@@ -299,7 +310,10 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
       );
     case "lr":
       return num(key, v, (n) => n > 0, "a positive number");
+    case "keep-every":
+      return num(key, v, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0");
     case "beta":
+    case "eps-std":
     case "free-bits":
     case "recon-weight":
     case "recon-smooth":

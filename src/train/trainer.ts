@@ -120,6 +120,8 @@ export function modelConfig(
     logvarClamp: c["logvar-clamp"],
     seed: c.seed,
     freeBits: c["free-bits"],
+    // Only when not 1, so a default run's model config (and spec) is as before.
+    ...((c["eps-std"] ?? 1) !== 1 ? { epsStd: c["eps-std"] } : {}),
     conditions: conditionSize(condition),
     condition,
     prior: condition && c.prior === "learned" ? { hidden: c["prior-hidden"] ?? [64] } : undefined,

@@ -237,6 +237,9 @@ export function parseModelSpec(text: string, name = "file"): ModelSpec {
   ) {
     fail(`logvarClamp ${JSON.stringify(clamp)} is not [lo, hi] with lo < hi`);
   }
+  if (m.epsStd !== undefined && !(isFinite(m.epsStd) && m.epsStd >= 0)) {
+    fail(`epsStd ${JSON.stringify(m.epsStd)} is not a number >= 0`);
+  }
   if (m.kind === "conv") {
     for (const k of ["filters", "kernels", "strides", "decoderFilters", "decoderKernels"]) {
       if (!isCounts(m[k])) fail(`conv ${k} must be a list of positive integers`);
