@@ -5,7 +5,7 @@
  * numpy by the TRX spec, as trx-python is not installable here) with the same
  * points as our decoder's output, computed here in-process from the same model.safetensors,
  * within 1e-4 mm. Also: the run's spec keeps the source's space, sample needs no dataset, and
- * `--temperature` scales the codes.
+ * `--temperature` scales the codes; `--eps-std` and `--keep-every` recorded and kept.
  */
 import assert from "node:assert/strict";
 import { readback, write } from "../src/gpu/buffer.ts";
@@ -167,5 +167,64 @@ Deno.test({
       badR.err,
       /^error: --reconstructions: '.*r\.svg' must end in \.trk, \.tck or \.trx/,
     );
+  },
+});
+
+Deno.test({
+  name: "train --eps-std and --keep-every: recorded, kept with the commit, repaired from it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  ignore: gpu === null,
+  async fn() {
+    const run = `${dir}/kept`;
+    const args = [...SMALL, "--epochs", "3", "--eps-std", "0.5", "--keep-every", "2"];
+    const r = await cli("src/cli/train.ts", [...args, "--out", run]);
+    assert.equal(r.code, 0, r.err);
+    const config = JSON.parse(Deno.readTextFileSync(`${run}/config.json`));
+    assert.equal(config["eps-std"], 0.5);
+    assert.equal(config["keep-every"], 2);
+    assert.equal(config.spec.model.epsStd, 0.5);
+    const lines = Deno.readTextFileSync(`${run}/metrics.jsonl`).trim().split("\n");
+    assert.deepEqual(lines.map((l) => JSON.parse(l).epsStd), [0.5, 0.5, 0.5]);
+    const names = [...Deno.readDirSync(run)].map((e) => e.name).filter((n) =>
+      n.includes("-epoch-")
+    );
+    assert.deepEqual(names, ["model-epoch-0002.safetensors"]);
+    const kept = Deno.readFileSync(`${run}/${names[0]}`);
+    const model = await readRunModel(run);
+    assert.equal(model.step, 3 * Math.ceil(216 / 32));
+    // The kept file is a model file of its own, at the end of epoch 2.
+    const { parseSafetensors } = await import("../src/train/safetensors.ts");
+    assert.equal(parseSafetensors(kept).metadata.step, String(2 * Math.ceil(216 / 32)));
+    // eps std 0.5 trains a different model from the default's (same seed).
+    const plain = await cli("src/cli/train.ts", [...SMALL, "--epochs", "1", "--out", `${run}-1`]);
+    assert.equal(plain.code, 0, plain.err);
+    const p1 = (await readRunModel(`${run}-1`)).params;
+    assert.ok(p1.some((v, i) => v !== model.params[i]));
+    assert.equal(JSON.parse(Deno.readTextFileSync(`${run}-1/metrics.jsonl`)).epsStd, undefined);
+
+    // The commit record covers the kept files: a lost one is rewritten from it, one of an
+    // epoch it never committed is removed.
+    const { openCheckpoint, repairRun } = await import("../src/train/checkpoint.ts");
+    const { vaeLayout: layoutOf } = await import("../src/vae/model.ts");
+    const again = `${dir}/kept-repair`;
+    const two = await cli("src/cli/train.ts", [
+      ...[...SMALL, "--epochs", "2", "--keep-every", "2", "--out", again],
+    ]);
+    assert.equal(two.code, 0, two.err);
+    const good = Deno.readFileSync(`${again}/model-epoch-0002.safetensors`);
+    Deno.removeSync(`${again}/model-epoch-0002.safetensors`);
+    Deno.writeFileSync(`${again}/model-epoch-0004.safetensors`, good);
+    const c = (await openCheckpoint(again)).load(layoutOf(model.spec.model));
+    const fixed = await repairRun(again, layoutOf(model.spec.model), c);
+    assert.deepEqual(fixed.sort(), [
+      "model-epoch-0002.safetensors",
+      "model-epoch-0004.safetensors (removed)",
+    ]);
+    assert.deepEqual(Deno.readFileSync(`${again}/model-epoch-0002.safetensors`), good);
+    const bad = await cli("src/cli/train.ts", [...SMALL, "--keep-every", "1.5"]);
+    assert.match(bad.err, /^error: --keep-every: .*an integer >= 0/);
+    const badE = await cli("src/cli/train.ts", [...SMALL, "--eps-std", "-1"]);
+    assert.match(badE.err, /^error: --eps-std: .*non-negative/);
   },
 });

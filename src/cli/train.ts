@@ -126,11 +126,12 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "recon-smooth",
   "logvar-clamp",
   "seed",
+  "eps-std",
 ];
 
-/** The files a trainer writes into its run folder: the commit's four and the report's. */
+/** The files a trainer writes into its run folder: the commit's four, kept epochs, the report's. */
 const RUN_FILES =
-  /^(optimizer\.safetensors|model\.safetensors|config\.json|metrics\.jsonl|report\.html|[\w-]+\.(png|svg))$/;
+  /^(optimizer\.safetensors|model\.safetensors|model-epoch-\d{4,}\.safetensors|config\.json|metrics\.jsonl|report\.html|[\w-]+\.(png|svg))$/;
 
 /** The exit status after a signal stopped the run: 128 + the signal's number. */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -414,6 +415,9 @@ async function trainLocked(
       for (const f of ["optimizer.safetensors", "model.safetensors", "metrics.jsonl"]) {
         await Deno.remove(`${dir}/${f}`).catch(() => {});
       }
+      for await (const e of Deno.readDir(dir)) {
+        if (/^model-epoch-\d{4,}\.safetensors$/.test(e.name)) await Deno.remove(`${dir}/${e.name}`);
+      }
     }
     // Written now so a run killed before its first commit can be resumed (from epoch 1).
     wrote();
@@ -498,6 +502,8 @@ async function trainLocked(
     );
     // Conditional and streamline checks, measured every epoch and kept with its record.
     const extra: Record<string, unknown> = {};
+    // Seed 001's knob, with the epoch it shaped (absent at 1, as in runs before it existed).
+    if (config["eps-std"] !== 1) extra.epsStd = config["eps-std"];
     let classSamples, streamlines;
     if (model.condition?.kind === "label") {
       checkers ??= fitClassCheckers(data);
