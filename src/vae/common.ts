@@ -71,6 +71,12 @@ export interface VaeLossConfig {
    * Conditional models only; absent: the standard normal prior.
    */
   prior?: { hidden: number[] };
+  /**
+   * A regression VAE (regression.ts): the encoder also predicts the condition (a length)
+   * from x through a dense stack of `hidden` widths, with loss weight `weight`; the learned
+   * prior reads the prediction; encoder and decoder take no condition. Absent: off.
+   */
+  regression?: { hidden: number[]; weight: number };
 }
 
 /**
