@@ -127,6 +127,8 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "logvar-clamp",
   "seed",
   "eps-std",
+  "regression",
+  "regression-hidden",
 ];
 
 /** The files a trainer writes into its run folder: the commit's four, kept epochs, the report's. */
@@ -529,6 +531,10 @@ async function trainLocked(
           (s.stats.length
             ? `; asked vs produced length correlation ${s.stats.length.correlation.toFixed(3)}` +
               ` (at the prior mean: ${s.stats.length.correlationAtMean.toFixed(3)})`
+            : "") +
+          (s.stats.regression
+            ? `; predicted length R^2 ${s.stats.regression.r2.toFixed(3)} ` +
+              `(MSE ${s.stats.regression.mse.toFixed(2)} mm^2)`
             : ""),
       );
     }

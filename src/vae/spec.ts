@@ -237,6 +237,15 @@ export function parseModelSpec(text: string, name = "file"): ModelSpec {
   ) {
     fail(`logvarClamp ${JSON.stringify(clamp)} is not [lo, hi] with lo < hi`);
   }
+  if (m.regression !== undefined) {
+    const r = m.regression;
+    if (!isObject(r) || !isCounts(r.hidden) || !(isFinite(r.weight) && r.weight >= 0)) {
+      fail("a regression head needs hidden widths (positive integers) and a weight >= 0");
+    }
+    if (!isObject(m.condition) || m.condition.kind !== "length" || m.prior === undefined) {
+      fail("a regression head needs a length condition and a learned prior");
+    }
+  }
   if (m.epsStd !== undefined && !(isFinite(m.epsStd) && m.epsStd >= 0)) {
     fail(`epsStd ${JSON.stringify(m.epsStd)} is not a number >= 0`);
   }
