@@ -228,3 +228,65 @@ Deno.test({
     assert.match(badE.err, /^error: --eps-std: .*non-negative/);
   },
 });
+
+Deno.test({
+  name: "train --regression: predicted lengths scored on the test split; sample --length works",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  ignore: gpu === null,
+  async fn() {
+    const run = `${dir}/regression`;
+    const reg = ["--condition", "length", "--prior", "learned", "--recon", "mse"];
+    const r = await cli("src/cli/train.ts", [
+      ...[...SMALL, ...reg, "--regression", "1", "--regression-hidden", "16"],
+      ...["--epochs", "2", "--out", run],
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /predicted length R\^2 -?[0-9.]+ \(MSE [0-9.]+ mm\^2\)/);
+    const recs = Deno.readTextFileSync(`${run}/metrics.jsonl`).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    for (const rec of recs) {
+      const g = rec.streamlines.regression;
+      assert.equal(g.count, 24);
+      assert.ok(g.mse > 0 && Number.isFinite(g.r2) && g.r2 <= 1, JSON.stringify(g));
+    }
+    // The score is of what the model predicts: recompute it from the trainer in-process.
+    const model = await readRunModel(run);
+    assert.deepEqual(model.spec.model.regression, { hidden: [16], weight: 1 });
+    assert.ok(model.spec.layers.some((l) => l.name === "regression.head.bias"));
+    assert.match(r.out, /learned prior p\(z \| r\^\) .*, regression head \(hidden 16, weight 1\)/);
+    const data = await loadDataset("phantom:240:3");
+    const config = { ...DEFAULTS, ...model.config } as TrainConfig;
+    const zeros = new Float32Array(model.params.length);
+    const trainer = await Trainer.create(gpu!, config, data, {
+      params: model.params,
+      m: zeros,
+      v: zeros,
+      step: model.step,
+      epoch: 0,
+      stepInEpoch: 0,
+      sums: [],
+      config: JSON.stringify(config),
+    });
+    const predicted = (await trainer.predictedLengths())!;
+    const truth = data.test.lengths!;
+    let res = 0, tot = 0, mean = 0;
+    for (const t of truth) mean += t / truth.length;
+    truth.forEach((t, i) => (res += (predicted[i] - t) ** 2, tot += (t - mean) ** 2));
+    const last = recs.at(-1).streamlines.regression;
+    assert.ok(Math.abs(res / truth.length - last.mse) <= 1e-9 * last.mse + 1e-12);
+    assert.ok(Math.abs(1 - res / tot - last.r2) < 1e-9);
+    const html = Deno.readTextFileSync(`${run}/report.html`);
+    assert.match(html, /length predicted from the streamline alone vs its true length/);
+    // Generating for a chosen length still works (the prior reads the asked length).
+    const s = await cli("src/cli/sample.ts", [run, "--n", "3", "--length", "45"]);
+    assert.equal(s.code, 0, s.err);
+    assert.match(s.out, /length 45\.0 mm/);
+    const e = await cli("src/cli/eval.ts", [run, "--k", "2", "--images", "4"]);
+    assert.equal(e.code, 0, e.err);
+    const bad = await cli("src/cli/train.ts", [...SMALL, "--regression", "1"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^error: --regression needs --condition length --prior learned/);
+  },
+});
