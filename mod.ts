@@ -211,6 +211,7 @@ export {
   bundleWidth,
   denormalize,
   fitNormalization,
+  lengthRangeWarning,
   meanPointDistance,
   type Normalization,
   normalize,
@@ -257,6 +258,8 @@ export {
   fitClassCheckers,
   type LengthCheck,
   lengthCheck,
+  type RegressionScores,
+  regressionScores,
   streamlineReport,
   type StreamlineStats,
 } from "./src/eval/conditional.ts";
