@@ -105,6 +105,7 @@ export {
   coarseLength,
   denormalize,
   fitNormalization,
+  lengthRangeWarning,
   meanPointDistance,
   type Normalization,
   normalize,
@@ -136,6 +137,8 @@ export {
   nearestDistance,
   type PriorNearness,
   priorNearness,
+  type RegressionScores,
+  regressionScores,
 } from "./src/eval/conditional.ts";
 export {
   interpolationSvg,

@@ -1,7 +1,7 @@
 // Gaussian latent: the reparameterization trick with noise drawn on the GPU.
 //
 //   lv  = clamp(logvar, logvar_min, logvar_max)
-//   z   = mu + exp(0.5 * lv) * eps,   eps ~ N(0, I)
+//   z   = mu + exp(0.5 * lv) * eps,   eps ~ N(0, eps_std^2 I)  (eps_std 1: the usual VAE)
 //
 // logvar is clamped before exp because an unbounded encoder head can emit a logvar large
 // enough that exp overflows to Inf and the loss turns NaN; the gradient through the clamp is
@@ -37,6 +37,7 @@ struct Dims {
   seed: u32,         // generator key: (element, step, seed, stream)
   stream: u32,
   scale: f32,        // backward_kl only: weight of the summed KL, beta / B in training
+  eps_std: f32,      // forward: standard deviation of eps (seed 001's knob); 1 leaves every bit
 }
 
 override WG: u32 = 256;
@@ -137,7 +138,7 @@ fn latent_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   let j = i - b * dims.z;
   let row = b * 2u * dims.z;
   let lv = clamp(mulogvar[row + dims.z + j], dims.logvar_min, dims.logvar_max);
-  let e = standard_normal(i, counter[0]);
+  let e = standard_normal(i, counter[0]) * dims.eps_std;
   eps[i] = e;
   z[i] = mulogvar[row + j] + exp(0.5 * lv) * e;
 }
@@ -190,7 +191,7 @@ fn latent_forward_kl(
     let i = b * dims.z + j;
     let mu = mulogvar[row + j];
     let lv = clamp(mulogvar[row + dims.z + j], dims.logvar_min, dims.logvar_max);
-    let e = standard_normal(i, step);
+    let e = standard_normal(i, step) * dims.eps_std;
     eps[i] = e;
     z[i] = mu + exp(0.5 * lv) * e;
     sum += mu * mu + expm1_minus_x(lv);

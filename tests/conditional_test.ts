@@ -13,6 +13,7 @@ import {
   bundleSamplesSvg,
   nearestDistance,
   priorNearness,
+  regressionScores,
 } from "../src/eval/conditional.ts";
 import { parseSvg } from "./_images.ts";
 
@@ -88,4 +89,17 @@ Deno.test("conditional: per-bundle samples and asked-length figures: labels, col
   assert.match(lengths, />asked 41 mm, got 41 mm \(1\)</);
   assert.match(lengths, />samples asked for 23 mm, 41 mm</);
   assert.ok(!lengths.includes("interpolation"));
+});
+
+Deno.test("regressionScores: MSE and R^2 against hand values; R^2 of the mean is 0", () => {
+  const truth = [10, 20, 30, 40];
+  const exact = regressionScores(truth, truth);
+  assert.deepEqual(exact, { mse: 0, r2: 1, count: 4 });
+  // Errors 1, -1, 2, 0: SS_res 6, SS_tot 500 (mean 25).
+  const s = regressionScores(truth, [11, 19, 32, 40]);
+  assert.equal(s.mse, 6 / 4);
+  assert.ok(Math.abs(s.r2 - (1 - 6 / 500)) < 1e-15);
+  assert.ok(Math.abs(regressionScores(truth, [25, 25, 25, 25]).r2) < 1e-15);
+  assert.ok(regressionScores(truth, [40, 30, 20, 10]).r2 < 0, "worse than the mean");
+  assert.throws(() => regressionScores(truth, [1, 2]), RangeError);
 });

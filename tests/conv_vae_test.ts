@@ -182,6 +182,35 @@ const CASES: { name: string; batch: number; cfg: ConvVaeConfig }[] = [
       prior: { hidden: [5] },
     },
   },
+  {
+    // The regression VAE (src/vae/regression.ts) on the streamline geometry: x -> 5 (ReLU) -> r^
+    // with loss weight 1.5; the prior 1 -> 4 -> [mp | pv] reads r^; no condition channels.
+    name: "1x12x3 [4,8] -> z3 -> linear-up [4,3], regression 36-5-1, prior on r^ 1-4, bn, mse",
+    batch: 3,
+    cfg: {
+      ...BASE,
+      height: 1,
+      width: 12,
+      channels: 3,
+      filters: [4, 8],
+      kernels: [3, 3],
+      strides: [2, 2],
+      decoderFilters: [4, 3],
+      decoderKernels: [3, 3],
+      decoderStrides: [2, 2],
+      upsample: "linear",
+      batchnorm: true,
+      leak: 0,
+      z: 3,
+      recon: "mse",
+      beta: 0.9,
+      seed: 27,
+      conditions: 1,
+      condition: { kind: "length", mean: 40, std: 10 },
+      prior: { hidden: [4] },
+      regression: { hidden: [5], weight: 1.5 },
+    },
+  },
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
@@ -264,7 +293,9 @@ for (const { name, batch, cfg } of CASES) {
     const x = rng.uniform(batch * F, 0, 1);
     const c = conditionsFor(rng, batch, cfg.conditions ?? 0);
     const eps = normals(cfg.seed, 0, 0, batch * cfg.z);
-    const r = convVaeStep(cfg, layout, params, x, batch, eps, c);
+    // A regression VAE's prior reads r^ with its gradient stopped: held at its value here.
+    const rhat = convVaeForward(cfg, layout, params, x, batch, eps, true, c).regression?.rhat;
+    const r = convVaeStep(cfg, layout, params, x, batch, eps, c, rhat);
     const idx = layout.entries.filter((e) => e.trainable).flatMap((e) =>
       Array.from({ length: e.length }, (_, i) => e.offset + i)
     );
@@ -272,7 +303,7 @@ for (const { name, batch, cfg } of CASES) {
     const loss = (p: Float64Array) => {
       const full = params.slice();
       idx.forEach((at, k) => (full[at] = p[k]));
-      return convVaeStep(cfg, layout, full, x, batch, eps, c).loss;
+      return convVaeStep(cfg, layout, full, x, batch, eps, c, rhat).loss;
     };
     assertGradient(`whole conv model (${name})`, loss, packed, idx.map((i) => r.grads[i]), {
       rtol: 1e-5,
@@ -337,7 +368,10 @@ for (const { name, batch, cfg } of CASES) {
         got.push(cfg.reconWeight * recon + cfg.beta * kl);
         prev = m;
       }
-      assertClose(`${name} 10-step loss trajectory`, got, traj.map((r) => r.loss), 5e-5);
+      // The metrics buffer holds recon and KL; a regression VAE's own loss is checked apart.
+      const w = cfg.regression?.weight ?? 0;
+      const wantLoss = traj.map((r) => r.loss - w * (r.regression ?? 0));
+      assertClose(`${name} 10-step loss trajectory`, got, wantLoss, 5e-5);
       const final = await readback(d, state.params);
       for (const e of layout.entries) {
         assertClose(

@@ -317,3 +317,76 @@ gpuTest("latent fused with the KL matches the references and the separate passes
     }
   }
 });
+
+gpuTest(
+  "latent epsStd scales eps (plain and fused); backward reads the scaled draw",
+  async (gpu) => {
+    const rng = new Rng(2026);
+    const seed = 0x27d4eb2f, stream = 2, step = 99;
+    for (const [batch, z] of [[3, 13], [37, 5]]) {
+      for (const epsStd of [0.37, 0, 2.5]) {
+        const n = batch * z;
+        const s: LatentShape = { batch, z, logvarMin: LO, logvarMax: HI, seed, stream, epsStd };
+        const x = mulogvar(rng, batch, z);
+        const dz = rng.uniform(n);
+        const xT = f32(gpu, [batch, 2 * z], x), dzT = f32(gpu, [batch, z], dz);
+        const cT = counterTensor(gpu, step);
+        const zT = out(gpu, [batch, z]),
+          epsT = out(gpu, [batch, z]),
+          dxT = out(gpu, [batch, 2 * z]);
+        const z1 = out(gpu, [batch, z]), eps1 = out(gpu, [batch, z]), klT = out(gpu, [batch]);
+        const passes = [
+          await latentForward(gpu, { z: zT, eps: epsT, mulogvar: xT, counter: cT }, s),
+          await latentBackward(gpu, { dmulogvar: dxT, dz: dzT, eps: epsT, mulogvar: xT }, s),
+        ];
+        const fused = [
+          await latentForwardKl(gpu, { z: z1, eps: eps1, kl: klT, mulogvar: xT, counter: cT }, s),
+        ];
+        const [zz, eps, dx] = await run(gpu, passes, zT, epsT, dxT);
+        const [zF, epsF] = await run(gpu, fused, z1, eps1);
+        const epsRef = ref.normals(seed, stream, step, n, epsStd);
+        const tag = `B=${batch} Z=${z} epsStd=${epsStd}`;
+        assertClose(`eps ${tag}`, eps, epsRef, 1e-5);
+        assertClose(`z ${tag}`, zz, ref.latentForward(x, epsRef, batch, z, LO, HI), 1e-5);
+        assertClose(
+          `dmulogvar ${tag}`,
+          dx,
+          ref.latentBackward(dz, epsRef, x, batch, z, LO, HI),
+          1e-5,
+        );
+        assertClose(`z fused ${tag} vs separate`, zF, zz, 0);
+        assertClose(`eps fused ${tag} vs separate`, epsF, eps, 0);
+        for (const t of [xT, dzT, cT, zT, epsT, dxT, z1, eps1, klT]) t.destroy();
+      }
+    }
+    // 1 is the default, bit for bit; a negative or non-finite std is refused.
+    const batch = 7, z = 3, xT = f32(gpu, [batch, 2 * z], mulogvar(rng, batch, z));
+    const cT = counterTensor(gpu, 5);
+    const draws: Float64Array[] = [];
+    for (const extra of [{}, { epsStd: 1 }]) {
+      const zT = out(gpu, [batch, z]), epsT = out(gpu, [batch, z]);
+      const s = { batch, z, logvarMin: LO, logvarMax: HI, seed, stream, ...extra };
+      const d = await latentForward(gpu, { z: zT, eps: epsT, mulogvar: xT, counter: cT }, s);
+      draws.push(...await run(gpu, [d], zT, epsT));
+    }
+    assertClose("z epsStd 1 vs default", draws[2], draws[0], 0);
+    assertClose("eps epsStd 1 vs default", draws[3], draws[1], 0);
+    for (const epsStd of [-0.5, NaN, Infinity]) {
+      let message = "";
+      try {
+        const zT = out(gpu, [batch, z]);
+        await latentForward(gpu, { z: zT, eps: zT, mulogvar: xT, counter: cT }, {
+          batch,
+          z,
+          logvarMin: LO,
+          logvarMax: HI,
+          seed,
+          epsStd,
+        });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      if (!/epsStd = .* is not >= 0/.test(message)) throw new Error(`epsStd ${epsStd}: ${message}`);
+    }
+  },
+);

@@ -8,7 +8,7 @@ import { leakyReluForward, sigmoidForward } from "../src/reference/activation.ts
 import { denseForward } from "../src/reference/dense.ts";
 import { submit } from "../src/gpu/kernel.ts";
 import { normals } from "../src/reference/latent.ts";
-import { mlpVaeStep, mlpVaeTrain } from "../src/reference/mlp_vae.ts";
+import { mlpVaeForward, mlpVaeStep, mlpVaeTrain } from "../src/reference/mlp_vae.ts";
 import { buildDecode, buildStep, type MlpVaeConfig, mlpVaeLayout } from "../src/vae/mlp_vae.ts";
 import { initParams, METRIC, ModelState } from "../src/vae/common.ts";
 import { PriorSampler } from "../src/vae/prior_sample.ts";
@@ -116,6 +116,42 @@ const CASES: { name: string; batch: number; cfg: MlpVaeConfig }[] = [
       prior: { hidden: [] },
     },
   },
+  {
+    // Seed 001's knob: eps ~ N(0, 0.6^2) in training's reparameterization (--eps-std 0.6).
+    name: "11-7-3-7-11, mse, eps std 0.6",
+    batch: 5,
+    cfg: {
+      inputs: 11,
+      hidden: [7],
+      z: 3,
+      recon: "mse",
+      reconWeight: 1,
+      beta: 0.9,
+      logvarClamp: [-30, 20],
+      seed: 17,
+      epsStd: 0.6,
+    },
+  },
+  {
+    // A regression VAE (src/vae/regression.ts): x -> 5 (ReLU) -> r^, loss weight 2; the prior
+    // 1 -> 4 -> [mp | pv] reads r^ (gradient stopped); encoder and decoder take no condition.
+    name: "9-6-3-6-9, regression 9-5-1 (weight 2), prior on r^ 1-4, mse",
+    batch: 5,
+    cfg: {
+      inputs: 9,
+      hidden: [6],
+      z: 3,
+      recon: "mse",
+      reconWeight: 1,
+      beta: 0.8,
+      logvarClamp: [-30, 20],
+      seed: 18,
+      conditions: 1,
+      condition: { kind: "length", mean: 40, std: 10 },
+      prior: { hidden: [4] },
+      regression: { hidden: [5], weight: 2 },
+    },
+  },
 ];
 
 const ADAM = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
@@ -126,9 +162,11 @@ for (const { name, batch, cfg } of CASES) {
     const params = Float64Array.from(initParams(layout, cfg.seed));
     const rng = new Rng(cfg.seed);
     const x = rng.uniform(batch * cfg.inputs, 0, 1);
-    const eps = normals(cfg.seed, 0, 0, batch * cfg.z);
+    const eps = normals(cfg.seed, 0, 0, batch * cfg.z, cfg.epsStd ?? 1);
     const c = conditionsFor(rng, batch, cfg.conditions ?? 0);
-    const r = mlpVaeStep(cfg, layout, params, x, batch, eps, c);
+    // A regression VAE's prior reads r^ with its gradient stopped: held at its value here.
+    const rhat = mlpVaeForward(cfg, layout, params, x, batch, eps, c).regression?.rhat;
+    const r = mlpVaeStep(cfg, layout, params, x, batch, eps, c, rhat);
     // Only real parameters (not the alignment gaps) are perturbed.
     const idx = layout.entries.flatMap((e) =>
       Array.from({ length: e.length }, (_, i) => e.offset + i)
@@ -137,7 +175,7 @@ for (const { name, batch, cfg } of CASES) {
     const loss = (p: Float64Array) => {
       const full = params.slice();
       idx.forEach((at, k) => (full[at] = p[k]));
-      return mlpVaeStep(cfg, layout, full, x, batch, eps, c).loss;
+      return mlpVaeStep(cfg, layout, full, x, batch, eps, c, rhat).loss;
     };
     assertGradient(`whole model (${name})`, loss, packed, idx.map((i) => r.grads[i]), {
       rtol: 1e-5,
@@ -178,7 +216,7 @@ for (const { name, batch, cfg } of CASES) {
 
       const x = Float64Array.from(bytes, (b) => Math.fround(b / 255));
       const params = Float64Array.from(init);
-      const eps0 = normals(cfg.seed, 0, 0, batch * cfg.z);
+      const eps0 = normals(cfg.seed, 0, 0, batch * cfg.z, cfg.epsStd ?? 1);
       const want = mlpVaeStep(cfg, layout, params.slice(), x, batch, eps0, c);
 
       submit(d, step);
@@ -209,7 +247,10 @@ for (const { name, batch, cfg } of CASES) {
       }
       // Measured: f32 running sums and 20 steps of f32 Adam stay within about 1e-6 relative of
       // float64 here; the tolerances leave a margin of ten.
-      assertClose(`${name} 20-step loss trajectory`, gotLoss, traj.map((r) => r.loss), 2e-5);
+      const wantLoss = traj.map((r) =>
+        r.loss - (cfg.regression?.weight ?? 0) * (r.regression ?? 0)
+      );
+      assertClose(`${name} 20-step loss trajectory`, gotLoss, wantLoss, 2e-5);
       const final = await readback(d, state.params);
       const finalWant = params; // mlpVaeTrain updated it in place
       for (const e of layout.entries) {
@@ -222,6 +263,12 @@ for (const { name, batch, cfg } of CASES) {
         );
       }
       assert.ok(traj.at(-1)!.loss < traj[0].loss, "the loss went down");
+      if (cfg.regression) {
+        // The regression loss went down too (it is not in the metrics buffer, so not above).
+        const r = traj.map((t) => t.regression!);
+        console.log(`  regression loss ${r[0].toFixed(4)} -> ${r.at(-1)!.toFixed(4)}`);
+        assert.ok(r.at(-1)! < r[0]);
+      }
       state.destroy();
     },
   );

@@ -12,6 +12,7 @@ import {
   bundleWidth,
   denormalize,
   fitNormalization,
+  lengthRangeWarning,
   meanPointDistance,
   normalize,
   orientAlike,
@@ -325,4 +326,13 @@ Deno.test("streamlines: zip and .trk bytes, errors are TractogramErrors", async 
     () => readStreamlineBundles("/nonexistent/bundles.zip"),
     (e: unknown) => e instanceof TractogramError && /file not found/.test(e.message),
   );
+});
+
+Deno.test("lengthRangeWarning: null inside the training range, one line with it outside", () => {
+  assert.equal(lengthRangeWarning(40, 18.2, 63.4), null);
+  assert.equal(lengthRangeWarning(18.2, 18.2, 63.4), null);
+  const w = lengthRangeWarning(500, 18.2, 63.4)!;
+  assert.match(w, /^warning: --length 500\.0 mm is outside the training lengths 18\.2-63\.4 mm;/);
+  assert.ok(!w.includes("\n"));
+  assert.match(lengthRangeWarning(3, 18.2, 63.4)!, /--length 3\.0 mm is outside/);
 });

@@ -101,6 +101,14 @@ Deno.test({
     const s = await cli("src/cli/sample.ts", [out, "--n", "3", "--length", "45"]);
     assert.equal(s.code, 0, s.err);
     assert.match(s.out, /length 45\.0 mm/);
+    // A length outside the training range is sampled, with a warning that gives the range.
+    const far = await cli("src/cli/sample.ts", [out, "--n", "2", "--length", "500"]);
+    assert.equal(far.code, 0, far.err);
+    assert.match(
+      far.err,
+      /^warning: --length 500\.0 mm is outside the training lengths [0-9.]+-[0-9.]+ mm;/,
+    );
+    assert.doesNotMatch(s.err, /warning/);
     const wrong = await cli("src/cli/sample.ts", [out, "--class", "2"]);
     assert.match(wrong.err, /^error: --class: this model is conditioned on length/);
   },

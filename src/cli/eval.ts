@@ -3,11 +3,15 @@
  * (reconstruction + KL), the importance-weighted estimate of -log p(x) with k samples per
  * image on the first `images` test images, active units and KL per latent dimension. Prints
  * a table and writes runs/NAME/eval.json. The model is read from model.safetensors (its spec
- * and weights); the dataset named in its training config gives the test split.
+ * and weights); the dataset named in its training config gives the test split. For streamlines,
+ * `--reconstructions FILE.{trk,tck,trx}` also writes the test split's reconstructions (decoded
+ * means of one z sample each) in the source's RAS+ mm space, to overlay the input in a viewer.
  */
 
 import { parseArgs } from "node:util";
-import { loadDataset } from "../data/datasets.ts";
+import { checkReconRange, loadDataset } from "../data/datasets.ts";
+import { streamlinesInMm } from "../data/streamline_dataset.ts";
+import { tractogramFormat, writeTractogram } from "../data/tractogram_io.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { iwaeEstimate, latentStats } from "../eval/metrics.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
@@ -18,6 +22,9 @@ import { describeModel } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { readRunModel } from "./_model_file.ts";
 
+const USAGE =
+  "usage: deno task eval runs/NAME [--k 64] [--images 1000] [--reconstructions FILE.trk|.tck|.trx]";
+
 await runMain(async () => {
   let parsed;
   try {
@@ -26,20 +33,17 @@ await runMain(async () => {
       options: {
         k: { type: "string", default: "64" },
         images: { type: "string", default: "1000" },
+        reconstructions: { type: "string" },
       },
       allowPositionals: true,
       strict: true,
     });
   } catch (e) {
-    throw new ConfigError(
-      `${
-        (e as Error).message.split("\n")[0]
-      } (usage: deno task eval runs/NAME [--k 64] [--images 1000])`,
-    );
+    throw new ConfigError(`${(e as Error).message.split("\n")[0]} (${USAGE})`);
   }
   const dir = parsed.positionals[0]?.replace(/\/+$/, "");
   if (!dir || parsed.positionals.length > 1) {
-    throw new ConfigError("usage: deno task eval runs/NAME [--k 64] [--images 1000]");
+    throw new ConfigError(USAGE);
   }
   const k = Number(parsed.values.k), images = Number(parsed.values.images);
   if (!Number.isInteger(k) || k < 1) {
@@ -47,6 +51,18 @@ await runMain(async () => {
   }
   if (!Number.isInteger(images) || images < 1) {
     throw new ConfigError(`--images: '${parsed.values.images}' is not a positive integer`);
+  }
+  const reconOut = parsed.values.reconstructions;
+  if (reconOut !== undefined) {
+    if (!tractogramFormat(reconOut)) {
+      throw new ConfigError(`--reconstructions: '${reconOut}' must end in .trk, .tck or .trx`);
+    }
+    if ((await Deno.permissions.query({ name: "write", path: reconOut })).state !== "granted") {
+      throw new ConfigError(
+        `--reconstructions ${reconOut}: not allowed to write there (deno task eval writes ` +
+          `under runs/ only)`,
+      );
+    }
   }
   // The model (spec and weights) comes from model.safetensors; the dataset, named by the
   // training config in the same file's metadata, gives the test split and must give this model.
@@ -56,6 +72,10 @@ await runMain(async () => {
   }
   const config = { ...DEFAULTS, ...model.config } as TrainConfig;
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
+  checkReconRange(data, config.recon);
+  if (reconOut !== undefined && !data.streamlines) {
+    throw new ConfigError(`--reconstructions: ${config.dataset} is not a streamline dataset`);
+  }
   const cfg = model.spec.model;
   const same = (v: unknown) => JSON.stringify(JSON.parse(JSON.stringify(v)));
   if (same(modelConfig(config, data)) !== same(cfg)) {
@@ -110,6 +130,15 @@ await runMain(async () => {
     `mu in [${f(stats.mu.min)}, ${f(stats.mu.max)}] (mean ${f(stats.mu.mean)}); ` +
       `sigma in [${f(stats.sigma.min)}, ${f(stats.sigma.max)}] (mean ${f(stats.sigma.mean)})`,
   );
+  if (reconOut !== undefined) {
+    const { means } = await trainer.reconstructions();
+    const lines = streamlinesInMm(means, data);
+    // The spec's space first (what sample writes in), else the dataset's as loaded now.
+    const g = model.spec.data;
+    const space = (g.kind === "sequence" ? g.space : undefined) ?? data.streamlines!.space ?? null;
+    await writeTractogram(reconOut, lines, space, { generator: "webgpu-vae eval" });
+    console.log(`wrote ${reconOut}: ${lines.length} test reconstructions (RAS+ mm)`);
+  }
   await writeTextAtomic(`${dir}/eval.json`, JSON.stringify(result, null, 2) + "\n");
   console.log(`wrote ${dir}/eval.json`);
   gpu.destroy();

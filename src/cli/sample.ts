@@ -20,11 +20,13 @@ import { buildVaeDecode, vaeLayout } from "../vae/model.ts";
 import { runMain } from "./_main.ts";
 import { readRunModel } from "./_model_file.ts";
 import { type Condition, conditionRows } from "../vae/condition.ts";
-import { coarseLength, denormalize } from "../data/streamlines.ts";
+import { arcLength, denormalize, lengthRangeWarning } from "../data/streamlines.ts";
+import { tractogramFormat, writeTractogram } from "../data/tractogram_io.ts";
 import { streamlinesSvg } from "../eval/streamline_svg.ts";
 
-const USAGE = "usage: deno task sample runs/NAME [--n 64] [--out FILE.png|.svg] [--seed S] " +
-  "[--cols C] [--class K] [--length MM]";
+const USAGE = "usage: deno task sample runs/NAME [--n 64] " +
+  "[--out FILE.png|.svg|.trk|.tck|.trx] [--seed S] [--cols C] [--class K] [--length MM] " +
+  "[--temperature T]";
 
 function positive(flag: string, v: string, min: number): number {
   const n = Number(v);
@@ -92,6 +94,7 @@ await runMain(async () => {
         cols: { type: "string" },
         class: { type: "string" },
         length: { type: "string" },
+        temperature: { type: "string", default: "1" },
       },
       allowPositionals: true,
       strict: true,
@@ -103,6 +106,12 @@ await runMain(async () => {
   if (!dir || parsed.positionals.length > 1) throw new ConfigError(USAGE);
   const n = positive("n", parsed.values.n, 1);
   const seed = positive("seed", parsed.values.seed, 0);
+  const temperature = Number(parsed.values.temperature);
+  if (!Number.isFinite(temperature) || temperature < 0) {
+    throw new ConfigError(
+      `--temperature: '${parsed.values.temperature}' is not a number >= 0 (${USAGE})`,
+    );
+  }
   const cols = parsed.values.cols === undefined
     ? Math.ceil(Math.sqrt(n))
     : positive("cols", parsed.values.cols, 1);
@@ -112,23 +121,39 @@ await runMain(async () => {
   const cfg = spec.model, g = spec.data;
   const ext = g.kind === "sequence" ? ".svg" : ".png";
   const out = parsed.values.out ?? `${dir}/samples-${n}${ext}`;
-  if (!out.endsWith(ext)) throw new ConfigError(`--out: '${out}' must end in ${ext}`);
+  const tractogram = g.kind === "sequence" ? tractogramFormat(out) : null;
+  if (!out.endsWith(ext) && !tractogram) {
+    throw new ConfigError(
+      `--out: '${out}' must end in ${ext}${g.kind === "sequence" ? ", .trk, .tck or .trx" : ""}`,
+    );
+  }
   if ((await Deno.permissions.query({ name: "write", path: out })).state !== "granted") {
     throw new ConfigError(
       `--out ${out}: not allowed to write there (deno task sample writes under runs/ only)`,
     );
   }
   const asked = askedConditions(cfg.condition, n, parsed.values.class, parsed.values.length);
+  const info = spec.condition;
+  if (asked && info?.kind === "length") {
+    const warning = lengthRangeWarning(asked.values[0], info.min, info.max);
+    if (warning) console.error(warning);
+  }
   const gpu = await requestGpu();
   const state = new ModelState(gpu, vaeLayout(cfg), params);
   const program = await buildVaeDecode(gpu, cfg, state, n);
   const rows = asked ? conditionRows(cfg.condition!, asked.values) : undefined;
   const eps = priorSample(n * cfg.z, seed);
-  write(gpu.device, program.z, await new PriorSampler(gpu, cfg, state).codes(eps, n, rows));
+  write(
+    gpu.device,
+    program.z,
+    await new PriorSampler(gpu, cfg, state).codes(eps, n, rows, temperature),
+  );
   if (rows) write(gpu.device, program.c!, rows);
   submit(gpu.device, program.dispatches, "samples");
   const images = await readback(gpu.device, program.mean);
-  const what = `${n} samples from the prior (seed ${seed})${asked ? `, ${asked.text},` : ""} of ` +
+  const hot = temperature === 1 ? "" : `, temperature ${temperature}`;
+  const what =
+    `${n} samples from the prior (seed ${seed}${hot})${asked ? `, ${asked.text},` : ""} of ` +
     `${dir} at step ${step}`;
   if (g.kind === "sequence") {
     const F = g.points * g.pointSize, norm = g.normalization;
@@ -136,11 +161,17 @@ await runMain(async () => {
       { length: n },
       (_, i) => denormalize(images.slice(i * F, (i + 1) * F), norm),
     );
-    const svg = streamlinesSvg([{ label: "sample", color: "#2ca02c", streamlines: lines }], {
-      title: what.replace(` of ${dir}`, ""),
-    });
-    await writeFileAtomic(out, new TextEncoder().encode(svg));
-    const mm = lines.map((s) => coarseLength(s));
+    if (tractogram) {
+      // RAS+ mm in the training source's space (a 1 mm grid around them for older runs).
+      await writeTractogram(out, lines, g.space ?? null, { generator: `webgpu-vae sample` });
+    } else {
+      const svg = streamlinesSvg([{ label: "sample", color: "#2ca02c", streamlines: lines }], {
+        title: what.replace(` of ${dir}`, ""),
+      });
+      await writeFileAtomic(out, new TextEncoder().encode(svg));
+    }
+    // Lengths as dipy measures them: the arc length through every decoded point.
+    const mm = lines.map((s) => arcLength(s));
     console.log(
       `wrote ${out}: ${what}; lengths ${Math.min(...mm).toFixed(1)}-${
         Math.max(...mm).toFixed(1)

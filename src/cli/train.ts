@@ -14,7 +14,7 @@
  * metrics.jsonl is reproducible byte for byte.
  */
 
-import { classNames, loadDataset } from "../data/datasets.ts";
+import { checkReconRange, classNames, loadDataset } from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { setImmediate } from "node:timers";
@@ -127,11 +127,14 @@ const FIXED_ON_RESUME: (keyof TrainConfig)[] = [
   "recon-smooth",
   "logvar-clamp",
   "seed",
+  "eps-std",
+  "regression",
+  "regression-hidden",
 ];
 
-/** The files a trainer writes into its run folder: the commit's four and the report's. */
+/** The files a trainer writes into its run folder: the commit's four, kept epochs, the report's. */
 const RUN_FILES =
-  /^(optimizer\.safetensors|model\.safetensors|config\.json|metrics\.jsonl|report\.html|[\w-]+\.(png|svg))$/;
+  /^(optimizer\.safetensors|model\.safetensors|model-epoch-\d{4,}\.safetensors|config\.json|metrics\.jsonl|report\.html|[\w-]+\.(png|svg))$/;
 
 /** The exit status after a signal stopped the run: 128 + the signal's number. */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -384,6 +387,7 @@ async function trainLocked(
     config = { ...args.config, out: dir };
   }
   const data = await loadDataset(config.dataset, { dataDir: config["data-dir"] || undefined });
+  checkReconRange(data, config.recon);
   const layout = vaeLayout(modelConfig(config, data));
   let resume: Checkpoint | undefined;
   let records: EpochLine[] = [];
@@ -418,6 +422,9 @@ async function trainLocked(
       // An overwritten folder must not keep another run's commit record or metrics.
       for (const f of ["optimizer.safetensors", "model.safetensors", "metrics.jsonl"]) {
         await Deno.remove(`${dir}/${f}`).catch(() => {});
+      }
+      for await (const e of Deno.readDir(dir)) {
+        if (/^model-epoch-\d{4,}\.safetensors$/.test(e.name)) await Deno.remove(`${dir}/${e.name}`);
       }
     }
     // Written now so a run killed before its first commit can be resumed (from epoch 1).
@@ -503,6 +510,8 @@ async function trainLocked(
     );
     // Conditional and streamline checks, measured every epoch and kept with its record.
     const extra: Record<string, unknown> = {};
+    // Seed 001's knob, with the epoch it shaped (absent at 1, as in runs before it existed).
+    if (config["eps-std"] !== 1) extra.epsStd = config["eps-std"];
     let classSamples, streamlines;
     if (model.condition?.kind === "label") {
       checkers ??= fitClassCheckers(data);
@@ -528,6 +537,10 @@ async function trainLocked(
           (s.stats.length
             ? `; asked vs produced length correlation ${s.stats.length.correlation.toFixed(3)}` +
               ` (at the prior mean: ${s.stats.length.correlationAtMean.toFixed(3)})`
+            : "") +
+          (s.stats.regression
+            ? `; predicted length R^2 ${s.stats.regression.r2.toFixed(3)} ` +
+              `(MSE ${s.stats.regression.mse.toFixed(2)} mm^2)`
             : ""),
       );
     }

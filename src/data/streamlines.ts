@@ -467,3 +467,15 @@ export function bundleWidth(streamlines: Float32Array[]): number {
   const lo = Math.floor(pos), hi = Math.min(lo + 1, d.length - 1);
   return 2 * (d[lo] + (pos - lo) * (d[hi] - d[lo]));
 }
+
+/**
+ * A one-line warning when a length asked of a length-conditioned model lies outside the
+ * training lengths [`min`, `max`] mm (the decoder then extrapolates: 500 mm asked of bundles of
+ * 18-63 mm gave 25,000-151,000 mm streamlines), or null inside the range.
+ */
+export function lengthRangeWarning(asked: number, min: number, max: number): string | null {
+  if (asked >= min && asked <= max) return null;
+  return `warning: --length ${asked.toFixed(1)} mm is outside the training lengths ` +
+    `${min.toFixed(1)}-${max.toFixed(1)} mm; the model extrapolates and its streamlines may ` +
+    `have any length`;
+}

@@ -12,6 +12,7 @@
  */
 
 import type { Dataset } from "../data/datasets.ts";
+import { scatterPlot } from "./svg.ts";
 import {
   arcLength,
   coarseLength,
@@ -128,6 +129,37 @@ export interface StreamlineStats {
   length?: LengthCheck;
   /** How near the prior samples come to real streamlines ({@linkcode priorNearness}). */
   prior?: PriorNearness;
+  /** A regression VAE: its predicted lengths against the true ones on the test split. */
+  regression?: RegressionScores;
+}
+
+/** Predicted against true values: {@linkcode regressionScores}. */
+export interface RegressionScores {
+  /** Mean squared error, mm^2. */
+  mse: number;
+  /** Coefficient of determination 1 - SS_res / SS_tot (1: perfect; 0: the mean's score). */
+  r2: number;
+  /** Examples scored. */
+  count: number;
+}
+
+/** MSE and R^2 of `predicted` against `truth` (equally long, at least one value). */
+export function regressionScores(
+  truth: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+): RegressionScores {
+  const n = truth.length;
+  if (n < 1 || predicted.length !== n) {
+    throw new RangeError(`regressionScores: ${n} true and ${predicted.length} predicted values`);
+  }
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += truth[i] / n;
+  let res = 0, tot = 0;
+  for (let i = 0; i < n; i++) {
+    res += (predicted[i] - truth[i]) ** 2;
+    tot += (truth[i] - mean) ** 2;
+  }
+  return { mse: res / n, r2: tot > 0 ? 1 - res / tot : NaN, count: n };
 }
 
 /** What {@linkcode priorNearness} measured, mm. */
@@ -295,6 +327,24 @@ export async function streamlineReport(
     views.push({
       title,
       svg: askedLengthSvg(rows(decoded, few.length, F).map(mm), few.map((i) => l.asked[i]), title),
+    });
+  }
+  const predicted = await trainer.predictedLengths();
+  if (predicted) {
+    const truth = data.test.lengths!.subarray(0, predicted.length);
+    const r = stats.regression = regressionScores(truth, predicted);
+    const title = `length predicted from the streamline alone vs its true length, ` +
+      `${r.count} test streamlines: R^2 ${r.r2.toFixed(3)}, MSE ${r.mse.toFixed(2)} mm^2`;
+    views.push({
+      title,
+      svg: scatterPlot(
+        "regression VAE: predicted vs true length (test split)",
+        { x: "true length (mm)", y: "predicted length (mm)" },
+        truth,
+        predicted,
+        new Uint8Array(r.count),
+        [{ name: "test streamline", color: "#1f77b4" }],
+      ),
     });
   }
   const meanWidth = bundles.reduce((a, b) => a + b.widthMm * b.count, 0) / n;

@@ -33,11 +33,21 @@ export interface LatentShape {
   seed: number;
   /** Generator stream (u32, default 0): separate noise for separate uses of one seed. */
   stream?: number;
+  /**
+   * Standard deviation of eps (default 1, the usual VAE): eps = epsStd * N(0, 1). The saved
+   * eps is the scaled draw, so the backward needs no change.
+   */
+  epsStd?: number;
 }
 
 const WG = 256;
 /** Rows per workgroup of latent_forward_kl (RWG in the shader). */
 const RWG = 16;
+
+function _epsStd(where: string, v = 1): number {
+  if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`${where}: epsStd = ${v} is not >= 0`);
+  return v;
+}
 
 function dims(where: string, s: LatentShape) {
   for (const [k, v] of [["batch", s.batch], ["z", s.z]] as const) {
@@ -60,6 +70,7 @@ function dims(where: string, s: LatentShape) {
     seed: s.seed,
     stream,
     scale: 0,
+    eps_std: _epsStd(where, s.epsStd),
   };
 }
 

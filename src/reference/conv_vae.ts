@@ -15,7 +15,7 @@
 
 import type { ParamLayout } from "../nn/params.ts";
 import type { ConvVaeConfig } from "../vae/conv_vae.ts";
-import { priorReference } from "./prior.ts";
+import { priorReference, refConcatConditions, regressionReference } from "./prior.ts";
 import {
   refConcat,
   refConvBlock,
@@ -40,7 +40,7 @@ export type ConvReferenceForward = ReferenceForward;
 
 /** The conv VAE as reference layers, its shapes computed here; a config that does not fit throws. */
 export function convVaeReference(cfg: ConvVaeConfig): RefModel {
-  const Z = cfg.z, C = cfg.conditions ?? 0, leak = cfg.leak;
+  const Z = cfg.z, C = refConcatConditions(cfg), leak = cfg.leak;
   const square = (k: number): [number, number] => [cfg.height === 1 ? 1 : k, k];
   let map: RefMap = { height: cfg.height, width: cfg.width, channels: cfg.channels + C };
   const encoder: RefLayer[] = C ? [refConcat(cfg.height * cfg.width, cfg.channels, C)] : [];
@@ -79,7 +79,8 @@ export function convVaeReference(cfg: ConvVaeConfig): RefModel {
     );
   }
   const features = cfg.height * cfg.width * cfg.channels;
-  return { features, encoder, decoder, prior: priorReference(cfg) };
+  const regression = regressionReference(cfg, features);
+  return { features, encoder, decoder, prior: priorReference(cfg), regression };
 }
 
 /** The decoder alone in evaluation mode: means [B, F] (sigmoid of the logits for bce). */

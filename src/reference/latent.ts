@@ -40,16 +40,23 @@ export function pcg4d(
 /**
  * Standard normals for elements 0..count-1 of step `step`: element i hashes the key
  * (i, step, seed, stream) with pcg4d, takes t and a from the top 24 bits of the first two
- * lanes, and returns sqrt(-2 ln(1 - t)) * cos(2 pi (a - 1/2)) — the GPU's formula in float64.
+ * lanes, and returns sqrt(-2 ln(1 - t)) * cos(2 pi (a - 1/2)) — the GPU's formula in float64 —
+ * times `std` (the latent's eps standard deviation, 1 by default).
  */
-export function normals(seed: number, stream: number, step: number, count: number): Float64Array {
+export function normals(
+  seed: number,
+  stream: number,
+  step: number,
+  count: number,
+  std = 1,
+): Float64Array {
   const out = new Float64Array(count);
   const s = seed >>> 0, c = stream >>> 0, k = step >>> 0;
   for (let i = 0; i < count; i++) {
     const [hx, hy] = pcg4d(i, k, s, c);
     const t = (hx >>> 8) * 2 ** -24;
     const a = (hy >>> 8) * 2 ** -24 - 0.5;
-    out[i] = Math.sqrt(-2 * Math.log1p(-t)) * Math.cos(2 * Math.PI * a);
+    out[i] = std * Math.sqrt(-2 * Math.log1p(-t)) * Math.cos(2 * Math.PI * a);
   }
   return out;
 }

@@ -8,7 +8,7 @@
  */
 
 import type { MlpVaeConfig } from "../vae/mlp_vae.ts";
-import { priorReference } from "./prior.ts";
+import { priorReference, refConcatConditions, regressionReference } from "./prior.ts";
 import {
   refConcat,
   refDenseStack,
@@ -29,7 +29,7 @@ export type { ReferenceForward, ReferenceStep } from "./vae_layers.ts";
  * the hidden widths reversed (ReLU) -> F.
  */
 export function mlpVaeReference(cfg: MlpVaeConfig): RefModel {
-  const F = cfg.inputs, Z = cfg.z, C = cfg.conditions ?? 0;
+  const F = cfg.inputs, Z = cfg.z, C = refConcatConditions(cfg);
   const back = [...cfg.hidden].reverse();
   return {
     features: F,
@@ -42,6 +42,7 @@ export function mlpVaeReference(cfg: MlpVaeConfig): RefModel {
       ...refDenseStack("decoder", Z + C, back, "decoder.out", F),
     ],
     prior: priorReference(cfg),
+    regression: regressionReference(cfg, F),
   };
 }
 

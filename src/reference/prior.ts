@@ -17,6 +17,20 @@ export function priorReference(cfg: VaeLossConfig): RefLayer[] {
   return refDenseStack("prior", cfg.conditions!, cfg.prior.hidden, "prior.head", 2 * cfg.z);
 }
 
+/**
+ * A regression VAE's head (src/vae/regression.ts): x [B, F] -> hidden (ReLU) -> r^ [B, 1];
+ * none without one. Its loss and backward are in vae_layers.ts's step.
+ */
+export function regressionReference(cfg: VaeLossConfig, features: number): RefLayer[] {
+  if (!cfg.regression) return [];
+  return refDenseStack("regression", features, cfg.regression.hidden, "regression.head", 1);
+}
+
+/** Condition values appended to x and z: none for a regression VAE (its prior reads r^). */
+export function refConcatConditions(cfg: VaeLossConfig): number {
+  return cfg.regression ? 0 : cfg.conditions ?? 0;
+}
+
 /** The prior network on conditions c [B, C]: its output [mp | pv] [B, 2Z]. */
 export function priorForward(
   cfg: VaeLossConfig,

@@ -255,8 +255,10 @@ export interface RefModel {
   encoder: RefLayer[];
   /** z -> logits [B, F]. */
   decoder: RefLayer[];
-  /** c -> [mp | pv] [B, 2Z]; empty for N(0, I). */
+  /** c (a regression VAE: r^) -> [mp | pv] [B, 2Z]; empty for N(0, I). */
   prior: RefLayer[];
+  /** x -> r^ [B, 1], a regression VAE's head; absent or empty. */
+  regression?: RefLayer[];
 }
 
 /** Loss terms (batch means, nats per example) and the flat gradient of the loss. */
@@ -265,8 +267,10 @@ export interface ReferenceStep {
   recon: number;
   /** Mean over the batch of the summed KL. */
   kl: number;
-  /** reconWeight * recon + beta * kl. */
+  /** reconWeight * recon + beta * kl (+ regression weight * regression). */
   loss: number;
+  /** A regression VAE's mean over the batch of (r^ - r)^2. */
+  regression?: number;
   /** d loss / d params, in the flat layout (gaps zero). */
   grads: Float64Array;
 }
@@ -285,6 +289,8 @@ export interface ReferenceForward {
   kl: Float64Array;
   /** The learned prior's output [B, 2Z], for a model with one. */
   prior?: Float64Array;
+  /** A regression VAE's prediction r^ [B] and per-example loss (r^ - r)^2 [B]. */
+  regression?: { rhat: Float64Array; loss: Float64Array };
   /** Parameters as the forward leaves them (a training forward's running statistics). */
   params: Float64Array;
   /** The gradient of the loss (training only): runs the backward, returns the flat grads. */
@@ -299,6 +305,11 @@ export type RefStepArgs = [
   batch: number,
   eps: Float64Array,
   c?: Float64Array,
+  /**
+   * A regression VAE: what the prior reads in place of r^ (the prior reads r^ with its
+   * gradient stopped, so a finite-difference check holds it fixed). Absent: r^ itself.
+   */
+  priorInput?: Float64Array,
 ];
 
 /**
@@ -309,7 +320,7 @@ export function refForward(
   cfg: VaeLossConfig,
   model: RefModel,
   train: boolean,
-  ...[layout, params, x, batch, eps, c]: RefStepArgs
+  ...[layout, params, x, batch, eps, c, priorInput]: RefStepArgs
 ): ReferenceForward {
   const B = batch, Z = cfg.z, F = model.features;
   const [lo, hi] = cfg.logvarClamp;
@@ -318,7 +329,11 @@ export function refForward(
   const ctx = refContext(layout, out, grads, B, train, c);
   const enc = runLayers(ctx, model.encoder, x);
   const mulogvar = enc.y;
-  const prior = model.prior.length ? runLayers(ctx, model.prior, c!) : null;
+  const reg = model.regression?.length ? runLayers(ctx, model.regression, x) : null;
+  const prior = model.prior.length
+    ? runLayers(ctx, model.prior, reg ? (priorInput ?? reg.y) : c!)
+    : null;
+  const regLoss = reg ? reg.y.map((v, b) => (v - c![b]) ** 2) : null;
   const z = latentForward(mulogvar, eps, B, Z, lo, hi);
   const kl = prior
     ? klPriorForward(mulogvar, prior.y, B, Z, lo, hi)
@@ -346,9 +361,16 @@ export function refForward(
       for (let i = 0; i < dmulogvar.length; i++) dmulogvar[i] += g[i];
     }
     enc.backward(dmulogvar);
+    // loss += weight * mean_b (r^ - r)^2: dr^ = (weight / B) 2 (r^ - r); the prior's d(input)
+    // does not reach r^ (stopped).
+    if (reg) {
+      const w = cfg.regression!.weight / B;
+      reg.backward(reg.y.map((v, b) => w * 2 * (v - c![b])));
+    }
     return grads;
   };
-  return { mulogvar, z, logits, recon, kl, prior: prior?.y, params: out, backward };
+  const regression = reg ? { rhat: reg.y, loss: regLoss! } : undefined;
+  return { mulogvar, z, logits, recon, kl, prior: prior?.y, regression, params: out, backward };
 }
 
 /**
@@ -364,7 +386,11 @@ export function refStep(
   const grads = f.backward(), batch = args[3];
   const recon = f.recon.reduce((a, b) => a + b, 0) / batch;
   const kl = f.kl.reduce((a, b) => a + b, 0) / batch;
-  return { recon, kl, loss: cfg.reconWeight * recon + cfg.beta * kl, grads, params: f.params };
+  const loss = cfg.reconWeight * recon + cfg.beta * kl;
+  if (!f.regression) return { recon, kl, loss, grads, params: f.params };
+  const regression = f.regression.loss.reduce((a, b) => a + b, 0) / batch;
+  const total = loss + cfg.regression!.weight * regression;
+  return { recon, kl, loss: total, regression, grads, params: f.params };
 }
 
 /** Reference training's arguments after the config and model. */
@@ -380,7 +406,7 @@ export type RefTrainArgs = [
 
 /**
  * `steps` training steps on the same batch, step s drawing its noise as the GPU does
- * (normals(seed, 0, s, B Z)), Adam over the trained prefix of the layout; `params` is updated
+ * (normals(seed, 0, s, B Z, epsStd)), Adam over the trained prefix of the layout; `params` is updated
  * in place (running statistics included). Returns each step's loss terms, before its update.
  */
 export function refTrain(
@@ -393,7 +419,7 @@ export function refTrain(
   const v = new Float64Array(n);
   const out: ReferenceStep[] = [];
   for (let s = 0; s < steps; s++) {
-    const eps = normals(cfg.seed, 0, s, batch * cfg.z);
+    const eps = normals(cfg.seed, 0, s, batch * cfg.z, cfg.epsStd ?? 1);
     const r = refStep(cfg, model, layout, params, x, batch, eps, c);
     out.push(r);
     params.set(r.params);

@@ -10,10 +10,16 @@
  *   safetensors reader.
  * - `config.json` and `metrics.jsonl` (one line per epoch): written from the commit record.
  *
+ * - `model-epoch-NNNN.safetensors` (with `keep-every` N in the config): the weights after
+ *   epoch NNNN, every Nth epoch; the same bytes as that epoch's model.safetensors.
+ *
  * An epoch commit writes, each atomically (temporary file, then rename), in this order:
- * optimizer.safetensors, model.safetensors, config.json, metrics.jsonl. A crash at any point
- * leaves the last committed optimizer.safetensors whole, and {@linkcode repairRun} rewrites the
- * other three from it, so weights, config and metrics always agree after a resume.
+ * optimizer.safetensors, model.safetensors, the kept epoch's file when this epoch is kept,
+ * config.json, metrics.jsonl. A crash at any point leaves the last committed
+ * optimizer.safetensors whole, and {@linkcode repairRun} rewrites the others from it, so
+ * weights, config and metrics always agree after a resume. The commit record covers the kept
+ * files too: the one of its own epoch is rewritten from it, and any of a later epoch (which
+ * that record never committed) is removed.
  */
 
 import type { ParamLayout } from "../nn/params.ts";
@@ -88,6 +94,32 @@ function modelBytes(layout: ParamLayout, c: Checkpoint): Uint8Array {
   );
 }
 
+/** The kept-epoch file of epoch `epoch` (1-based, finished): `model-epoch-0007.safetensors`. */
+export function keptEpochFile(epoch: number): string {
+  return `model-epoch-${String(epoch).padStart(4, "0")}.safetensors`;
+}
+
+/** `keep-every` of a checkpoint's config (0 when absent or unreadable). */
+function _keepEvery(c: Checkpoint): number {
+  try {
+    const n = JSON.parse(c.config)["keep-every"];
+    return Number.isInteger(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The kept-epoch file `c` commits, or null: an epoch boundary (no step of the next epoch done)
+ * whose finished epoch count is a multiple of the config's `keep-every`.
+ */
+export function keptFileOf(c: Checkpoint): string | null {
+  const n = _keepEvery(c);
+  return n > 0 && c.epoch > 0 && c.stepInEpoch === 0 && c.epoch % n === 0
+    ? keptEpochFile(c.epoch)
+    : null;
+}
+
 function metadata(c: Checkpoint): Record<string, string> {
   return {
     format: FORMAT,
@@ -125,9 +157,10 @@ export async function saveCheckpoint(
   );
   const at = (file: string) => (point: WritePoint) => options.at?.(`${file}:${point}`);
   await writeFileAtomic(`${dir}/optimizer.safetensors`, state, { at: at("optimizer.safetensors") });
-  await writeFileAtomic(`${dir}/model.safetensors`, modelBytes(layout, c), {
-    at: at("model.safetensors"),
-  });
+  const model = modelBytes(layout, c);
+  await writeFileAtomic(`${dir}/model.safetensors`, model, { at: at("model.safetensors") });
+  const kept = keptFileOf(c);
+  if (kept) await writeFileAtomic(`${dir}/${kept}`, model, { at: at(kept) });
   if (c.records) {
     const text = new TextEncoder();
     await writeFileAtomic(`${dir}/config.json`, text.encode(configText(c.config, c.spec)), {
@@ -300,8 +333,10 @@ export async function repairRun(
     c.records = lines.slice(0, c.epoch);
   }
   const text = new TextEncoder();
+  const model = modelBytes(layout, c), kept = keptFileOf(c);
   const want: [string, Uint8Array][] = [
-    ["model.safetensors", modelBytes(layout, c)],
+    ["model.safetensors", model],
+    ...(kept ? [[kept, model] as [string, Uint8Array]] : []),
     ["config.json", text.encode(configText(c.config, c.spec))],
     ["metrics.jsonl", text.encode(metricsText(c.records))],
   ];
@@ -311,6 +346,14 @@ export async function repairRun(
     if (have && have.length === bytes.length && have.every((b, i) => b === bytes[i])) continue;
     await writeFileAtomic(`${dir}/${name}`, bytes);
     fixed.push(name);
+  }
+  // Kept files of epochs this record did not commit (a run redone from an earlier commit).
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.name.match(/^model-epoch-(\d{4,})\.safetensors$/);
+    if (m && e.isFile && Number(m[1]) > c.epoch) {
+      await Deno.remove(`${dir}/${e.name}`);
+      fixed.push(`${e.name} (removed)`);
+    }
   }
   return fixed;
 }

@@ -69,6 +69,20 @@ export interface TrainConfig {
   "logvar-clamp": [number, number];
   /** Seed of weights, shuffling and noise. */
   seed: number;
+  /**
+   * Standard deviation of eps in training's reparameterization z = mu + sigma eps (seed 001's
+   * hyperparameter); 1 is the usual VAE. Evaluation and sampling always draw eps ~ N(0, I).
+   */
+  "eps-std": number;
+  /** Also keep the weights of every Nth epoch as model-epoch-NNNN.safetensors; 0 = off. */
+  "keep-every": number;
+  /**
+   * A regression VAE (src/vae/regression.ts): weight of the loss of the encoder's prediction
+   * of the length condition; its learned prior reads the prediction. 0 = off.
+   */
+  regression: number;
+  /** The regression head's hidden widths. */
+  "regression-hidden": number[];
   /** Run folder. */
   out: string;
 }
@@ -103,6 +117,10 @@ export const DEFAULTS: TrainConfig = {
   "recon-smooth": 0,
   "logvar-clamp": [-30, 20],
   seed: 1,
+  "eps-std": 1,
+  "keep-every": 0,
+  regression: 0,
+  "regression-hidden": [64],
   out: "",
 };
 
@@ -164,6 +182,11 @@ export const HELP: Record<keyof TrainConfig, string> = {
     "streamlines, mse: weight of the squared differences of consecutive points' errors (0 = off)",
   "logvar-clamp": "LO,HI bounds on logvar before exp, or off",
   seed: "seed of weights, shuffling and noise",
+  "eps-std": "standard deviation of eps in training's reparameterization (1 = the usual VAE)",
+  "keep-every": "also keep model-epoch-NNNN.safetensors every N epochs (0 = off)",
+  regression: "regression VAE: weight of the encoder's length prediction loss; needs " +
+    "--condition length --prior learned (0 = off)",
+  "regression-hidden": "regression VAE: hidden widths of the length predictor, comma-separated",
   out: "run folder (default runs/<date-time>)",
 };
 
@@ -222,6 +245,8 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
         throw new ConfigError(`--prior: '${v}' is not standard or learned`);
       }
       return v;
+    case "regression-hidden":
+      return list(key, v).map((x) => num(key, x, positiveInt, "a list of positive integers"));
     case "prior-hidden": {
       if (v === "none" || (Array.isArray(v) && v.length === 0)) return [];
       return list(key, v).map((x) => num(key, x, positiveInt, "a list of positive integers"));
@@ -299,7 +324,11 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
       );
     case "lr":
       return num(key, v, (n) => n > 0, "a positive number");
+    case "keep-every":
+      return num(key, v, (n) => Number.isInteger(n) && n >= 0, "an integer >= 0");
     case "beta":
+    case "regression":
+    case "eps-std":
     case "free-bits":
     case "recon-weight":
     case "recon-smooth":
@@ -440,6 +469,11 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   if (config.z === 0) config.z = defaultZ(config.model);
   if (config.prior === "learned" && config.condition === "none") {
     throw new ConfigError("--prior learned needs --condition label or length (p(z | c) needs a c)");
+  }
+  if (config.regression > 0 && (config.condition !== "length" || config.prior !== "learned")) {
+    throw new ConfigError(
+      "--regression needs --condition length --prior learned (the prior reads the predicted length)",
+    );
   }
   if (config["recon-smooth"] > 0 && (config.model !== "streamlines" || config.recon !== "mse")) {
     throw new ConfigError(

@@ -120,9 +120,14 @@ export function modelConfig(
     logvarClamp: c["logvar-clamp"],
     seed: c.seed,
     freeBits: c["free-bits"],
+    // Only when not 1, so a default run's model config (and spec) is as before.
+    ...((c["eps-std"] ?? 1) !== 1 ? { epsStd: c["eps-std"] } : {}),
     conditions: conditionSize(condition),
     condition,
     prior: condition && c.prior === "learned" ? { hidden: c["prior-hidden"] ?? [64] } : undefined,
+    ...(c.regression > 0
+      ? { regression: { hidden: c["regression-hidden"] ?? [64], weight: c.regression } }
+      : {}),
   };
   if (c.model === "mlp") return { ...common, kind: "mlp", inputs: data.features, hidden: c.hidden };
   return {
@@ -484,6 +489,28 @@ export class Trainer {
       );
     }
     return { originals, means };
+  }
+
+  /**
+   * A regression VAE's predicted lengths (mm) of the first `n` test examples (all by default),
+   * from the streamlines alone (the regression head, evaluation mode); null for another model.
+   * Waits for the GPU: for reports, not inside training.
+   */
+  async predictedLengths(n = this.testCount): Promise<Float32Array | null> {
+    const cond = this.#model.condition;
+    if (!this.#model.regression || cond?.kind !== "length") return null;
+    const d = this.#gpu.device;
+    const count = Math.min(n, this.testCount), B = this.#test.full.batch;
+    const out = new Float32Array(count);
+    for (let offset = 0; offset < count; offset += B) {
+      const p = offset + B <= this.testCount ? this.#test.full : this.#test.last!;
+      setBatchOffset(p, offset);
+      submit(d, [p.gather, ...p.forward], "regression");
+      const k = Math.min(p.batch, count - offset);
+      const r = (await readback(d, p.tensors.regression)).subarray(0, k);
+      out.set(r.map((v) => v * cond.std + cond.mean), offset);
+    }
+    return out;
   }
 
   /**

@@ -52,6 +52,11 @@ export interface VaeLossConfig {
   /** Seed of the initial weights and of the reparameterization noise. */
   seed: number;
   /**
+   * Standard deviation of eps in training's reparameterization (absent: 1); evaluation
+   * programs always draw eps ~ N(0, I).
+   */
+  epsStd?: number;
+  /**
    * Condition values C per example (conditional VAE, Sohn et al. 2015): a one-hot label or a
    * continuous value appended to the encoder's input (as extra channels for a conv model)
    * and to z before the decoder. 0 or absent: unconditional.
@@ -66,6 +71,12 @@ export interface VaeLossConfig {
    * Conditional models only; absent: the standard normal prior.
    */
   prior?: { hidden: number[] };
+  /**
+   * A regression VAE (regression.ts): the encoder also predicts the condition (a length)
+   * from x through a dense stack of `hidden` widths, with loss weight `weight`; the learned
+   * prior reads the prediction; encoder and decoder take no condition. Absent: off.
+   */
+  regression?: { hidden: number[]; weight: number };
 }
 
 /**

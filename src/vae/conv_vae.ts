@@ -27,6 +27,7 @@ import { convBlock } from "./conv_block.ts";
 import { dense } from "./dense.ts";
 import type { Layer } from "./layer.ts";
 import { priorLayers } from "./prior.ts";
+import { concatConditions, regressionLayers } from "./regression.ts";
 import { buildLayersDecode, buildLayersStep, layersLayout } from "./step.ts";
 import type { DecodeArgs, StepArgs, VaeLayers } from "./step.ts";
 import { upsample } from "./upsample.ts";
@@ -112,7 +113,7 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
   const square = (k: number): [number, number] => [oneD ? 1 : k, k];
   const encoder: Conv2dShape[] = [];
   // A conditional model's conditions are extra input channels.
-  let h = cfg.height, w = cfg.width, c = cfg.channels + (cfg.conditions ?? 0);
+  let h = cfg.height, w = cfg.width, c = cfg.channels + concatConditions(cfg);
   for (let i = 0; i < n; i++) {
     const s: Conv2dShape = {
       batch: 1,
@@ -165,7 +166,7 @@ export function convVaeGeometry(cfg: ConvVaeConfig): ConvVaeGeometry {
 /** The conv VAE's layers, from its geometry (a config that does not fit is an error). */
 export function convVaeLayers(cfg: ConvVaeConfig): VaeLayers {
   const g = convVaeGeometry(cfg);
-  const Z = cfg.z, C = cfg.conditions ?? 0, leak = cfg.leak;
+  const Z = cfg.z, C = concatConditions(cfg), leak = cfg.leak;
   const flat = g.map[0] * g.map[1] * g.map[2];
   const encoder: Layer[] = C
     ? [conditionConcat("xc", cfg.height * cfg.width, cfg.channels, C)]
@@ -198,7 +199,8 @@ export function convVaeLayers(cfg: ConvVaeConfig): VaeLayers {
     );
   });
   const features = cfg.height * cfg.width * cfg.channels;
-  return { features, encoder, decoder, prior: priorLayers(cfg) };
+  const regression = regressionLayers(cfg, features);
+  return { features, encoder, decoder, prior: priorLayers(cfg), regression };
 }
 
 /** Parameter names and shapes (batch norm's gamma and beta after the weights, running statistics last, as buffers). */

@@ -22,10 +22,19 @@ import {
 import type { VaeLossConfig } from "./common.ts";
 import type { LayerContext } from "./layer.ts";
 
-/** The latent op's sizes for a batch of `batch` and noise stream `stream`. */
-function latentShape(cfg: VaeLossConfig, batch: number, stream: number): LatentShape {
+/**
+ * The latent op's sizes for a batch of `batch` and noise stream `stream`; `train` applies the
+ * config's eps standard deviation (evaluation draws eps ~ N(0, I)).
+ */
+function latentShape(
+  cfg: VaeLossConfig,
+  batch: number,
+  stream: number,
+  train: boolean,
+): LatentShape {
   const [lo, hi] = cfg.logvarClamp;
-  return { batch, z: cfg.z, logvarMin: lo, logvarMax: hi, seed: cfg.seed, stream };
+  const epsStd = train && cfg.epsStd !== undefined ? { epsStd: cfg.epsStd } : {};
+  return { batch, z: cfg.z, logvarMin: lo, logvarMax: hi, seed: cfg.seed, stream, ...epsStd };
 }
 
 /** The latent head's backward: d[mu | logvar], a learned prior's d[mp | pv]. */
@@ -60,7 +69,7 @@ export async function latentHead(
 }> {
   const { gpu, mk, batch: B } = ctx;
   const counter = ctx.state.counter;
-  const latent = latentShape(cfg, B, stream);
+  const latent = latentShape(cfg, B, stream, ctx.train);
   const z = mk("z", [B, cfg.z]);
   const eps = mk("eps", [B, cfg.z]);
   const kl = mk("kl", [B]);

@@ -13,6 +13,7 @@ import { conditionConcat } from "./condition_concat.ts";
 import { denseStack } from "./dense.ts";
 import type { Layer } from "./layer.ts";
 import { priorLayers } from "./prior.ts";
+import { concatConditions, regressionLayers } from "./regression.ts";
 import { buildLayersDecode, buildLayersStep, layersLayout } from "./step.ts";
 import type { DecodeArgs, StepArgs, VaeLayers } from "./step.ts";
 
@@ -28,7 +29,7 @@ export interface MlpVaeConfig extends VaeLossConfig {
 
 /** The MLP VAE's layers: encoder and decoder dense stacks, and the learned prior's. */
 export function mlpVaeLayers(cfg: MlpVaeConfig): VaeLayers {
-  const F = cfg.inputs, Z = cfg.z, C = cfg.conditions ?? 0;
+  const F = cfg.inputs, Z = cfg.z, C = concatConditions(cfg);
   const encoder: Layer[] = C ? [conditionConcat("xc", 1, F, C)] : [];
   encoder.push(
     ...denseStack("encoder", F + C, cfg.hidden, {
@@ -45,7 +46,8 @@ export function mlpVaeLayers(cfg: MlpVaeConfig): VaeLayers {
       out: "logits",
     }),
   );
-  return { features: F, encoder, decoder, prior: priorLayers(cfg) };
+  const regression = regressionLayers(cfg, F);
+  return { features: F, encoder, decoder, prior: priorLayers(cfg), regression };
 }
 
 /** Parameter names and shapes of an MLP VAE, in the order they sit in the flat buffer. */

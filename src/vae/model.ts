@@ -75,7 +75,12 @@ export function describeModel(cfg: VaeConfig): string {
       ? `, conditioned on the label (${c.classes} classes)`
       : `, conditioned on length (mean ${c.mean.toFixed(1)} mm, sd ${c.std.toFixed(1)} mm)`) +
       (cfg.prior
-        ? `, learned prior p(z | c) (hidden ${cfg.prior.hidden.join(",") || "none"})`
+        ? `, learned prior p(z | ${cfg.regression ? "r^" : "c"}) ` +
+          `(hidden ${cfg.prior.hidden.join(",") || "none"})`
+        : "") +
+      (cfg.regression
+        ? `, regression head (hidden ${cfg.regression.hidden.join(",") || "none"}, ` +
+          `weight ${cfg.regression.weight})`
         : "");
   if (cfg.kind !== "conv") return `mlp (hidden ${cfg.hidden.join(",")}, z ${cfg.z}${cond})`;
   const family = cfg.height === 1 ? "conv1d" : "conv";

@@ -17,6 +17,7 @@
  */
 
 import type { ParsedSafetensors } from "../io/safetensors.ts";
+import { checkSpace, type TractogramSpace } from "../data/tractogram.ts";
 import { type VaeConfig, vaeFeatures, vaeLayout } from "./model.ts";
 
 /** The `format` of a spec; a spec of another format is refused. */
@@ -49,6 +50,11 @@ export interface SequenceGeometry {
   normalization: { center: [number, number, number]; scale: number };
   /** Bundle names by label, when the data had them. */
   bundles?: string[];
+  /**
+   * The source tractogram's voxel grid (affine, voxel size, dimensions, order), so sampled or
+   * reconstructed streamlines are written back in it without the dataset; absent in older runs.
+   */
+  space?: TractogramSpace;
 }
 
 /** The condition as people read it: class names, or the training lengths' statistics. */
@@ -95,6 +101,7 @@ export interface SpecData {
     points: number;
     normalization: { center: [number, number, number]; scale: number };
     bundles?: string[];
+    space?: TractogramSpace;
   };
 }
 
@@ -128,6 +135,7 @@ export function modelSpec(
       pointSize: data.features / s.points,
       normalization: { center: [...s.normalization.center], scale: s.normalization.scale },
       ...(s.bundles ? { bundles: [...s.bundles] } : {}),
+      ...(s.space ? { space: structuredClone(s.space) } : {}),
     }
     : {
       kind: "image",
@@ -209,6 +217,14 @@ export function parseModelSpec(text: string, name = "file"): ModelSpec {
     ) {
       fail("sequence normalization must be { center: [x, y, z], scale > 0 }");
     }
+    if (g.space !== undefined) {
+      try {
+        if (!isObject(g.space)) throw new RangeError("not an object");
+        checkSpace(g.space as unknown as TractogramSpace, "sequence space");
+      } catch (e) {
+        fail(`the tractogram space is unusable: ${(e as Error).message}`);
+      }
+    }
   } else fail(`data kind ${JSON.stringify(g.kind)} is not image or sequence`);
   const m = s.model;
   if (!isObject(m)) return fail("the model spec has no model config");
@@ -220,6 +236,18 @@ export function parseModelSpec(text: string, name = "file"): ModelSpec {
     !(clamp[0] < clamp[1])
   ) {
     fail(`logvarClamp ${JSON.stringify(clamp)} is not [lo, hi] with lo < hi`);
+  }
+  if (m.regression !== undefined) {
+    const r = m.regression;
+    if (!isObject(r) || !isCounts(r.hidden) || !(isFinite(r.weight) && r.weight >= 0)) {
+      fail("a regression head needs hidden widths (positive integers) and a weight >= 0");
+    }
+    if (!isObject(m.condition) || m.condition.kind !== "length" || m.prior === undefined) {
+      fail("a regression head needs a length condition and a learned prior");
+    }
+  }
+  if (m.epsStd !== undefined && !(isFinite(m.epsStd) && m.epsStd >= 0)) {
+    fail(`epsStd ${JSON.stringify(m.epsStd)} is not a number >= 0`);
   }
   if (m.kind === "conv") {
     for (const k of ["filters", "kernels", "strides", "decoderFilters", "decoderKernels"]) {

@@ -25,6 +25,7 @@ import {
 } from "./common.ts";
 import { addLayers, backwardLayers, forwardLayers, type Layer, type VaeTuning } from "./layer.ts";
 import { latentHead } from "./latent_head.ts";
+import { regressionLoss } from "./regression.ts";
 import type { BatchSource } from "./source.ts";
 import type { ModelState } from "./state.ts";
 
@@ -36,14 +37,16 @@ export interface VaeLayers {
   encoder: Layer[];
   /** z (with c) -> logits [B, F] (output tensor "logits"). */
   decoder: Layer[];
-  /** c -> [mp | pv] [B, 2Z] (output tensor "prior"); empty for the N(0, I) prior. */
+  /** c (or r^) -> [mp | pv] [B, 2Z] (output tensor "prior"); empty for the N(0, I) prior. */
   prior: Layer[];
+  /** x -> r^ [B, 1] (output tensor "regression"), a regression VAE's head; absent or empty. */
+  regression?: Layer[];
 }
 
 /** The flat parameter layout of a model's layers (see {@linkcode addLayers}). */
 export function layersLayout(m: VaeLayers): ParamLayout {
   const layout = new ParamLayout();
-  addLayers(layout, [...m.encoder, ...m.decoder, ...m.prior]);
+  addLayers(layout, [...m.encoder, ...m.decoder, ...m.prior, ...m.regression ?? []]);
   return layout;
 }
 
@@ -94,7 +97,10 @@ export async function buildLayersStep(
   const fwd: Dispatch[] = condGather ? [condGather] : [];
   const enc = await forwardLayers(ctx, m.encoder, x);
   fwd.push(...enc.dispatches);
-  const prior = m.prior.length ? await forwardLayers(ctx, m.prior, c!) : null;
+  // A regression VAE's prior reads the predicted attribute r^, not the given one.
+  const reg = m.regression?.length ? await forwardLayers(ctx, m.regression, x) : null;
+  if (reg) fwd.push(...reg.dispatches);
+  const prior = m.prior.length ? await forwardLayers(ctx, m.prior, reg ? reg.y : c!) : null;
   if (prior) fwd.push(...prior.dispatches);
   const head = await latentHead(ctx, cfg, enc.y, stream, prior?.y);
   fwd.push(...head.dispatches);
@@ -112,6 +118,8 @@ export async function buildLayersStep(
     train,
   );
   fwd.push(...losses.dispatches);
+  const regLoss = reg ? await regressionLoss(ctx, cfg, reg.y, c!) : null;
+  if (regLoss) fwd.push(...regLoss.dispatches);
   const program = { batch: B, gather, condGather, forward: fwd, tensors: t };
   if (!adam) return { ...program, backward: [], klBackward: null };
 
@@ -126,6 +134,11 @@ export async function buildLayersStep(
     bwd.push(...(await backwardLayers(m.prior, prior.saved, latB.dprior!, false)).dispatches);
   }
   bwd.push(...(await backwardLayers(m.encoder, enc.saved, latB.dmulogvar, false)).dispatches);
+  if (reg) {
+    bwd.push(
+      ...(await backwardLayers(m.regression!, reg.saved, regLoss!.drhat!, false)).dispatches,
+    );
+  }
   bwd.push(...await adamStep(gpu, state.optimized(), adam));
   return { ...program, backward: bwd, klBackward: latB.klBackward };
 }
