@@ -14,7 +14,7 @@
  * metrics.jsonl is reproducible byte for byte.
  */
 
-import { classNames, loadDataset } from "../data/datasets.ts";
+import { classNames, imageChannels, loadDataset } from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { setImmediate } from "node:timers";
@@ -537,6 +537,7 @@ async function trainLocked(
       records: records as unknown as EpochRecord[],
       rows: data.streamlines ? undefined : data.rows,
       cols: data.streamlines ? undefined : data.cols,
+      channels: data.streamlines ? undefined : imageChannels(data),
       originals: images?.originals,
       reconstructions: images?.means,
       samples: data.streamlines ? undefined : await trainer.samples(32, config.seed),

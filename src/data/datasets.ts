@@ -94,7 +94,7 @@ export interface Dataset {
   rows: number;
   /** Image width (F for an N x F idx: file). */
   cols: number;
-  /** Values per image: rows * cols. */
+  /** Values per image: rows * cols * channels (1 grey, 3 RGB, stored HWC). */
   features: number;
   /** Training split. */
   train: Split;
@@ -110,6 +110,22 @@ export interface Dataset {
   files?: { train: string[]; test: string[] };
   /** shapes: each example's generative factors (see shapes.ts), per split. */
   factors?: DatasetFactors;
+}
+
+/**
+ * Channels per pixel of an image dataset, stored last (HWC): features / (rows * cols), 1 for
+ * grey and 3 for RGB.
+ *
+ * @throws Error when that is neither 1 nor 3.
+ */
+export function imageChannels(data: { rows: number; cols: number; features: number }): 1 | 3 {
+  const c = data.features / (data.rows * data.cols);
+  if (c !== 1 && c !== 3) {
+    throw new Error(
+      `${data.features} values per image are not ${data.rows}x${data.cols} grey or RGB pixels`,
+    );
+  }
+  return c;
 }
 
 /** Known generative factors of a procedural dataset: `count x names.length` values a split. */

@@ -34,6 +34,13 @@ export interface ImageShape {
   rows: number;
   /** C, pixel columns. */
   cols: number;
+  /** Channels per pixel, stored last (HWC): 1 grey (the default), 3 RGB. */
+  channels?: 1 | 3;
+}
+
+/** Values in one image of `shape`. */
+export function imageSize(shape: ImageShape): number {
+  return shape.rows * shape.cols * (shape.channels ?? 1);
 }
 
 /** Min, mean and max of a quantity over the test set (and latent dimensions). */
@@ -80,17 +87,26 @@ async function decodeChecked(
   shape: ImageShape,
 ): Promise<Float32Array> {
   const images = await decode(z, n);
-  if (images.length !== n * shape.rows * shape.cols) {
+  if (images.length !== n * imageSize(shape)) {
     throw new Error(
       `${where}: decode returned ${images.length} values for ${n} images of ` +
-        `${shape.rows}x${shape.cols}`,
+        `${shape.rows}x${shape.cols}x${shape.channels ?? 1}`,
     );
   }
   return images;
 }
 
-function png(grid: { width: number; height: number; pixels: Uint8Array }): PngFigure {
-  return { png: encodePng(grid.width, grid.height, grid.pixels), ...grid };
+/** A grid of `count` images of `shape`, `gridCols` wide, as a grey or RGB PNG. */
+function png(
+  images: ArrayLike<number>,
+  count: number,
+  shape: ImageShape,
+  gridCols: number,
+  pad = 1,
+): PngFigure {
+  const ch = shape.channels ?? 1;
+  const g = imageGrid(images, count, shape.rows, shape.cols, gridCols, pad, ch);
+  return { png: encodePng(g.width, g.height, g.pixels, ch), ...g };
 }
 
 /**
@@ -139,7 +155,7 @@ export async function manifoldFigure(
     }
   }
   const images = await decodeChecked("manifold", decode, z, n, shape);
-  return png(imageGrid(images, n, shape.rows, shape.cols, steps, 0));
+  return png(images, n, shape, steps, 0);
 }
 
 /**
@@ -191,8 +207,8 @@ export function scatterFigure(
 
 /**
  * A row of `steps` images decoded from codes evenly spaced on the line from muA to muB (both
- * [Z], endpoints included); when `ends` (the two original images, [R * C] each) are given
- * they frame the row, left and right.
+ * [Z], endpoints included); when `ends` (the two original images, [R * C * channels] each) are
+ * given they frame the row, left and right.
  */
 export async function interpolationFigure(
   decode: Decode,
@@ -209,8 +225,8 @@ export async function interpolationFigure(
     for (let j = 0; j < z; j++) codes[i * z + j] = (1 - t) * muA[j] + t * muB[j];
   });
   const images = await decodeChecked("interpolation", decode, codes, steps, shape);
-  const size = shape.rows * shape.cols;
-  if (!ends) return png(imageGrid(images, steps, shape.rows, shape.cols, steps));
+  const size = imageSize(shape);
+  if (!ends) return png(images, steps, shape, steps);
   for (const e of ends) {
     if (e.length !== size) throw new Error(`interpolation: an end image has ${e.length} values`);
   }
@@ -218,7 +234,7 @@ export async function interpolationFigure(
   row.set(Array.from(ends[0]));
   row.set(images, size);
   row.set(Array.from(ends[1]), (steps + 1) * size);
-  return png(imageGrid(row, steps + 2, shape.rows, shape.cols, steps + 2));
+  return png(row, steps + 2, shape, steps + 2);
 }
 
 /**
@@ -245,7 +261,7 @@ export async function traversalFigure(
     }
   }
   const images = await decodeChecked("traversals", decode, codes, dims * steps, shape);
-  return png(imageGrid(images, dims * steps, shape.rows, shape.cols, steps));
+  return png(images, dims * steps, shape, steps);
 }
 
 /**

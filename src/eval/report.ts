@@ -13,6 +13,8 @@ import { encodeBase64 } from "./base64.ts";
 import { classCheckLine, type ClassCheckResult } from "./classify.ts";
 import {
   type Decode,
+  type ImageShape,
+  imageSize,
   interpolationFigure,
   klHeatmapFigure,
   klWeightFigure,
@@ -140,6 +142,8 @@ export interface ReportInput {
   rows?: number;
   /** Image width; needed for images. */
   cols?: number;
+  /** Channels per pixel, stored last (HWC): 1 grey (the default) or 3 RGB. */
+  channels?: 1 | 3;
   /** First test images, [n, rows * cols] in [0, 1]. */
   originals?: Float32Array;
   /** Their reconstructions, [n, rows * cols] in [0, 1]. */
@@ -157,30 +161,44 @@ export interface ReportInput {
 }
 
 /** The image shape, or undefined when the report has no images. */
-function imageShape(r: ReportInput): { rows: number; cols: number } | undefined {
+function imageShape(r: ReportInput): ImageShape | undefined {
   if (r.rows === undefined || r.cols === undefined) return undefined;
-  return { rows: r.rows, cols: r.cols };
+  const channels = r.channels ?? 1;
+  if (channels !== 1 && channels !== 3) throw new Error(`report: ${channels} channels`);
+  return { rows: r.rows, cols: r.cols, channels };
 }
 
 /** The image shape, which `what` needs. */
-function needShape(r: ReportInput, what: string): { rows: number; cols: number } {
+function needShape(r: ReportInput, what: string): ImageShape {
   const shape = imageShape(r);
   if (!shape) throw new Error(`report: ${what} needs rows and cols`);
   return shape;
 }
 
+/** `count` images of `shape` as a grey or RGB PNG grid `gridCols` wide. */
+function gridPng(
+  images: Float32Array,
+  count: number,
+  shape: ImageShape,
+  gridCols: number,
+): PngFigure {
+  const ch = shape.channels ?? 1;
+  const g = imageGrid(images, count, shape.rows, shape.cols, gridCols, 1, ch);
+  return { png: encodePng(g.width, g.height, g.pixels, ch), ...g };
+}
+
 /** Originals in the top row(s), their reconstructions below, 8 per row. */
 function reconstructionGrid(
-  { rows, cols }: { rows: number; cols: number },
+  shape: ImageShape,
   originals: Float32Array,
   reconstructions: Float32Array,
-) {
-  const size = rows * cols;
+): PngFigure {
+  const size = imageSize(shape);
   const n = Math.min(8, Math.floor(originals.length / size));
   const both = new Float32Array(2 * n * size);
   both.set(originals.subarray(0, n * size));
   both.set(reconstructions.subarray(0, n * size), n * size);
-  return imageGrid(both, 2 * n, rows, cols, n);
+  return gridPng(both, 2 * n, shape, n);
 }
 
 /** A figure of the page: a file beside report.html and its HTML. */
@@ -231,7 +249,7 @@ async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]
     });
   }
   if (!images) return out;
-  const size = shape.rows * shape.cols;
+  const size = imageSize(shape);
   const originals = r.originals ?? new Float32Array(0);
   if (n >= 2) {
     const shown = Math.min(n, Math.floor(originals.length / size));
@@ -315,19 +333,19 @@ function diagnosticSections(r: ReportInput): Section[] {
 
 /** The per-class samples as one grid: row c holds the samples asked for class c. */
 function classSamplesFigure(r: ReportInput, c: ClassSamplesInput): PngFigure {
-  const { rows, cols } = needShape(r, "classSamples");
+  const shape = needShape(r, "classSamples");
+  const { rows, cols } = shape, size = imageSize(shape);
   const classes = c.classNames.length;
   if (!(Number.isInteger(c.perClass) && c.perClass >= 1 && classes >= 1)) {
     throw new Error(`report: classSamples has ${classes} classes, ${c.perClass} per class`);
   }
-  if (c.images.length !== classes * c.perClass * rows * cols) {
+  if (c.images.length !== classes * c.perClass * size) {
     throw new Error(
       `report: classSamples has ${c.images.length} values for ${classes} classes x ` +
-        `${c.perClass} images of ${rows}x${cols}`,
+        `${c.perClass} images of ${rows}x${cols}x${shape.channels}`,
     );
   }
-  const g = imageGrid(c.images, classes * c.perClass, rows, cols, c.perClass);
-  return { png: encodePng(g.width, g.height, g.pixels), ...g };
+  return gridPng(c.images, classes * c.perClass, shape, c.perClass);
 }
 
 /**
@@ -447,14 +465,11 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
   ]);
   let recPng: PngFigure | undefined, smpPng: PngFigure | undefined;
   if (r.originals && r.reconstructions) {
-    const rec = reconstructionGrid(needShape(r, "originals"), r.originals, r.reconstructions);
-    recPng = { png: encodePng(rec.width, rec.height, rec.pixels), ...rec };
+    recPng = reconstructionGrid(needShape(r, "originals"), r.originals, r.reconstructions);
   }
   if (r.samples) {
-    const { rows, cols } = needShape(r, "samples");
-    const m = Math.floor(r.samples.length / (rows * cols));
-    const smp = imageGrid(r.samples, m, rows, cols, 8);
-    smpPng = { png: encodePng(smp.width, smp.height, smp.pixels), ...smp };
+    const shape = needShape(r, "samples");
+    smpPng = gridPng(r.samples, Math.floor(r.samples.length / imageSize(shape)), shape, 8);
   }
   const diagnostics = diagnosticSections(r);
   const latent = r.latent ? await latentSections(r, r.latent) : [];
