@@ -51,6 +51,7 @@ import { describeModel, vaeLayout } from "../vae/model.ts";
 import { modelSpec } from "../vae/spec.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
+import { testSplitFactorTable } from "../eval/factors.ts";
 import { classCheckLine } from "../eval/classify.ts";
 import {
   type ClassChecker,
@@ -548,6 +549,7 @@ async function trainLocked(
         mu: muRows,
         labels: data.test.labels?.subarray(0, FIGURE_MU),
         classNames: data.test.labels ? (data.streamlines?.bundles ?? names) : undefined,
+        factors: data.factors ? testSplitFactorTable(data.factors, muRows, model.z) : undefined,
       },
       classSamples,
       streamlines,

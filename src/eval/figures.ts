@@ -144,7 +144,7 @@ export async function manifoldFigure(
   shape: ImageShape,
   { steps = 20, range = 3 } = {},
 ): Promise<PngFigure> {
-  checkPositive("manifold", { steps, ...shape });
+  checkPositive("manifold", { steps, rows: shape.rows, cols: shape.cols });
   const n = steps * steps;
   const z = new Float32Array(2 * n);
   const grid = linspace(-range, range, steps);
@@ -218,7 +218,7 @@ export async function interpolationFigure(
   { steps = 10, ends }: { steps?: number; ends?: [ArrayLike<number>, ArrayLike<number>] } = {},
 ): Promise<PngFigure> {
   const z = muA.length;
-  checkPositive("interpolation", { steps, z, ...shape });
+  checkPositive("interpolation", { steps, z, rows: shape.rows, cols: shape.cols });
   if (muB.length !== z) throw new Error(`interpolation: muA has ${z} values, muB ${muB.length}`);
   const codes = new Float32Array(steps * z);
   linspace(0, 1, steps).forEach((t, i) => {
@@ -241,23 +241,34 @@ export async function interpolationFigure(
  * Latent traversals: one row per latent dimension d, `steps` images decoded from `base` ([Z],
  * e.g. one test image's mu) with z_d set to each of `steps` values from -range to range, the
  * other dimensions kept. A dimension the decoder ignores shows a row of identical images.
+ * The rows are dimensions 0 to min(Z, maxDims) - 1, or the dimensions listed in `dims`, in
+ * that order.
  */
 export async function traversalFigure(
   decode: Decode,
   shape: ImageShape,
   base: ArrayLike<number>,
-  { steps = 9, range = 3, maxDims = 32 } = {},
+  { steps = 9, range = 3, maxDims = 32, dims: which }: {
+    steps?: number;
+    range?: number;
+    maxDims?: number;
+    dims?: number[];
+  } = {},
 ): Promise<PngFigure> {
   const z = base.length;
-  checkPositive("traversals", { steps, z, ...shape });
-  const dims = Math.min(z, maxDims);
+  checkPositive("traversals", { steps, z, rows: shape.rows, cols: shape.cols });
+  const rowDims = which ?? Array.from({ length: Math.min(z, maxDims) }, (_, d) => d);
+  if (!rowDims.length || rowDims.some((d) => !Number.isInteger(d) || d < 0 || d >= z)) {
+    throw new Error(`traversals: dimensions [${rowDims}] are not a list within 0..${z - 1}`);
+  }
+  const dims = rowDims.length;
   const values = linspace(-range, range, steps);
   const codes = new Float32Array(dims * steps * z);
-  for (let d = 0; d < dims; d++) {
+  for (let r = 0; r < dims; r++) {
     for (let s = 0; s < steps; s++) {
-      const at = (d * steps + s) * z;
+      const at = (r * steps + s) * z;
       for (let j = 0; j < z; j++) codes[at + j] = base[j];
-      codes[at + d] = values[s];
+      codes[at + rowDims[r]] = values[s];
     }
   }
   const images = await decodeChecked("traversals", decode, codes, dims * steps, shape);
