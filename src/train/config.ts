@@ -71,6 +71,11 @@ export interface TrainConfig {
   seed: number;
   /** Run folder. */
   out: string;
+  /**
+   * GPU memory for the training split, MiB (0: the adapter's largest storage binding). A split
+   * above it is streamed in windows of steps (src/train/stream.ts); the results are the same.
+   */
+  "gpu-data-mb": number;
 }
 
 /** Defaults: the `mlp` reference model of DESIGN.md on the embedded data. */
@@ -104,6 +109,7 @@ export const DEFAULTS: TrainConfig = {
   "logvar-clamp": [-30, 20],
   seed: 1,
   out: "",
+  "gpu-data-mb": 0,
 };
 
 /**
@@ -190,6 +196,8 @@ export const HELP: Record<keyof TrainConfig, string> = {
   "logvar-clamp": "LO,HI bounds on logvar before exp, or off",
   seed: "seed of weights, shuffling and noise",
   out: "run folder (default runs/<date-time>)",
+  "gpu-data-mb":
+    "GPU memory for the training split, MiB; above it the split is streamed (0: the adapter's binding limit)",
 };
 
 /** A configuration problem; its message is one line for the user. */
@@ -326,6 +334,7 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
       return num(key, v, (n) => n > 0, "a positive number");
     case "beta":
     case "free-bits":
+    case "gpu-data-mb":
     case "recon-weight":
     case "recon-smooth":
       return num(key, v, (n) => n >= 0, "a non-negative number");
