@@ -425,6 +425,14 @@ async function trainLocked(
       `${data.train.count} train / ${data.test.count} test, ${data.features} features, on ${gpu.adapterName}`,
   );
   console.log(`run folder: ${dir}`);
+  const place = trainer.placement;
+  if (place.mode === "streamed") {
+    console.log(
+      `training split ${(place.bytes / 2 ** 20).toFixed(1)} MiB is over --gpu-data-mb ` +
+        `${(place.budget / 2 ** 20).toFixed(1)}: streamed in ${place.windows} windows of ` +
+        `${place.stepsPerWindow} steps`,
+    );
+  }
 
   /** Commit the trainer's state with the records so far (the fault hook may stop us). */
   const commit = async () => {
