@@ -313,6 +313,8 @@ export {
   type Progress,
   Trainer,
 } from "./src/train/trainer.ts";
+// Where the training split lives on the GPU: resident, or streamed in windows (--gpu-data-mb).
+export type { DataPlacement } from "./src/train/stream.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { writeFileAtomic, writeTextAtomic } from "./src/train/atomic.ts";
 export type { EpochLine, SaveOptions } from "./src/train/checkpoint.ts";
