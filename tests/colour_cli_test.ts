@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
-import { parseTrainArgs, PRESETS } from "../src/train/config.ts";
+import { helpText, parseTrainArgs, PRESETS } from "../src/train/config.ts";
 import { gpu } from "./_helpers.ts";
 import { assertPng, decodePng } from "./_images.ts";
 
@@ -118,6 +118,8 @@ Deno.test("colour: --preset faces64 fills what flags and the config file leave u
   const b = await parseTrainArgs(["--preset", "faces64", "--z", "32"]);
   assert.equal(b.config.z, 32, "a flag wins over the preset");
   assert.deepEqual(b.config.filters, PRESETS.faces64.filters);
+  assert.match(helpText(), /--preset NAME +settings not given otherwise: faces64 \(faces64:/);
+  assert.match(helpText(), /--gpu-data-mb +GPU memory for the training split, MiB.*\(default: 0\)/);
   await assert.rejects(
     () => parseTrainArgs(["--preset", "faces"]),
     /^ConfigError: --preset: 'faces' is not a preset \(use faces64\)$/,
