@@ -243,6 +243,8 @@ export {
 export type { EpochDiagnostics } from "./src/eval/report.ts";
 export type { Range } from "./src/eval/figures.ts";
 export type { KlSchedule } from "./src/train/schedule.ts";
+// Where the training split lives on the GPU: resident, or streamed in windows (--gpu-data-mb).
+export type { DataPlacement } from "./src/train/stream.ts";
 
 // 5. Checkpoint.
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";

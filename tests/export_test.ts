@@ -4,7 +4,8 @@
  * and opened in headless chromium with WebGPU (its software adapter), and the page's outputs
  * for fixed codes are compared with the Deno decoder's for the same codes (within 1e-4):
  * mlp (the pad moves the image), conv (batch norm with running statistics; sliders, prior
- * samples), streamlines (two projections and the decoded length), length-conditioned
+ * samples), colour conv (16x16 shapes-rgb: RGB outputs, and the canvas's bytes are Deno's
+ * means rounded), streamlines (two projections and the decoded length), length-conditioned
  * streamlines (the length slider re-decodes), label-conditioned with a learned prior (the page
  * samples p(z | class) as Deno does).
  * Also: the page's module graph (src/gpu, src/nn, src/vae touch no Deno API; the decoder is
@@ -56,6 +57,12 @@ const CONV = [
   ...IMAGES,
   ...["--model", "conv", "--z", "3", "--filters", "4,8", "--kernels", "3,3", "--strides", "2,2"],
   ...["--decoder-filters", "8,1", "--decoder-kernels", "3,3", "--decoder-strides", "2,2"],
+];
+/** A tiny colour conv model on 16x16 shapes-rgb: 16 -> 8 -> 4 and back to 3 channels. */
+const COLOUR = [
+  ...["--dataset", "shapes-rgb:160:5:16x16", "--batch", "32", "--model", "conv", "--z", "3"],
+  ...["--filters", "4,8", "--kernels", "3,3", "--strides", "2,2", "--lr", "0.003"],
+  ...["--decoder-filters", "8,3", "--decoder-kernels", "3,3", "--decoder-strides", "2,2"],
 ];
 const STREAMLINES = [
   ...["--model", "streamlines", "--dataset", "phantom:240:3", "--batch", "32", "--z", "4"],
@@ -313,6 +320,39 @@ Deno.test({
         `  after the drag to [${z1.map((v) => v.toFixed(2))}]: vs Deno ${d1.toExponential(2)}`,
       );
       assert.ok(d1 <= TOL);
+    });
+  },
+});
+
+Deno.test({
+  name: "export colour conv: the page's RGB outputs and canvas pixels match Deno's",
+  ...browserOpts,
+  fn: async () => {
+    const run = await train("colour", COLOUR);
+    await familyTest(run, "colour", undefined, async (page, local) => {
+      const g = local.spec.data;
+      assert.ok(g.kind === "image" && g.channels === 3, "a 3-channel image model");
+      // The main canvas: every pixel's R, G, B is the Deno decoder's mean for the shown code,
+      // rounded to 8 bits, and alpha is opaque.
+      const z = await demo<number[]>(page, "z");
+      const want = await local.decode(z);
+      const rgba = await page.evaluate<number[]>(
+        `(() => { const c = document.getElementById("image"); ` +
+          `return Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data); })()`,
+      );
+      assert.equal(rgba.length, 16 * 16 * 4);
+      let worst = 0, spread = 0;
+      for (let p = 0; p < 256; p++) {
+        for (let c = 0; c < 3; c++) {
+          const v = Math.round(255 * Math.min(1, Math.max(0, want[3 * p + c])));
+          worst = Math.max(worst, Math.abs(rgba[4 * p + c] - v));
+        }
+        spread = Math.max(spread, Math.abs(rgba[4 * p] - rgba[4 * p + 2]));
+        assert.equal(rgba[4 * p + 3], 255);
+      }
+      console.log(`  canvas vs Deno: max ${worst} levels of 255; largest |R - B| ${spread}`);
+      assert.ok(worst <= 1, `canvas pixels differ from Deno's by ${worst} levels`);
+      assert.ok(spread >= 2, "the canvas is grey: channels not drawn separately");
     });
   },
 });

@@ -160,6 +160,21 @@ Deno.test("figures: traversals vary one dimension per row around the base code",
   }
   const capped = await traversalFigure(fakeDecoder(z), shape, base, { steps: 3, maxDims: 2 });
   assertPng("capped", capped.png, { width: 3 * (C + 1) + 1, height: 2 * (R + 1) + 1 });
+  // Chosen dimensions, in the order given: row 0 moves z_3, row 1 moves z_1.
+  const chosen = await traversalFigure(fakeDecoder(z), shape, base, { steps, dims: [3, 1] });
+  const picked = assertPng("chosen", chosen.png, {
+    width: steps * (C + 1) + 1,
+    height: 2 * (R + 1) + 1,
+  });
+  for (const [row, d, s] of [[0, 3, 1], [1, 1, 7]]) {
+    const code = [...base];
+    code[d] = values[s];
+    assertCell(`row ${row} (dim ${d}) step ${s}`, cell(picked, steps, row * steps + s), code);
+  }
+  await assert.rejects(
+    () => traversalFigure(fakeDecoder(z), shape, base, { dims: [1, 4] }),
+    /^Error: traversals: dimensions \[1,4\] are not a list within 0\.\.3$/,
+  );
 });
 
 Deno.test("figures: mu/sigma ranges, the KL heat map and the KL weight parse and hold data", () => {

@@ -325,3 +325,38 @@ Deno.test("report: the KL plot scales the weight to the KL's size, so beta = 0.0
   assert.equal(klWeightScale([0, 0], [0.001]), 10);
   assert.equal(klWeightScale([10], [0]), 10);
 });
+
+Deno.test("report: the factor table, and traversals of the active dimensions labelled by factor", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-test-" });
+  try {
+    const input = syntheticInput({ z: 5 });
+    // z1 follows x strongly, z3 follows shape; z0, z2, z4 are inactive (sd 0.05).
+    input.latent!.factors = {
+      factors: ["shape", "x"],
+      measures: ["eta", "r"],
+      table: [[0.1, 0.05, 0.3, 0.8, 0.2], [0.05, -0.9, 0.6, 0.1, 0.1]],
+      spread: [0.05, 1.2, 0.05, 0.7, 0.05],
+      follows: [
+        { factor: -1, name: "none", score: 0.1 },
+        { factor: 1, name: "x", score: -0.9 },
+        { factor: -1, name: "none", score: 0.6 },
+        { factor: 0, name: "shape", score: 0.8 },
+        { factor: -1, name: "none", score: 0.2 },
+      ],
+    };
+    const files = await writeReport(dir, input);
+    assert.ok(files.includes("factors.md"));
+    const sizes = { ...pngSizes(5), "traversals.png": grid(9, 2) };
+    const html = await checkReport(dir, files, sizes);
+    // Only the active dimensions, most spread first: z1 then z3, each named by its factor.
+    assert.match(html, /<tr><th>factor<\/th><th>z1<\/th><th>z3<\/th><\/tr>/);
+    assert.match(html, /<tr><td>shape \(eta\)<\/td><td>0\.05<\/td><td><b>0\.80<\/b><\/td><\/tr>/);
+    assert.match(html, /<tr><td>x \(r\)<\/td><td><b>-0\.90<\/b><\/td><td>0\.10<\/td><\/tr>/);
+    assert.match(html, />z1: x \(-0\.90\)<\/div>\n<div[^>]*>z3: shape \(0\.80\)<\/div>/);
+    const md = await Deno.readTextFile(`${dir}/factors.md`);
+    assert.equal(md.split("\n")[0], "| factor | z0 | z1 | z2 | z3 | z4 |");
+    assert.equal(md.split("\n")[3], "| x (r) | 0.05 | **-0.90** | 0.60 | 0.10 | 0.10 |");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -178,8 +178,9 @@ await runMain(async () => {
       } mm`,
     );
   } else {
-    const grid = imageGrid(images, n, g.height, g.width, cols);
-    await writeFileAtomic(out, encodePng(grid.width, grid.height, grid.pixels));
+    if (g.channels !== 1 && g.channels !== 3) throw new Error(`${g.channels}-channel images`);
+    const grid = imageGrid(images, n, g.height, g.width, cols, 1, g.channels);
+    await writeFileAtomic(out, encodePng(grid.width, grid.height, grid.pixels, g.channels));
     console.log(`wrote ${out}: ${what}, ${grid.width}x${grid.height} pixels`);
   }
   gpu.destroy();

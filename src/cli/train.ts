@@ -14,7 +14,7 @@
  * metrics.jsonl is reproducible byte for byte.
  */
 
-import { checkReconRange, classNames, loadDataset } from "../data/datasets.ts";
+import { checkReconRange, classNames, imageChannels, loadDataset } from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { setImmediate } from "node:timers";
@@ -52,6 +52,7 @@ import { describeModel, vaeLayout } from "../vae/model.ts";
 import { modelSpec } from "../vae/spec.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
+import { testSplitFactorTable } from "../eval/factors.ts";
 import { classCheckLine } from "../eval/classify.ts";
 import {
   type ClassChecker,
@@ -437,6 +438,14 @@ async function trainLocked(
       `${data.train.count} train / ${data.test.count} test, ${data.features} features, on ${gpu.adapterName}`,
   );
   console.log(`run folder: ${dir}`);
+  const place = trainer.placement;
+  if (place.mode === "streamed") {
+    console.log(
+      `training split ${(place.bytes / 2 ** 20).toFixed(1)} MiB is over --gpu-data-mb ` +
+        `${(place.budget / 2 ** 20).toFixed(1)}: streamed in ${place.windows} windows of ` +
+        `${place.stepsPerWindow} steps`,
+    );
+  }
 
   /** Commit the trainer's state with the records so far (the fault hook may stop us). */
   const commit = async () => {
@@ -556,6 +565,7 @@ async function trainLocked(
       records: records as unknown as EpochRecord[],
       rows: data.streamlines ? undefined : data.rows,
       cols: data.streamlines ? undefined : data.cols,
+      channels: data.streamlines ? undefined : imageChannels(data),
       originals: images?.originals,
       reconstructions: images?.means,
       samples: data.streamlines ? undefined : await trainer.samples(32, config.seed),
@@ -566,6 +576,7 @@ async function trainLocked(
         mu: muRows,
         labels: data.test.labels?.subarray(0, FIGURE_MU),
         classNames: data.test.labels ? (data.streamlines?.bundles ?? names) : undefined,
+        factors: data.factors ? testSplitFactorTable(data.factors, muRows, model.z) : undefined,
       },
       classSamples,
       streamlines,

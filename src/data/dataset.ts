@@ -43,7 +43,7 @@ export interface Dataset {
   rows: number;
   /** Image width (F for an N x F idx: file). */
   cols: number;
-  /** Values per image: rows * cols. */
+  /** Values per image: rows * cols * channels (1 grey, 3 RGB, stored HWC). */
   features: number;
   /** Training split. */
   train: Split;

@@ -67,6 +67,22 @@ export {
 } from "./dataset.ts";
 import { type Dataset, DatasetError, exists, holdOutCount } from "./dataset.ts";
 
+/**
+ * Channels per pixel of an image dataset, stored last (HWC): features / (rows * cols), 1 for
+ * grey and 3 for RGB.
+ *
+ * @throws Error when that is neither 1 nor 3.
+ */
+export function imageChannels(data: { rows: number; cols: number; features: number }): 1 | 3 {
+  const c = data.features / (data.rows * data.cols);
+  if (c !== 1 && c !== 3) {
+    throw new Error(
+      `${data.features} values per image are not ${data.rows}x${data.cols} grey or RGB pixels`,
+    );
+  }
+  return c;
+}
+
 /** Options of {@link loadDataset}. */
 export interface LoadDatasetOptions {
   /** Folder with the four files, for `fashion-mnist` (optional) and `mnist` (required). */

@@ -34,6 +34,13 @@ export interface ImageShape {
   rows: number;
   /** C, pixel columns. */
   cols: number;
+  /** Channels per pixel, stored last (HWC): 1 grey (the default), 3 RGB. */
+  channels?: 1 | 3;
+}
+
+/** Values in one image of `shape`. */
+export function imageSize(shape: ImageShape): number {
+  return shape.rows * shape.cols * (shape.channels ?? 1);
 }
 
 /** Min, mean and max of a quantity over the test set (and latent dimensions). */
@@ -80,17 +87,26 @@ async function decodeChecked(
   shape: ImageShape,
 ): Promise<Float32Array> {
   const images = await decode(z, n);
-  if (images.length !== n * shape.rows * shape.cols) {
+  if (images.length !== n * imageSize(shape)) {
     throw new Error(
       `${where}: decode returned ${images.length} values for ${n} images of ` +
-        `${shape.rows}x${shape.cols}`,
+        `${shape.rows}x${shape.cols}x${shape.channels ?? 1}`,
     );
   }
   return images;
 }
 
-function png(grid: { width: number; height: number; pixels: Uint8Array }): PngFigure {
-  return { png: encodePng(grid.width, grid.height, grid.pixels), ...grid };
+/** A grid of `count` images of `shape`, `gridCols` wide, as a grey or RGB PNG. */
+function png(
+  images: ArrayLike<number>,
+  count: number,
+  shape: ImageShape,
+  gridCols: number,
+  pad = 1,
+): PngFigure {
+  const ch = shape.channels ?? 1;
+  const g = imageGrid(images, count, shape.rows, shape.cols, gridCols, pad, ch);
+  return { png: encodePng(g.width, g.height, g.pixels, ch), ...g };
 }
 
 /**
@@ -128,7 +144,7 @@ export async function manifoldFigure(
   shape: ImageShape,
   { steps = 20, range = 3 } = {},
 ): Promise<PngFigure> {
-  checkPositive("manifold", { steps, ...shape });
+  checkPositive("manifold", { steps, rows: shape.rows, cols: shape.cols });
   const n = steps * steps;
   const z = new Float32Array(2 * n);
   const grid = linspace(-range, range, steps);
@@ -139,7 +155,7 @@ export async function manifoldFigure(
     }
   }
   const images = await decodeChecked("manifold", decode, z, n, shape);
-  return png(imageGrid(images, n, shape.rows, shape.cols, steps, 0));
+  return png(images, n, shape, steps, 0);
 }
 
 /**
@@ -191,8 +207,8 @@ export function scatterFigure(
 
 /**
  * A row of `steps` images decoded from codes evenly spaced on the line from muA to muB (both
- * [Z], endpoints included); when `ends` (the two original images, [R * C] each) are given
- * they frame the row, left and right.
+ * [Z], endpoints included); when `ends` (the two original images, [R * C * channels] each) are
+ * given they frame the row, left and right.
  */
 export async function interpolationFigure(
   decode: Decode,
@@ -202,15 +218,15 @@ export async function interpolationFigure(
   { steps = 10, ends }: { steps?: number; ends?: [ArrayLike<number>, ArrayLike<number>] } = {},
 ): Promise<PngFigure> {
   const z = muA.length;
-  checkPositive("interpolation", { steps, z, ...shape });
+  checkPositive("interpolation", { steps, z, rows: shape.rows, cols: shape.cols });
   if (muB.length !== z) throw new Error(`interpolation: muA has ${z} values, muB ${muB.length}`);
   const codes = new Float32Array(steps * z);
   linspace(0, 1, steps).forEach((t, i) => {
     for (let j = 0; j < z; j++) codes[i * z + j] = (1 - t) * muA[j] + t * muB[j];
   });
   const images = await decodeChecked("interpolation", decode, codes, steps, shape);
-  const size = shape.rows * shape.cols;
-  if (!ends) return png(imageGrid(images, steps, shape.rows, shape.cols, steps));
+  const size = imageSize(shape);
+  if (!ends) return png(images, steps, shape, steps);
   for (const e of ends) {
     if (e.length !== size) throw new Error(`interpolation: an end image has ${e.length} values`);
   }
@@ -218,34 +234,45 @@ export async function interpolationFigure(
   row.set(Array.from(ends[0]));
   row.set(images, size);
   row.set(Array.from(ends[1]), (steps + 1) * size);
-  return png(imageGrid(row, steps + 2, shape.rows, shape.cols, steps + 2));
+  return png(row, steps + 2, shape, steps + 2);
 }
 
 /**
  * Latent traversals: one row per latent dimension d, `steps` images decoded from `base` ([Z],
  * e.g. one test image's mu) with z_d set to each of `steps` values from -range to range, the
  * other dimensions kept. A dimension the decoder ignores shows a row of identical images.
+ * The rows are dimensions 0 to min(Z, maxDims) - 1, or the dimensions listed in `dims`, in
+ * that order.
  */
 export async function traversalFigure(
   decode: Decode,
   shape: ImageShape,
   base: ArrayLike<number>,
-  { steps = 9, range = 3, maxDims = 32 } = {},
+  { steps = 9, range = 3, maxDims = 32, dims: which }: {
+    steps?: number;
+    range?: number;
+    maxDims?: number;
+    dims?: number[];
+  } = {},
 ): Promise<PngFigure> {
   const z = base.length;
-  checkPositive("traversals", { steps, z, ...shape });
-  const dims = Math.min(z, maxDims);
+  checkPositive("traversals", { steps, z, rows: shape.rows, cols: shape.cols });
+  const rowDims = which ?? Array.from({ length: Math.min(z, maxDims) }, (_, d) => d);
+  if (!rowDims.length || rowDims.some((d) => !Number.isInteger(d) || d < 0 || d >= z)) {
+    throw new Error(`traversals: dimensions [${rowDims}] are not a list within 0..${z - 1}`);
+  }
+  const dims = rowDims.length;
   const values = linspace(-range, range, steps);
   const codes = new Float32Array(dims * steps * z);
-  for (let d = 0; d < dims; d++) {
+  for (let r = 0; r < dims; r++) {
     for (let s = 0; s < steps; s++) {
-      const at = (d * steps + s) * z;
+      const at = (r * steps + s) * z;
       for (let j = 0; j < z; j++) codes[at + j] = base[j];
-      codes[at + d] = values[s];
+      codes[at + rowDims[r]] = values[s];
     }
   }
   const images = await decodeChecked("traversals", decode, codes, dims * steps, shape);
-  return png(imageGrid(images, dims * steps, shape.rows, shape.cols, steps));
+  return png(images, dims * steps, shape, steps);
 }
 
 /**

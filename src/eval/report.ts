@@ -13,6 +13,8 @@ import { encodeBase64 } from "./base64.ts";
 import { classCheckLine, type ClassCheckResult } from "./classify.ts";
 import {
   type Decode,
+  type ImageShape,
+  imageSize,
   interpolationFigure,
   klHeatmapFigure,
   klWeightFigure,
@@ -22,8 +24,10 @@ import {
   scatterFigure,
   traversalFigure,
 } from "./figures.ts";
+
 import { encodePng, imageGrid } from "./png.ts";
 import { esc, linePlot } from "./svg.ts";
+import { ACTIVE_VARIANCE, type FactorLatentTable, factorTableMarkdown } from "./factors.ts";
 import { writeFileAtomic, writeTextAtomic } from "../io/atomic.ts";
 import type { EpochRecord } from "../train/trainer.ts";
 import type { EpochDiagnostics } from "./diagnostics.ts";
@@ -55,6 +59,13 @@ export interface LatentInput {
   labels?: ArrayLike<number>;
   /** Class names for the scatter's legend (e.g. Fashion-MNIST's ten). */
   classNames?: readonly string[];
+  /**
+   * For data with known generative factors (the `shapes` datasets): the factor-vs-latent
+   * table of the same test images (src/eval/factors.ts). Shown as a table, and the traversals
+   * then show the active dimensions (most spread first, at most 32), each row labelled by
+   * the factor its dimension follows most.
+   */
+  factors?: FactorLatentTable;
 }
 
 /**
@@ -124,6 +135,8 @@ export interface ReportInput {
   rows?: number;
   /** Image width; needed for images. */
   cols?: number;
+  /** Channels per pixel, stored last (HWC): 1 grey (the default) or 3 RGB. */
+  channels?: 1 | 3;
   /** First test images, [n, rows * cols] in [0, 1]. */
   originals?: Float32Array;
   /** Their reconstructions, [n, rows * cols] in [0, 1]. */
@@ -141,30 +154,44 @@ export interface ReportInput {
 }
 
 /** The image shape, or undefined when the report has no images. */
-function imageShape(r: ReportInput): { rows: number; cols: number } | undefined {
+function imageShape(r: ReportInput): ImageShape | undefined {
   if (r.rows === undefined || r.cols === undefined) return undefined;
-  return { rows: r.rows, cols: r.cols };
+  const channels = r.channels ?? 1;
+  if (channels !== 1 && channels !== 3) throw new Error(`report: ${channels} channels`);
+  return { rows: r.rows, cols: r.cols, channels };
 }
 
 /** The image shape, which `what` needs. */
-function needShape(r: ReportInput, what: string): { rows: number; cols: number } {
+function needShape(r: ReportInput, what: string): ImageShape {
   const shape = imageShape(r);
   if (!shape) throw new Error(`report: ${what} needs rows and cols`);
   return shape;
 }
 
+/** `count` images of `shape` as a grey or RGB PNG grid `gridCols` wide. */
+function gridPng(
+  images: Float32Array,
+  count: number,
+  shape: ImageShape,
+  gridCols: number,
+): PngFigure {
+  const ch = shape.channels ?? 1;
+  const g = imageGrid(images, count, shape.rows, shape.cols, gridCols, 1, ch);
+  return { png: encodePng(g.width, g.height, g.pixels, ch), ...g };
+}
+
 /** Originals in the top row(s), their reconstructions below, 8 per row. */
 function reconstructionGrid(
-  { rows, cols }: { rows: number; cols: number },
+  shape: ImageShape,
   originals: Float32Array,
   reconstructions: Float32Array,
-) {
-  const size = rows * cols;
+): PngFigure {
+  const size = imageSize(shape);
   const n = Math.min(8, Math.floor(originals.length / size));
   const both = new Float32Array(2 * n * size);
   both.set(originals.subarray(0, n * size));
   both.set(reconstructions.subarray(0, n * size), n * size);
-  return imageGrid(both, 2 * n, rows, cols, n);
+  return gridPng(both, 2 * n, shape, n);
 }
 
 /** A figure of the page: a file beside report.html and its HTML. */
@@ -176,6 +203,12 @@ interface Section {
   svg?: string;
   /** Display scale of a PNG (pixelated). */
   scale?: number;
+  /** A name at the left of each row of images of the PNG (a grid with a 1-pixel border). */
+  rowLabels?: string[];
+  /** An HTML body (a table) instead of an image; `text` is then written as `file`. */
+  html?: string;
+  /** The file's text when `html` is given. */
+  fileText?: string;
 }
 
 function img(f: PngFigure, alt: string, scale: number): string {
@@ -215,7 +248,7 @@ async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]
     });
   }
   if (!images) return out;
-  const size = shape.rows * shape.cols;
+  const size = imageSize(shape);
   const originals = r.originals ?? new Float32Array(0);
   if (n >= 2) {
     const shown = Math.min(n, Math.floor(originals.length / size));
@@ -242,7 +275,29 @@ async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]
       scale: fit(f.width),
     });
   }
-  if (n >= 1) {
+  if (n >= 1 && l.factors) {
+    const t = l.factors;
+    const active = t.spread.map((sd, j) => ({ sd, j })).filter((d) => d.sd ** 2 > ACTIVE_VARIANCE)
+      .sort((a, b) => b.sd - a.sd || a.j - b.j).slice(0, 32).map((d) => d.j);
+    const dims = active.length ? active : [...Array(Math.min(l.z, 32)).keys()];
+    const f = await traversalFigure(decode, shape, l.mu.subarray(0, l.z), { dims });
+    out.push({
+      heading: "Latent traversals",
+      text: `Each row: mu of test image 0 with one dimension z_j set to -3 ... 3, the others ` +
+        `kept; ${
+          active.length
+            ? `the ${active.length} active dimensions of ${l.z}, most spread first`
+            : `no dimension is active; the first ${dims.length}`
+        }, each named by the factor it follows most (its r or eta in brackets).`,
+      file: "traversals.png",
+      png: f,
+      scale: fit(f.width),
+      rowLabels: dims.map((j) => {
+        const w = t.follows[j];
+        return `z${j}: ${w.name}` + (w.factor >= 0 ? ` (${w.score.toFixed(2)})` : "");
+      }),
+    });
+  } else if (n >= 1) {
     const f = await traversalFigure(decode, shape, l.mu.subarray(0, l.z));
     out.push({
       heading: "Latent traversals",
@@ -254,6 +309,40 @@ async function latentSections(r: ReportInput, l: LatentInput): Promise<Section[]
     });
   }
   return out;
+}
+
+/**
+ * The factor-vs-latent table as a section: one row per factor, one column per active latent
+ * dimension (all of them when none is active), the entry each dimension follows most in bold.
+ */
+function factorSection(t: FactorLatentTable, n: number): Section {
+  const z = t.spread.length;
+  const active = [...Array(z).keys()].filter((j) => t.spread[j] ** 2 > ACTIVE_VARIANCE);
+  const cols = active.length ? active : [...Array(z).keys()];
+  const head = cols.map((j) => `<th>z${j}</th>`).join("");
+  const body = t.factors.map((name, f) =>
+    `<tr><td>${esc(name)} (${t.measures[f]})</td>${
+      cols.map((j) => {
+        const v = t.table[f][j].toFixed(2);
+        return `<td>${t.follows[j].factor === f ? `<b>${v}</b>` : v}</td>`;
+      }).join("")
+    }</tr>`
+  ).join("\n");
+  const sd = cols.map((j) => `<td>${t.spread[j].toFixed(2)}</td>`).join("");
+  const follows = cols.map((j) => `<td>${esc(t.follows[j].name)}</td>`).join("");
+  return {
+    heading: "Latent dimensions and the known factors",
+    text: `How each latent dimension's posterior mean follows each generative factor over ${n} ` +
+      `test images: Pearson's r for a continuous factor, the correlation ratio eta for a ` +
+      `categorical one; in bold, the factor each dimension follows most (|entry| >= 0.2). ` +
+      (active.length
+        ? `The ${active.length} active dimensions of ${z} are shown (variance of mu > 0.01).`
+        : `No dimension is active (variance of mu > 0.01); all ${z} are shown.`),
+    file: "factors.md",
+    fileText: factorTableMarkdown(t) + "\n",
+    html: `<table><tr><th>factor</th>${head}</tr>\n${body}\n<tr><td>sd of mu</td>${sd}</tr>\n` +
+      `<tr><td>follows</td>${follows}</tr></table>`,
+  };
 }
 
 function diagnosticSections(r: ReportInput): Section[] {
@@ -299,19 +388,19 @@ function diagnosticSections(r: ReportInput): Section[] {
 
 /** The per-class samples as one grid: row c holds the samples asked for class c. */
 function classSamplesFigure(r: ReportInput, c: ClassSamplesInput): PngFigure {
-  const { rows, cols } = needShape(r, "classSamples");
+  const shape = needShape(r, "classSamples");
+  const { rows, cols } = shape, size = imageSize(shape);
   const classes = c.classNames.length;
   if (!(Number.isInteger(c.perClass) && c.perClass >= 1 && classes >= 1)) {
     throw new Error(`report: classSamples has ${classes} classes, ${c.perClass} per class`);
   }
-  if (c.images.length !== classes * c.perClass * rows * cols) {
+  if (c.images.length !== classes * c.perClass * size) {
     throw new Error(
       `report: classSamples has ${c.images.length} values for ${classes} classes x ` +
-        `${c.perClass} images of ${rows}x${cols}`,
+        `${c.perClass} images of ${rows}x${cols}x${shape.channels}`,
     );
   }
-  const g = imageGrid(c.images, classes * c.perClass, rows, cols, c.perClass);
-  return { png: encodePng(g.width, g.height, g.pixels), ...g };
+  return gridPng(c.images, classes * c.perClass, shape, c.perClass);
 }
 
 /**
@@ -396,8 +485,28 @@ export function klWeightScale(kl: number[], weight: number[]): number {
   return 10 ** Math.max(0, Math.round(Math.log10(k / w)));
 }
 
+/** A PNG grid with `labels` at the left of its rows (1-pixel border above and between rows). */
+function labelledImg(f: PngFigure, alt: string, scale: number, labels: string[]): string {
+  const rowPx = ((f.height - 1) / labels.length - 1) * scale;
+  const names = labels.map((name) =>
+    `<div style="height: ${rowPx}px; line-height: ${rowPx}px; margin-bottom: ${scale}px">${
+      esc(name)
+    }</div>`
+  ).join("\n");
+  return `<div style="display: flex; align-items: flex-start">
+<div class="row-names" style="padding-top: ${scale}px; padding-right: 8px; text-align: right; white-space: nowrap">
+${names}
+</div>
+${img(f, alt, scale)}
+</div>`;
+}
+
 function renderSection(s: Section): string {
-  const body = s.png ? img(s.png, s.heading, s.scale ?? 1) : s.svg!;
+  const body = s.png
+    ? (s.rowLabels
+      ? labelledImg(s.png, s.heading, s.scale ?? 1, s.rowLabels)
+      : img(s.png, s.heading, s.scale ?? 1))
+    : s.html ?? s.svg!;
   return `<h2>${esc(s.heading)}</h2>\n<p>${s.text}</p>\n${body}`;
 }
 
@@ -414,7 +523,7 @@ function fixed(v: unknown, digits: number): string {
 /**
  * Write report.html, loss.svg and kl.svg into `dir`, and the optional figures
  * (reconstructions.png, samples.png, kl_weight.svg, mu_sigma.svg, kl_per_dim.svg,
- * active_units.svg, manifold.png, latent_scatter.svg, interpolation.png, traversals.png,
+ * active_units.svg, manifold.png, latent_scatter.svg, factors.md, interpolation.png, traversals.png,
  * class_samples.png, streamlines_1.svg, ...) when their inputs are given. Returns the names
  * of the files written besides report.html.
  *
@@ -441,17 +550,18 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
   ]);
   let recPng: PngFigure | undefined, smpPng: PngFigure | undefined;
   if (r.originals && r.reconstructions) {
-    const rec = reconstructionGrid(needShape(r, "originals"), r.originals, r.reconstructions);
-    recPng = { png: encodePng(rec.width, rec.height, rec.pixels), ...rec };
+    recPng = reconstructionGrid(needShape(r, "originals"), r.originals, r.reconstructions);
   }
   if (r.samples) {
-    const { rows, cols } = needShape(r, "samples");
-    const m = Math.floor(r.samples.length / (rows * cols));
-    const smp = imageGrid(r.samples, m, rows, cols, 8);
-    smpPng = { png: encodePng(smp.width, smp.height, smp.pixels), ...smp };
+    const shape = needShape(r, "samples");
+    smpPng = gridPng(r.samples, Math.floor(r.samples.length / imageSize(shape)), shape, 8);
   }
   const diagnostics = diagnosticSections(r);
   const latent = r.latent ? await latentSections(r, r.latent) : [];
+  if (r.latent?.factors) {
+    const n = Math.floor(r.latent.mu.length / r.latent.z);
+    latent.unshift(factorSection(r.latent.factors, n));
+  }
   // Image data gets a grid of samples; other data (streamlines) its own figure, when given.
   const perClass = r.classSamples && (imageShape(r) || !r.classSamples.svg)
     ? classSamplesFigure(r, r.classSamples)
@@ -472,7 +582,7 @@ export async function writeReport(dir: string, r: ReportInput): Promise<string[]
   }
   for (const s of [...diagnostics, ...latent]) {
     if (s.png) await writeFileAtomic(`${dir}/${s.file}`, s.png.png);
-    else await writeTextAtomic(`${dir}/${s.file}`, s.svg!);
+    else await writeTextAtomic(`${dir}/${s.file}`, s.html ? s.fileText! : s.svg!);
     files.push(s.file);
   }
   if (perClass) {

@@ -85,6 +85,11 @@ export interface TrainConfig {
   "regression-hidden": number[];
   /** Run folder. */
   out: string;
+  /**
+   * GPU memory for the training split, MiB (0: the adapter's largest storage binding). A split
+   * above it is streamed in windows of steps (src/train/stream.ts); the results are the same.
+   */
+  "gpu-data-mb": number;
 }
 
 /** Defaults: the `mlp` reference model of DESIGN.md on the embedded data. */
@@ -122,6 +127,7 @@ export const DEFAULTS: TrainConfig = {
   regression: 0,
   "regression-hidden": [64],
   out: "",
+  "gpu-data-mb": 0,
 };
 
 /**
@@ -143,6 +149,31 @@ export const STREAMLINE_DEFAULTS: Partial<TrainConfig> = {
   recon: "mse",
   beta: 0.001,
   epochs: 30,
+};
+
+/**
+ * Presets (`--preset NAME`): settings a flag or the `--config` file did not set, applied
+ * before validation; the resolved config records the values, not the preset's name.
+ *
+ * `faces64`: the colour conv VAE of the seed book's faces chapter (seed 003's model moved to
+ * 64x64 RGB): encoder Conv2d filters 32, 64, 64, 64, kernel 3, strides 2, 2, 2, 2 (64 -> 4),
+ * each with batch norm and LeakyReLU(0.2); flatten 4x4x64 -> z 200; the decoder mirrored,
+ * dense 200 -> 4x4x64, ConvTranspose2d filters 64, 64, 32, 3, strides 2, 2, 2, 2, logits for
+ * the three channels. Dropout is not used (none is implemented). Meant for 64x64 RGB data:
+ * `--dataset shapes-rgb` or `images:DIR:64x64:rgb`; other sizes work if they divide by 16.
+ */
+export const PRESETS: Record<string, Partial<TrainConfig>> = {
+  faces64: {
+    model: "conv",
+    filters: [32, 64, 64, 64],
+    kernels: [3, 3, 3, 3],
+    strides: [2, 2, 2, 2],
+    "decoder-filters": [64, 64, 32, 3],
+    "decoder-kernels": [3, 3, 3, 3],
+    "decoder-strides": [2, 2, 2, 2],
+    batchnorm: "on",
+    z: 200,
+  },
 };
 
 /** A model family's latent size when --z is 0. */
@@ -188,6 +219,8 @@ export const HELP: Record<keyof TrainConfig, string> = {
     "--condition length --prior learned (0 = off)",
   "regression-hidden": "regression VAE: hidden widths of the length predictor, comma-separated",
   out: "run folder (default runs/<date-time>)",
+  "gpu-data-mb":
+    "GPU memory for the training split, MiB; above it the split is streamed (0: the adapter's binding limit)",
 };
 
 /** A configuration problem; its message is one line for the user. */
@@ -330,6 +363,7 @@ function coerce(key: keyof TrainConfig, v: unknown): TrainConfig[keyof TrainConf
     case "regression":
     case "eps-std":
     case "free-bits":
+    case "gpu-data-mb":
     case "recon-weight":
     case "recon-smooth":
       return num(key, v, (n) => n >= 0, "a non-negative number");
@@ -406,6 +440,7 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
   for (const key of Object.keys(DEFAULTS)) options[key] = { type: "string" };
   options.ae = { type: "boolean" };
   options["image-size"] = { type: "string" };
+  options.preset = { type: "string" };
   const stringFlags = new Set(Object.keys(options).filter((k) => options[k].type === "string"));
   let parsed;
   try {
@@ -447,6 +482,19 @@ export async function parseTrainArgs(args: string[]): Promise<TrainArgs> {
     if (Object.hasOwn(values, key) && values[key] !== undefined) flags[key] = values[key];
   }
   apply(config, flags, "command line");
+  if (typeof values.preset === "string") {
+    const preset = PRESETS[values.preset];
+    if (!preset) {
+      throw new ConfigError(
+        `--preset: '${values.preset}' is not a preset (use ${Object.keys(PRESETS).join(", ")})`,
+      );
+    }
+    for (const [key, v] of Object.entries(preset)) {
+      if (!(key in flags) && !fileKeys.includes(key)) {
+        (config as unknown as Raw)[key] = structuredClone(v);
+      }
+    }
+  }
   if (config.model === "streamlines") {
     // The streamlines model's own defaults for every key neither flag nor file set.
     for (const [key, v] of Object.entries(STREAMLINE_DEFAULTS)) {
@@ -565,6 +613,11 @@ export function helpText(): string {
   }
   lines.push(
     "  --image-size HxW images: and shapes datasets: resize to H x W (appended to --dataset)",
+  );
+  lines.push(
+    `  --preset NAME    settings not given otherwise: ${
+      Object.keys(PRESETS).join(", ")
+    } (faces64: colour conv 32,64,64,64 / 2,2,2,2, z 200)`,
   );
   lines.push("  --config FILE    JSON object with the same keys as the flags");
   lines.push("  --resume RUN     continue the run in folder RUN");

@@ -27,6 +27,7 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { defaultZ, type TrainConfig } from "./config.ts";
 import type { EpochDiagnostics } from "../eval/diagnostics.ts";
 import { epochOrder, priorSample } from "../io/random.ts";
+import { type DataPlacement, dataPlacement, MIB, StreamedSplit } from "./stream.ts";
 import { PriorSampler } from "../vae/prior_sample.ts";
 import { batchedDecode } from "../eval/figures.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";
@@ -240,6 +241,9 @@ export class Trainer {
   readonly #metrics: Tensor;
   readonly #testMetrics: Tensor;
   readonly #trainIndex: Tensor;
+  readonly #stream: StreamedSplit | undefined;
+  /** Where the training split lives on the GPU: resident, or streamed in windows. */
+  readonly placement: DataPlacement;
   readonly #train: Programs;
   readonly #test: Programs;
   readonly #clear: Dispatch;
@@ -266,8 +270,12 @@ export class Trainer {
       trainCount: number;
       testCount: number;
       model: VaeConfig;
+      stream?: StreamedSplit;
+      placement: DataPlacement;
     },
   ) {
+    this.#stream = parts.stream;
+    this.placement = parts.placement;
     this.#gpu = gpu;
     this.config = config;
     this.#model = parts.model;
@@ -304,7 +312,23 @@ export class Trainer {
     const state = new ModelState(gpu, layout, resume?.params ?? initParams(layout, cfg.seed));
     const source = (split: Split, label: string) =>
       splitSource(d, cfg.condition, split, identityOrder(split.count), label);
-    const trainSource = source(data.train, "train");
+    // A training split above the GPU budget is streamed in windows of steps (stream.ts).
+    const placement = dataPlacement(
+      data.train.count,
+      data.features,
+      data.train.images.BYTES_PER_ELEMENT,
+      Math.min(config.batch, data.train.count),
+      config["gpu-data-mb"] > 0
+        ? config["gpu-data-mb"] * MIB
+        : Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize),
+    );
+    if (placement.mode === "streamed" && cfg.condition) {
+      throw new Error("a conditional model's training split must fit --gpu-data-mb (not streamed)");
+    }
+    const stream = placement.mode === "streamed"
+      ? new StreamedSplit(d, data.train.images, data.features, placement, "train")
+      : undefined;
+    const trainSource = stream?.source ?? source(data.train, "train");
     const testSource = source(data.test, "test");
     const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
     const testMetrics = new Tensor(d, "f32", [METRIC.size], "test metrics");
@@ -335,6 +359,8 @@ export class Trainer {
       trainCount: data.train.count,
       testCount: data.test.count,
       model: cfg,
+      stream,
+      placement,
     });
     if (resume) {
       write(d, state.m, resume.m);
@@ -378,7 +404,9 @@ export class Trainer {
     const runStart = now();
     const runSteps0 = this.epoch * steps + this.stepInEpoch;
     while (this.epoch < this.config.epochs) {
-      write(d, this.#trainIndex, epochOrder(this.trainCount, this.config.seed, this.epoch));
+      const order = epochOrder(this.trainCount, this.config.seed, this.epoch);
+      if (this.#stream) this.#stream.setOrder(order);
+      else write(d, this.#trainIndex, order);
       if (this.#pendingSums) {
         write(
           d,
@@ -400,7 +428,9 @@ export class Trainer {
         if (this.#schedule.kind !== "constant") {
           p.klBackward!.update("dims", { scale: w / p.batch });
         }
+        this.#stream?.beforeStep(this.stepInEpoch);
         submit(d, [p.gather, ...p.forward, ...p.backward]);
+        this.#stream?.afterStep(this.stepInEpoch);
         this.stepInEpoch++;
         this.step++;
         const last = this.stepInEpoch === steps;

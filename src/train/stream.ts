@@ -1,0 +1,197 @@
+/**
+ * Training data bigger than its GPU budget (`--gpu-data-mb`): the training split stays in host
+ * memory and reaches the GPU one window of steps at a time, through two staging buffers, so
+ * the next window's upload overlaps the steps of the current one.
+ *
+ * The shuffle is unchanged: each epoch is one full permutation of the training split
+ * (epochOrder), cut into windows of S steps (W = S * B examples). Window k holds examples
+ * order[kW], ..., order[kW + W - 1] in that order, and the gather's index is i mod W, so step s
+ * gathers exactly the bytes the resident path gathers (data[order[sB + b]]): the same floats,
+ * the same weights, bit for bit. A resumed run loads the window of its step and goes on.
+ *
+ * GPU memory: the window buffer and two staging buffers, 3 * W * F values, within the budget.
+ * Queue order makes the reuse safe: staging[k % 2] is filled (writeBuffer) after the copy
+ * out of it for window k - 2 was submitted, and the window buffer is overwritten (a copy)
+ * after window k - 1's steps were submitted.
+ *
+ * Not done: the split is held in host memory as decoded u8 (the images: cache file keeps the
+ * same bytes on disk); a reader of on-disk shards would replace `fill` only.
+ *
+ * N examples, F values per example, B batch, S steps per window, W = S * B examples a window.
+ */
+
+import { Tensor, upload } from "../gpu/buffer.ts";
+import type { BatchSource } from "../vae/source.ts";
+
+/** Bytes per MiB, the unit of `--gpu-data-mb`. */
+export const MIB = 1024 * 1024;
+
+/** How a training split is placed on the GPU: resident, or streamed in windows. */
+export interface DataPlacement {
+  /** "resident": uploaded once; "streamed": windows of `windowExamples`. */
+  mode: "resident" | "streamed";
+  /** Bytes of the split as stored (u8 images: one byte a value). */
+  bytes: number;
+  /** The budget, bytes. */
+  budget: number;
+  /** S, steps per window (streamed only). */
+  stepsPerWindow?: number;
+  /** W = S * B, examples per window (streamed only). */
+  windowExamples?: number;
+  /** Windows per epoch (streamed only). */
+  windows?: number;
+}
+
+/**
+ * Where a split of N examples of F values (`bytesPerValue` each) goes under a budget of
+ * `budget` bytes with batch B: resident when it fits, else windows of as many steps as fit
+ * three times (the window and two staging buffers).
+ *
+ * @throws Error when the budget holds less than three batches.
+ */
+export function dataPlacement(
+  n: number,
+  features: number,
+  bytesPerValue: number,
+  batch: number,
+  budget: number,
+): DataPlacement {
+  const bytes = n * features * bytesPerValue;
+  if (bytes <= budget) return { mode: "resident", bytes, budget };
+  const perStep = batch * features * bytesPerValue;
+  const steps = Math.floor(budget / (3 * perStep));
+  if (steps < 1) {
+    throw new Error(
+      `--gpu-data-mb ${+(budget / MIB).toPrecision(4)} holds less than 3 batches of ` +
+        `${batch} examples (${+(3 * perStep / MIB).toPrecision(4)} MiB); raise it or lower --batch`,
+    );
+  }
+  const w = steps * batch;
+  return {
+    mode: "streamed",
+    bytes,
+    budget,
+    stepsPerWindow: steps,
+    windowExamples: w,
+    windows: Math.ceil(n / w),
+  };
+}
+
+/** A training split streamed to the GPU in windows of steps (see the module comment). */
+export class StreamedSplit {
+  /** The batch source the step programs are built on: the window buffer and index i mod W. */
+  readonly source: BatchSource;
+  /** S, steps per window. */
+  readonly stepsPerWindow: number;
+  /** W, examples per window. */
+  readonly windowExamples: number;
+  /** Windows uploaded so far (a count for benchmarks and tests). */
+  uploads = 0;
+  readonly #device: GPUDevice;
+  readonly #images: Uint8Array | Float32Array;
+  readonly #features: number;
+  readonly #staging: [Tensor, Tensor];
+  readonly #host: Uint8Array<ArrayBuffer> | Float32Array<ArrayBuffer>;
+  #order: Uint32Array | null = null;
+  #loaded = -1;
+  #prefetched = -1;
+
+  /**
+   * @param images the split, N x F (u8 images, or f32 values)
+   * @param place a streamed placement from {@linkcode dataPlacement}
+   */
+  constructor(
+    device: GPUDevice,
+    images: Uint8Array | Float32Array,
+    features: number,
+    place: DataPlacement,
+    label: string,
+  ) {
+    if (place.mode !== "streamed") throw new Error("StreamedSplit: the placement is resident");
+    this.#device = device;
+    this.#images = images;
+    this.#features = features;
+    this.stepsPerWindow = place.stepsPerWindow!;
+    this.windowExamples = place.windowExamples!;
+    const n = images.length / features, w = this.windowExamples;
+    const bytes = images instanceof Uint8Array;
+    const dtype = bytes ? "u8" : "f32";
+    const values = w * features;
+    // Whole 4-byte words: writeBuffer and copyBufferToBuffer move multiples of 4 bytes.
+    const hostValues = bytes ? Math.ceil(values / 4) * 4 : values;
+    this.#host = bytes ? new Uint8Array(hostValues) : new Float32Array(hostValues);
+    this.#staging = [0, 1].map((i) =>
+      new Tensor(device, dtype, [hostValues], `${label} staging ${i}`)
+    ) as [Tensor, Tensor];
+    this.source = {
+      data: new Tensor(device, dtype, [values], `${label} window`),
+      index: upload(
+        device,
+        "u32",
+        [n],
+        Uint32Array.from({ length: n }, (_, i) => i % w),
+        `${label} window order`,
+      ),
+      scale: bytes ? 1 / 255 : 1,
+      shift: 0,
+    };
+  }
+
+  /** The epoch's order (a full permutation of the split); windows are cut from it. */
+  setOrder(order: Uint32Array): void {
+    this.#order = order;
+    this.#loaded = -1;
+    this.#prefetched = -1;
+  }
+
+  /** Before step `s` of the epoch is submitted: its window is copied in if it is not there. */
+  beforeStep(s: number): void {
+    const k = Math.floor(s / this.stepsPerWindow);
+    if (k === this.#loaded) return;
+    const slot = k % 2;
+    if (this.#prefetched !== k) this.#fill(k, slot);
+    const enc = this.#device.createCommandEncoder({ label: "window copy" });
+    enc.copyBufferToBuffer(
+      this.#staging[slot].buffer,
+      0,
+      this.source.data.buffer,
+      0,
+      Math.min(this.#staging[slot].buffer.size, this.source.data.buffer.size),
+    );
+    this.#device.queue.submit([enc.finish()]);
+    this.#loaded = k;
+    this.#prefetched = -1;
+  }
+
+  /**
+   * After step `s` was submitted: at a window's first step, the next window is filled into the
+   * other staging buffer while the GPU works through this one.
+   */
+  afterStep(s: number): void {
+    const k = Math.floor(s / this.stepsPerWindow);
+    const n = this.#images.length / this.#features;
+    if (this.#prefetched === k + 1 || (k + 1) * this.windowExamples >= n) return;
+    this.#fill(k + 1, (k + 1) % 2);
+    this.#prefetched = k + 1;
+  }
+
+  /** Gather window k's examples in epoch order on the host and write them to staging `slot`. */
+  #fill(k: number, slot: number): void {
+    const order = this.#order;
+    if (!order) throw new Error("StreamedSplit: no epoch order set");
+    const F = this.#features, w = this.windowExamples;
+    const lo = k * w, hi = Math.min(order.length, lo + w);
+    for (let i = lo; i < hi; i++) {
+      const e = order[i];
+      this.#host.set(this.#images.subarray(e * F, (e + 1) * F), (i - lo) * F);
+    }
+    const t = this.#staging[slot];
+    this.#device.queue.writeBuffer(t.buffer, 0, this.#host);
+    this.uploads++;
+  }
+
+  /** Free the window, index and staging buffers. */
+  destroy(): void {
+    for (const t of [this.source.data, this.source.index, ...this.#staging]) t.destroy();
+  }
+}
