@@ -29,7 +29,7 @@ import { encodePng, imageGrid } from "./png.ts";
 import { esc, linePlot } from "./svg.ts";
 import { ACTIVE_VARIANCE, type FactorLatentTable, factorTableMarkdown } from "./factors.ts";
 import { writeFileAtomic, writeTextAtomic } from "../io/atomic.ts";
-import type { EpochRecord } from "../train/trainer.ts";
+import type { EpochRecord } from "../train/records.ts";
 import type { EpochDiagnostics } from "./diagnostics.ts";
 import type { KlSchedule } from "../train/schedule.ts";
 

@@ -22,201 +22,28 @@ import {
   type StepProgram,
 } from "../vae/common.ts";
 import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../vae/model.ts";
-import { conditionRows, conditionSize, fitCondition, splitSource } from "../vae/condition.ts";
+import { conditionRows, conditionSize, splitSource } from "../vae/condition.ts";
 import type { Checkpoint } from "./checkpoint.ts";
-import { defaultZ, type TrainConfig } from "./config.ts";
-import type { EpochDiagnostics } from "../eval/diagnostics.ts";
+import type { TrainConfig } from "./config.ts";
 import { epochOrder, priorSample } from "../io/random.ts";
 import { type DataPlacement, dataPlacement, MIB, StreamedSplit } from "./stream.ts";
 import { PriorSampler } from "../vae/prior_sample.ts";
 import { batchedDecode } from "../eval/figures.ts";
 import { type KlSchedule, klWeight, parseKlSchedule } from "./schedule.ts";
+import type { EpochRecord, Losses, Progress } from "./records.ts";
+import { firstNonFinite, NonFiniteError } from "./guard.ts";
+import { modelConfig } from "./model_config.ts";
 
-/** Loss terms in nats per example. */
-export interface Losses {
-  /** Reconstruction term. */
-  recon: number;
-  /** KL term. */
-  kl: number;
-  /** recon-weight * recon + (KL weight) * kl: what is minimised. */
-  total: number;
-}
-
-/** One line of metrics.jsonl. */
-export interface EpochRecord {
-  /** 1-based epoch number. */
-  epoch: number;
-  /** Optimizer steps completed. */
-  step: number;
-  /** Training losses averaged over the epoch's examples. */
-  train: Losses;
-  /** Losses on the held-out set; `elbo` is recon + kl, the negative ELBO. */
-  test: Losses & { elbo: number };
-  /** KL weight at the epoch's last step (0 for --ae). */
-  beta: number;
-  /** KL weight averaged over the epoch's steps (differs from beta while a schedule ramps). */
-  betaMean: number;
-  /** Collapse diagnostics over the test set after the epoch (added by the train task). */
-  diagnostics?: EpochDiagnostics;
-  /** Wall seconds of the epoch's training steps. */
-  seconds: number;
-  /** Training throughput. */
-  imagesPerSecond: number;
-}
-
-/** A progress report, a few times per epoch. */
-export interface Progress {
-  /** 0-based epoch. */
-  epoch: number;
-  /** Epochs in the run. */
-  epochs: number;
-  /** Steps done in this epoch. */
-  step: number;
-  /** Steps in an epoch. */
-  steps: number;
-  /** Mean training losses of the epoch so far. */
-  losses: Losses;
-  /** Images per second since the epoch began. */
-  imagesPerSecond: number;
-  /** Seconds left in the run, estimated. */
-  eta: number;
-}
+export type { EpochRecord, Losses, Progress } from "./records.ts";
+export { DivergenceWatch, firstNonFinite, NonFiniteError } from "./guard.ts";
+export { modelConfig } from "./model_config.ts";
 
 /** Codes the decoder program takes at once (samples, figures). */
 const DECODE_BATCH = 64;
 
-/** Raised when the loss turns NaN or Inf; names where. */
-export class NonFiniteError extends Error {
-  /**
-   * Make the error.
-   * @param message where it happened and what was kept
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "NonFiniteError";
-  }
-}
-
-/**
- * The model config of a training config and a dataset (its example shape; for a conditional
- * model its classes or training lengths, which fix the condition's encoding).
- */
-export function modelConfig(
-  c: TrainConfig,
-  data: { rows: number; cols: number; features: number; classes?: number; train?: Split },
-): VaeConfig {
-  const condition = c.condition === undefined || c.condition === "none"
-    ? undefined
-    : fitCondition(c.condition, { classes: data.classes ?? 0, train: data.train! });
-  const common = {
-    // z = 0 (DEFAULTS) is the model's own default: 16 for conv (DESIGN.md), 20 for mlp.
-    z: c.z || defaultZ(c.model),
-    recon: c.recon,
-    reconWeight: c["recon-weight"],
-    // Values per point (3 for streamlines): the error differences are taken point to point.
-    reconSmooth: c["recon-smooth"] > 0
-      ? { weight: c["recon-smooth"], stride: data.features / (data.rows * data.cols) }
-      : undefined,
-    beta: c.ae ? 0 : c.beta,
-    logvarClamp: c["logvar-clamp"],
-    seed: c.seed,
-    freeBits: c["free-bits"],
-    // Only when not 1, so a default run's model config (and spec) is as before.
-    ...((c["eps-std"] ?? 1) !== 1 ? { epsStd: c["eps-std"] } : {}),
-    conditions: conditionSize(condition),
-    condition,
-    prior: condition && c.prior === "learned" ? { hidden: c["prior-hidden"] ?? [64] } : undefined,
-    ...(c.regression > 0
-      ? { regression: { hidden: c["regression-hidden"] ?? [64], weight: c.regression } }
-      : {}),
-  };
-  if (c.model === "mlp") return { ...common, kind: "mlp", inputs: data.features, hidden: c.hidden };
-  return {
-    ...common,
-    kind: "conv",
-    height: data.rows,
-    width: data.cols,
-    channels: data.features / (data.rows * data.cols),
-    filters: c.filters,
-    kernels: c.kernels,
-    strides: c.strides,
-    decoderFilters: c["decoder-filters"],
-    decoderKernels: c["decoder-kernels"],
-    decoderStrides: c["decoder-strides"],
-    batchnorm: c.batchnorm === "on",
-    upsample: c.upsample,
-    // The streamlines model uses ReLU (the tractography seeds); the image model LeakyReLU.
-    leak: c.model === "streamlines" ? 0 : 0.2,
-  };
-}
-
 interface Programs {
   full: StepProgram;
   last: StepProgram | null;
-}
-
-/**
- * The first number in `value` (walked through arrays and plain objects) that is NaN or
- * infinite, as `path = value` (`diagnostics.klPerDim[2] = Infinity`); null when all are finite.
- */
-export function firstNonFinite(value: unknown, path = ""): string | null {
-  if (typeof value === "number") return Number.isFinite(value) ? null : `${path} = ${value}`;
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    const a = value as unknown as ArrayLike<number | bigint>;
-    for (let i = 0; i < a.length; i++) {
-      const bad = firstNonFinite(a[i], `${path}[${i}]`);
-      if (bad) return bad;
-    }
-    return null;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = firstNonFinite(value[i], `${path}[${i}]`);
-      if (bad) return bad;
-    }
-    return null;
-  }
-  if (typeof value === "object" && value !== null) {
-    for (const [k, v] of Object.entries(value)) {
-      const bad = firstNonFinite(v, path ? `${path}.${k}` : k);
-      if (bad) return bad;
-    }
-  }
-  return null;
-}
-
-/**
- * Watches the training loss for divergence: a mean loss `factor` times (two orders of
- * magnitude by default) above the lowest seen so far in the run.
- */
-export class DivergenceWatch {
-  /** The lowest loss seen, and where. */
-  lowest: { loss: number; where: string } | null = null;
-  /** How many times above the lowest counts as divergence. */
-  readonly factor: number;
-
-  /** @param factor how many times above the lowest loss counts as divergence */
-  constructor(factor = 100) {
-    this.factor = factor;
-  }
-
-  /**
-   * Record `loss` seen at `where` ("epoch 2, step 3"); returns a one-line description when it
-   * is `factor` times above the lowest (and both are positive), else null.
-   */
-  see(loss: number, where: string): string | null {
-    if (!Number.isFinite(loss)) return null; // the non-finite guard's business
-    if (this.lowest === null || loss < this.lowest.loss) {
-      this.lowest = { loss, where };
-      return null;
-    }
-    if (this.lowest.loss > 0 && loss > this.factor * this.lowest.loss) {
-      return `the loss is diverging: ${loss.toPrecision(3)} at ${where}, ` +
-        `${(loss / this.lowest.loss).toPrecision(2)} times its lowest ` +
-        `(${this.lowest.loss.toPrecision(3)} at ${this.lowest.where})`;
-    }
-    return null;
-  }
 }
 
 /** Trains one model on one dataset; see {@linkcode Trainer.create}. */
