@@ -13,15 +13,16 @@
  * same work).
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
 import {
   conv2dBackward,
   conv2dForward,
   type Conv2dOptions,
   conv2dOutputSize,
   type Conv2dShape,
+  type ConvBackwardTensors,
+  type ConvForwardTensors,
   type Padding,
 } from "./conv2d.ts";
 import {
@@ -129,12 +130,7 @@ export function convTranspose1dOutputLength(s: ConvTranspose1dShape): number {
  */
 export function conv1dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: Conv1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -147,14 +143,7 @@ export function conv1dForward(
  */
 export function conv1dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: Conv1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -167,12 +156,7 @@ export function conv1dBackward(
  */
 export function convTranspose1dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: ConvTranspose1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -185,14 +169,7 @@ export function convTranspose1dForward(
  */
 export function convTranspose1dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: ConvTranspose1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {

@@ -323,18 +323,41 @@ function zeroBias(gpu: Gpu, n: number): TensorView {
   return { tensor: t, offset: 0, length: n };
 }
 
+/** The tensors of a convolution forward (2-D, transposed or 1-D); shapes at each builder. */
+export interface ConvForwardTensors {
+  /** The output. */
+  y: Tensor | TensorView;
+  /** The input. */
+  x: Tensor | TensorView;
+  /** The weights. */
+  w: Tensor | TensorView;
+  /** The bias; omitted, none (a shared zero vector is read). */
+  b?: Tensor | TensorView;
+}
+
+/** The tensors of a convolution backward; dx and db are omitted where not wanted. */
+export interface ConvBackwardTensors {
+  /** The input gradient (omit when the input needs no gradient). */
+  dx?: Tensor | TensorView;
+  /** The weight gradient. */
+  dw: Tensor | TensorView;
+  /** The bias gradient (omit for a layer without bias). */
+  db?: Tensor | TensorView;
+  /** The output gradient. */
+  dy: Tensor | TensorView;
+  /** The forward's input. */
+  x: Tensor | TensorView;
+  /** The weights. */
+  w: Tensor | TensorView;
+}
+
 /**
  * y = conv(x, w) + b with y [B, Ho, Wo, Cout], x [B, H, W, Cin], w [KH, KW, Cin, Cout],
  * b [Cout] (omit b for no bias: a shared zero vector is read). Returns one dispatch.
  */
 export async function conv2dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: Conv2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -739,14 +762,7 @@ export async function conv2dAddBias(
  */
 export async function conv2dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db?: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: Conv2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {

@@ -20,9 +20,8 @@
  *   db = sum of dy over B, H, W        (partner-shaped 1x1 db)
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
 import {
   conv2dAddBias,
   conv2dBackwardDb,
@@ -32,6 +31,8 @@ import {
   type Conv2dOptions,
   conv2dOutputSize,
   type Conv2dShape,
+  type ConvBackwardTensors,
+  type ConvForwardTensors,
   type Padding,
 } from "./conv2d.ts";
 
@@ -140,12 +141,7 @@ export function convTranspose2dPartner(s: ConvTranspose2dShape): Conv2dShape {
  */
 export async function convTranspose2dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: ConvTranspose2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -163,14 +159,7 @@ export async function convTranspose2dForward(
  */
 export async function convTranspose2dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db?: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: ConvTranspose2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
