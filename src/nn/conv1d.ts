@@ -56,18 +56,8 @@ export interface Conv1dShape {
   padding: Padding1d;
 }
 
-/** Sizes of one transposed 1-D convolution application. */
-export interface ConvTranspose1dShape {
-  /** B: sequences. */
-  batch: number;
-  /** L: input length. */
-  length: number;
-  /** Cin: channels of x. */
-  inChannels: number;
-  /** Cout: channels of y. */
-  outChannels: number;
-  /** K: taps. */
-  kernel: number;
+/** Sizes of one transposed 1-D convolution application: B, L, Cin, Cout, K as a conv1d's. */
+export interface ConvTranspose1dShape extends Conv1dShape {
   /** The upsampling factor. */
   stride: number;
   /**
@@ -99,17 +89,7 @@ export function conv1dAs2d(s: Conv1dShape): Conv2dShape {
 
 /** The 2-D shape on one-row images that this transposed 1-D convolution is. */
 export function convTranspose1dAs2d(s: ConvTranspose1dShape): ConvTranspose2dShape {
-  return {
-    batch: s.batch,
-    height: 1,
-    width: s.length,
-    inChannels: s.inChannels,
-    outChannels: s.outChannels,
-    kernel: [1, s.kernel],
-    stride: [1, s.stride],
-    padding: pad2d(s.padding),
-    outputPadding: [0, s.outputPadding ?? 0],
-  };
+  return { ...conv1dAs2d(s), outputPadding: [0, s.outputPadding ?? 0] };
 }
 
 /**

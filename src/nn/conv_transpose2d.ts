@@ -36,20 +36,11 @@ import {
   type Padding,
 } from "./conv2d.ts";
 
-/** Sizes of one transposed convolution application. */
-export interface ConvTranspose2dShape {
-  /** B: images. */
-  batch: number;
-  /** h: input rows. */
-  height: number;
-  /** w: input columns. */
-  width: number;
-  /** Cin: channels of x. */
-  inChannels: number;
-  /** Cout: channels of y. */
-  outChannels: number;
-  /** [KH, KW]. */
-  kernel: [number, number];
+/**
+ * Sizes of one transposed convolution application: B, h x w input, Cin, Cout, [KH, KW] as a
+ * conv2d's.
+ */
+export interface ConvTranspose2dShape extends Conv2dShape {
   /** [rows, columns]: the upsampling factor. */
   stride: [number, number];
   /**
