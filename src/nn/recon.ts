@@ -66,6 +66,46 @@ function dims(s: ReconShape, scale: number) {
   };
 }
 
+/** The tensors each pass binds, in binding order: loss [B], the others [B, F]. */
+const BINDINGS = {
+  forward: ["loss", "logits", "x"],
+  backward: ["dlogits", "logits", "x"],
+  forward_backward: ["loss", "dlogits", "logits", "x"],
+} as const;
+
+/**
+ * Checks the shape, `scale` (where given) and the pass's tensors, then builds the launch of
+ * the entry `${kind}_${pass}`: one workgroup per example, or for the backward one invocation
+ * per value.
+ */
+async function launch<P extends keyof typeof BINDINGS>(
+  gpu: Gpu,
+  kind: ReconKind,
+  pass: P,
+  t: Record<(typeof BINDINGS)[P][number], Tensor>,
+  s: ReconShape,
+  scale?: number,
+): Promise<Dispatch> {
+  const where = `recon.${kind}_${pass}`;
+  const n = check(where, kind, s);
+  if (scale !== undefined && !Number.isFinite(scale)) {
+    throw new Error(`${where}: scale must be finite, is ${scale}`);
+  }
+  const bound: Record<string, Tensor> = {};
+  const names: readonly (typeof BINDINGS)[P][number][] = BINDINGS[pass];
+  for (const name of names) {
+    expectLength(where, name, t[name], name === "loss" ? s.batch : n);
+    bound[name] = t[name];
+  }
+  const k = await gpu.kernel("recon");
+  return await k.dispatch(
+    `${kind}_${pass}`,
+    { ...bound, dims: dims(s, scale ?? 1) },
+    pass === "backward" ? grid1d(n, WG) : grid1d(s.batch, 1),
+    { label: `recon_${kind}_${pass}` },
+  );
+}
+
 /** Extra flops and bytes per value of the smoothness term: 2 neighbours' errors. */
 function smoothCost(s: ReconShape): { flops: number; bytes: number } {
   return s.smooth?.weight ? { flops: 8, bytes: 16 } : { flops: 0, bytes: 0 };
@@ -82,23 +122,8 @@ export async function reconForward(
   t: { loss: Tensor; logits: Tensor; x: Tensor },
   s: ReconShape,
 ): Promise<Dispatch> {
-  const where = `recon.${kind}_forward`;
-  const n = check(where, kind, s);
-  expectLength(where, "loss", t.loss, s.batch);
-  expectLength(where, "logits", t.logits, n);
-  expectLength(where, "x", t.x, n);
-  const k = await gpu.kernel("recon");
-  const d = await k.dispatch(
-    `${kind}_forward`,
-    {
-      loss: t.loss,
-      logits: t.logits,
-      x: t.x,
-      dims: dims(s, 1),
-    },
-    grid1d(s.batch, 1),
-    { label: `recon_${kind}_forward` },
-  );
+  const n = s.batch * s.features;
+  const d = await launch(gpu, kind, "forward", t, s);
   d.flops = ((kind === "bce" ? 25 : 3) + smoothCost(s).flops / 2) * n;
   d.bytes = (8 + smoothCost(s).bytes / 2) * n + 4 * s.batch;
   return d;
@@ -117,24 +142,8 @@ export async function reconBackward(
   t: { dlogits: Tensor; logits: Tensor; x: Tensor },
   s: ReconShape & { scale: number },
 ): Promise<Dispatch> {
-  const where = `recon.${kind}_backward`;
-  const n = check(where, kind, s);
-  if (!Number.isFinite(s.scale)) throw new Error(`${where}: scale must be finite, is ${s.scale}`);
-  expectLength(where, "dlogits", t.dlogits, n);
-  expectLength(where, "logits", t.logits, n);
-  expectLength(where, "x", t.x, n);
-  const k = await gpu.kernel("recon");
-  const d = await k.dispatch(
-    `${kind}_backward`,
-    {
-      dlogits: t.dlogits,
-      logits: t.logits,
-      x: t.x,
-      dims: dims(s, s.scale),
-    },
-    grid1d(n, WG),
-    { label: `recon_${kind}_backward` },
-  );
+  const n = s.batch * s.features;
+  const d = await launch(gpu, kind, "backward", t, s, s.scale);
   d.flops = ((kind === "bce" ? 20 : 3) + smoothCost(s).flops) * n;
   d.bytes = (12 + smoothCost(s).bytes) * n;
   return d;
@@ -152,26 +161,8 @@ export async function reconForwardBackward(
   t: { loss: Tensor; dlogits: Tensor; logits: Tensor; x: Tensor },
   s: ReconShape & { scale: number },
 ): Promise<Dispatch> {
-  const where = `recon.${kind}_forward_backward`;
-  const n = check(where, kind, s);
-  if (!Number.isFinite(s.scale)) throw new Error(`${where}: scale must be finite, is ${s.scale}`);
-  expectLength(where, "loss", t.loss, s.batch);
-  expectLength(where, "dlogits", t.dlogits, n);
-  expectLength(where, "logits", t.logits, n);
-  expectLength(where, "x", t.x, n);
-  const k = await gpu.kernel("recon");
-  const d = await k.dispatch(
-    `${kind}_forward_backward`,
-    {
-      loss: t.loss,
-      dlogits: t.dlogits,
-      logits: t.logits,
-      x: t.x,
-      dims: dims(s, s.scale),
-    },
-    grid1d(s.batch, 1),
-    { label: `recon_${kind}_forward_backward` },
-  );
+  const n = s.batch * s.features;
+  const d = await launch(gpu, kind, "forward_backward", t, s, s.scale);
   d.flops = ((kind === "bce" ? 35 : 5) + smoothCost(s).flops) * n;
   d.bytes = (12 + smoothCost(s).bytes) * n + 4 * s.batch;
   return d;
