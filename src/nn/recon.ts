@@ -13,7 +13,7 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
+import { type Dispatch, expectLength, expectSizes, grid1d } from "../gpu/kernel.ts";
 
 /** Decoder likelihood: Bernoulli from logits (`bce`) or squared error (`mse`). */
 export type ReconKind = "bce" | "mse";
@@ -41,9 +41,7 @@ const WG = 64;
 
 function check(where: string, kind: ReconKind, s: ReconShape): number {
   if (kind !== "bce" && kind !== "mse") throw new Error(`${where}: unknown loss kind '${kind}'`);
-  for (const [name, v] of [["batch", s.batch], ["features", s.features]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
-  }
+  expectSizes(where, { batch: s.batch, features: s.features });
   const { weight = 0, stride = 1 } = s.smooth ?? {};
   if (!(weight >= 0 && Number.isFinite(weight))) {
     throw new Error(`${where}: smooth must be finite and >= 0, is ${weight}`);
