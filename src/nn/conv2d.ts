@@ -351,6 +351,18 @@ export interface ConvBackwardTensors {
   w: Tensor | TensorView;
 }
 
+/** The tensors of the input gradient alone (see {@linkcode conv2dBackwardDx}). */
+export interface Conv2dDxTensors {
+  /** The input gradient (overwritten). */
+  dx: Tensor | TensorView;
+  /** The output gradient. */
+  dy: Tensor | TensorView;
+  /** The weights. */
+  w: Tensor | TensorView;
+  /** The bias of a transposed convolution's forward, when the kernel adds it. */
+  b?: Tensor | TensorView;
+}
+
 /**
  * y = conv(x, w) + b with y [B, Ho, Wo, Cout], x [B, H, W, Cin], w [KH, KW, Cin, Cout],
  * b [Cout] (omit b for no bias: a shared zero vector is read). Returns one dispatch.
@@ -423,12 +435,7 @@ export async function conv2dForward(
  */
 export async function conv2dBackwardDx(
   gpu: Gpu,
-  t: {
-    dx: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: Conv2dDxTensors,
   s: Conv2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
@@ -478,12 +485,7 @@ export async function conv2dBackwardDx(
 /** The sub-pixel dx: per class, its weights, then a stride-1 forward into its pixels. */
 async function subpixelDx(
   gpu: Gpu,
-  t: {
-    dx: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: Conv2dDxTensors,
   s: Conv2dShape,
   wx: 2 | 4 | undefined,
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
