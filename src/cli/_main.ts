@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /**
  * Entry-point wrapper for every CLI task: an error becomes one line on stderr
  * ("error: ...") and exit status 1, never a stack trace (set WEBGPU_VAE_DEBUG=1 for one).
@@ -17,4 +19,20 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
 function debug(): boolean {
   const q = Deno.permissions.querySync({ name: "env", variable: "WEBGPU_VAE_DEBUG" });
   return q.state === "granted" && Deno.env.get("WEBGPU_VAE_DEBUG") === "1";
+}
+
+/**
+ * node:util's parseArgs, with a parse error turned into one line ending in `(hint)` (the
+ * usage, or where to find it), made by `fail` (the task's own error class; default Error).
+ */
+export function parseArgsOr<T extends ParseArgsConfig>(
+  config: T,
+  hint: string,
+  fail: (message: string) => Error = (m) => new Error(m),
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw fail(`${(e instanceof Error ? e.message : String(e)).split("\n")[0]} (${hint})`);
+  }
 }

@@ -21,10 +21,9 @@
  * DIR inside the run folder is fine as a subfolder of its own (the default is runs/NAME/web).
  */
 
-import { parseArgs } from "node:util";
 import { parseSafetensors } from "../io/safetensors.ts";
 import { decoderFileBytes } from "../web/decoder_file.ts";
-import { runMain } from "./_main.ts";
+import { parseArgsOr, runMain } from "./_main.ts";
 import { convertCommand } from "./_model_file.ts";
 import {
   buildFolder,
@@ -224,9 +223,8 @@ function kb(bytes: number): string {
 
 if (import.meta.main) {
   await runMain(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({
+    const parsed = parseArgsOr(
+      {
         args: Deno.args,
         options: {
           out: { type: "string" },
@@ -235,10 +233,10 @@ if (import.meta.main) {
         },
         allowPositionals: true,
         strict: true,
-      });
-    } catch (e) {
-      throw new ExportError(`${firstLine(e)} (${USAGE})`);
-    }
+      },
+      USAGE,
+      (m) => new ExportError(m),
+    );
     if (parsed.values.help) {
       console.log(
         `${USAGE}\n  --out DIR   export folder (default: runs/NAME/web)\n` +

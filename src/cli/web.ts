@@ -13,9 +13,8 @@
  * folder holding nothing else. The bundle is made in-process (Deno.bundle): no program runs.
  */
 
-import { parseArgs } from "node:util";
 import { EMBEDDED_FILES } from "../data/datasets.ts";
-import { runMain } from "./_main.ts";
+import { parseArgsOr, runMain } from "./_main.ts";
 import {
   buildFolder,
   bundleForBrowser,
@@ -110,9 +109,8 @@ export async function writeTrainingPage(
 
 if (import.meta.main) {
   await runMain(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({
+    const parsed = parseArgsOr(
+      {
         args: Deno.args,
         options: {
           out: { type: "string", default: "runs/web" },
@@ -120,10 +118,10 @@ if (import.meta.main) {
           help: { type: "boolean", default: false },
         },
         strict: true,
-      });
-    } catch (e) {
-      throw new WebError(`${(e as Error).message.split("\n")[0]} (${USAGE})`);
-    }
+      },
+      USAGE,
+      (m) => new WebError(m),
+    );
     if (parsed.values.help) {
       console.log(
         `${USAGE}\n  --out DIR   folder to write (default runs/web)\n` +
