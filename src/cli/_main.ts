@@ -1,6 +1,21 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 /**
+ * A task's error for the user: one line naming the flag, file or folder at fault. Each task
+ * has its own subclass, named after itself (`error.name`).
+ */
+export class CliError extends Error {
+  /**
+   * Make the error.
+   * @param message what is wrong, naming the flag, file or folder
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
  * Entry-point wrapper for every CLI task: an error becomes one line on stderr
  * ("error: ...") and exit status 1, never a stack trace (set WEBGPU_VAE_DEBUG=1 for one).
  */

@@ -23,7 +23,7 @@
 
 import { parseSafetensors } from "../io/safetensors.ts";
 import { decoderFileBytes } from "../web/decoder_file.ts";
-import { parseArgsOr, runMain } from "./_main.ts";
+import { CliError, parseArgsOr, runMain } from "./_main.ts";
 import { convertCommand } from "./_model_file.ts";
 import {
   buildFolder,
@@ -42,16 +42,7 @@ export const EXPORT_MARKER = ".webgpu-vae-export";
 const MARKER_FORMAT = "webgpu-vae-export/1";
 
 /** A problem with the arguments or the run folder; one line for the user. */
-export class ExportError extends Error {
-  /**
-   * Make the error.
-   * @param message what is wrong, naming the file or flag
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "ExportError";
-  }
-}
+export class ExportError extends CliError {}
 
 /** One written file: its path inside the export folder and its size in bytes. */
 export type ExportedFile = WrittenFile;

@@ -14,7 +14,7 @@
  */
 
 import { EMBEDDED_FILES } from "../data/datasets.ts";
-import { parseArgsOr, runMain } from "./_main.ts";
+import { CliError, parseArgsOr, runMain } from "./_main.ts";
 import {
   buildFolder,
   bundleForBrowser,
@@ -31,16 +31,7 @@ export const WEB_MARKER = ".webgpu-vae-web";
 const MARKER_FORMAT = "webgpu-vae-web/1";
 
 /** A bad argument or an unusable output folder: one line. */
-export class WebError extends Error {
-  /**
-   * Make the error.
-   * @param message what is wrong, naming the flag or folder
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "WebError";
-  }
-}
+export class WebError extends CliError {}
 
 /** What {@linkcode writeTrainingPage} wrote: paths inside the folder and their sizes. */
 export interface WebResult {
