@@ -101,6 +101,8 @@ export {
   type Conv2dShape,
   type Conv2dVariant,
   conv2dVariant,
+  type ConvBackwardTensors,
+  type ConvForwardTensors,
   type Padding,
 } from "./src/nn/conv2d.ts";
 export {
@@ -137,6 +139,7 @@ export {
   batchNormLeakyForwardEval,
   type BatchNormLeakyOptions,
   type BatchNormShape,
+  type BatchNormTensors,
 } from "./src/nn/batchnorm.ts";
 export { activationBackward, activationForward, type ActivationKind } from "./src/nn/activation.ts";
 

@@ -1,5 +1,4 @@
-import type { Tensor } from "../src/gpu/buffer.ts";
-import type { Dispatch, TensorView } from "../src/gpu/kernel.ts";
+import type { Dispatch } from "../src/gpu/kernel.ts";
 import {
   conv2dBackward,
   conv2dDxKernel,
@@ -13,6 +12,7 @@ import {
 } from "../src/nn/conv2d.ts";
 import * as ref from "../src/reference/conv2d.ts";
 import { assertClose, assertGradient, dot, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
+import { convViews } from "./_conv_views.ts";
 
 /** [batch, height, width, in channels, out channels, kernel, stride, padding] */
 type Case = [
@@ -57,8 +57,6 @@ const VEC4: Case[] = [
   [3, 4, 20, 20, 8, 3, 2, "same"],
   [3, 1, 37, 16, 8, [1, 3], [1, 2], [0, 1]],
 ];
-
-const ALIGN = 64; // elements per 256 bytes: a view's offset must be 256-byte aligned
 
 function shape(c: Case): Conv2dShape {
   const [batch, height, width, inChannels, outChannels, k, st, padding] = c;
@@ -125,13 +123,6 @@ Deno.test("conv2d reference backward matches finite differences", () => {
   }
 });
 
-/** w and b (and dw, db) as views into one flat buffer at non-zero 256-byte-aligned offsets. */
-function flatLayout(wn: number, bn: number): { w: number; b: number; total: number } {
-  const w = ALIGN;
-  const b = Math.ceil((w + wn) / ALIGN) * ALIGN + ALIGN;
-  return { w, b, total: b + bn + 7 };
-}
-
 /** Kernel configurations checked: the naive family, and vec4 with each dx kernel. */
 const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ["naive", { variant: "naive" }, NAIVE],
@@ -166,43 +157,9 @@ for (const [name, opt, cases] of CONFIGS) {
       const Y = s.batch * o.height * o.width * s.outChannels;
       const WN = s.kernel[0] * s.kernel[1] * s.inChannels * s.outChannels;
       const BN = s.outChannels;
-      const at = flatLayout(WN, BN);
-      const x = rng.uniform(X);
-      const w = rng.uniform(WN, -0.5, 0.5);
-      const b = rng.uniform(BN);
-      const dy = rng.uniform(Y);
-      const flat = rng.uniform(at.total, -9, 9); // junk around the views
-      flat.set(w, at.w);
-      flat.set(b, at.b);
-      const params = f32(gpu, [at.total], flat, "params");
-      const grads = out(gpu, [at.total], "grads");
-      const view = (t: Tensor, offset: number, length: number): TensorView => ({
-        tensor: t,
-        offset,
-        length,
-      });
-      const xT = f32(gpu, [X], x), dyT = f32(gpu, [Y], dy);
-      const yT = out(gpu, [Y]), dxT = out(gpu, [X]);
-      const wV = view(params, at.w, WN);
-      const fwd = await conv2dForward(
-        gpu,
-        { y: yT, x: xT, w: wV, b: view(params, at.b, BN) },
-        s,
-        opt,
-      );
-      const bwd = await conv2dBackward(
-        gpu,
-        {
-          dx: dxT,
-          dw: view(grads, at.w, WN),
-          db: view(grads, at.b, BN),
-          dy: dyT,
-          x: xT,
-          w: wV,
-        },
-        s,
-        opt,
-      );
+      const { at, x, w, b, dy, grads, yT, dxT, ...v } = convViews(gpu, rng, X, Y, WN, BN);
+      const fwd = await conv2dForward(gpu, v.fwd, s, opt);
+      const bwd = await conv2dBackward(gpu, v.bwd, s, opt);
       const [y, dx, g] = await run(gpu, [...fwd, ...bwd], yT, dxT, grads);
       const want = ref.conv2dBackward(dy, x, w, s);
       // "<entry point> <shape>", e.g. "forward_vec4 3x7x9x1->4 k3x3 s1x1 same".
@@ -232,7 +189,7 @@ for (const [name, opt, cases] of CONFIGS) {
           throw new Error(`${tag}: grads[${i}] outside dw and db was written`);
         }
       }
-      for (const t of [params, grads, xT, dyT, yT, dxT]) t.destroy();
+      for (const t of v.tensors) t.destroy();
     }
   });
 }

@@ -1,5 +1,3 @@
-import type { Tensor } from "../src/gpu/buffer.ts";
-import type { TensorView } from "../src/gpu/kernel.ts";
 import { type Conv2dOptions, conv2dOutputSize, type Padding } from "../src/nn/conv2d.ts";
 import {
   convTranspose2dBackward,
@@ -10,6 +8,7 @@ import {
 } from "../src/nn/conv_transpose2d.ts";
 import * as ref from "../src/reference/conv_transpose2d.ts";
 import { assertClose, assertGradient, dot, f32, gpuTest, out, Rng, run } from "./_helpers.ts";
+import { convViews } from "./_conv_views.ts";
 
 type Pair = number | [number, number];
 /** [batch, h, w, in channels, out channels, kernel, stride, padding, outputPadding] */
@@ -36,8 +35,6 @@ const VEC4: Case[] = [
   [3, 5, 7, 20, 36, 3, [1, 2], "same"],
   [3, 7, 7, 32, 1, 3, 1, "same"],
 ];
-
-const ALIGN = 64; // elements per 256 bytes: a view's offset must be 256-byte aligned
 
 function shape(c: Case): ConvTranspose2dShape {
   const [batch, height, width, inChannels, outChannels, k, st, padding, op] = c;
@@ -141,13 +138,6 @@ Deno.test("conv_transpose2d reference backward matches finite differences", () =
   }
 });
 
-/** w and b (and dw, db) as views into one flat buffer at non-zero 256-byte-aligned offsets. */
-function flatLayout(wn: number, bn: number): { w: number; b: number; total: number } {
-  const w = ALIGN;
-  const b = Math.ceil((w + wn) / ALIGN) * ALIGN + ALIGN;
-  return { w, b, total: b + bn + 7 };
-}
-
 /** GPU forward and backward of s vs the reference, parameters and gradients as views. */
 async function check(
   gpu: Parameters<Parameters<typeof gpuTest>[1]>[0],
@@ -157,36 +147,9 @@ async function check(
 ): Promise<void> {
   const { X, Y, WN } = sizes(s);
   const BN = s.outChannels;
-  const at = flatLayout(WN, BN);
-  const x = rng.uniform(X);
-  const w = rng.uniform(WN, -0.5, 0.5);
-  const b = rng.uniform(BN);
-  const dy = rng.uniform(Y);
-  const flat = rng.uniform(at.total, -9, 9); // junk around the views
-  flat.set(w, at.w);
-  flat.set(b, at.b);
-  const params = f32(gpu, [at.total], flat, "params");
-  const grads = out(gpu, [at.total], "grads");
-  const view = (t: Tensor, offset: number, length: number): TensorView => ({
-    tensor: t,
-    offset,
-    length,
-  });
-  const xT = f32(gpu, [X], x), dyT = f32(gpu, [Y], dy);
-  const yT = out(gpu, [Y]), dxT = out(gpu, [X]);
-  const wV = view(params, at.w, WN);
-  const fwd = await convTranspose2dForward(
-    gpu,
-    { y: yT, x: xT, w: wV, b: view(params, at.b, BN) },
-    s,
-    opt,
-  );
-  const bwd = await convTranspose2dBackward(
-    gpu,
-    { dx: dxT, dw: view(grads, at.w, WN), db: view(grads, at.b, BN), dy: dyT, x: xT, w: wV },
-    s,
-    opt,
-  );
+  const { at, x, w, b, dy, grads, yT, dxT, ...v } = convViews(gpu, rng, X, Y, WN, BN);
+  const fwd = await convTranspose2dForward(gpu, v.fwd, s, opt);
+  const bwd = await convTranspose2dBackward(gpu, v.bwd, s, opt);
   const [y, dx, g] = await run(gpu, [...fwd, ...bwd], yT, dxT, grads);
   const want = ref.convTranspose2dBackward(dy, x, w, s);
   // "<entry points> <shape>", e.g. "backward_dx_vec4 3x7x9x4->1 k3x3 s1x1 same".
@@ -201,7 +164,7 @@ async function check(
       throw new Error(`${tag(s)}: grads[${i}] outside dw and db was written`);
     }
   }
-  for (const t of [params, grads, xT, dyT, yT, dxT]) t.destroy();
+  for (const t of v.tensors) t.destroy();
 }
 
 // vec4 forwards: the partner's sub-pixel dx where it fits (the default), and the direct one.

@@ -27,6 +27,7 @@ import { encodeIdx } from "../src/data/idx.ts";
 import { Decoder } from "../src/web/decoder.ts";
 import { hasBrowser, serveDir, withPage } from "./_browser.ts";
 import { gpu, Rng } from "./_helpers.ts";
+import { smallIdx } from "./_small_idx.ts";
 import { writeSpecRun } from "./_spec_run.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -40,14 +41,7 @@ const tmp = await Deno.makeTempDir({ prefix: "webgpu-vae-export-test-" });
 // A small labelled IDX cut from the embedded data: 300 images (270 train, 30 held out).
 const embedded = await loadDataset("embedded", {});
 const N = 300;
-await Deno.writeFile(
-  `${tmp}/small.idx`,
-  encodeIdx({
-    type: "u8",
-    dims: [N, 28, 28],
-    data: (embedded.train.images as Uint8Array).subarray(0, N * 784),
-  }),
-);
+await Deno.writeFile(`${tmp}/small.idx`, smallIdx(embedded, N));
 await Deno.writeFile(
   `${tmp}/small-labels.idx`,
   encodeIdx({ type: "u8", dims: [N], data: embedded.train.labels!.subarray(0, N) }),

@@ -11,21 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
-import { encodeIdx } from "../src/data/idx.ts";
 import { encodeSafetensors, parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
+import { smallIdx } from "./_small_idx.ts";
 
 const root = await Deno.makeTempDir({ prefix: "webgpu-vae-faults-" });
 const data = await loadDataset("embedded", {});
 const N = 250; // 225 train (4 steps of 64, the last one 33), 25 held out
-await Deno.writeFile(
-  `${root}/small.idx`,
-  encodeIdx({
-    type: "u8",
-    dims: [N, 28, 28],
-    data: (data.train.images as Uint8Array).subarray(0, N * 784),
-  }),
-);
+await Deno.writeFile(`${root}/small.idx`, smallIdx(data, N));
 const TINY = ["--dataset", `idx:${root}/small.idx`, "--hidden", "16", "--z", "2", "--batch", "64"];
 const ENV_HOOKS = "WEBGPU_VAE_DEBUG,WEBGPU_VAE_FAULT,WEBGPU_VAE_TEST_CLOCK";
 

@@ -13,20 +13,14 @@ import { DIPY_BUNDLES } from "../src/data/streamline_dataset.ts";
 import { encodeIdx } from "../src/data/idx.ts";
 import { encodeSafetensors, parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
+import { smallIdx } from "./_small_idx.ts";
 import { assertPng, parseSvg } from "./_images.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const tmp = await Deno.makeTempDir({ prefix: "webgpu-vae-model-file-" });
 const embedded = await loadDataset("embedded", {});
 const N = 200;
-await Deno.writeFile(
-  `${tmp}/small.idx`,
-  encodeIdx({
-    type: "u8",
-    dims: [N, 28, 28],
-    data: (embedded.train.images as Uint8Array).subarray(0, N * 784),
-  }),
-);
+await Deno.writeFile(`${tmp}/small.idx`, smallIdx(embedded, N));
 await Deno.writeFile(
   `${tmp}/small-labels.idx`,
   encodeIdx({ type: "u8", dims: [N], data: embedded.train.labels!.subarray(0, N) }),

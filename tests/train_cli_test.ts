@@ -5,21 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
-import { encodeIdx } from "../src/data/idx.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
+import { smallIdx } from "./_small_idx.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "webgpu-vae-train-" });
 const data = await loadDataset("embedded", {});
 const N = 250; // 225 train (4 steps of 64, the last one 33), 25 held out
-await Deno.writeFile(
-  `${dir}/small.idx`,
-  encodeIdx({
-    type: "u8",
-    dims: [N, 28, 28],
-    data: (data.train.images as Uint8Array).subarray(0, N * 784),
-  }),
-);
+await Deno.writeFile(`${dir}/small.idx`, smallIdx(data, N));
 const SMALL = ["--dataset", `idx:${dir}/small.idx`, "--hidden", "24", "--z", "3", "--batch", "64"];
 
 interface Result {

@@ -7,22 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { loadDataset } from "../src/data/datasets.ts";
-import { encodeIdx } from "../src/data/idx.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
+import { smallIdx } from "./_small_idx.ts";
 import { assertPng } from "./_images.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "webgpu-vae-conv-" });
 const data = await loadDataset("embedded", {});
 const N = 250; // 225 train (8 steps of 32, the last one 1), 25 held out
-await Deno.writeFile(
-  `${dir}/small.idx`,
-  encodeIdx({
-    type: "u8",
-    dims: [N, 28, 28],
-    data: (data.train.images as Uint8Array).subarray(0, N * 784),
-  }),
-);
+await Deno.writeFile(`${dir}/small.idx`, smallIdx(data, N));
 /** A small conv model: 28 -> 14 -> 7 and back, 4 and 8 channels. */
 const CONV = [
   ...["--dataset", `idx:${dir}/small.idx`, "--model", "conv", "--z", "3", "--batch", "32"],

@@ -21,13 +21,20 @@
  * DIR inside the run folder is fine as a subfolder of its own (the default is runs/NAME/web).
  */
 
-import { parseArgs } from "node:util";
 import { parseSafetensors } from "../io/safetensors.ts";
 import { decoderFileBytes } from "../web/decoder_file.ts";
-import { runMain } from "./_main.ts";
+import { CliError, parseArgsOr, runMain } from "./_main.ts";
 import { convertCommand } from "./_model_file.ts";
+import {
+  buildFolder,
+  bundleForBrowser,
+  listTree,
+  lstatOrNull,
+  putShaders,
+  ROOT,
+  type WrittenFile,
+} from "./_static_folder.ts";
 
-const ROOT = new URL("../../", import.meta.url);
 const USAGE = "usage: deno task export runs/NAME [--out DIR] [--force]";
 
 /** The marker file an export folder holds; `--force` replaces only folders that have it. */
@@ -35,24 +42,10 @@ export const EXPORT_MARKER = ".webgpu-vae-export";
 const MARKER_FORMAT = "webgpu-vae-export/1";
 
 /** A problem with the arguments or the run folder; one line for the user. */
-export class ExportError extends Error {
-  /**
-   * Make the error.
-   * @param message what is wrong, naming the file or flag
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "ExportError";
-  }
-}
+export class ExportError extends CliError {}
 
 /** One written file: its path inside the export folder and its size in bytes. */
-export interface ExportedFile {
-  /** Path relative to the export folder ("shaders/dense.wgsl"). */
-  path: string;
-  /** Size in bytes. */
-  bytes: number;
-}
+export type ExportedFile = WrittenFile;
 
 /** What {@linkcode exportRun} wrote. */
 export interface ExportResult {
@@ -74,15 +67,6 @@ export interface ExportOptions {
 
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split("\n")[0];
-}
-
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.lstat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
 }
 
 /** An absolute, normalized path (no `.`, `..` or trailing slash), for containment checks. */
@@ -118,17 +102,6 @@ function within(inner: string, outer: string): boolean {
   return inner === outer || inner.startsWith(outer === "/" ? "/" : `${outer}/`);
 }
 
-/** Every file and folder below `dir`, as paths relative to it (folders end in "/"). */
-async function listTree(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(`${dir}/${prefix}`)) {
-    const rel = `${prefix}${e.name}`;
-    if (e.isDirectory) out.push(`${rel}/`, ...await listTree(dir, `${rel}/`));
-    else out.push(rel);
-  }
-  return out;
-}
-
 /**
  * Check that the existing `out` may be replaced: a folder made by an earlier export (its
  * marker), holding only what that export wrote. Throws an ExportError naming why not.
@@ -159,42 +132,13 @@ async function checkReplaceable(out: string): Promise<void> {
   for (const f of files as string[]) {
     for (let i = f.indexOf("/"); i >= 0; i = f.indexOf("/", i + 1)) ours.add(f.slice(0, i + 1));
   }
-  const foreign = (await listTree(out)).filter((p) => !ours.has(p));
+  const foreign = (await listTree(out, true)).filter((p) => !ours.has(p));
   if (foreign.length > 0) {
     throw new ExportError(
       `${out} holds ${foreign[0]}${foreign.length > 1 ? ` and ${foreign.length - 1} more` : ""}, ` +
         "which export did not write; will not replace it",
     );
   }
-}
-
-/** The minimal Deno.bundle interface used here (an unstable API: --unstable-bundle). */
-type Bundle = (options: {
-  entrypoints: string[];
-  platform: "browser";
-  minify: boolean;
-  write: false;
-}) => Promise<{
-  success: boolean;
-  errors: { text: string }[];
-  outputFiles?: { contents?: Uint8Array; text(): string }[];
-}>;
-
-/** src/web/page.ts bundled for the browser, in-process. */
-async function bundle(minify: boolean): Promise<Uint8Array> {
-  const run = (Deno as unknown as { bundle?: Bundle }).bundle;
-  if (typeof run !== "function") {
-    throw new ExportError(
-      "bundling needs Deno.bundle: run with --unstable-bundle (deno task export)",
-    );
-  }
-  const entry = new URL("src/web/page.ts", ROOT).pathname;
-  const result = await run({ entrypoints: [entry], platform: "browser", minify, write: false });
-  const file = result.outputFiles?.[0];
-  if (!result.success || !file) {
-    throw new ExportError(`bundling the page failed: ${result.errors[0]?.text ?? "no output"}`);
-  }
-  return file.contents ?? new TextEncoder().encode(file.text());
 }
 
 /**
@@ -242,44 +186,26 @@ export async function exportRun(
       `--out ${out}: not allowed to write there (deno task export writes under runs/ only)`,
     );
   }
-  const app = await bundle(options.minify ?? true);
-  await Deno.mkdir(parent, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".export-" });
-  try {
-    const files: ExportedFile[] = [];
-    const put = async (path: string, bytes: Uint8Array) => {
-      await Deno.writeFile(`${tmp}/${path}`, bytes);
-      files.push({ path, bytes: bytes.length });
-    };
-    await put("index.html", await Deno.readFile(new URL("web/index.html", ROOT)));
-    await put("app.js", app);
-    await put("decoder.safetensors", weights);
-    await Deno.mkdir(`${tmp}/shaders`);
-    const shaders: string[] = [];
-    for await (const e of Deno.readDir(new URL("shaders/", ROOT))) {
-      if (e.isFile && e.name.endsWith(".wgsl")) shaders.push(e.name);
-    }
-    for (const s of shaders.sort()) {
-      await put(`shaders/${s}`, await Deno.readFile(new URL(`shaders/${s}`, ROOT)));
-    }
-    const marker = { format: MARKER_FORMAT, run: name, files: files.map((f) => f.path) };
-    await put(EXPORT_MARKER, new TextEncoder().encode(JSON.stringify(marker, null, 2) + "\n"));
-    // Static hosts serve what they find; make it readable like any published folder.
-    await Deno.chmod(tmp, 0o755);
-    if (existing) {
-      // Checked above: the old folder holds only what an earlier export wrote.
-      const old = `${tmp}.old`;
-      await Deno.rename(out, old);
-      await Deno.rename(tmp, out);
-      await Deno.remove(old, { recursive: true });
-    } else {
-      await Deno.rename(tmp, out);
-    }
-    return { out, files, total: files.reduce((a, f) => a + f.bytes, 0) };
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
-  }
+  const app = await bundleForBrowser(
+    "src/web/page.ts",
+    options.minify ?? true,
+    "export",
+    (m) => new ExportError(m),
+  );
+  const files = await buildFolder(
+    out,
+    parent,
+    ".export-",
+    existing !== null,
+    async (put, tmp) => {
+      await put("index.html", await Deno.readFile(new URL("web/index.html", ROOT)));
+      await put("app.js", app);
+      await put("decoder.safetensors", weights);
+      await putShaders(put, tmp);
+    },
+    { name: EXPORT_MARKER, fields: { format: MARKER_FORMAT, run: name } },
+  );
+  return { out, files, total: files.reduce((a, f) => a + f.bytes, 0) };
 }
 
 function kb(bytes: number): string {
@@ -288,9 +214,8 @@ function kb(bytes: number): string {
 
 if (import.meta.main) {
   await runMain(async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({
+    const parsed = parseArgsOr(
+      {
         args: Deno.args,
         options: {
           out: { type: "string" },
@@ -299,10 +224,10 @@ if (import.meta.main) {
         },
         allowPositionals: true,
         strict: true,
-      });
-    } catch (e) {
-      throw new ExportError(`${firstLine(e)} (${USAGE})`);
-    }
+      },
+      USAGE,
+      (m) => new ExportError(m),
+    );
     if (parsed.values.help) {
       console.log(
         `${USAGE}\n  --out DIR   export folder (default: runs/NAME/web)\n` +

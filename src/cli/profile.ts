@@ -10,7 +10,6 @@
  * with what profiling itself costs.
  */
 
-import { parseArgs } from "node:util";
 import { loadDataset } from "../data/datasets.ts";
 import { gpuMemory, readback, submitCount, Tensor } from "../gpu/buffer.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
@@ -30,7 +29,7 @@ import {
 } from "../vae/common.ts";
 import { buildVaeStep, describeModel, vaeLayout } from "../vae/model.ts";
 import { CONV_DEFAULTS } from "../vae/conv_vae.ts";
-import { runMain } from "./_main.ts";
+import { parseArgsOr, runMain } from "./_main.ts";
 
 const HELP = `deno task profile [flags]: per-kernel GPU times of one training step
 
@@ -65,27 +64,22 @@ function count(flag: string, v: string | undefined, fallback: number, min: numbe
 }
 
 function parse(args: string[]): ProfileArgs | null {
-  let p;
-  try {
-    p = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: "boolean", short: "h" },
-        model: { type: "string" },
-        batch: { type: "string" },
-        steps: { type: "string" },
-        warmup: { type: "string" },
-        dataset: { type: "string" },
-        "data-dir": { type: "string" },
-        out: { type: "string" },
-        timestamps: { type: "string" },
-      },
-    });
-  } catch (e) {
-    throw new Error(`${(e as Error).message.split("\n")[0]} (see --help)`);
-  }
+  const p = parseArgsOr({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: "boolean", short: "h" },
+      model: { type: "string" },
+      batch: { type: "string" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      dataset: { type: "string" },
+      "data-dir": { type: "string" },
+      out: { type: "string" },
+      timestamps: { type: "string" },
+    },
+  }, "see --help");
   const v = p.values;
   if (v.help) return null;
   const model = v.model ?? "mlp";

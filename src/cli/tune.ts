@@ -11,35 +11,29 @@
  * `--retune` ignores the cache's choices for this adapter (and replaces them).
  */
 
-import { parseArgs } from "node:util";
 import { loadDataset } from "../data/datasets.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { openTuner, saveTuner, tuneCachePath } from "./_tune_cache.ts";
 import { DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { Trainer } from "../train/trainer.ts";
-import { runMain } from "./_main.ts";
+import { parseArgsOr, runMain } from "./_main.ts";
 
 const USAGE = "usage: deno task tune [--model mlp,conv] [--batch 128,512] [--dataset NAME] " +
   "[--retune]";
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    values = parseArgs({
-      args: Deno.args,
-      options: {
-        model: { type: "string", default: "mlp,conv" },
-        batch: { type: "string", default: "128" },
-        dataset: { type: "string", default: "" },
-        retune: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new Error(`${(e as Error).message.split("\n")[0]} (${USAGE})`);
-  }
+  const { values } = parseArgsOr({
+    args: Deno.args,
+    options: {
+      model: { type: "string", default: "mlp,conv" },
+      batch: { type: "string", default: "128" },
+      dataset: { type: "string", default: "" },
+      retune: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }, USAGE);
   if (values.help) {
     console.log(USAGE);
     return;

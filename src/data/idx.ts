@@ -373,27 +373,24 @@ export function decodeIdxValues(
       return d;
     case "i8":
       return new Int8Array(d.buffer, d.byteOffset, d.length);
-    case "i16": {
-      const o = new Int16Array(n);
-      for (let i = 0; i < n; i++) o[i] = view.getInt16(2 * i, false);
-      return o;
-    }
-    case "i32": {
-      const o = new Int32Array(n);
-      for (let i = 0; i < n; i++) o[i] = view.getInt32(4 * i, false);
-      return o;
-    }
-    case "f32": {
-      const o = new Float32Array(n);
-      for (let i = 0; i < n; i++) o[i] = view.getFloat32(4 * i, false);
-      return o;
-    }
-    case "f64": {
-      const o = new Float64Array(n);
-      for (let i = 0; i < n; i++) o[i] = view.getFloat64(8 * i, false);
-      return o;
-    }
+    case "i16":
+      return bigEndian(new Int16Array(n), (at) => view.getInt16(at, false));
+    case "i32":
+      return bigEndian(new Int32Array(n), (at) => view.getInt32(at, false));
+    case "f32":
+      return bigEndian(new Float32Array(n), (at) => view.getFloat32(at, false));
+    case "f64":
+      return bigEndian(new Float64Array(n), (at) => view.getFloat64(at, false));
   }
+}
+
+/** Fills `o` with the big-endian values read by `get` at byte offsets i * element size. */
+function bigEndian<T extends Int16Array | Int32Array | Float32Array | Float64Array>(
+  o: T,
+  get: (at: number) => number,
+): T {
+  for (let i = 0; i < o.length; i++) o[i] = get(o.BYTES_PER_ELEMENT * i);
+  return o;
 }
 
 /**

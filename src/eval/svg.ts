@@ -54,9 +54,61 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
  * Where v sits from lo (0) to hi (1): (v - lo) / (hi - lo), computed on halves so a range
  * wider than the largest double (a diverged value) does not overflow; halving is exact.
  */
+/** The opening of a plot: the svg element, a white page and the title centred on titleX. */
+function header(width: number, height: number, titleX: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+    `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${titleX}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+  ];
+}
+
 function frac(v: number, lo: number, hi: number): number {
   return (v / 2 - lo / 2) / (hi / 2 - lo / 2);
 }
+
+/**
+ * The opening of an x-y plot in margins m: the page and title, the plot box, y tick labels
+ * (with grid lines when `grid`), x tick labels and the x axis label; px and py map values
+ * in [xlo, xhi] and [ylo, yhi] into the box.
+ */
+function axes(
+  width: number,
+  height: number,
+  title: string,
+  xLabel: string,
+  [xlo, xhi]: [number, number],
+  [ylo, yhi]: [number, number],
+  grid: boolean,
+): { out: string[]; px: (v: number) => number; py: (v: number) => number } {
+  const m = MARGIN;
+  const w = width - m.left - m.right, h = height - m.top - m.bottom;
+  const px = (v: number) => m.left + frac(v, xlo, xhi) * w;
+  const py = (v: number) => m.top + h - frac(v, ylo, yhi) * h;
+  const out = header(width, height, m.left + w / 2, title);
+  out.push(
+    `<rect x="${m.left}" y="${m.top}" width="${w}" height="${h}" fill="none" stroke="#888"/>`,
+  );
+  for (const t of ticks(ylo, yhi)) {
+    if (grid) {
+      out.push(
+        `<line x1="${m.left - 4}" x2="${m.left + w}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`,
+      );
+    }
+    out.push(`<text x="${m.left - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
+  }
+  for (const t of ticks(xlo, xhi)) {
+    out.push(`<text x="${px(t)}" y="${m.top + h + 16}" text-anchor="middle">${t}</text>`);
+  }
+  out.push(
+    `<text x="${m.left + w / 2}" y="${height - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
+  );
+  return { out, px, py };
+}
+
+/** The margins of the line and scatter plots (the legend on the right). */
+const MARGIN = { left: 60, right: 150, top: 30, bottom: 45 };
 
 /** An SVG document plotting `series` against `x`. */
 export function linePlot(
@@ -71,8 +123,8 @@ export function linePlot(
     yRange?: [number, number];
   } = {},
 ): string {
-  const m = { left: 60, right: 150, top: 30, bottom: 45 };
-  const w = width - m.left - m.right, h = height - m.top - m.bottom;
+  const m = MARGIN;
+  const w = width - m.left - m.right;
   const ys = series.flatMap((s) => s.values).filter(Number.isFinite);
   let lo = ys.length ? ys.reduce((a, b) => Math.min(a, b)) : 0;
   let hi = ys.length ? ys.reduce((a, b) => Math.max(a, b)) : 1;
@@ -84,27 +136,7 @@ export function linePlot(
   const xs = x.filter(Number.isFinite);
   const xlo = xs.length ? Math.min(...xs) : 0;
   const xhi = xs.length && Math.max(...xs) > xlo ? Math.max(...xs) : xlo + 1;
-  const px = (v: number) => m.left + frac(v, xlo, xhi) * w;
-  const py = (v: number) => m.top + h - frac(v, lo, hi) * h;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-    `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${m.left + w / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
-    `<rect x="${m.left}" y="${m.top}" width="${w}" height="${h}" fill="none" stroke="#888"/>`,
-  ];
-  for (const t of ticks(lo, hi)) {
-    out.push(
-      `<line x1="${m.left - 4}" x2="${m.left + w}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`,
-    );
-    out.push(`<text x="${m.left - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
-  }
-  for (const t of ticks(xlo, xhi)) {
-    out.push(`<text x="${px(t)}" y="${m.top + h + 16}" text-anchor="middle">${t}</text>`);
-  }
-  out.push(
-    `<text x="${m.left + w / 2}" y="${height - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
-  );
+  const { out, px, py } = axes(width, height, title, xLabel, [xlo, xhi], [lo, hi], true);
   series.forEach((s, k) => {
     let d = "";
     let pen = false;
@@ -174,26 +206,11 @@ export function scatterPlot(
   { width = 640, height = 480, radius = 2 } = {},
 ): string {
   const n = Math.min(x.length, y.length, group.length);
-  const m = { left: 60, right: 150, top: 30, bottom: 45 };
+  const m = MARGIN;
   const w = width - m.left - m.right, h = height - m.top - m.bottom;
   const [xlo, xhi] = padded(x, n), [ylo, yhi] = padded(y, n);
-  const px = (v: number) => m.left + frac(v, xlo, xhi) * w;
-  const py = (v: number) => m.top + h - frac(v, ylo, yhi) * h;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-    `viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${m.left + w / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
-    `<rect x="${m.left}" y="${m.top}" width="${w}" height="${h}" fill="none" stroke="#888"/>`,
-  ];
-  for (const t of ticks(ylo, yhi)) {
-    out.push(`<text x="${m.left - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
-  }
-  for (const t of ticks(xlo, xhi)) {
-    out.push(`<text x="${px(t)}" y="${m.top + h + 16}" text-anchor="middle">${t}</text>`);
-  }
+  const { out, px, py } = axes(width, height, title, labels.x, [xlo, xhi], [ylo, yhi], false);
   out.push(
-    `<text x="${m.left + w / 2}" y="${height - 8}" text-anchor="middle">${esc(labels.x)}</text>`,
     `<text transform="translate(14 ${m.top + h / 2}) rotate(-90)" text-anchor="middle">${
       esc(labels.y)
     }</text>`,
@@ -255,12 +272,7 @@ export function heatMap(
   for (const row of values) for (const v of row) if (Number.isFinite(v)) hi = Math.max(hi, v);
   if (!(hi > lo)) hi = lo + 1;
   const cw = w / Math.max(1, cols), ch = h / Math.max(1, rows);
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" ` +
-    `viewBox="0 0 ${width} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${H}" fill="white"/>`,
-    `<text x="${m.left + w / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
-  ];
+  const out = header(width, H, m.left + w / 2, title);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = values[r]?.[c] ?? NaN;

@@ -483,6 +483,13 @@ export function ceilDiv(n: number, size: number): number {
   return Math.ceil(n / size);
 }
 
+/** Throw a clear error unless every size in `sizes` (a shape's fields) is a whole number >= 1. */
+export function expectSizes(where: string, sizes: object): void {
+  for (const [name, v] of Object.entries(sizes)) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
+  }
+}
+
 /** Throw a clear error unless `t` has exactly `length` elements. */
 export function expectLength(
   where: string,

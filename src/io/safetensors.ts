@@ -86,32 +86,26 @@ interface DtypeInfo {
   is: (data: SafetensorsData) => boolean;
 }
 
+/** A typed-array class: element size, a view constructor and instanceof. */
+interface TypedArrayClass {
+  readonly BYTES_PER_ELEMENT: number;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): SafetensorsData;
+}
+
+function dtypeInfo(c: TypedArrayClass): DtypeInfo {
+  return {
+    size: c.BYTES_PER_ELEMENT,
+    make: (b, o, n) => new c(b, o, n),
+    is: (d) => d instanceof c,
+  };
+}
+
 const DTYPES: Record<SafetensorsDtype, DtypeInfo> = {
-  F32: {
-    size: 4,
-    make: (b, o, n) => new Float32Array(b, o, n),
-    is: (d) => d instanceof Float32Array,
-  },
-  U32: {
-    size: 4,
-    make: (b, o, n) => new Uint32Array(b, o, n),
-    is: (d) => d instanceof Uint32Array,
-  },
-  I32: {
-    size: 4,
-    make: (b, o, n) => new Int32Array(b, o, n),
-    is: (d) => d instanceof Int32Array,
-  },
-  U8: {
-    size: 1,
-    make: (b, o, n) => new Uint8Array(b, o, n),
-    is: (d) => d instanceof Uint8Array,
-  },
-  F64: {
-    size: 8,
-    make: (b, o, n) => new Float64Array(b, o, n),
-    is: (d) => d instanceof Float64Array,
-  },
+  F32: dtypeInfo(Float32Array),
+  U32: dtypeInfo(Uint32Array),
+  I32: dtypeInfo(Int32Array),
+  U8: dtypeInfo(Uint8Array),
+  F64: dtypeInfo(Float64Array),
 };
 
 function isDtype(value: unknown): value is SafetensorsDtype {

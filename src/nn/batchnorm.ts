@@ -182,16 +182,7 @@ function scratch(gpu: Gpu, d: Dims, label: string): Tensor {
 /** The three launches of a backward: partial sums, per-channel combine, dx. */
 async function gradDispatches(
   gpu: Gpu,
-  t: {
-    dx: TensorLike;
-    dgamma: TensorLike;
-    dbeta: TensorLike;
-    dy: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    mu: TensorLike;
-    r: TensorLike;
-  },
+  t: BatchNormTensors<"dx" | "dgamma" | "dbeta" | "dy" | "x" | "gamma" | "mu" | "r">,
   d: Dims,
   label: string,
   savedH?: TensorLike,
@@ -241,12 +232,23 @@ async function gradDispatches(
   return [partial, final, apply];
 }
 
-function expectAll(
+/**
+ * Named tensors of a batch-norm builder: x, y, h, dx, dy, dh are [M, C], every other one
+ * (gamma, beta, their gradients, the saved and running statistics) is [C].
+ */
+export type BatchNormTensors<K extends string> = { [k in K]: TensorLike };
+
+const ROW_TENSORS = new Set(["x", "y", "h", "dx", "dy", "dh"]);
+
+/** Checks the lengths of t's tensors of the given names, in that order. */
+function expectAll<K extends string>(
   where: string,
-  t: Record<string, TensorLike>,
-  len: Record<string, number>,
+  t: BatchNormTensors<K>,
+  s: BatchNormShape,
+  names: readonly K[],
 ): void {
-  for (const [k, n] of Object.entries(len)) expectLength(where, k, t[k], n);
+  const n = s.rows * s.channels, c = s.channels;
+  for (const k of names) expectLength(where, k, t[k], ROW_TENSORS.has(k) ? n : c);
 }
 
 /**
@@ -256,47 +258,23 @@ function expectAll(
  */
 export async function batchNormForward(
   gpu: Gpu,
-  t: {
-    y: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    beta: TensorLike;
-    mean: TensorLike;
-    rstd: TensorLike;
-    runningMean: TensorLike;
-    runningVar: TensorLike;
-  },
+  t: BatchNormTensors<
+    "y" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
+  >,
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_forward";
   const d = dims(where, s);
-  const n = s.rows * s.channels, c = s.channels;
-  expectAll(where, t, {
-    y: n,
-    x: n,
-    gamma: c,
-    beta: c,
-    mean: c,
-    rstd: c,
-    runningMean: c,
-    runningVar: c,
-  });
+  expectAll(where, t, s, ["y", "x", "gamma", "beta", "mean", "rstd", "runningMean", "runningVar"]);
   return await forwardDispatches(gpu, t, d, "");
 }
 
 /** The three launches of a training forward: statistics partials, combine, apply[_act]. */
 async function forwardDispatches(
   gpu: Gpu,
-  t: {
-    y: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    beta: TensorLike;
-    mean: TensorLike;
-    rstd: TensorLike;
-    runningMean: TensorLike;
-    runningVar: TensorLike;
-  },
+  t: BatchNormTensors<
+    "y" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
+  >,
   d: Dims,
   act: "" | "_act",
   vec4?: boolean,
@@ -355,34 +333,19 @@ async function forwardDispatches(
  */
 export async function batchNormForwardEval(
   gpu: Gpu,
-  t: {
-    y: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    beta: TensorLike;
-    runningMean: TensorLike;
-    runningVar: TensorLike;
-  },
+  t: BatchNormTensors<"y" | "x" | "gamma" | "beta" | "runningMean" | "runningVar">,
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_forward_eval";
   const d = dims(where, s);
-  const n = s.rows * s.channels, c = s.channels;
-  expectAll(where, t, { y: n, x: n, gamma: c, beta: c, runningMean: c, runningVar: c });
+  expectAll(where, t, s, ["y", "x", "gamma", "beta", "runningMean", "runningVar"]);
   return [await evalDispatch(gpu, t, d, "")];
 }
 
 /** The one launch of an eval forward, bn_forward_eval[_act]. */
 async function evalDispatch(
   gpu: Gpu,
-  t: {
-    y: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    beta: TensorLike;
-    runningMean: TensorLike;
-    runningVar: TensorLike;
-  },
+  t: BatchNormTensors<"y" | "x" | "gamma" | "beta" | "runningMean" | "runningVar">,
   d: Dims,
   act: "" | "_act",
 ): Promise<Dispatch> {
@@ -414,22 +377,12 @@ async function evalDispatch(
  */
 export async function batchNormBackward(
   gpu: Gpu,
-  t: {
-    dx: TensorLike;
-    dgamma: TensorLike;
-    dbeta: TensorLike;
-    dy: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    mean: TensorLike;
-    rstd: TensorLike;
-  },
+  t: BatchNormTensors<"dx" | "dgamma" | "dbeta" | "dy" | "x" | "gamma" | "mean" | "rstd">,
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_backward";
   const d = dims(where, s);
-  const n = s.rows * s.channels, c = s.channels;
-  expectAll(where, t, { dx: n, dgamma: c, dbeta: c, dy: n, x: n, gamma: c, mean: c, rstd: c });
+  expectAll(where, t, s, ["dx", "dgamma", "dbeta", "dy", "x", "gamma", "mean", "rstd"]);
   const g = { ...t, mu: t.mean, r: t.rstd };
   return await gradDispatches(gpu, g, d, "batchnorm backward");
 }
@@ -441,31 +394,23 @@ export async function batchNormBackward(
  */
 export async function batchNormBackwardEval(
   gpu: Gpu,
-  t: {
-    dx: TensorLike;
-    dgamma: TensorLike;
-    dbeta: TensorLike;
-    dy: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    runningMean: TensorLike;
-    runningVar: TensorLike;
-  },
+  t: BatchNormTensors<
+    "dx" | "dgamma" | "dbeta" | "dy" | "x" | "gamma" | "runningMean" | "runningVar"
+  >,
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_backward_eval";
   const d = dims(where, s);
-  const n = s.rows * s.channels, c = s.channels;
-  expectAll(where, t, {
-    dx: n,
-    dgamma: c,
-    dbeta: c,
-    dy: n,
-    x: n,
-    gamma: c,
-    runningMean: c,
-    runningVar: c,
-  });
+  expectAll(where, t, s, [
+    "dx",
+    "dgamma",
+    "dbeta",
+    "dy",
+    "x",
+    "gamma",
+    "runningMean",
+    "runningVar",
+  ]);
   // The grad launches take the running statistics where the training backward takes the saved
   // ones; eval = 1 turns running_var into rstd and drops the terms through the statistics.
   const g = { ...t, mu: t.runningMean, r: t.runningVar };
@@ -480,33 +425,16 @@ export async function batchNormBackwardEval(
  */
 export async function batchNormLeakyForward(
   gpu: Gpu,
-  t: {
-    h: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    beta: TensorLike;
-    mean: TensorLike;
-    rstd: TensorLike;
-    runningMean: TensorLike;
-    runningVar: TensorLike;
-  },
+  t: BatchNormTensors<
+    "h" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
+  >,
   s: BatchNormShape,
   leak: number,
   opts: BatchNormLeakyOptions = {},
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_leaky_forward";
   const d = leakDims(where, s, leak);
-  const n = s.rows * s.channels, c = s.channels;
-  expectAll(where, t, {
-    h: n,
-    x: n,
-    gamma: c,
-    beta: c,
-    mean: c,
-    rstd: c,
-    runningMean: c,
-    runningVar: c,
-  });
+  expectAll(where, t, s, ["h", "x", "gamma", "beta", "mean", "rstd", "runningMean", "runningVar"]);
   return await forwardDispatches(gpu, { ...t, y: t.h }, d, "_act", opts.vec4);
 }
 
@@ -516,21 +444,13 @@ export async function batchNormLeakyForward(
  */
 export async function batchNormLeakyForwardEval(
   gpu: Gpu,
-  t: {
-    h: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    beta: TensorLike;
-    runningMean: TensorLike;
-    runningVar: TensorLike;
-  },
+  t: BatchNormTensors<"h" | "x" | "gamma" | "beta" | "runningMean" | "runningVar">,
   s: BatchNormShape,
   leak: number,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_leaky_forward_eval";
   const d = leakDims(where, s, leak);
-  const n = s.rows * s.channels, c = s.channels;
-  expectAll(where, t, { h: n, x: n, gamma: c, beta: c, runningMean: c, runningVar: c });
+  expectAll(where, t, s, ["h", "x", "gamma", "beta", "runningMean", "runningVar"]);
   return [await evalDispatch(gpu, { ...t, y: t.h }, d, "_act")];
 }
 
@@ -541,35 +461,14 @@ export async function batchNormLeakyForwardEval(
  */
 export async function batchNormLeakyBackward(
   gpu: Gpu,
-  t: {
-    dx: TensorLike;
-    dgamma: TensorLike;
-    dbeta: TensorLike;
-    dh: TensorLike;
-    h: TensorLike;
-    x: TensorLike;
-    gamma: TensorLike;
-    mean: TensorLike;
-    rstd: TensorLike;
-  },
+  t: BatchNormTensors<"dx" | "dgamma" | "dbeta" | "dh" | "h" | "x" | "gamma" | "mean" | "rstd">,
   s: BatchNormShape,
   leak: number,
   opts: BatchNormLeakyOptions = {},
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_leaky_backward";
   const d = leakDims(where, s, leak);
-  const n = s.rows * s.channels, c = s.channels;
-  expectAll(where, t, {
-    dx: n,
-    dgamma: c,
-    dbeta: c,
-    dh: n,
-    h: n,
-    x: n,
-    gamma: c,
-    mean: c,
-    rstd: c,
-  });
+  expectAll(where, t, s, ["dx", "dgamma", "dbeta", "dh", "h", "x", "gamma", "mean", "rstd"]);
   const g = { ...t, dy: t.dh, mu: t.mean, r: t.rstd };
   return await gradDispatches(gpu, g, d, "batchnorm leaky backward", t.h, opts.vec4);
 }

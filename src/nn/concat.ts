@@ -10,7 +10,8 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d, type TensorLike } from "../gpu/kernel.ts";
+import type { Dispatch, TensorLike } from "../gpu/kernel.ts";
+import { elementwiseLaunch } from "./_elementwise.ts";
 
 /** Sizes of one concatenation. */
 export interface ConcatShape {
@@ -24,12 +25,8 @@ export interface ConcatShape {
   conditions: number;
 }
 
-const WG = 256;
-
-function check(where: string, s: ConcatShape): void {
-  for (const [name, v] of Object.entries(s)) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
-  }
+function describe(s: ConcatShape): string {
+  return `${s.batch}x${s.positions}x(${s.features}+${s.conditions})`;
 }
 
 function dims(s: ConcatShape) {
@@ -42,18 +39,18 @@ export async function concatForward(
   t: { y: Tensor; a: TensorLike; c: TensorLike },
   s: ConcatShape,
 ): Promise<Dispatch> {
-  const where = "concat.concat_forward";
-  check(where, s);
   const rows = s.batch * s.positions, n = rows * (s.features + s.conditions);
-  expectLength(where, "y", t.y, n);
-  expectLength(where, "a", t.a, rows * s.features);
-  expectLength(where, "c", t.c, s.batch * s.conditions);
-  const k = await gpu.kernel("concat");
-  const d = await k.dispatch(
-    "concat_forward",
-    { y: t.y, a: t.a, c: t.c, dims: dims(s) },
-    grid1d(n, WG),
-    { label: `concat_forward ${s.batch}x${s.positions}x(${s.features}+${s.conditions})` },
+  const d = await elementwiseLaunch(
+    gpu,
+    ["concat", "concat_forward"],
+    s,
+    [
+      ["y", t.y, n],
+      ["a", t.a, rows * s.features],
+      ["c", t.c, s.batch * s.conditions],
+    ],
+    dims(s),
+    `concat_forward ${describe(s)}`,
   );
   d.bytes = 8 * n;
   return d;
@@ -65,17 +62,17 @@ export async function concatBackward(
   t: { da: Tensor; dy: TensorLike },
   s: ConcatShape,
 ): Promise<Dispatch> {
-  const where = "concat.concat_backward";
-  check(where, s);
   const rows = s.batch * s.positions, n = rows * s.features;
-  expectLength(where, "da", t.da, n);
-  expectLength(where, "dy", t.dy, rows * (s.features + s.conditions));
-  const k = await gpu.kernel("concat");
-  const d = await k.dispatch(
-    "concat_backward",
-    { da: t.da, dy: t.dy, dims: dims(s) },
-    grid1d(n, WG),
-    { label: `concat_backward ${s.batch}x${s.positions}x(${s.features}+${s.conditions})` },
+  const d = await elementwiseLaunch(
+    gpu,
+    ["concat", "concat_backward"],
+    s,
+    [
+      ["da", t.da, n],
+      ["dy", t.dy, rows * (s.features + s.conditions)],
+    ],
+    dims(s),
+    `concat_backward ${describe(s)}`,
   );
   d.bytes = 8 * n;
   return d;

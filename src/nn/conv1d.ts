@@ -13,15 +13,16 @@
  * same work).
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
 import {
   conv2dBackward,
   conv2dForward,
   type Conv2dOptions,
   conv2dOutputSize,
   type Conv2dShape,
+  type ConvBackwardTensors,
+  type ConvForwardTensors,
   type Padding,
 } from "./conv2d.ts";
 import {
@@ -55,18 +56,8 @@ export interface Conv1dShape {
   padding: Padding1d;
 }
 
-/** Sizes of one transposed 1-D convolution application. */
-export interface ConvTranspose1dShape {
-  /** B: sequences. */
-  batch: number;
-  /** L: input length. */
-  length: number;
-  /** Cin: channels of x. */
-  inChannels: number;
-  /** Cout: channels of y. */
-  outChannels: number;
-  /** K: taps. */
-  kernel: number;
+/** Sizes of one transposed 1-D convolution application: B, L, Cin, Cout, K as a conv1d's. */
+export interface ConvTranspose1dShape extends Conv1dShape {
   /** The upsampling factor. */
   stride: number;
   /**
@@ -98,17 +89,7 @@ export function conv1dAs2d(s: Conv1dShape): Conv2dShape {
 
 /** The 2-D shape on one-row images that this transposed 1-D convolution is. */
 export function convTranspose1dAs2d(s: ConvTranspose1dShape): ConvTranspose2dShape {
-  return {
-    batch: s.batch,
-    height: 1,
-    width: s.length,
-    inChannels: s.inChannels,
-    outChannels: s.outChannels,
-    kernel: [1, s.kernel],
-    stride: [1, s.stride],
-    padding: pad2d(s.padding),
-    outputPadding: [0, s.outputPadding ?? 0],
-  };
+  return { ...conv1dAs2d(s), outputPadding: [0, s.outputPadding ?? 0] };
 }
 
 /**
@@ -129,12 +110,7 @@ export function convTranspose1dOutputLength(s: ConvTranspose1dShape): number {
  */
 export function conv1dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: Conv1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -147,14 +123,7 @@ export function conv1dForward(
  */
 export function conv1dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: Conv1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -167,12 +136,7 @@ export function conv1dBackward(
  */
 export function convTranspose1dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: ConvTranspose1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -185,14 +149,7 @@ export function convTranspose1dForward(
  */
 export function convTranspose1dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: ConvTranspose1dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {

@@ -323,18 +323,53 @@ function zeroBias(gpu: Gpu, n: number): TensorView {
   return { tensor: t, offset: 0, length: n };
 }
 
+/** The tensors of a convolution forward (2-D, transposed or 1-D); shapes at each builder. */
+export interface ConvForwardTensors {
+  /** The output. */
+  y: Tensor | TensorView;
+  /** The input. */
+  x: Tensor | TensorView;
+  /** The weights. */
+  w: Tensor | TensorView;
+  /** The bias; omitted, none (a shared zero vector is read). */
+  b?: Tensor | TensorView;
+}
+
+/** The tensors of a convolution backward; dx and db are omitted where not wanted. */
+export interface ConvBackwardTensors {
+  /** The input gradient (omit when the input needs no gradient). */
+  dx?: Tensor | TensorView;
+  /** The weight gradient. */
+  dw: Tensor | TensorView;
+  /** The bias gradient (omit for a layer without bias). */
+  db?: Tensor | TensorView;
+  /** The output gradient. */
+  dy: Tensor | TensorView;
+  /** The forward's input. */
+  x: Tensor | TensorView;
+  /** The weights. */
+  w: Tensor | TensorView;
+}
+
+/** The tensors of the input gradient alone (see {@linkcode conv2dBackwardDx}). */
+export interface Conv2dDxTensors {
+  /** The input gradient (overwritten). */
+  dx: Tensor | TensorView;
+  /** The output gradient. */
+  dy: Tensor | TensorView;
+  /** The weights. */
+  w: Tensor | TensorView;
+  /** The bias of a transposed convolution's forward, when the kernel adds it. */
+  b?: Tensor | TensorView;
+}
+
 /**
  * y = conv(x, w) + b with y [B, Ho, Wo, Cout], x [B, H, W, Cin], w [KH, KW, Cin, Cout],
  * b [Cout] (omit b for no bias: a shared zero vector is read). Returns one dispatch.
  */
 export async function conv2dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: Conv2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -400,12 +435,7 @@ export async function conv2dForward(
  */
 export async function conv2dBackwardDx(
   gpu: Gpu,
-  t: {
-    dx: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: Conv2dDxTensors,
   s: Conv2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
@@ -455,12 +485,7 @@ export async function conv2dBackwardDx(
 /** The sub-pixel dx: per class, its weights, then a stride-1 forward into its pixels. */
 async function subpixelDx(
   gpu: Gpu,
-  t: {
-    dx: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: Conv2dDxTensors,
   s: Conv2dShape,
   wx: 2 | 4 | undefined,
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
@@ -739,14 +764,7 @@ export async function conv2dAddBias(
  */
 export async function conv2dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db?: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: Conv2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {

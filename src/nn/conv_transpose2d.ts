@@ -20,9 +20,8 @@
  *   db = sum of dy over B, H, W        (partner-shaped 1x1 db)
  */
 
-import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Dispatch, TensorView } from "../gpu/kernel.ts";
+import type { Dispatch } from "../gpu/kernel.ts";
 import {
   conv2dAddBias,
   conv2dBackwardDb,
@@ -32,23 +31,16 @@ import {
   type Conv2dOptions,
   conv2dOutputSize,
   type Conv2dShape,
+  type ConvBackwardTensors,
+  type ConvForwardTensors,
   type Padding,
 } from "./conv2d.ts";
 
-/** Sizes of one transposed convolution application. */
-export interface ConvTranspose2dShape {
-  /** B: images. */
-  batch: number;
-  /** h: input rows. */
-  height: number;
-  /** w: input columns. */
-  width: number;
-  /** Cin: channels of x. */
-  inChannels: number;
-  /** Cout: channels of y. */
-  outChannels: number;
-  /** [KH, KW]. */
-  kernel: [number, number];
+/**
+ * Sizes of one transposed convolution application: B, h x w input, Cin, Cout, [KH, KW] as a
+ * conv2d's.
+ */
+export interface ConvTranspose2dShape extends Conv2dShape {
   /** [rows, columns]: the upsampling factor. */
   stride: [number, number];
   /**
@@ -140,12 +132,7 @@ export function convTranspose2dPartner(s: ConvTranspose2dShape): Conv2dShape {
  */
 export async function convTranspose2dForward(
   gpu: Gpu,
-  t: {
-    y: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-    b?: Tensor | TensorView;
-  },
+  t: ConvForwardTensors,
   s: ConvTranspose2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
@@ -163,14 +150,7 @@ export async function convTranspose2dForward(
  */
 export async function convTranspose2dBackward(
   gpu: Gpu,
-  t: {
-    dx?: Tensor | TensorView;
-    dw: Tensor | TensorView;
-    db?: Tensor | TensorView;
-    dy: Tensor | TensorView;
-    x: Tensor | TensorView;
-    w: Tensor | TensorView;
-  },
+  t: ConvBackwardTensors,
   s: ConvTranspose2dShape,
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {

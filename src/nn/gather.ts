@@ -8,7 +8,7 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
+import { type Dispatch, expectLength, expectSizes, grid1d } from "../gpu/kernel.ts";
 
 /** Sizes and normalization of one gathered batch. */
 export interface GatherShape {
@@ -37,9 +37,7 @@ export async function gatherBatch(
   s: GatherShape,
 ): Promise<Dispatch> {
   const where = "gather.gather";
-  for (const [name, v] of [["batch", s.batch], ["features", s.features]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
-  }
+  expectSizes(where, { batch: s.batch, features: s.features });
   if (t.data.dtype !== "u8" && t.data.dtype !== "f32") {
     throw new Error(`${where}: data (${t.data.label}) must be u8 or f32, is ${t.data.dtype}`);
   }

@@ -54,22 +54,41 @@ function dims(where: string, s: KlShape, scale: number, freeBits = 0) {
   };
 }
 
+/**
+ * Checks the shape and the named tensors (kl [B], acc [Z], the others [B, 2Z]) and builds the
+ * launch of `entry` over them: one invocation per example (`batch`), per mu or logvar value
+ * (`values`) or one workgroup per latent dimension (`dims`).
+ */
+async function launch(
+  gpu: Gpu,
+  entry: string,
+  t: Record<string, Tensor | TensorView>,
+  s: KlShape,
+  grid: "batch" | "values" | "dims",
+  scale = 0,
+  freeBits = 0,
+): Promise<Dispatch> {
+  const where = `kl.${entry}`;
+  const d = dims(where, s, scale, freeBits);
+  const n = s.batch * s.z;
+  for (const [name, v] of Object.entries(t)) {
+    expectLength(where, name, v, name === "kl" ? s.batch : name === "acc" ? s.z : 2 * n);
+  }
+  const k = await gpu.kernel("kl");
+  return await k.dispatch(
+    entry,
+    { ...t, dims: d },
+    grid === "dims" ? perDimGrid(where, s.z) : grid1d(grid === "batch" ? s.batch : n, WG),
+  );
+}
+
 /** kl [B] = per-example KL of N(mu, exp(lv)) from N(0, I), from mulogvar [B, 2Z]. */
 export async function klForward(
   gpu: Gpu,
   t: { kl: Tensor; mulogvar: Tensor },
   s: KlShape,
 ): Promise<Dispatch> {
-  const where = "kl.kl_forward";
-  const d = dims(where, s, 0);
-  expectLength(where, "kl", t.kl, s.batch);
-  expectLength(where, "mulogvar", t.mulogvar, 2 * s.batch * s.z);
-  const k = await gpu.kernel("kl");
-  const dispatch = await k.dispatch(
-    "kl_forward",
-    { kl: t.kl, mulogvar: t.mulogvar, dims: d },
-    grid1d(s.batch, WG),
-  );
+  const dispatch = await launch(gpu, "kl_forward", { kl: t.kl, mulogvar: t.mulogvar }, s, "batch");
   dispatch.flops = 6 * s.batch * s.z;
   dispatch.bytes = 8 * s.batch * s.z + 4 * s.batch;
   return dispatch;
@@ -95,16 +114,15 @@ export async function klBackward(
 ): Promise<Dispatch> {
   const freeBits = s.freeBits ?? 0;
   const entry = freeBits > 0 ? "kl_backward_free_bits" : "kl_backward";
-  const where = `kl.${entry}`;
-  const d = dims(where, s, s.scale, freeBits);
   const n = s.batch * s.z;
-  expectLength(where, "dmulogvar", t.dmulogvar, 2 * n);
-  expectLength(where, "mulogvar", t.mulogvar, 2 * n);
-  const k = await gpu.kernel("kl");
-  const dispatch = await k.dispatch(
+  const dispatch = await launch(
+    gpu,
     entry,
-    { dmulogvar: t.dmulogvar, mulogvar: t.mulogvar, dims: d },
-    freeBits > 0 ? perDimGrid(where, s.z) : grid1d(n, WG),
+    { dmulogvar: t.dmulogvar, mulogvar: t.mulogvar },
+    s,
+    freeBits > 0 ? "dims" : "values",
+    s.scale,
+    freeBits,
   );
   dispatch.flops = freeBits > 0 ? 12 * n : 6 * n;
   dispatch.bytes = freeBits > 0 ? 32 * n : 24 * n;
@@ -127,16 +145,7 @@ export async function klPerDim(
   t: { acc: Tensor | TensorView; mulogvar: Tensor },
   s: KlShape,
 ): Promise<Dispatch> {
-  const where = "kl.kl_per_dim";
-  const d = dims(where, s, 0);
-  expectLength(where, "acc", t.acc, s.z);
-  expectLength(where, "mulogvar", t.mulogvar, 2 * s.batch * s.z);
-  const k = await gpu.kernel("kl");
-  const dispatch = await k.dispatch(
-    "kl_per_dim",
-    { acc: t.acc, mulogvar: t.mulogvar, dims: d },
-    perDimGrid(where, s.z),
-  );
+  const dispatch = await launch(gpu, "kl_per_dim", { acc: t.acc, mulogvar: t.mulogvar }, s, "dims");
   dispatch.flops = 6 * s.batch * s.z;
   dispatch.bytes = 8 * s.batch * s.z + 8 * s.z;
   return dispatch;
@@ -153,16 +162,12 @@ export async function klPriorForward(
   t: { kl: Tensor; mulogvar: Tensor; prior: Tensor },
   s: KlShape,
 ): Promise<Dispatch> {
-  const where = "kl.kl_prior_forward";
-  const d = dims(where, s, 0);
-  expectLength(where, "kl", t.kl, s.batch);
-  expectLength(where, "mulogvar", t.mulogvar, 2 * s.batch * s.z);
-  expectLength(where, "prior", t.prior, 2 * s.batch * s.z);
-  const k = await gpu.kernel("kl");
-  const dispatch = await k.dispatch(
+  const dispatch = await launch(
+    gpu,
     "kl_prior_forward",
-    { kl: t.kl, mulogvar: t.mulogvar, prior: t.prior, dims: d },
-    grid1d(s.batch, WG),
+    { kl: t.kl, mulogvar: t.mulogvar, prior: t.prior },
+    s,
+    "batch",
   );
   dispatch.flops = 10 * s.batch * s.z;
   dispatch.bytes = 16 * s.batch * s.z + 4 * s.batch;
@@ -181,17 +186,14 @@ export async function klPriorBackward(
   t: { dmulogvar: Tensor; dprior: Tensor; mulogvar: Tensor; prior: Tensor },
   s: KlShape & { scale: number },
 ): Promise<Dispatch> {
-  const where = "kl.kl_prior_backward";
-  const d = dims(where, s, s.scale);
   const n = s.batch * s.z;
-  for (const name of ["dmulogvar", "dprior", "mulogvar", "prior"] as const) {
-    expectLength(where, name, t[name], 2 * n);
-  }
-  const k = await gpu.kernel("kl");
-  const dispatch = await k.dispatch(
+  const dispatch = await launch(
+    gpu,
     "kl_prior_backward",
-    { dmulogvar: t.dmulogvar, dprior: t.dprior, mulogvar: t.mulogvar, prior: t.prior, dims: d },
-    grid1d(n, WG),
+    { dmulogvar: t.dmulogvar, dprior: t.dprior, mulogvar: t.mulogvar, prior: t.prior },
+    s,
+    "values",
+    s.scale,
   );
   dispatch.flops = 16 * n;
   dispatch.bytes = 40 * n;

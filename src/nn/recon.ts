@@ -13,7 +13,7 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d } from "../gpu/kernel.ts";
+import { type Dispatch, expectLength, expectSizes, grid1d } from "../gpu/kernel.ts";
 
 /** Decoder likelihood: Bernoulli from logits (`bce`) or squared error (`mse`). */
 export type ReconKind = "bce" | "mse";
@@ -41,9 +41,7 @@ const WG = 64;
 
 function check(where: string, kind: ReconKind, s: ReconShape): number {
   if (kind !== "bce" && kind !== "mse") throw new Error(`${where}: unknown loss kind '${kind}'`);
-  for (const [name, v] of [["batch", s.batch], ["features", s.features]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
-  }
+  expectSizes(where, { batch: s.batch, features: s.features });
   const { weight = 0, stride = 1 } = s.smooth ?? {};
   if (!(weight >= 0 && Number.isFinite(weight))) {
     throw new Error(`${where}: smooth must be finite and >= 0, is ${weight}`);
@@ -66,6 +64,46 @@ function dims(s: ReconShape, scale: number) {
   };
 }
 
+/** The tensors each pass binds, in binding order: loss [B], the others [B, F]. */
+const BINDINGS = {
+  forward: ["loss", "logits", "x"],
+  backward: ["dlogits", "logits", "x"],
+  forward_backward: ["loss", "dlogits", "logits", "x"],
+} as const;
+
+/**
+ * Checks the shape, `scale` (where given) and the pass's tensors, then builds the launch of
+ * the entry `${kind}_${pass}`: one workgroup per example, or for the backward one invocation
+ * per value.
+ */
+async function launch<P extends keyof typeof BINDINGS>(
+  gpu: Gpu,
+  kind: ReconKind,
+  pass: P,
+  t: Record<(typeof BINDINGS)[P][number], Tensor>,
+  s: ReconShape,
+  scale?: number,
+): Promise<Dispatch> {
+  const where = `recon.${kind}_${pass}`;
+  const n = check(where, kind, s);
+  if (scale !== undefined && !Number.isFinite(scale)) {
+    throw new Error(`${where}: scale must be finite, is ${scale}`);
+  }
+  const bound: Record<string, Tensor> = {};
+  const names: readonly (typeof BINDINGS)[P][number][] = BINDINGS[pass];
+  for (const name of names) {
+    expectLength(where, name, t[name], name === "loss" ? s.batch : n);
+    bound[name] = t[name];
+  }
+  const k = await gpu.kernel("recon");
+  return await k.dispatch(
+    `${kind}_${pass}`,
+    { ...bound, dims: dims(s, scale ?? 1) },
+    pass === "backward" ? grid1d(n, WG) : grid1d(s.batch, 1),
+    { label: `recon_${kind}_${pass}` },
+  );
+}
+
 /** Extra flops and bytes per value of the smoothness term: 2 neighbours' errors. */
 function smoothCost(s: ReconShape): { flops: number; bytes: number } {
   return s.smooth?.weight ? { flops: 8, bytes: 16 } : { flops: 0, bytes: 0 };
@@ -82,23 +120,8 @@ export async function reconForward(
   t: { loss: Tensor; logits: Tensor; x: Tensor },
   s: ReconShape,
 ): Promise<Dispatch> {
-  const where = `recon.${kind}_forward`;
-  const n = check(where, kind, s);
-  expectLength(where, "loss", t.loss, s.batch);
-  expectLength(where, "logits", t.logits, n);
-  expectLength(where, "x", t.x, n);
-  const k = await gpu.kernel("recon");
-  const d = await k.dispatch(
-    `${kind}_forward`,
-    {
-      loss: t.loss,
-      logits: t.logits,
-      x: t.x,
-      dims: dims(s, 1),
-    },
-    grid1d(s.batch, 1),
-    { label: `recon_${kind}_forward` },
-  );
+  const n = s.batch * s.features;
+  const d = await launch(gpu, kind, "forward", t, s);
   d.flops = ((kind === "bce" ? 25 : 3) + smoothCost(s).flops / 2) * n;
   d.bytes = (8 + smoothCost(s).bytes / 2) * n + 4 * s.batch;
   return d;
@@ -117,24 +140,8 @@ export async function reconBackward(
   t: { dlogits: Tensor; logits: Tensor; x: Tensor },
   s: ReconShape & { scale: number },
 ): Promise<Dispatch> {
-  const where = `recon.${kind}_backward`;
-  const n = check(where, kind, s);
-  if (!Number.isFinite(s.scale)) throw new Error(`${where}: scale must be finite, is ${s.scale}`);
-  expectLength(where, "dlogits", t.dlogits, n);
-  expectLength(where, "logits", t.logits, n);
-  expectLength(where, "x", t.x, n);
-  const k = await gpu.kernel("recon");
-  const d = await k.dispatch(
-    `${kind}_backward`,
-    {
-      dlogits: t.dlogits,
-      logits: t.logits,
-      x: t.x,
-      dims: dims(s, s.scale),
-    },
-    grid1d(n, WG),
-    { label: `recon_${kind}_backward` },
-  );
+  const n = s.batch * s.features;
+  const d = await launch(gpu, kind, "backward", t, s, s.scale);
   d.flops = ((kind === "bce" ? 20 : 3) + smoothCost(s).flops) * n;
   d.bytes = (12 + smoothCost(s).bytes) * n;
   return d;
@@ -152,26 +159,8 @@ export async function reconForwardBackward(
   t: { loss: Tensor; dlogits: Tensor; logits: Tensor; x: Tensor },
   s: ReconShape & { scale: number },
 ): Promise<Dispatch> {
-  const where = `recon.${kind}_forward_backward`;
-  const n = check(where, kind, s);
-  if (!Number.isFinite(s.scale)) throw new Error(`${where}: scale must be finite, is ${s.scale}`);
-  expectLength(where, "loss", t.loss, s.batch);
-  expectLength(where, "dlogits", t.dlogits, n);
-  expectLength(where, "logits", t.logits, n);
-  expectLength(where, "x", t.x, n);
-  const k = await gpu.kernel("recon");
-  const d = await k.dispatch(
-    `${kind}_forward_backward`,
-    {
-      loss: t.loss,
-      dlogits: t.dlogits,
-      logits: t.logits,
-      x: t.x,
-      dims: dims(s, s.scale),
-    },
-    grid1d(s.batch, 1),
-    { label: `recon_${kind}_forward_backward` },
-  );
+  const n = s.batch * s.features;
+  const d = await launch(gpu, kind, "forward_backward", t, s, s.scale);
   d.flops = ((kind === "bce" ? 35 : 5) + smoothCost(s).flops) * n;
   d.bytes = (12 + smoothCost(s).bytes) * n + 4 * s.batch;
   return d;

@@ -9,7 +9,8 @@
 
 import type { Tensor } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { type Dispatch, expectLength, grid1d, type TensorLike } from "../gpu/kernel.ts";
+import type { Dispatch, TensorLike } from "../gpu/kernel.ts";
+import { elementwiseLaunch } from "./_elementwise.ts";
 
 /** Sizes of one upsampling. */
 export interface Upsample1dShape {
@@ -19,14 +20,6 @@ export interface Upsample1dShape {
   width: number;
   /** C: channels per sample. */
   channels: number;
-}
-
-const WG = 256;
-
-function check(where: string, s: Upsample1dShape): void {
-  for (const [name, v] of Object.entries(s)) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${name} must be >= 1, is ${v}`);
-  }
 }
 
 function describe(s: Upsample1dShape): string {
@@ -39,17 +32,17 @@ export async function upsample1dForward(
   t: { y: Tensor; x: TensorLike },
   s: Upsample1dShape,
 ): Promise<Dispatch> {
-  const where = "upsample1d.upsample_forward";
-  check(where, s);
   const n = s.rows * s.width * s.channels;
-  expectLength(where, "y", t.y, 2 * n);
-  expectLength(where, "x", t.x, n);
-  const k = await gpu.kernel("upsample1d");
-  const d = await k.dispatch(
-    "upsample_forward",
-    { y: t.y, x: t.x, dims: { ...s } },
-    grid1d(2 * n, WG),
-    { label: `upsample1d_forward ${describe(s)}` },
+  const d = await elementwiseLaunch(
+    gpu,
+    ["upsample1d", "upsample_forward"],
+    s,
+    [
+      ["y", t.y, 2 * n],
+      ["x", t.x, n],
+    ],
+    { ...s },
+    `upsample1d_forward ${describe(s)}`,
   );
   d.flops = 3 * 2 * n;
   d.bytes = 4 * 3 * n;
@@ -62,17 +55,17 @@ export async function upsample1dBackward(
   t: { dx: Tensor; dy: TensorLike },
   s: Upsample1dShape,
 ): Promise<Dispatch> {
-  const where = "upsample1d.upsample_backward";
-  check(where, s);
   const n = s.rows * s.width * s.channels;
-  expectLength(where, "dx", t.dx, n);
-  expectLength(where, "dy", t.dy, 2 * n);
-  const k = await gpu.kernel("upsample1d");
-  const d = await k.dispatch(
-    "upsample_backward",
-    { dx: t.dx, dy: t.dy, dims: { ...s } },
-    grid1d(n, WG),
-    { label: `upsample1d_backward ${describe(s)}` },
+  const d = await elementwiseLaunch(
+    gpu,
+    ["upsample1d", "upsample_backward"],
+    s,
+    [
+      ["dx", t.dx, n],
+      ["dy", t.dy, 2 * n],
+    ],
+    { ...s },
+    `upsample1d_backward ${describe(s)}`,
   );
   d.flops = 6 * n;
   d.bytes = 4 * 3 * n;

@@ -6,6 +6,7 @@
  */
 
 import type { Conv1dShape, ConvTranspose1dShape } from "../nn/conv1d.ts";
+import { type Products, productsBackward, productsForward } from "./_products.ts";
 
 /** Output length and the zeros before the sequence (TensorFlow's "same": odd pad at the end). */
 function conv1dGeometry(s: Conv1dShape): { lo: number; before: number } {
@@ -38,6 +39,12 @@ function eachProduct1d(s: Conv1dShape, f: (xi: number, wi: number, yi: number) =
   }
 }
 
+/** conv1d's products for the shared sums. */
+function products1d(s: Conv1dShape): Products {
+  const outputs = s.batch * conv1dGeometry(s).lo * s.outChannels;
+  return { outputs, outChannels: s.outChannels, each: (f) => eachProduct1d(s, f) };
+}
+
 /** y[b, o, co] = b[co] + sum_{k, ci} x[b, o s - before + k, ci] w[k, ci, co] (0 outside). */
 export function conv1dForward(
   x: ArrayLike<number>,
@@ -45,13 +52,7 @@ export function conv1dForward(
   b: ArrayLike<number>,
   s: Conv1dShape,
 ): Float64Array {
-  const Co = s.outChannels;
-  const y = new Float64Array(s.batch * conv1dGeometry(s).lo * Co);
-  for (let i = 0; i < y.length; i++) y[i] = b[i % Co];
-  eachProduct1d(s, (xi, wi, yi) => {
-    y[yi] += x[xi] * w[wi];
-  });
-  return y;
+  return productsForward(x, w, b, products1d(s));
 }
 
 /** Gradients of conv1d given dy: each product x w sends dy w to dx and dy x to dw. */
@@ -61,15 +62,7 @@ export function conv1dBackward(
   w: ArrayLike<number>,
   s: Conv1dShape,
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(w.length);
-  const db = new Float64Array(s.outChannels);
-  for (let i = 0; i < dy.length; i++) db[i % s.outChannels] += dy[i];
-  eachProduct1d(s, (xi, wi, yi) => {
-    dx[xi] += dy[yi] * w[wi];
-    dw[wi] += dy[yi] * x[xi];
-  });
-  return { dx, dw, db };
+  return productsBackward(dy, x, w, products1d(s));
 }
 
 /**
@@ -107,6 +100,12 @@ function eachScatter1d(
   }
 }
 
+/** The transposed conv1d's products (its scatter) for the shared sums. */
+function scatters1d(s: ConvTranspose1dShape): Products {
+  const outputs = s.batch * transposeGeometry(s).lo * s.outChannels;
+  return { outputs, outChannels: s.outChannels, each: (f) => eachScatter1d(s, f) };
+}
+
 /** y[b, i s + k - crop, co] += x[b, i, ci] w[k, co, ci] over positions inside y, plus b[co]. */
 export function convTranspose1dForward(
   x: ArrayLike<number>,
@@ -114,13 +113,7 @@ export function convTranspose1dForward(
   b: ArrayLike<number>,
   s: ConvTranspose1dShape,
 ): Float64Array {
-  const Co = s.outChannels;
-  const y = new Float64Array(s.batch * transposeGeometry(s).lo * Co);
-  for (let i = 0; i < y.length; i++) y[i] = b[i % Co];
-  eachScatter1d(s, (xi, wi, yi) => {
-    y[yi] += x[xi] * w[wi];
-  });
-  return y;
+  return productsForward(x, w, b, scatters1d(s));
 }
 
 /** Gradients of the transposed conv1d given dy. */
@@ -130,13 +123,5 @@ export function convTranspose1dBackward(
   w: ArrayLike<number>,
   s: ConvTranspose1dShape,
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(w.length);
-  const db = new Float64Array(s.outChannels);
-  for (let i = 0; i < dy.length; i++) db[i % s.outChannels] += dy[i];
-  eachScatter1d(s, (xi, wi, yi) => {
-    dx[xi] += dy[yi] * w[wi];
-    dw[wi] += dy[yi] * x[xi];
-  });
-  return { dx, dw, db };
+  return productsBackward(dy, x, w, scatters1d(s));
 }

@@ -4,6 +4,7 @@
  */
 
 import type { Conv2dShape } from "../nn/conv2d.ts";
+import { type Products, productsBackward, productsForward } from "./_products.ts";
 
 /**
  * One axis of the convolution, from the definitions, not from src/nn (an oracle that shared the
@@ -68,6 +69,13 @@ function eachProduct(s: Conv2dShape, f: (xi: number, wi: number, yi: number) => 
   }
 }
 
+/** The convolution's products for the shared sums. */
+function products(s: Conv2dShape): Products {
+  const o = conv2dGeometry(s);
+  const outputs = s.batch * o.height * o.width * s.outChannels;
+  return { outputs, outChannels: s.outChannels, each: (f) => eachProduct(s, f) };
+}
+
 /**
  * y[b, oh, ow, co] = b[co] + sum_{kh, kw, ci} x[b, oh sh - pt + kh, ow sw - pl + kw, ci]
  * w[kh, kw, ci, co], x outside the image being 0.
@@ -78,14 +86,7 @@ export function conv2dForward(
   b: ArrayLike<number>,
   s: Conv2dShape,
 ): Float64Array {
-  const o = conv2dGeometry(s);
-  const Co = s.outChannels;
-  const y = new Float64Array(s.batch * o.height * o.width * Co);
-  for (let i = 0; i < y.length; i++) y[i] = b[i % Co];
-  eachProduct(s, (xi, wi, yi) => {
-    y[yi] += x[xi] * w[wi];
-  });
-  return y;
+  return productsForward(x, w, b, products(s));
 }
 
 /** Gradients of the convolution given dy: each product x w sends dy x to dw and dy w to dx. */
@@ -95,13 +96,5 @@ export function conv2dBackward(
   w: ArrayLike<number>,
   s: Conv2dShape,
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(w.length);
-  const db = new Float64Array(s.outChannels);
-  for (let i = 0; i < dy.length; i++) db[i % s.outChannels] += dy[i];
-  eachProduct(s, (xi, wi, yi) => {
-    dx[xi] += dy[yi] * w[wi];
-    dw[wi] += dy[yi] * x[xi];
-  });
-  return { dx, dw, db };
+  return productsBackward(dy, x, w, products(s));
 }

@@ -6,6 +6,7 @@
  */
 
 import type { ConvTranspose2dShape } from "../nn/conv_transpose2d.ts";
+import { type Products, productsBackward, productsForward } from "./_products.ts";
 
 /**
  * Rows/columns cropped from the top/left of the full scatter (whose size is (h - 1) s + K):
@@ -74,6 +75,13 @@ function eachProduct(
   }
 }
 
+/** The transposed convolution's products (its scatter) for the shared sums. */
+function products(s: ConvTranspose2dShape): Products {
+  const o = convTranspose2dGeometry(s);
+  const outputs = s.batch * o.height * o.width * s.outChannels;
+  return { outputs, outChannels: s.outChannels, each: (f) => eachProduct(s, f) };
+}
+
 /**
  * y[b, ih sh + kh - t, iw sw + kw - l, co] += x[b, ih, iw, ci] w[kh, kw, co, ci] over all
  * input pixels and taps landing inside y, plus b[co].
@@ -84,14 +92,7 @@ export function convTranspose2dForward(
   b: ArrayLike<number>,
   s: ConvTranspose2dShape,
 ): Float64Array {
-  const o = convTranspose2dGeometry(s);
-  const Co = s.outChannels;
-  const y = new Float64Array(s.batch * o.height * o.width * Co);
-  for (let i = 0; i < y.length; i++) y[i] = b[i % Co];
-  eachProduct(s, (xi, wi, yi) => {
-    y[yi] += x[xi] * w[wi];
-  });
-  return y;
+  return productsForward(x, w, b, products(s));
 }
 
 /** Gradients given dy: each product x w sends dy w to dx and dy x to dw; db sums dy. */
@@ -101,13 +102,5 @@ export function convTranspose2dBackward(
   w: ArrayLike<number>,
   s: ConvTranspose2dShape,
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(w.length);
-  const db = new Float64Array(s.outChannels);
-  for (let i = 0; i < dy.length; i++) db[i % s.outChannels] += dy[i];
-  eachProduct(s, (xi, wi, yi) => {
-    dx[xi] += dy[yi] * w[wi];
-    dw[wi] += dy[yi] * x[xi];
-  });
-  return { dx, dw, db };
+  return productsBackward(dy, x, w, products(s));
 }

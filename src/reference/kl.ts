@@ -4,6 +4,33 @@
  * columns 0..Z-1, logvar in Z..2Z-1); kl [B].
  */
 
+/**
+ * Twice one dimension's KL from N(0, 1), mu^2 + expm1(lv) - lv, for the mu at index m and the
+ * logvar at index l of mulogvar.
+ */
+function twiceKl(
+  mulogvar: Float64Array,
+  lo: number,
+  hi: number,
+): (m: number, l: number) => number {
+  return (m, l) => {
+    const mu = mulogvar[m];
+    const lv = Math.min(Math.max(mulogvar[l], lo), hi);
+    return mu * mu + Math.expm1(lv) - lv;
+  };
+}
+
+/** out[b] = 0.5 * sum_j term(m, l) over row b's mu index m = b 2Z + j and logvar index m + Z. */
+function rowSums(batch: number, z: number, term: (m: number, l: number) => number): Float64Array {
+  const out = new Float64Array(batch);
+  for (let b = 0; b < batch; b++) {
+    let s = 0;
+    for (let j = 0; j < z; j++) s += term(b * 2 * z + j, b * 2 * z + z + j);
+    out[b] = 0.5 * s;
+  }
+  return out;
+}
+
 /** kl[b] = -0.5 * sum_j (1 + lv - mu^2 - exp(lv)), written as 0.5 * sum (mu^2 + expm1(lv) - lv). */
 export function klForward(
   mulogvar: Float64Array,
@@ -12,17 +39,7 @@ export function klForward(
   lo: number,
   hi: number,
 ): Float64Array {
-  const kl = new Float64Array(batch);
-  for (let b = 0; b < batch; b++) {
-    let s = 0;
-    for (let j = 0; j < z; j++) {
-      const mu = mulogvar[b * 2 * z + j];
-      const lv = Math.min(Math.max(mulogvar[b * 2 * z + z + j], lo), hi);
-      s += mu * mu + Math.expm1(lv) - lv;
-    }
-    kl[b] = 0.5 * s;
-  }
-  return kl;
+  return rowSums(batch, z, twiceKl(mulogvar, lo, hi));
 }
 
 /**
@@ -64,12 +81,9 @@ export function klPerDim(
   hi: number,
 ): Float64Array {
   const out = new Float64Array(z);
+  const term = twiceKl(mulogvar, lo, hi);
   for (let b = 0; b < batch; b++) {
-    for (let j = 0; j < z; j++) {
-      const mu = mulogvar[b * 2 * z + j];
-      const lv = Math.min(Math.max(mulogvar[b * 2 * z + z + j], lo), hi);
-      out[j] += 0.5 * (mu * mu + Math.expm1(lv) - lv);
-    }
+    for (let j = 0; j < z; j++) out[j] += 0.5 * term(b * 2 * z + j, b * 2 * z + z + j);
   }
   return out;
 }
@@ -104,18 +118,11 @@ export function klPriorForward(
   lo: number,
   hi: number,
 ): Float64Array {
-  const kl = new Float64Array(batch);
   const c = (v: number) => Math.min(Math.max(v, lo), hi);
-  for (let b = 0; b < batch; b++) {
-    let s = 0;
-    for (let j = 0; j < z; j++) {
-      const m = b * 2 * z + j, l = m + z;
-      const lv = c(mulogvar[l]), pv = c(prior[l]);
-      s += pv - lv + (Math.exp(lv) + (mulogvar[m] - prior[m]) ** 2) / Math.exp(pv) - 1;
-    }
-    kl[b] = 0.5 * s;
-  }
-  return kl;
+  return rowSums(batch, z, (m, l) => {
+    const lv = c(mulogvar[l]), pv = c(prior[l]);
+    return pv - lv + (Math.exp(lv) + (mulogvar[m] - prior[m]) ** 2) / Math.exp(pv) - 1;
+  });
 }
 
 /**
