@@ -20,7 +20,7 @@ function allows(task: string): Map<string, string | true> {
 Deno.test("permissions: train and profile write only under runs/, read only the env they use", () => {
   assert.deepEqual(
     Object.fromEntries(allows("train")),
-    { read: true, env: "WEBGPU_VAE_DEBUG,WEBGPU_VAE_CACHE", write: "runs" },
+    { read: true, env: "DENO_WEBGPU_BACKEND,WEBGPU_VAE_DEBUG,WEBGPU_VAE_CACHE", write: "runs" },
   );
   assert.deepEqual(
     Object.fromEntries(allows("profile")),
