@@ -5,6 +5,8 @@
  * defines them.
  */
 import assert from "node:assert/strict";
+import { loadDataset } from "../src/data/datasets.ts";
+import { smallIdx } from "./_small_idx.ts";
 
 const tasks: Record<string, string> = JSON.parse(await Deno.readTextFile("deno.json")).tasks;
 
@@ -46,3 +48,29 @@ for (const task of ["train", "profile"]) {
     await assert.rejects(() => Deno.lstat(outside), Deno.errors.NotFound);
   });
 }
+
+Deno.test("permissions: deno task train trains end to end with exactly its own permissions", async () => {
+  // The task as deno.json runs it, environment inherited (DENO_WEBGPU_BACKEND included): any
+  // file, variable or write the training path reaches beyond the task's grants fails here.
+  const tmp = await Deno.makeTempDir({ prefix: "webgpu-vae-perm-" });
+  const out = `runs/perm-e2e-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const data = await loadDataset("embedded");
+    await Deno.writeFile(`${tmp}/small.idx`, smallIdx(data, 60));
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "train", "--dataset", `idx:${tmp}/small.idx`, "--epochs", "1"]
+        .concat(["--hidden", "8", "--z", "2", "--batch", "16", "--out", out]),
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 0, err);
+    for (const f of ["config.json", "metrics.jsonl", "model.safetensors", "report.html"]) {
+      assert.ok((await Deno.stat(`${out}/${f}`)).isFile, f);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+});
