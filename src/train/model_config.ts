@@ -7,7 +7,7 @@
 import type { Split } from "../data/split.ts";
 import type { VaeConfig } from "../vae/model.ts";
 import { conditionSize, fitCondition } from "../vae/condition.ts";
-import { defaultZ, type TrainConfig } from "./config.ts";
+import { defaultZ, type TrainConfig } from "./defaults.ts";
 
 /**
  * The model config of a training config and a dataset (its example shape; for a conditional

@@ -9,8 +9,8 @@
  * reads files, so page code cannot import it; the shared keys are repeated here and tested.
  */
 
-import { CONV_DEFAULTS } from "../../vae/conv_vae.ts";
-import { conditionSize } from "../../vae/condition.ts";
+import { DEFAULTS, type TrainConfig } from "../../train/defaults.ts";
+import { modelConfig } from "../../train/model_config.ts";
 import type { VaeConfig } from "../../vae/model.ts";
 import { parseKlSchedule } from "../../train/schedule.ts";
 
@@ -57,23 +57,23 @@ export interface PageSettings {
 /** The CLI's defaults for the keys above (DESIGN.md's mlp model, batch 128, Adam 1e-3). */
 export const PAGE_DEFAULTS: PageSettings = {
   model: "mlp",
-  hidden: [512, 512],
-  filters: [...CONV_DEFAULTS.filters],
-  kernels: [...CONV_DEFAULTS.kernels],
-  strides: [...CONV_DEFAULTS.strides],
-  "decoder-filters": [...CONV_DEFAULTS.decoderFilters],
-  "decoder-kernels": [...CONV_DEFAULTS.decoderKernels],
-  "decoder-strides": [...CONV_DEFAULTS.decoderStrides],
-  batchnorm: "on",
-  z: 0,
-  epochs: 10,
-  batch: 128,
-  lr: 1e-3,
-  beta: 1,
-  "kl-schedule": "constant",
-  "free-bits": 0,
-  "logvar-clamp": [-30, 20],
-  seed: 1,
+  hidden: [...DEFAULTS.hidden],
+  filters: [...DEFAULTS.filters],
+  kernels: [...DEFAULTS.kernels],
+  strides: [...DEFAULTS.strides],
+  "decoder-filters": [...DEFAULTS["decoder-filters"]],
+  "decoder-kernels": [...DEFAULTS["decoder-kernels"]],
+  "decoder-strides": [...DEFAULTS["decoder-strides"]],
+  batchnorm: DEFAULTS.batchnorm,
+  z: DEFAULTS.z,
+  epochs: DEFAULTS.epochs,
+  batch: DEFAULTS.batch,
+  lr: DEFAULTS.lr,
+  beta: DEFAULTS.beta,
+  "kl-schedule": DEFAULTS["kl-schedule"],
+  "free-bits": DEFAULTS["free-bits"],
+  "logvar-clamp": [...DEFAULTS["logvar-clamp"]],
+  seed: DEFAULTS.seed,
 };
 
 /** A setting the page cannot use: one line naming it. */
@@ -153,37 +153,27 @@ export function checkSettings(s: PageSettings, trainCount: number): void {
  * makes of the same flags (unconditional, Bernoulli likelihood, recon weight 1), key for key.
  */
 export function pageModelConfig(s: PageSettings, shape: ImageShape): VaeConfig {
-  const common = {
-    z: s.z || (s.model === "conv" ? CONV_DEFAULTS.z : 20),
-    recon: "bce" as const,
-    reconWeight: 1,
-    reconSmooth: undefined,
-    beta: s.beta,
-    logvarClamp: [...s["logvar-clamp"]] as [number, number],
-    seed: s.seed,
-    freeBits: s["free-bits"],
-    conditions: conditionSize(undefined),
-    condition: undefined,
-    prior: undefined,
-  };
-  const features = shape.rows * shape.cols;
-  if (s.model === "mlp") return { ...common, kind: "mlp", inputs: features, hidden: [...s.hidden] };
-  return {
-    ...common,
-    kind: "conv",
-    height: shape.rows,
-    width: shape.cols,
-    channels: 1,
-    filters: [...s.filters],
-    kernels: [...s.kernels],
-    strides: [...s.strides],
-    decoderFilters: [...s["decoder-filters"]],
-    decoderKernels: [...s["decoder-kernels"]],
-    decoderStrides: [...s["decoder-strides"]],
-    batchnorm: s.batchnorm === "on",
+  // The page's settings over the CLI's defaults, with the keys the page fixes (unconditional,
+  // Bernoulli, recon weight 1, transposed upsampling): the CLI's own mapping from flags.
+  const config: TrainConfig = {
+    ...DEFAULTS,
+    ...s,
+    hidden: [...s.hidden],
+    "logvar-clamp": [...s["logvar-clamp"]] as [number, number],
+    condition: "none",
+    recon: "bce",
+    "recon-weight": 1,
+    "recon-smooth": 0,
     upsample: "transposed",
-    leak: CONV_DEFAULTS.leak,
+    ae: false,
+    "eps-std": 1,
+    regression: 0,
   };
+  return modelConfig(config, {
+    rows: shape.rows,
+    cols: shape.cols,
+    features: shape.rows * shape.cols,
+  });
 }
 
 /**
