@@ -13,6 +13,7 @@
  * No Deno API: it bundles for the browser. Legend: B batch, F pixels per image, Z latent size.
  */
 
+import { NonFiniteError } from "../../train/guard.ts";
 import { readback, Tensor, write } from "../../gpu/buffer.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import { type Dispatch, submit } from "../../gpu/kernel.ts";
@@ -86,18 +87,6 @@ export interface PageCheckpoint {
   stepInEpoch: number;
   /** That epoch's metric sums so far (empty at an epoch boundary). */
   sums: number[];
-}
-
-/** Raised when the loss turns NaN or Inf (the Trainer's NonFiniteError). */
-export class NonFiniteLossError extends Error {
-  /**
-   * Make the error.
-   * @param message where it happened
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "NonFiniteLossError";
-  }
 }
 
 interface Programs {
@@ -298,13 +287,13 @@ export class TrainSession {
 
   /**
    * The epoch's mean training losses so far (one read of the metrics: a wait on the GPU).
-   * Throws {@linkcode NonFiniteLossError} when a step saw NaN or Inf.
+   * Throws {@linkcode NonFiniteError} when a step saw NaN or Inf.
    */
   async progress(): Promise<PageLosses> {
     const m = await readback(this.#gpu.device, this.#metrics);
     if (m[METRIC.nonfinite] > 0) {
       const bad = m[METRIC.firstBadStep] - (this.step - this.stepInEpoch);
-      throw new NonFiniteLossError(
+      throw new NonFiniteError(
         `the loss became NaN or Inf in epoch ${this.epoch + 1}, step ${bad} of ` +
           `${this.stepsPerEpoch}: try a lower learning rate or a tighter logvar clamp`,
       );
@@ -337,7 +326,7 @@ export class TrainSession {
       submit(d, [p.gather, ...p.forward], "test");
     }
     const m = await readback(d, this.#testMetrics);
-    if (m[METRIC.nonfinite] > 0) throw new NonFiniteLossError("the test loss is NaN or Inf");
+    if (m[METRIC.nonfinite] > 0) throw new NonFiniteError("the test loss is NaN or Inf");
     const l = this.#losses(m, N);
     return { ...l, elbo: l.recon + l.kl };
   }
