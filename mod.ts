@@ -171,6 +171,7 @@ export {
 export {
   type Dataset,
   DatasetError,
+  type ExampleSource,
   loadDataset,
   type LoadDatasetOptions,
   type Split,

@@ -128,7 +128,7 @@ export {
   streamlineDataset,
   streamlinesInMm,
 } from "./src/data/streamline_dataset.ts";
-export type { Dataset, Split, StreamlineInfo } from "./src/data/datasets.ts";
+export type { Dataset, ExampleSource, Split, StreamlineInfo } from "./src/data/datasets.ts";
 
 // Checks and figures of a trained streamline model: distances in mm, SVG in two projections.
 export {

@@ -14,7 +14,13 @@
  * metrics.jsonl is reproducible byte for byte.
  */
 
-import { checkReconRange, classNames, imageChannels, loadDataset } from "../data/datasets.ts";
+import {
+  checkReconRange,
+  classNames,
+  type Dataset,
+  imageChannels,
+  loadDataset,
+} from "../data/datasets.ts";
 import { latentStats } from "../eval/metrics.ts";
 import { requestGpu } from "../gpu/device.ts";
 import { setImmediate } from "node:timers";
@@ -47,9 +53,11 @@ import {
   NonFiniteError,
   type Progress,
   Trainer,
+  trainPlacement,
 } from "../train/trainer.ts";
 import { describeModel, vaeLayout } from "../vae/model.ts";
 import { modelSpec } from "../vae/spec.ts";
+import { writeShards } from "../data/shards.ts";
 import { runMain } from "./_main.ts";
 import { writeReport } from "../eval/report.ts";
 import { testSplitFactorTable } from "../eval/factors.ts";
@@ -413,6 +421,9 @@ async function trainLocked(
   }
   const gpu = await requestGpu();
   const tuner = await trainingTuner(gpu, tune);
+  // A split over the GPU budget is streamed from disk shards (src/data/shards.ts); the host
+  // copy is let go, so the run holds only a window and two staging copies of it in memory.
+  const shards = await shardsIfStreamed(gpu.device, config, data);
   const trainer = await Trainer.create(gpu, config, data, resume);
   if (tuner) await saveTunerOrWarn(tuner, tuneCachePath(gpu));
   // The resolved model spec travels in config.json and both checkpoint files (src/vae/spec.ts).
@@ -443,7 +454,7 @@ async function trainLocked(
     console.log(
       `training split ${(place.bytes / 2 ** 20).toFixed(1)} MiB is over --gpu-data-mb ` +
         `${(place.budget / 2 ** 20).toFixed(1)}: streamed in ${place.windows} windows of ` +
-        `${place.stepsPerWindow} steps`,
+        `${place.stepsPerWindow} steps from ${shards}`,
     );
   }
 
@@ -634,4 +645,24 @@ async function trainLocked(
   }
   if (signal !== null) Deno.exitCode = SIGNAL_EXIT[signal];
   gpu.destroy();
+}
+
+/**
+ * When `data`'s training split is over the GPU budget, put it into disk shards (or find them
+ * from an earlier run), read it from there and drop the host copy; returns the shards' folder
+ * (with "(reused)" when found), or null when the split stays resident.
+ */
+async function shardsIfStreamed(
+  device: GPUDevice,
+  config: TrainConfig,
+  data: Dataset,
+): Promise<string | null> {
+  if (trainPlacement(device, config, data).mode !== "streamed" || config.condition !== "none") {
+    return null;
+  }
+  const split = data.train;
+  const { reader, path, reused } = await writeShards(split.images, split.count);
+  split.onDisk = reader;
+  split.images = split.images instanceof Uint8Array ? new Uint8Array(0) : new Float32Array(0);
+  return reused ? `${path} (reused)` : path;
 }

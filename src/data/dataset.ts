@@ -4,10 +4,10 @@
  * streamline_dataset.ts) all import from here, so none of them imports the others back.
  */
 
-import type { Split } from "./split.ts";
+import type { ExampleSource, Split } from "./split.ts";
 import type { TractogramSpace } from "./tractogram.ts";
 
-export type { Split };
+export type { ExampleSource, Split };
 
 /** A bad dataset spec, missing files, or files that do not fit together: one line. */
 export class DatasetError extends Error {

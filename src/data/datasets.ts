@@ -60,6 +60,7 @@ export {
   type Dataset,
   DatasetError,
   type DatasetFactors,
+  type ExampleSource,
   exists,
   holdOutCount,
   type Split,

@@ -16,4 +16,17 @@ export interface Split {
   count: number;
   /** Streamlines only: each one's arc length in millimetres before resampling. */
   lengths?: Float32Array;
+  /**
+   * When set, the examples live here (on disk: src/data/shards.ts) and `images` may be empty
+   * (of the same type); only a streamed training split (src/train/stream.ts) reads them.
+   */
+  onDisk?: ExampleSource;
+}
+
+/** A split's examples held outside host memory, read by index. */
+export interface ExampleSource {
+  /** Bytes per example. */
+  readonly exampleBytes: number;
+  /** Copy examples `order[lo]`, ..., `order[hi - 1]` one after another into `dst`. */
+  read(order: Uint32Array, lo: number, hi: number, dst: Uint8Array): void;
 }

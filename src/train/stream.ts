@@ -14,13 +14,15 @@
  * out of it for window k - 2 was submitted, and the window buffer is overwritten (a copy)
  * after window k - 1's steps were submitted.
  *
- * Not done: the split is held in host memory as decoded u8 (the images: cache file keeps the
- * same bytes on disk); a reader of on-disk shards would replace `fill` only.
+ * The examples come from host memory, or from disk when the split has `onDisk` (the train
+ * task puts a streamed split into shards, src/data/shards.ts, and keeps no copy in memory):
+ * only `fill` differs, so both give the same bytes.
  *
  * N examples, F values per example, B batch, S steps per window, W = S * B examples a window.
  */
 
 import { Tensor, upload } from "../gpu/buffer.ts";
+import type { ExampleSource, Split } from "../data/split.ts";
 import type { BatchSource } from "../vae/source.ts";
 
 /** Bytes per MiB, the unit of `--gpu-data-mb`. */
@@ -89,6 +91,8 @@ export class StreamedSplit {
   uploads = 0;
   readonly #device: GPUDevice;
   readonly #images: Uint8Array | Float32Array;
+  readonly #disk: ExampleSource | undefined;
+  readonly #count: number;
   readonly #features: number;
   readonly #staging: [Tensor, Tensor];
   readonly #host: Uint8Array<ArrayBuffer> | Float32Array<ArrayBuffer>;
@@ -97,23 +101,33 @@ export class StreamedSplit {
   #prefetched = -1;
 
   /**
-   * @param images the split, N x F (u8 images, or f32 values)
+   * @param split the split: N x F values (u8 images, or f32 values) in `images`, or on disk
+   *   (`onDisk`, with `images` an empty array of the values' type)
    * @param place a streamed placement from {@linkcode dataPlacement}
    */
   constructor(
     device: GPUDevice,
-    images: Uint8Array | Float32Array,
+    split: Split,
     features: number,
     place: DataPlacement,
     label: string,
   ) {
     if (place.mode !== "streamed") throw new Error("StreamedSplit: the placement is resident");
+    const images = split.images;
+    const n = split.count, w = place.windowExamples!;
+    if (split.onDisk && split.onDisk.exampleBytes !== features * images.BYTES_PER_ELEMENT) {
+      throw new Error("StreamedSplit: the split's examples on disk are not F values each");
+    }
+    if (!split.onDisk && images.length !== n * features) {
+      throw new Error("StreamedSplit: the split holds no N x F values");
+    }
     this.#device = device;
     this.#images = images;
+    this.#disk = split.onDisk;
+    this.#count = n;
     this.#features = features;
     this.stepsPerWindow = place.stepsPerWindow!;
-    this.windowExamples = place.windowExamples!;
-    const n = images.length / features, w = this.windowExamples;
+    this.windowExamples = w;
     const bytes = images instanceof Uint8Array;
     const dtype = bytes ? "u8" : "f32";
     const values = w * features;
@@ -169,8 +183,7 @@ export class StreamedSplit {
    */
   afterStep(s: number): void {
     const k = Math.floor(s / this.stepsPerWindow);
-    const n = this.#images.length / this.#features;
-    if (this.#prefetched === k + 1 || (k + 1) * this.windowExamples >= n) return;
+    if (this.#prefetched === k + 1 || (k + 1) * this.windowExamples >= this.#count) return;
     this.#fill(k + 1, (k + 1) % 2);
     this.#prefetched = k + 1;
   }
@@ -181,9 +194,14 @@ export class StreamedSplit {
     if (!order) throw new Error("StreamedSplit: no epoch order set");
     const F = this.#features, w = this.windowExamples;
     const lo = k * w, hi = Math.min(order.length, lo + w);
-    for (let i = lo; i < hi; i++) {
-      const e = order[i];
-      this.#host.set(this.#images.subarray(e * F, (e + 1) * F), (i - lo) * F);
+    if (this.#disk) {
+      const host = this.#host;
+      this.#disk.read(order, lo, hi, new Uint8Array(host.buffer, 0, host.byteLength));
+    } else {
+      for (let i = lo; i < hi; i++) {
+        const e = order[i];
+        this.#host.set(this.#images.subarray(e * F, (e + 1) * F), (i - lo) * F);
+      }
     }
     const t = this.#staging[slot];
     this.#device.queue.writeBuffer(t.buffer, 0, this.#host);

@@ -46,6 +46,26 @@ interface Programs {
   last: StepProgram | null;
 }
 
+/**
+ * Where `data`'s training split goes on `device` under `config`'s `--gpu-data-mb` (0: the
+ * device's largest storage binding): resident, or streamed in windows of steps.
+ */
+export function trainPlacement(
+  device: GPUDevice,
+  config: TrainConfig,
+  data: Dataset,
+): DataPlacement {
+  return dataPlacement(
+    data.train.count,
+    data.features,
+    data.train.images.BYTES_PER_ELEMENT,
+    Math.min(config.batch, data.train.count),
+    config["gpu-data-mb"] > 0
+      ? config["gpu-data-mb"] * MIB
+      : Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize),
+  );
+}
+
 /** Trains one model on one dataset; see {@linkcode Trainer.create}. */
 export class Trainer {
   /** The training configuration. */
@@ -140,20 +160,15 @@ export class Trainer {
     const source = (split: Split, label: string) =>
       splitSource(d, cfg.condition, split, identityOrder(split.count), label);
     // A training split above the GPU budget is streamed in windows of steps (stream.ts).
-    const placement = dataPlacement(
-      data.train.count,
-      data.features,
-      data.train.images.BYTES_PER_ELEMENT,
-      Math.min(config.batch, data.train.count),
-      config["gpu-data-mb"] > 0
-        ? config["gpu-data-mb"] * MIB
-        : Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize),
-    );
+    const placement = trainPlacement(d, config, data);
     if (placement.mode === "streamed" && cfg.condition) {
       throw new Error("a conditional model's training split must fit --gpu-data-mb (not streamed)");
     }
+    if (placement.mode === "resident" && data.train.onDisk) {
+      throw new Error("the training split is on disk but fits the GPU: load it into memory");
+    }
     const stream = placement.mode === "streamed"
-      ? new StreamedSplit(d, data.train.images, data.features, placement, "train")
+      ? new StreamedSplit(d, data.train, data.features, placement, "train")
       : undefined;
     const trainSource = stream?.source ?? source(data.train, "train");
     const testSource = source(data.test, "test");
