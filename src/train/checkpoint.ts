@@ -24,37 +24,18 @@
 
 import type { ParamLayout } from "../nn/params.ts";
 import { writeFileAtomic, type WritePoint } from "../io/atomic.ts";
-import { encodeSafetensors, parseSafetensors, SafetensorsError } from "../io/safetensors.ts";
+import { parseSafetensors, SafetensorsError } from "../io/safetensors.ts";
+import {
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  configText,
+  type EpochLine,
+  metricsText,
+  modelBytes,
+  optimizerBytes,
+} from "./checkpoint_files.ts";
 
-/** The full training state at a step boundary. */
-export interface Checkpoint {
-  /** Flat parameters (layout.size floats). */
-  params: Float32Array;
-  /** Adam first moment, flat. */
-  m: Float32Array;
-  /** Adam second moment, flat. */
-  v: Float32Array;
-  /** Optimizer steps completed. */
-  step: number;
-  /** Epoch in progress (0-based). */
-  epoch: number;
-  /** Steps of that epoch already done. */
-  stepInEpoch: number;
-  /** Metric sums of the epoch in progress (the GPU metrics buffer). */
-  sums: number[];
-  /** Resolved configuration, as JSON text. */
-  config: string;
-  /** The resolved model spec (src/vae/spec.ts), as JSON text; written when given. */
-  spec?: string;
-  /**
-   * The lines of metrics.jsonl for every finished epoch (the commit record); absent in
-   * checkpoints written before records travelled with them.
-   */
-  records?: EpochLine[];
-}
-
-/** One line of metrics.jsonl, as stored (an EpochRecord plus the train task's extras). */
-export type EpochLine = Record<string, unknown>;
+export { type Checkpoint, configText, type EpochLine, metricsText };
 
 /** Options of {@linkcode saveCheckpoint}. */
 export interface SaveOptions {
@@ -63,35 +44,6 @@ export interface SaveOptions {
    * written`, ...; see {@linkcode WritePoint}): fault-injection tests stop the process there.
    */
   at?: (point: string) => void | Promise<void>;
-}
-
-const FORMAT = "webgpu-vae/1";
-
-/** The bytes of metrics.jsonl for `records`: one JSON line each. */
-export function metricsText(records: EpochLine[]): string {
-  return records.map((r) => JSON.stringify(r) + "\n").join("");
-}
-
-/**
- * The bytes of config.json for a config given as JSON text, with the model spec (JSON text,
- * src/vae/spec.ts) under the key `spec` when there is one.
- */
-export function configText(config: string, spec?: string): string {
-  const value = JSON.parse(config);
-  if (spec !== undefined) value.spec = JSON.parse(spec);
-  return JSON.stringify(value, null, 2) + "\n";
-}
-
-function modelBytes(layout: ParamLayout, c: Checkpoint): Uint8Array {
-  return encodeSafetensors(
-    layout.entries.map((e) => ({
-      name: e.name,
-      dtype: "F32" as const,
-      shape: e.shape,
-      data: c.params.subarray(e.offset, e.offset + e.length),
-    })),
-    metadata(c),
-  );
 }
 
 /** The kept-epoch file of epoch `epoch` (1-based, finished): `model-epoch-0007.safetensors`. */
@@ -120,17 +72,6 @@ export function keptFileOf(c: Checkpoint): string | null {
     : null;
 }
 
-function metadata(c: Checkpoint): Record<string, string> {
-  return {
-    format: FORMAT,
-    config: c.config,
-    step: String(c.step),
-    epoch: String(c.epoch),
-    step_in_epoch: String(c.stepInEpoch),
-    ...(c.spec === undefined ? {} : { spec: c.spec }),
-  };
-}
-
 /**
  * Commit the training state to `dir`: `optimizer.safetensors` (the commit record, with the
  * epoch records when `c.records` is given), then `model.safetensors`, then (with records)
@@ -142,19 +83,7 @@ export async function saveCheckpoint(
   c: Checkpoint,
   options: SaveOptions = {},
 ): Promise<void> {
-  const meta = metadata(c);
-  const state = encodeSafetensors(
-    [
-      { name: "params", dtype: "F32", shape: [c.params.length], data: c.params },
-      { name: "adam.m", dtype: "F32", shape: [c.m.length], data: c.m },
-      { name: "adam.v", dtype: "F32", shape: [c.v.length], data: c.v },
-    ],
-    {
-      ...meta,
-      sums: JSON.stringify(c.sums),
-      ...(c.records ? { records: JSON.stringify(c.records) } : {}),
-    },
-  );
+  const state = optimizerBytes(c);
   const at = (file: string) => (point: WritePoint) => options.at?.(`${file}:${point}`);
   await writeFileAtomic(`${dir}/optimizer.safetensors`, state, { at: at("optimizer.safetensors") });
   const model = modelBytes(layout, c);
@@ -201,7 +130,9 @@ export async function openCheckpoint(dir: string): Promise<OpenCheckpoint> {
   }
   const f = parseSafetensors(bytes, path);
   const meta = f.metadata;
-  if (meta.format !== FORMAT) throw new SafetensorsError(`${path}: not a webgpu-vae checkpoint`);
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new SafetensorsError(`${path}: not a webgpu-vae checkpoint`);
+  }
   const int = (key: string) => {
     const n = Number(meta[key]);
     if (meta[key] === undefined || !Number.isInteger(n) || n < 0) {

@@ -8,12 +8,19 @@
  * - A run folder as `deno task train` writes it (src/train/checkpoint.ts): `config.json`,
  *   `model.safetensors` (the weights by name, the model spec in the metadata) and
  *   `optimizer.safetensors` (flat parameters, Adam moments, step, position in the epoch, metric
- *   sums), with the same metadata keys, so `sample`, `eval`, `export` and `train --resume`
- *   take it; zipped into one download.
+ *   sums, epoch records), the same bytes the train task writes for the same state, so
+ *   `sample`, `eval`, `export` and `train --resume` take it; zipped into one download.
  */
 
 import { gunzipSync, zipSync } from "fflate";
-import { encodeSafetensors } from "../../io/safetensors.ts";
+import {
+  type Checkpoint,
+  configText,
+  type EpochLine,
+  metricsText,
+  modelBytes,
+  optimizerBytes,
+} from "../../train/checkpoint_files.ts";
 import type { ModelSpec } from "../../vae/spec.ts";
 import type { ParamLayout } from "../../nn/params.ts";
 import type { PageCheckpoint } from "./session.ts";
@@ -77,57 +84,37 @@ export function encodeU8Idx(dims: number[], data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The checkpoint format tag both safetensors files carry (src/train/checkpoint.ts). */
-export const CHECKPOINT_FORMAT = "webgpu-vae/1";
-
 /** The files of a run folder, by name. */
 export type RunFiles = Record<string, Uint8Array>;
 
 /**
  * A run folder's files: config.json (`config` with the spec), model.safetensors and
- * optimizer.safetensors for `c` in `layout`, metrics.jsonl from `records` (one line each),
- * and any `extra` files (the IDX file of dropped images).
+ * optimizer.safetensors for `c` in `layout` (with `records` as the commit record, as the train
+ * task writes it), metrics.jsonl from `records` (one line each), and any `extra` files (the IDX
+ * file of dropped images). The bytes come from src/train/checkpoint_files.ts, as the train
+ * task's do.
  */
 export function runFiles(
   layout: ParamLayout,
   c: PageCheckpoint,
   config: Record<string, unknown>,
   spec: ModelSpec,
-  records: unknown[],
+  records: readonly object[],
   extra: RunFiles = {},
 ): RunFiles {
   const text = new TextEncoder();
-  const specText = JSON.stringify(spec);
-  const meta = {
-    format: CHECKPOINT_FORMAT,
+  const lines = records as EpochLine[];
+  const full: Checkpoint = {
+    ...c,
     config: JSON.stringify(config),
-    step: String(c.step),
-    epoch: String(c.epoch),
-    step_in_epoch: String(c.stepInEpoch),
-    spec: specText,
+    spec: JSON.stringify(spec),
+    records: lines,
   };
-  const optimizer = encodeSafetensors(
-    [
-      { name: "params", dtype: "F32", shape: [c.params.length], data: c.params },
-      { name: "adam.m", dtype: "F32", shape: [c.m.length], data: c.m },
-      { name: "adam.v", dtype: "F32", shape: [c.v.length], data: c.v },
-    ],
-    { ...meta, sums: JSON.stringify(c.sums) },
-  );
-  const model = encodeSafetensors(
-    layout.entries.map((e) => ({
-      name: e.name,
-      dtype: "F32" as const,
-      shape: e.shape,
-      data: c.params.subarray(e.offset, e.offset + e.length),
-    })),
-    meta,
-  );
   return {
-    "config.json": text.encode(JSON.stringify({ ...config, spec }, null, 2) + "\n"),
-    "model.safetensors": model,
-    "optimizer.safetensors": optimizer,
-    "metrics.jsonl": text.encode(records.map((r) => JSON.stringify(r) + "\n").join("")),
+    "config.json": text.encode(configText(full.config, full.spec)),
+    "model.safetensors": modelBytes(layout, full),
+    "optimizer.safetensors": optimizerBytes(full),
+    "metrics.jsonl": text.encode(metricsText(lines)),
     ...extra,
   };
 }

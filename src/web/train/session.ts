@@ -13,6 +13,7 @@
  * No Deno API: it bundles for the browser. Legend: B batch, F pixels per image, Z latent size.
  */
 
+import type { Checkpoint } from "../../train/checkpoint_files.ts";
 import { NonFiniteError } from "../../train/guard.ts";
 import { readback, Tensor, write } from "../../gpu/buffer.ts";
 import type { Gpu } from "../../gpu/device.ts";
@@ -71,23 +72,8 @@ export interface PageLosses {
   total: number;
 }
 
-/** The exact-resume state (the Deno Trainer's `Checkpoint`, without its config text). */
-export interface PageCheckpoint {
-  /** Flat parameters. */
-  params: Float32Array;
-  /** Adam's first moment. */
-  m: Float32Array;
-  /** Adam's second moment. */
-  v: Float32Array;
-  /** Optimizer steps done. */
-  step: number;
-  /** Epoch in progress (0-based). */
-  epoch: number;
-  /** Steps of that epoch done. */
-  stepInEpoch: number;
-  /** That epoch's metric sums so far (empty at an epoch boundary). */
-  sums: number[];
-}
+/** The exact-resume state: the Deno Trainer's `Checkpoint` without its config, spec and records. */
+export type PageCheckpoint = Omit<Checkpoint, "config" | "spec" | "records">;
 
 interface Programs {
   full: StepProgram;
