@@ -3,7 +3,8 @@
  * uploaded in windows of 2 steps through two staging buffers) gives bit-identical weights,
  * Adam moments and losses to a resident run of the same data and seed, also across a resume
  * from the middle of a window, whether the windows come from host memory or from disk shards
- * (src/data/shards.ts, with no host copy left); the shard store itself; the train task
+ * (src/data/shards.ts, with no host copy left), also for a label-conditioned model; the shard
+ * store itself; the train task
  * streaming from shards end to end; the placement rule and its one-line error.
  */
 import assert from "node:assert/strict";
@@ -181,6 +182,23 @@ gpuTest(
       () => Trainer.create(gpu, config(0), disk.data),
       /on disk but fits the GPU/,
     );
+  },
+);
+
+gpuTest(
+  "stream: a label-conditioned model streamed from disk (condition rows windowed with the examples) equals resident",
+  async (gpu) => {
+    const labelled = (mb: number): TrainConfig => ({ ...config(mb), condition: "label" });
+    const resident = await Trainer.create(gpu, labelled(0), data);
+    await resident.train();
+    const disk = await onDisk(data, `${tmp}/conditional`);
+    const streamed = await Trainer.create(gpu, labelled(SMALL), disk.data);
+    assert.equal(streamed.placement.mode, "streamed");
+    await streamed.train();
+    const a = await resident.checkpoint(), b = await streamed.checkpoint();
+    assert.deepEqual(b.params, a.params, "weights");
+    assert.deepEqual(b.v, a.v, "Adam v");
+    disk.reader.close();
   },
 );
 

@@ -657,9 +657,7 @@ async function shardsIfStreamed(
   config: TrainConfig,
   data: Dataset,
 ): Promise<string | null> {
-  if (trainPlacement(device, config, data).mode !== "streamed" || config.condition !== "none") {
-    return null;
-  }
+  if (trainPlacement(device, config, data).mode !== "streamed") return null;
   const split = data.train;
   const { reader, path, reused } = await writeShards(split.images, split.count);
   split.onDisk = reader;

@@ -9,7 +9,8 @@
  * gathers exactly the bytes the resident path gathers (data[order[sB + b]]): the same floats,
  * the same weights, bit for bit. A resumed run loads the window of its step and goes on.
  *
- * GPU memory: the window buffer and two staging buffers, 3 * W * F values, within the budget.
+ * GPU memory: the window buffer and two staging buffers, 3 * W * F values, within the budget
+ * (plus, for a conditional model, 3 * W * C condition values, not counted: C is small).
  * Queue order makes the reuse safe: staging[k % 2] is filled (writeBuffer) after the copy
  * out of it for window k - 2 was submitted, and the window buffer is overwritten (a copy)
  * after window k - 1's steps were submitted.
@@ -96,6 +97,9 @@ export class StreamedSplit {
   readonly #features: number;
   readonly #staging: [Tensor, Tensor];
   readonly #host: Uint8Array<ArrayBuffer> | Float32Array<ArrayBuffer>;
+  /** A conditional model's condition rows: all N x C in host memory, windowed like the data. */
+  readonly #cond: { rows: Float32Array; c: number; host: Float32Array<ArrayBuffer> } | undefined;
+  readonly #condStaging: [Tensor, Tensor] | undefined;
   #order: Uint32Array | null = null;
   #loaded = -1;
   #prefetched = -1;
@@ -104,6 +108,8 @@ export class StreamedSplit {
    * @param split the split: N x F values (u8 images, or f32 values) in `images`, or on disk
    *   (`onDisk`, with `images` an empty array of the values' type)
    * @param place a streamed placement from {@linkcode dataPlacement}
+   * @param cond a conditional model's condition rows, N x C (kept in host memory; a window's
+   *   rows travel with its examples)
    */
   constructor(
     device: GPUDevice,
@@ -111,6 +117,7 @@ export class StreamedSplit {
     features: number,
     place: DataPlacement,
     label: string,
+    cond?: Float32Array,
   ) {
     if (place.mode !== "streamed") throw new Error("StreamedSplit: the placement is resident");
     const images = split.images;
@@ -137,8 +144,22 @@ export class StreamedSplit {
     this.#staging = [0, 1].map((i) =>
       new Tensor(device, dtype, [hostValues], `${label} staging ${i}`)
     ) as [Tensor, Tensor];
+    const c = cond ? cond.length / n : 0;
+    if (cond && (!Number.isInteger(c) || c < 1)) {
+      throw new Error("StreamedSplit: the condition rows are not N x C");
+    }
+    this.#cond = cond ? { rows: cond, c, host: new Float32Array(w * c) } : undefined;
+    this.#condStaging = cond
+      ? [0, 1].map((i) =>
+        new Tensor(device, "f32", [w * c], `${label} condition staging ${i}`)
+      ) as [
+        Tensor,
+        Tensor,
+      ]
+      : undefined;
     this.source = {
       data: new Tensor(device, dtype, [values], `${label} window`),
+      cond: cond ? new Tensor(device, "f32", [w * c], `${label} condition window`) : undefined,
       index: upload(
         device,
         "u32",
@@ -172,6 +193,10 @@ export class StreamedSplit {
       0,
       Math.min(this.#staging[slot].buffer.size, this.source.data.buffer.size),
     );
+    if (this.#condStaging) {
+      const from = this.#condStaging[slot].buffer;
+      enc.copyBufferToBuffer(from, 0, this.source.cond!.buffer, 0, from.size);
+    }
     this.#device.queue.submit([enc.finish()]);
     this.#loaded = k;
     this.#prefetched = -1;
@@ -205,11 +230,21 @@ export class StreamedSplit {
     }
     const t = this.#staging[slot];
     this.#device.queue.writeBuffer(t.buffer, 0, this.#host);
+    const cond = this.#cond;
+    if (cond) {
+      const C = cond.c;
+      for (let i = lo; i < hi; i++) {
+        cond.host.set(cond.rows.subarray(order[i] * C, order[i] * C + C), (i - lo) * C);
+      }
+      this.#device.queue.writeBuffer(this.#condStaging![slot].buffer, 0, cond.host);
+    }
     this.uploads++;
   }
 
   /** Free the window, index and staging buffers. */
   destroy(): void {
-    for (const t of [this.source.data, this.source.index, ...this.#staging]) t.destroy();
+    const all = [this.source.data, this.source.index, ...this.#staging];
+    if (this.#condStaging) all.push(this.source.cond!, ...this.#condStaging);
+    for (const t of all) t.destroy();
   }
 }

@@ -22,7 +22,7 @@ import {
   type StepProgram,
 } from "../vae/common.ts";
 import { buildVaeDecode, buildVaeStep, type VaeConfig, vaeLayout } from "../vae/model.ts";
-import { conditionRows, conditionSize, splitSource } from "../vae/condition.ts";
+import { conditionRows, conditionSize, splitConditions, splitSource } from "../vae/condition.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { epochOrder, priorSample } from "../io/random.ts";
@@ -161,14 +161,18 @@ export class Trainer {
       splitSource(d, cfg.condition, split, identityOrder(split.count), label);
     // A training split above the GPU budget is streamed in windows of steps (stream.ts).
     const placement = trainPlacement(d, config, data);
-    if (placement.mode === "streamed" && cfg.condition) {
-      throw new Error("a conditional model's training split must fit --gpu-data-mb (not streamed)");
-    }
     if (placement.mode === "resident" && data.train.onDisk) {
       throw new Error("the training split is on disk but fits the GPU: load it into memory");
     }
     const stream = placement.mode === "streamed"
-      ? new StreamedSplit(d, data.train, data.features, placement, "train")
+      ? new StreamedSplit(
+        d,
+        data.train,
+        data.features,
+        placement,
+        "train",
+        cfg.condition ? splitConditions(cfg.condition, data.train) : undefined,
+      )
       : undefined;
     const trainSource = stream?.source ?? source(data.train, "train");
     const testSource = source(data.test, "test");
