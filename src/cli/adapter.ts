@@ -3,9 +3,16 @@
  * project relies on. With none, a one-line error that says what to install.
  */
 import { requestGpu } from "../gpu/device.ts";
-import { runMain } from "./_main.ts";
+import { CliError, runMain } from "./_main.ts";
+
+const USAGE = "usage: deno task adapter";
 
 await runMain(async () => {
+  if (Deno.args[0] === "--help") {
+    console.log(`${USAGE}: the WebGPU adapter Deno finds here, its backend and limits`);
+    return;
+  }
+  if (Deno.args.length) throw new CliError(`unexpected argument '${Deno.args[0]}' (${USAGE})`);
   const gpu = await requestGpu();
   const l = gpu.device.limits;
   const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "default";

@@ -26,8 +26,17 @@ async function addSpec(path: string, spec: string): Promise<void> {
 }
 
 await runMain(async () => {
+  if (Deno.args.length === 1 && Deno.args[0] === "--help") {
+    console.log(
+      `${USAGE}: add the model spec to a run folder written before runs carried it, so that ` +
+        "sample, eval and export take it (the weights are not changed)",
+    );
+    return;
+  }
+  const flag = Deno.args.find((a) => a.startsWith("-"));
+  if (flag) throw new ConfigError(`unknown option '${flag}' (${USAGE})`);
   const dir = Deno.args[0]?.replace(/\/+$/, "");
-  if (!dir || Deno.args.length > 1 || dir.startsWith("-")) throw new ConfigError(USAGE);
+  if (!dir || Deno.args.length > 1) throw new ConfigError(USAGE);
   const modelPath = `${dir}/model.safetensors`;
   let model;
   try {

@@ -25,6 +25,15 @@ import { readRunModel } from "./_model_file.ts";
 const USAGE =
   "usage: deno task eval runs/NAME [--k 64] [--images 1000] [--reconstructions FILE.trk|.tck|.trx]";
 
+const HELP = `deno task eval runs/NAME [flags]: the model's test -ELBO (reconstruction + KL), the
+importance-weighted estimate of -log p(x), active units and KL per dimension; a table, and
+runs/NAME/eval.json
+
+  --k K                    importance samples per image of the IWAE bound (default 64)
+  --images N               test images the bound is taken over (default 1000)
+  --reconstructions FILE   a streamline model: write the test reconstructions (.trk, .tck, .trx)
+  --help                   this text`;
+
 await runMain(async () => {
   let parsed;
   try {
@@ -34,12 +43,17 @@ await runMain(async () => {
         k: { type: "string", default: "64" },
         images: { type: "string", default: "1000" },
         reconstructions: { type: "string" },
+        help: { type: "boolean", default: false },
       },
       allowPositionals: true,
       strict: true,
     });
   } catch (e) {
     throw new ConfigError(`${(e as Error).message.split("\n")[0]} (${USAGE})`);
+  }
+  if (parsed.values.help) {
+    console.log(HELP);
+    return;
   }
   const dir = parsed.positionals[0]?.replace(/\/+$/, "");
   if (!dir || parsed.positionals.length > 1) {

@@ -28,6 +28,18 @@ const USAGE = "usage: deno task sample runs/NAME [--n 64] " +
   "[--out FILE.png|.svg|.trk|.tck|.trx] [--seed S] [--cols C] [--class K] [--length MM] " +
   "[--temperature T]";
 
+const HELP = `deno task sample runs/NAME [flags]: decode codes drawn from a trained model's prior
+
+  --n N              how many samples (default 64)
+  --out FILE         .png (images) or .svg, .trk, .tck, .trx (streamlines);
+                     default runs/NAME/samples-N.png or .svg
+  --seed S           seed of the codes (default 0)
+  --cols C           columns of the grid (default about the square root of N)
+  --class K          a label-conditioned model: the class number (default: the classes in turn)
+  --length MM        a length-conditioned model: the length in mm (default: the training mean)
+  --temperature T    scale of the codes' standard deviation (default 1)
+  --help             this text`;
+
 function positive(flag: string, v: string, min: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) {
@@ -95,12 +107,17 @@ await runMain(async () => {
         class: { type: "string" },
         length: { type: "string" },
         temperature: { type: "string", default: "1" },
+        help: { type: "boolean", default: false },
       },
       allowPositionals: true,
       strict: true,
     });
   } catch (e) {
     throw new ConfigError(`${(e as Error).message.split("\n")[0]} (${USAGE})`);
+  }
+  if (parsed.values.help) {
+    console.log(HELP);
+    return;
   }
   const dir = parsed.positionals[0]?.replace(/\/+$/, "");
   if (!dir || parsed.positionals.length > 1) throw new ConfigError(USAGE);
