@@ -30,6 +30,8 @@
 //   forward_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as forward_vec4 but x read as vec4s
 //                      (four in channels of one tap per step). Workgroup FWD_WX x FWD_WY
 //                      (override; 4 x 16 or 2 x 32).
+//   forward_cin1_k3    Cin == 1, 3x3 kernel, Cout % 4 == 0: a strip of pixels of one output row x
+//                      16 channels per invocation, the filter bank held in registers.
 //   forward_cout1      Cout == 1 and Cin % 4 == 0: four pixels per invocation (the sub-pixel dx
 //                      into one channel).
 //   subpixel_weights   the sub-pixel dx's per-class weights: with them, forward_vec4_cin4 /
@@ -85,6 +87,7 @@ struct Dims {
   ysw: u32,
   yh: u32,
   yw: u32,
+  strip: u32,   // forward_cin1_k3 / backward_dw_cin1_k3: pixels of one output row per invocation
 }
 
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -242,6 +245,69 @@ fn forward_vec4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   put_y4(pb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
   put_y4(pb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
   put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+}
+
+// One in channel and a 3x3 kernel (the first layer of an image encoder, and the input gradient
+// of a decoder's last transposed layer), where forward_vec4's blocks would reduce over 9 rows in
+// steps of 4 and read x through scattered gathers. On llvmpipe every load or store of a storage
+// buffer whose address differs per invocation is a loop over the SIMD lanes, so the cost is the
+// number of values loaded and stored, not the multiply-adds: here an invocation loads its 16
+// channels' 3x3 filter bank once (nine 4x4 matrices, column j = channel vec4 cb + j of tap
+// (kh, kw)) and then, per output pixel of its strip, reads the 9 x values and writes 16 y values:
+//   y[p, 4 (cb + j) + (0..3)] = b + sum_{kh, kw} W{kh kw}[j] x[tap (kh, kw) of p]   (0 if padding)
+// Invocation i (1-D grid, see grid1d) = strip s nb + block (nb = ceil(Cout / 16)) writes
+// dims.strip consecutive pixels of one output row (clipped to Wo) at channels [16 cb, +16)
+// (clipped to Cout), stored through the output placement (put_y4).
+@compute @workgroup_size(64)
+fn forward_cin1_k3(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n4 = dims.cout / 4u;
+  let nb = (n4 + 3u) / 4u;
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let strips = (dims.wo + dims.strip - 1u) / dims.strip;
+  let s = i / nb;
+  if (s >= dims.batch * dims.ho * strips) { return; }
+  let cb = 4u * (i % nb);   // in vec4 channels
+  let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
+  let W00 = tap_weights(0u, cs); let W01 = tap_weights(1u, cs); let W02 = tap_weights(2u, cs);
+  let W10 = tap_weights(3u, cs); let W11 = tap_weights(4u, cs); let W12 = tap_weights(5u, cs);
+  let W20 = tap_weights(6u, cs); let W21 = tap_weights(7u, cs); let W22 = tap_weights(8u, cs);
+  let row = s / strips;   // n Ho + oh
+  let n = row / dims.ho;
+  let ih = vec3i(i32((row % dims.ho) * dims.sh) - i32(dims.pt)) + vec3i(0, 1, 2);
+  let hok = (ih >= vec3i(0)) & (ih < vec3i(i32(dims.height)));
+  let xrow = (vec3i(i32(n * dims.height)) + ih) * i32(dims.width);
+  let ow0 = (s % strips) * dims.strip;
+  let ow1 = min(ow0 + dims.strip, dims.wo);
+  for (var ow = ow0; ow < ow1; ow++) {
+    let iw = vec3i(i32(ow * dims.sw) - i32(dims.pl)) + vec3i(0, 1, 2);
+    let wok = (iw >= vec3i(0)) & (iw < vec3i(i32(dims.width)));
+    let r0 = x_row3(xrow.x + iw, wok & vec3<bool>(hok.x));
+    let r1 = x_row3(xrow.y + iw, wok & vec3<bool>(hok.y));
+    let r2 = x_row3(xrow.z + iw, wok & vec3<bool>(hok.z));
+    var a = mat4x4f();
+    a = tap_fma(a, W00, r0.x); a = tap_fma(a, W01, r0.y); a = tap_fma(a, W02, r0.z);
+    a = tap_fma(a, W10, r1.x); a = tap_fma(a, W11, r1.y); a = tap_fma(a, W12, r1.z);
+    a = tap_fma(a, W20, r2.x); a = tap_fma(a, W21, r2.y); a = tap_fma(a, W22, r2.z);
+    put_y4(row * dims.wo + ow, cb, a[0], a[1], a[2], a[3]);
+  }
+}
+
+// w rows of tap t (one in channel: row t) at channel vec4s cs, as the columns of a matrix.
+fn tap_weights(t: u32, cs: vec4u) -> mat4x4f {
+  let o = t * (dims.cout / 4u);
+  return mat4x4f(w4[o + cs.x], w4[o + cs.y], w4[o + cs.z], w4[o + cs.w]);
+}
+
+// x at three flat pixels (one in channel), 0 where not ok (padding, which reads x[0] instead).
+fn x_row3(o: vec3i, ok: vec3<bool>) -> vec3f {
+  let xo = select(vec3u(0u), vec3u(o), ok);
+  return select(vec3f(0.0), vec3f(x[xo.x], x[xo.y], x[xo.z]), ok);
+}
+
+// a + W v: every column gains its weights times the tap's x value.
+fn tap_fma(a: mat4x4f, W: mat4x4f, v: f32) -> mat4x4f {
+  let s = vec4f(v);
+  return mat4x4f(fma(W[0], s, a[0]), fma(W[1], s, a[1]), fma(W[2], s, a[2]), fma(W[3], s, a[3]));
 }
 
 // X: column q is pixel q of the quad, component i is x at row i's tap (kh, kw, ci) = t{i}

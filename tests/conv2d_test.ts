@@ -1,6 +1,7 @@
 import type { Dispatch } from "../src/gpu/kernel.ts";
 import {
   conv2dBackward,
+  conv2dCin1Fits,
   conv2dDxKernel,
   conv2dForward,
   type Conv2dOptions,
@@ -53,6 +54,10 @@ const VEC4: Case[] = [
   [3, 13, 11, 4, 8, [3, 5], [2, 1], [1, 2]],
   [3, 8, 8, 36, 36, 5, 2, "same"],
   [3, 9, 10, 5, 8, 3, [1, 3], "same"],
+  // One in channel, 3x3 (forward_cin1_k3): strips of 19, 24 (3 a row), clipped channel blocks.
+  [2, 9, 37, 1, 36, 3, 2, "same"],
+  [3, 5, 70, 1, 8, 3, 1, [0, 2]],
+  [2, 6, 5, 1, 20, 3, [2, 1], "valid"],
   // backward_dx_vec4's other pixel grids: 2 x 8 and 1 x 16.
   [3, 4, 20, 20, 8, 3, 2, "same"],
   [3, 1, 37, 16, 8, [1, 3], [1, 2], [0, 1]],
@@ -133,6 +138,10 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
     ...VEC4.filter((c) => c[3] % 4 === 0),
   ]],
   ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
+  // The tuner's other forward for one in channel and a 3x3 kernel: forward_vec4's blocks.
+  ["vec4 forward blocks", { variant: "vec4", forwardKernel: "blocks" }, [
+    ...VEC4.filter((c) => c[3] === 1),
+  ]],
   ["vec4 subpixel dx, forward width 2", { variant: "vec4", dx: "subpixel", forwardWidth: 2 }, [
     [2, 7, 5, 8, 12, 3, 2, "same"],
     [3, 8, 8, 36, 36, 5, 2, "same"],
@@ -177,6 +186,10 @@ for (const [name, opt, cases] of CONFIGS) {
       ];
       if (opt.dx === "subpixel" && !fdx.includes("subpixel_weights")) {
         throw new Error(`${fdx}: not the sub-pixel dx`);
+      }
+      const cin1 = opt.variant === "vec4" && conv2dCin1Fits(s) && opt.forwardKernel !== "blocks";
+      if (cin1 !== fy.startsWith("forward_cin1_k3")) {
+        throw new Error(`${fy}: not the expected forward`);
       }
       const tag = fy;
       assertClose(fy, y, ref.conv2dForward(x, w, b, s), 1e-4);
