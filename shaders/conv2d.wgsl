@@ -50,6 +50,8 @@
 //   backward_dw_vec4   Cout % 4 == 0; invocation (gid.x, gid.y, gid.z) writes rows r in
 //                      [4 gid.y, +4) x channels [16 gid.x, +16) (clipped) of image chunk gid.z's
 //                      dw: an implicit GEMM over the chunk's pixels.
+//   backward_dw_cin1_k3  Cin == 1, 3x3 kernel, Cout % 4 == 0: output rows of a chunk x 16 channels
+//                      per invocation, the nine taps' sums in registers; partials reduced.
 //   backward_dw_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as backward_dw_vec4 with 16 rows
 //                      per invocation, x read as vec4s, four pixels per step.
 //   reduce_splits      the vec4 dw kernels reduce over the images of one chunk (gid.z) only when
@@ -87,7 +89,7 @@ struct Dims {
   ysw: u32,
   yh: u32,
   yw: u32,
-  strip: u32,   // forward_cin1_k3 / backward_dw_cin1_k3: pixels of one output row per invocation
+  strip: u32,   // forward_cin1_k3: pixels of one output row per invocation; dw_cin1: rows
 }
 
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -1032,6 +1034,58 @@ fn backward_dw_vec4(@builtin(global_invocation_id) gid: vec3u) {
   put_dw4(gid.z, rb + 1u, cb, a0[1], a1[1], a2[1], a3[1]);
   put_dw4(gid.z, rb + 2u, cb, a0[2], a1[2], a2[2], a3[2]);
   put_dw4(gid.z, rb + 3u, cb, a0[3], a1[3], a2[3], a3[3]);
+}
+
+// One in channel and a 3x3 kernel (the first layer of an image encoder, and the weight gradient
+// of a decoder's last transposed layer): invocation i (1-D grid, see grid1d) = chunk z nb + block
+// (nb = ceil(Cout / 16)) sums over the pixels of output rows [z R, +R) (R = dims.strip; flat rows
+// n Ho + oh) the partial dw of channels [16 cb, +16) (clipped) for all nine taps, held in nine 4x4
+// matrices (column j = channel vec4 cb + j); per pixel p it reads 16 dy and 9 x values:
+//   a{kh kw}[j] += dy4[p, cb + j] x[tap (kh, kw) of p]   (0 if padding)
+// and writes chunk z's partial dw (rows t = kh 3 + kw) for reduce_splits (dims.splits chunks).
+@compute @workgroup_size(64)
+fn backward_dw_cin1_k3(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let n4 = dims.cout / 4u;
+  let nb = (n4 + 3u) / 4u;
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let z = i / nb;
+  if (z >= dims.splits) { return; }
+  let cb = 4u * (i % nb);   // in vec4 channels
+  let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
+  var a00 = mat4x4f(); var a01 = mat4x4f(); var a02 = mat4x4f();
+  var a10 = mat4x4f(); var a11 = mat4x4f(); var a12 = mat4x4f();
+  var a20 = mat4x4f(); var a21 = mat4x4f(); var a22 = mat4x4f();
+  let row1 = min((z + 1u) * dims.strip, dims.batch * dims.ho);
+  for (var row = z * dims.strip; row < row1; row++) {
+    let n = row / dims.ho;
+    let ih = vec3i(i32((row % dims.ho) * dims.sh) - i32(dims.pt)) + vec3i(0, 1, 2);
+    let hok = (ih >= vec3i(0)) & (ih < vec3i(i32(dims.height)));
+    let xrow = (vec3i(i32(n * dims.height)) + ih) * i32(dims.width);
+    for (var ow = 0u; ow < dims.wo; ow++) {
+      let iw = vec3i(i32(ow * dims.sw) - i32(dims.pl)) + vec3i(0, 1, 2);
+      let wok = (iw >= vec3i(0)) & (iw < vec3i(i32(dims.width)));
+      let r0 = x_row3(xrow.x + iw, wok & vec3<bool>(hok.x));
+      let r1 = x_row3(xrow.y + iw, wok & vec3<bool>(hok.y));
+      let r2 = x_row3(xrow.z + iw, wok & vec3<bool>(hok.z));
+      let go = (row * dims.wo + ow) * n4;
+      let D = mat4x4f(dy4[go + cs.x], dy4[go + cs.y], dy4[go + cs.z], dy4[go + cs.w]);
+      a00 = tap_fma(a00, D, r0.x); a01 = tap_fma(a01, D, r0.y); a02 = tap_fma(a02, D, r0.z);
+      a10 = tap_fma(a10, D, r1.x); a11 = tap_fma(a11, D, r1.y); a12 = tap_fma(a12, D, r1.z);
+      a20 = tap_fma(a20, D, r2.x); a21 = tap_fma(a21, D, r2.y); a22 = tap_fma(a22, D, r2.z);
+    }
+  }
+  put_dw4(z, 0u, cb, a00[0], a00[1], a00[2], a00[3]);
+  put_dw4(z, 1u, cb, a01[0], a01[1], a01[2], a01[3]);
+  put_dw4(z, 2u, cb, a02[0], a02[1], a02[2], a02[3]);
+  put_dw4(z, 3u, cb, a10[0], a10[1], a10[2], a10[3]);
+  put_dw4(z, 4u, cb, a11[0], a11[1], a11[2], a11[3]);
+  put_dw4(z, 5u, cb, a12[0], a12[1], a12[2], a12[3]);
+  put_dw4(z, 6u, cb, a20[0], a20[1], a20[2], a20[3]);
+  put_dw4(z, 7u, cb, a21[0], a21[1], a21[2], a21[3]);
+  put_dw4(z, 8u, cb, a22[0], a22[1], a22[2], a22[3]);
 }
 
 // X: column j is x4[pixel j's tap, in channel vec4 k] (0 for padding).

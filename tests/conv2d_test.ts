@@ -138,9 +138,17 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
     ...VEC4.filter((c) => c[3] % 4 === 0),
   ]],
   ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
-  // The tuner's other forward for one in channel and a 3x3 kernel: forward_vec4's blocks.
-  ["vec4 forward blocks", { variant: "vec4", forwardKernel: "blocks" }, [
+  // The tuner's other kernels for one in channel and a 3x3 kernel: forward_vec4's and
+  // backward_dw_vec4's blocks.
+  ["vec4 forward and dw blocks", { variant: "vec4", forwardKernel: "blocks", dwKernel: "blocks" }, [
     ...VEC4.filter((c) => c[3] === 1),
+  ]],
+  // backward_dw_cin1_k3 with chunks of several rows (4 x 40 rows in chunks of 2; 90 in 4s).
+  ["vec4 dw 1 group", { variant: "vec4", dwMinGroups: 1 }, [
+    [4, 40, 5, 1, 8, 3, 1, "same"],
+    [2, 45, 3, 1, 36, 3, [1, 2], "same"],
+    [1, 7, 9, 1, 4, 3, 1, "valid"],
+    [1, 3, 9, 1, 4, 3, 1, "valid"], // one row: one chunk, no reduce_splits
   ]],
   ["vec4 subpixel dx, forward width 2", { variant: "vec4", dx: "subpixel", forwardWidth: 2 }, [
     [2, 7, 5, 8, 12, 3, 2, "same"],
@@ -190,6 +198,10 @@ for (const [name, opt, cases] of CONFIGS) {
       const cin1 = opt.variant === "vec4" && conv2dCin1Fits(s) && opt.forwardKernel !== "blocks";
       if (cin1 !== fy.startsWith("forward_cin1_k3")) {
         throw new Error(`${fy}: not the expected forward`);
+      }
+      const dwCin1 = opt.variant === "vec4" && conv2dCin1Fits(s) && opt.dwKernel !== "blocks";
+      if (dwCin1 !== fdw.startsWith("backward_dw_cin1_k3")) {
+        throw new Error(`${fdw}: not the expected dw`);
       }
       const tag = fy;
       assertClose(fy, y, ref.conv2dForward(x, w, b, s), 1e-4);

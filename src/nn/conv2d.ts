@@ -90,6 +90,11 @@ export interface Conv2dOptions {
    */
   forwardKernel?: Conv2dForwardKernel;
   /**
+   * The vec4 dw with one in channel and a 3x3 kernel: `cin1` (backward_dw_cin1_k3) or `blocks`
+   * (backward_dw_vec4); default `cin1`.
+   */
+  dwKernel?: Conv2dForwardKernel;
+  /**
    * The vec4 dw splits the batch into image chunks until it has at least this many
    * workgroups (default {@linkcode DW_MIN_GROUPS}); a tuner candidate.
    */
@@ -686,6 +691,13 @@ async function directDx(
 const DW_MIN_GROUPS = 32;
 
 /**
+ * backward_dw_cin1_k3's default: chunks of rows for at least 8 workgroups. Measured on llvmpipe
+ * (bench/conv_probe.ts, 128x28x28x1->32, one run): 25.2 GFLOP/s with 8 (93% of the ceiling),
+ * 21.0 with 32, 16.4 with 128 (more chunks to reduce), backward_dw_vec4 5.5 (20%).
+ */
+const DW_CIN1_MIN_GROUPS = 8;
+
+/**
  * dw [KH, KW, Cin, Cout] = the weight gradient alone, from dy [B, Ho, Wo, Cout] and
  * x [B, H, W, Cin] (overwrites dw). One dispatch, or two when the batch is split into chunks
  * (each chunk's partial dw into a scratch buffer allocated here, then their sum).
@@ -727,23 +739,37 @@ export async function conv2dBackwardDw(
     ceilDiv(Co / 4, VEC4_WG[0] * 4),
     ceilDiv(R, VEC4_WG[1] * dwRows),
   ];
-  let minGroups = options.dwMinGroups ?? DW_MIN_GROUPS;
-  if (options.dwMinGroups === undefined) {
+  const cin1 = conv2dCin1Fits(s);
+  const cin1Default = cin1 && (options.dwKernel ?? "cin1") === "cin1";
+  let minGroups = options.dwMinGroups ?? (cin1Default ? DW_CIN1_MIN_GROUPS : DW_MIN_GROUPS);
+  if (options.dwMinGroups === undefined && options.dwKernel === undefined) {
+    // Candidates "groupsN" (the block kernel), and where it fits "cin1-groupsN".
+    const blocks = [`groups${DW_MIN_GROUPS}`, "groups8", "groups128"];
+    const names = cin1
+      ? [`cin1-groups${DW_CIN1_MIN_GROUPS}`, "cin1-groups32", "cin1-groups128", blocks[0]]
+      : blocks;
     const choice = await tuned(
       gpu,
       "conv2d.dw",
       s,
-      [`groups${DW_MIN_GROUPS}`, "groups8", "groups128"],
+      names,
       (n, z) =>
         conv2dBackwardDw(gpu, { dw: z(R * Co), dy: z(P * Co), x: z(X) }, s, {
           ...options,
-          dwMinGroups: Number(n.slice(6)),
+          dwKernel: n.startsWith("cin1") ? "cin1" : "blocks",
+          dwMinGroups: Number(n.split("groups")[1]),
         }),
     );
-    if (choice) minGroups = Number(choice.slice(6));
+    if (choice) {
+      minGroups = Number(choice.split("groups")[1]);
+      options = { ...options, dwKernel: choice.startsWith("cin1") ? "cin1" : "blocks" };
+    }
   }
   if (!Number.isInteger(minGroups) || minGroups < 1) {
     throw new Error(`${where}: dwMinGroups must be an integer >= 1, got ${minGroups}`);
+  }
+  if (cin1 && (options.dwKernel ?? "cin1") === "cin1") {
+    return await dwCin1(gpu, t, s, minGroups);
   }
   const chunk = Math.ceil(B / Math.min(B, ceilDiv(minGroups, groups[0] * groups[1])));
   const splits = Math.ceil(B / chunk);
@@ -761,6 +787,47 @@ export async function conv2dBackwardDw(
   const sum = await k.dispatch(
     "reduce_splits",
     { dw: t.dw, part, dims: { ...dims, splits, chunk } },
+    grid1d(R * Co, DB_WG),
+    { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
+  );
+  sum.flops = splits * R * Co;
+  sum.bytes = 4 * (splits + 1) * R * Co;
+  return [d, sum];
+}
+
+/**
+ * backward_dw_cin1_k3: chunks of R output rows (R chosen for at least 64 minGroups invocations),
+ * each chunk's partial dw into a scratch buffer allocated here, then reduce_splits (one
+ * dispatch when a single chunk covers every row).
+ */
+async function dwCin1(
+  gpu: Gpu,
+  t: { dw: Tensor | TensorView; dy: Tensor | TensorView; x: Tensor | TensorView },
+  s: Conv2dShape,
+  minGroups: number,
+): Promise<Dispatch[]> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, outChannels: Co } = s;
+  const rows = B * o.height;
+  const nb = Math.ceil(Co / 16);
+  const strip = Math.max(1, Math.floor(rows * nb / (64 * minGroups)));
+  const splits = Math.ceil(rows / strip);
+  const R = 9, P = rows * o.width;
+  const k = await gpu.kernel("conv2d");
+  const dims = { ...dimsOf(s), splits, chunk: 0, strip };
+  const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
+  const d = await k.dispatch(
+    "backward_dw_cin1_k3",
+    { dw4: part, dy4: t.dy, x: t.x, dims },
+    grid1d(splits * nb, DB_WG),
+    { label: `conv2d_dw_cin1_k3 ${describe(s)}` },
+  );
+  d.flops = 2 * P * R * Co;
+  d.bytes = 4 * (P * Co + B * s.height * s.width + splits * R * Co);
+  if (splits === 1) return [d];
+  const sum = await k.dispatch(
+    "reduce_splits",
+    { dw: t.dw, part, dims },
     grid1d(R * Co, DB_WG),
     { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
   );
