@@ -30,6 +30,7 @@
 //   forward_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as forward_vec4 but x read as vec4s
 //                      (four in channels of one tap per step). Workgroup FWD_WX x FWD_WY
 //                      (override; 4 x 16 or 2 x 32).
+//   forward_vec4_cin4_c32  as forward_vec4_cin4 with 16 pixels x 32 channels per invocation.
 //   forward_cin1_k3    Cin == 1, 3x3 kernel, Cout % 4 == 0: a strip of pixels of one output row x
 //                      16 channels per invocation, the filter bank held in registers.
 //   forward_cout1      Cout == 1 and Cin % 4 == 0: four pixels per invocation (the sub-pixel dx
@@ -412,6 +413,119 @@ fn forward_vec4_cin4(
   put_y4(pb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
   put_y4(pb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
   put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+}
+
+// As forward_vec4_cin4 with 32 out channels per invocation (16 pixels x 32 channels, 32 matrix
+// accumulators a{g}{j}, j = 0..7 over channel vec4s cb + j): per step 16 vec4s of x and 32 of w
+// feed 32 block products, 2048 multiply-adds for 192 loaded values against 1024 for 128, and on
+// llvmpipe a load whose address differs per invocation costs far more than a multiply-add (a
+// loop over the SIMD lanes). Invocation i (1-D grid, see grid1d) = pixel block (i / nb) x channel
+// block i % nb, nb = ceil(Cout / 32).
+@compute @workgroup_size(64)
+fn forward_vec4_cin4_c32(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let n4 = dims.cout / 4u;
+  let c4 = dims.cin / 4u;
+  let P = dims.batch * dims.ho * dims.wo;
+  let nb = (n4 + 7u) / 8u;
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let pb = 16u * (i / nb);
+  if (pb >= P) { return; }
+  let cb = 8u * (i % nb);   // in vec4 channels
+  let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
+  let ct = min(vec4u(cb + 4u) + LANES, vec4u(n4 - 1u));
+  let q0 = pixel_quad(pb, P);
+  let q1 = pixel_quad(pb + 4u, P);
+  let q2 = pixel_quad(pb + 8u, P);
+  let q3 = pixel_quad(pb + 12u, P);
+  let wl = LANES * n4;
+  var a00 = mat4x4f(); var a01 = mat4x4f(); var a02 = mat4x4f(); var a03 = mat4x4f();
+  var a04 = mat4x4f(); var a05 = mat4x4f(); var a06 = mat4x4f(); var a07 = mat4x4f();
+  var a10 = mat4x4f(); var a11 = mat4x4f(); var a12 = mat4x4f(); var a13 = mat4x4f();
+  var a14 = mat4x4f(); var a15 = mat4x4f(); var a16 = mat4x4f(); var a17 = mat4x4f();
+  var a20 = mat4x4f(); var a21 = mat4x4f(); var a22 = mat4x4f(); var a23 = mat4x4f();
+  var a24 = mat4x4f(); var a25 = mat4x4f(); var a26 = mat4x4f(); var a27 = mat4x4f();
+  var a30 = mat4x4f(); var a31 = mat4x4f(); var a32 = mat4x4f(); var a33 = mat4x4f();
+  var a34 = mat4x4f(); var a35 = mat4x4f(); var a36 = mat4x4f(); var a37 = mat4x4f();
+  for (var kh = 0u; kh < dims.kh; kh++) {
+    for (var kw = 0u; kw < dims.kw; kw++) {
+      // Padding taps read x4[k] (valid) and are masked to 0.
+      let o0 = tap_offsets(q0, kh, kw);
+      let o1 = tap_offsets(q1, kh, kw);
+      let o2 = tap_offsets(q2, kh, kw);
+      let o3 = tap_offsets(q3, kh, kw);
+      let x0 = vec4u(max(o0, vec4i(0))) * c4;
+      let x1 = vec4u(max(o1, vec4i(0))) * c4;
+      let x2 = vec4u(max(o2, vec4i(0))) * c4;
+      let x3 = vec4u(max(o3, vec4i(0))) * c4;
+      let m0 = select(vec4f(0.0), vec4f(1.0), o0 >= vec4i(0));
+      let m1 = select(vec4f(0.0), vec4f(1.0), o1 >= vec4i(0));
+      let m2 = select(vec4f(0.0), vec4f(1.0), o2 >= vec4i(0));
+      let m3 = select(vec4f(0.0), vec4f(1.0), o3 >= vec4i(0));
+      let r0 = (kh * dims.kw + kw) * dims.cin;
+      for (var k = 0u; k < c4; k++) {
+        let wr = vec4u((r0 + 4u * k) * n4) + wl;
+        let W0 = mat4x4f(w4[wr.x + cs.x], w4[wr.y + cs.x], w4[wr.z + cs.x], w4[wr.w + cs.x]);
+        let W1 = mat4x4f(w4[wr.x + cs.y], w4[wr.y + cs.y], w4[wr.z + cs.y], w4[wr.w + cs.y]);
+        let W2 = mat4x4f(w4[wr.x + cs.z], w4[wr.y + cs.z], w4[wr.z + cs.z], w4[wr.w + cs.z]);
+        let W3 = mat4x4f(w4[wr.x + cs.w], w4[wr.y + cs.w], w4[wr.z + cs.w], w4[wr.w + cs.w]);
+        let W4 = mat4x4f(w4[wr.x + ct.x], w4[wr.y + ct.x], w4[wr.z + ct.x], w4[wr.w + ct.x]);
+        let W5 = mat4x4f(w4[wr.x + ct.y], w4[wr.y + ct.y], w4[wr.z + ct.y], w4[wr.w + ct.y]);
+        let W6 = mat4x4f(w4[wr.x + ct.z], w4[wr.y + ct.z], w4[wr.z + ct.z], w4[wr.w + ct.z]);
+        let W7 = mat4x4f(w4[wr.x + ct.w], w4[wr.y + ct.w], w4[wr.z + ct.w], w4[wr.w + ct.w]);
+        let X0 = mat4x4f(x4[x0.x + k] * m0.x, x4[x0.y + k] * m0.y, x4[x0.z + k] * m0.z,
+          x4[x0.w + k] * m0.w);
+        let X1 = mat4x4f(x4[x1.x + k] * m1.x, x4[x1.y + k] * m1.y, x4[x1.z + k] * m1.z,
+          x4[x1.w + k] * m1.w);
+        let X2 = mat4x4f(x4[x2.x + k] * m2.x, x4[x2.y + k] * m2.y, x4[x2.z + k] * m2.z,
+          x4[x2.w + k] * m2.w);
+        let X3 = mat4x4f(x4[x3.x + k] * m3.x, x4[x3.y + k] * m3.y, x4[x3.z + k] * m3.z,
+          x4[x3.w + k] * m3.w);
+        a00 += W0 * X0; a01 += W1 * X0; a02 += W2 * X0; a03 += W3 * X0;
+        a04 += W4 * X0; a05 += W5 * X0; a06 += W6 * X0; a07 += W7 * X0;
+        a10 += W0 * X1; a11 += W1 * X1; a12 += W2 * X1; a13 += W3 * X1;
+        a14 += W4 * X1; a15 += W5 * X1; a16 += W6 * X1; a17 += W7 * X1;
+        a20 += W0 * X2; a21 += W1 * X2; a22 += W2 * X2; a23 += W3 * X2;
+        a24 += W4 * X2; a25 += W5 * X2; a26 += W6 * X2; a27 += W7 * X2;
+        a30 += W0 * X3; a31 += W1 * X3; a32 += W2 * X3; a33 += W3 * X3;
+        a34 += W4 * X3; a35 += W5 * X3; a36 += W6 * X3; a37 += W7 * X3;
+      }
+    }
+  }
+  put_y4(pb + 0u, cb, a00[0], a01[0], a02[0], a03[0]);
+  put_y4(pb + 0u, cb + 4u, a04[0], a05[0], a06[0], a07[0]);
+  put_y4(pb + 1u, cb, a00[1], a01[1], a02[1], a03[1]);
+  put_y4(pb + 1u, cb + 4u, a04[1], a05[1], a06[1], a07[1]);
+  put_y4(pb + 2u, cb, a00[2], a01[2], a02[2], a03[2]);
+  put_y4(pb + 2u, cb + 4u, a04[2], a05[2], a06[2], a07[2]);
+  put_y4(pb + 3u, cb, a00[3], a01[3], a02[3], a03[3]);
+  put_y4(pb + 3u, cb + 4u, a04[3], a05[3], a06[3], a07[3]);
+  put_y4(pb + 4u, cb, a10[0], a11[0], a12[0], a13[0]);
+  put_y4(pb + 4u, cb + 4u, a14[0], a15[0], a16[0], a17[0]);
+  put_y4(pb + 5u, cb, a10[1], a11[1], a12[1], a13[1]);
+  put_y4(pb + 5u, cb + 4u, a14[1], a15[1], a16[1], a17[1]);
+  put_y4(pb + 6u, cb, a10[2], a11[2], a12[2], a13[2]);
+  put_y4(pb + 6u, cb + 4u, a14[2], a15[2], a16[2], a17[2]);
+  put_y4(pb + 7u, cb, a10[3], a11[3], a12[3], a13[3]);
+  put_y4(pb + 7u, cb + 4u, a14[3], a15[3], a16[3], a17[3]);
+  put_y4(pb + 8u, cb, a20[0], a21[0], a22[0], a23[0]);
+  put_y4(pb + 8u, cb + 4u, a24[0], a25[0], a26[0], a27[0]);
+  put_y4(pb + 9u, cb, a20[1], a21[1], a22[1], a23[1]);
+  put_y4(pb + 9u, cb + 4u, a24[1], a25[1], a26[1], a27[1]);
+  put_y4(pb + 10u, cb, a20[2], a21[2], a22[2], a23[2]);
+  put_y4(pb + 10u, cb + 4u, a24[2], a25[2], a26[2], a27[2]);
+  put_y4(pb + 11u, cb, a20[3], a21[3], a22[3], a23[3]);
+  put_y4(pb + 11u, cb + 4u, a24[3], a25[3], a26[3], a27[3]);
+  put_y4(pb + 12u, cb, a30[0], a31[0], a32[0], a33[0]);
+  put_y4(pb + 12u, cb + 4u, a34[0], a35[0], a36[0], a37[0]);
+  put_y4(pb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
+  put_y4(pb + 13u, cb + 4u, a34[1], a35[1], a36[1], a37[1]);
+  put_y4(pb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
+  put_y4(pb + 14u, cb + 4u, a34[2], a35[2], a36[2], a37[2]);
+  put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+  put_y4(pb + 15u, cb + 4u, a34[3], a35[3], a36[3], a37[3]);
 }
 
 // For one out channel (Cout = 1, Cin % 4 == 0; the sub-pixel dx of a convolution with one in

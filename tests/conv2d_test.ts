@@ -134,10 +134,19 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ["vec4", { variant: "vec4", dx: "direct" }, VEC4],
   // Only the shapes the sub-pixel dx serves (in and out channels divisible by 4).
   // The tuner's other candidates (src/gpu/tuner.ts): forward_vec4_cin4 2 x 32, dw chunking.
-  ["vec4 forward width 2, dw 8 groups", { variant: "vec4", forwardWidth: 2, dwMinGroups: 8 }, [
+  ["vec4 forward width 2, dw 8 groups", {
+    variant: "vec4",
+    forwardChannels: 16,
+    forwardWidth: 2,
+    dwMinGroups: 8,
+  }, [
     ...VEC4.filter((c) => c[3] % 4 === 0),
   ]],
   ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
+  // forward_vec4_cin4 (16 channels, width 4) where the default is forward_vec4_cin4_c32.
+  ["vec4 forward 16 channels", { variant: "vec4", forwardChannels: 16, dx: "subpixel" }, [
+    ...VEC4.filter((c) => conv2dSubpixelFits(shape(c)) && c[3] % 4 === 0),
+  ]],
   // The tuner's other kernels for one in channel and a 3x3 kernel: forward_vec4's and
   // backward_dw_vec4's blocks.
   ["vec4 forward and dw blocks", { variant: "vec4", forwardKernel: "blocks", dwKernel: "blocks" }, [
@@ -150,7 +159,12 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
     [1, 7, 9, 1, 4, 3, 1, "valid"],
     [1, 3, 9, 1, 4, 3, 1, "valid"], // one row: one chunk, no reduce_splits
   ]],
-  ["vec4 subpixel dx, forward width 2", { variant: "vec4", dx: "subpixel", forwardWidth: 2 }, [
+  ["vec4 subpixel dx, forward width 2", {
+    variant: "vec4",
+    dx: "subpixel",
+    forwardChannels: 16,
+    forwardWidth: 2,
+  }, [
     [2, 7, 5, 8, 12, 3, 2, "same"],
     [3, 8, 8, 36, 36, 5, 2, "same"],
   ]],
@@ -199,6 +213,11 @@ for (const [name, opt, cases] of CONFIGS) {
       if (cin1 !== fy.startsWith("forward_cin1_k3")) {
         throw new Error(`${fy}: not the expected forward`);
       }
+      if (opt.variant === "vec4" && s.inChannels % 4 === 0) {
+        const c32 = (opt.forwardChannels ?? (s.outChannels > 16 ? 32 : 16)) === 32;
+        const want = c32 ? "forward_vec4_cin4_c32" : "forward_vec4_cin4";
+        if (fy.split(" ")[0] !== want) throw new Error(`${fy}: not ${want}`);
+      }
       const dwCin1 = opt.variant === "vec4" && conv2dCin1Fits(s) && opt.dwKernel !== "blocks";
       if (dwCin1 !== fdw.startsWith("backward_dw_cin1_k3")) {
         throw new Error(`${fdw}: not the expected dw`);
@@ -243,7 +262,7 @@ gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) =
   if (conv2dVariant(fits) !== "vec4" || conv2dVariant(ragged) !== "naive") {
     throw new Error("conv2dVariant chose the wrong kernel family");
   }
-  // The sub-pixel dx by default: 64 in channels or more, vec4 channels, and every class of
+  // The sub-pixel dx by default: 32 in channels or more (or one), vec4 channels, and every class of
   // input rows reached by a tap at an output row not before its own (stride 3 with a top pad
   // of 1 reaches row 2 from oh = 1).
   const dxKernels = [
@@ -252,8 +271,10 @@ gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) =
     conv2dDxKernel(shape([1, 9, 9, 1, 8, 3, 1, "same"])),
     conv2dDxKernel(shape([1, 9, 9, 64, 8, 1, 2, "valid"])),
     conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 3, [1, 1]])),
+    conv2dDxKernel(shape([1, 9, 9, 32, 8, 3, 2, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 16, 8, 3, 2, "same"])),
   ].join(" ");
-  if (dxKernels !== "subpixel direct subpixel direct direct") {
+  if (dxKernels !== "subpixel direct subpixel direct direct subpixel direct") {
     throw new Error(`conv2dDxKernel chose ${dxKernels}`);
   }
   const t = {

@@ -85,6 +85,12 @@ export interface Conv2dOptions {
    */
   forwardWidth?: 2 | 4;
   /**
+   * Out channels per invocation of the forward with Cin % 4 == 0 (and every sub-pixel dx): 16
+   * (forward_vec4_cin4, workgroup width `forwardWidth`) or 32 (forward_vec4_cin4_c32); default
+   * {@linkcode conv2dForwardChannels}.
+   */
+  forwardChannels?: 16 | 32;
+  /**
    * The vec4 forward with one in channel and a 3x3 kernel: `cin1` (forward_cin1_k3, the filter
    * bank in registers) or `blocks` (forward_vec4); default {@linkcode conv2dForwardKernel}.
    */
@@ -139,15 +145,60 @@ export function conv2dForwardWidth(_cout: number): 2 | 4 {
   return 4;
 }
 
-/** Dispatch of forward_vec4_cin4 for `cout` out channels and P pixels, workgroup width wx. */
+/**
+ * The default out channels per invocation of the forward with Cin % 4 == 0: 32
+ * (forward_vec4_cin4_c32) above 16 out channels, else 16. Measured on llvmpipe
+ * (bench/conv_probe.ts, batch 128, one run; ceiling 27.2 GFLOP/s): forward 28x28x32->64 s2
+ * 28.2 GFLOP/s against 12.0, 14x14x64->64 s2 30.9 against 13.1, 7x7x64->64 s1 31.7 against
+ * 13.2; as the sub-pixel dx 26.7 (28x28x32->64, against the direct kernel's 12.8), 25.4 and
+ * 30.6.
+ */
+export function conv2dForwardChannels(cout: number): 16 | 32 {
+  return cout > 16 ? 32 : 16;
+}
+
+/**
+ * Tuner candidates of the forward with Cin % 4 == 0 for `cout` out channels, the default
+ * first: "c32" (forward_vec4_cin4_c32), "w4" and "w2" (forward_vec4_cin4's workgroup widths),
+ * each after `prefix`.
+ */
+function blockNames(cout: number, prefix: string): string[] {
+  const w0 = conv2dForwardWidth(cout);
+  const c16 = [`w${w0}`, `w${6 - w0}`];
+  const names = conv2dForwardChannels(cout) === 32 ? ["c32", ...c16] : [...c16, "c32"];
+  return names.map((n) => prefix + n);
+}
+
+/** The options of a {@linkcode blockNames} candidate (its prefix ignored). */
+function blockOptions(name: string): Conv2dOptions {
+  if (name.endsWith("c32")) return { forwardChannels: 32 };
+  if (name === "subpixel") return {};
+  return { forwardChannels: 16, forwardWidth: name.endsWith("w2") ? 2 : 4 };
+}
+
+/**
+ * Entry point and dispatch of the forward with Cin % 4 == 0 for `cout` out channels and P
+ * pixels: forward_vec4_cin4 (16 channels, workgroup width wx) or forward_vec4_cin4_c32.
+ */
 function cin4Launch(
   cout: number,
   P: number,
   wx: 2 | 4 | undefined,
-): { grid: [number, number, number]; constants: Record<string, number> } {
+  ch: 16 | 32 | undefined,
+): { entry: string; grid: [number, number, number]; constants: Record<string, number> } {
+  const c = ch ?? conv2dForwardChannels(cout);
+  if (c !== 16 && c !== 32) throw new Error(`conv2d: forwardChannels must be 16 or 32, got ${c}`);
+  if (c === 32) {
+    return {
+      entry: "forward_vec4_cin4_c32",
+      grid: grid1d(Math.ceil(P / 16) * Math.ceil(cout / 32), DB_WG),
+      constants: {},
+    };
+  }
   const w = wx ?? conv2dForwardWidth(cout);
   if (w !== 2 && w !== 4) throw new Error(`conv2d: forwardWidth must be 2 or 4, got ${w}`);
   return {
+    entry: "forward_vec4_cin4",
     grid: grid2d(cout / 4, w * VEC4_BLOCK[0] / 4, P, (64 / w) * VEC4_BLOCK[1]),
     constants: w === 4 ? {} : { FWD_WX: w, FWD_WY: 64 / w },
   };
@@ -250,14 +301,14 @@ export function conv2dSubpixelFits(s: Conv2dShape): boolean {
 
 /**
  * The dx kernel used by default (without a tuner's measured choice, src/gpu/tuner.ts):
- * `subpixel` where it fits and Cin >= 64, else `direct`. Measured on llvmpipe
- * (bench/conv_probe.ts): with 64 in channels the sub-pixel dx runs at 60-75% of the matmul
- * ceiling against 33-55% for the direct kernel; with 32 it ran at 36% against backward_dx_vec4_c8's
- * 46%, as a forward with 32 out channels fills only half of a 4-wide workgroup row (and a
- * 2 x 32 workgroup was no faster).
+ * `subpixel` where it fits and Cin >= 32 (or Cin = 1), else `direct`. Measured on llvmpipe
+ * (bench/conv_probe.ts), with the 32-channel forward (forward_vec4_cin4_c32): 28x28x32->64 s2
+ * at 98% of the matmul ceiling against 49% for backward_dx_vec4_c8; 14x14x64->64 s2 93% against
+ * 44%. (With forward_vec4_cin4's 16-channel blocks the sub-pixel dx with 32 in channels had run
+ * at 36% against 46%.)
  */
 export function conv2dDxKernel(s: Conv2dShape): Conv2dDxKernel {
-  return conv2dSubpixelFits(s) && (s.inChannels >= 64 || s.inChannels === 1)
+  return conv2dSubpixelFits(s) && (s.inChannels >= 32 || s.inChannels === 1)
     ? "subpixel"
     : "direct";
 }
@@ -426,21 +477,23 @@ export async function conv2dForward(
   const k = await gpu.kernel("conv2d");
   // With Cin % 4 == 0 the vec4 forward also reads x as vec4s (forward_vec4_cin4).
   const cin4 = Ci % 4 === 0;
-  if (v === "vec4" && cin4 && options.forwardWidth === undefined) {
+  if (
+    v === "vec4" && cin4 && options.forwardWidth === undefined &&
+    options.forwardChannels === undefined
+  ) {
     const X = B * s.height * s.width * Ci, Y = P * Co, WN = KH * KW * Ci * Co;
-    const w0 = conv2dForwardWidth(Co);
     const choice = await tuned(
       gpu,
       "conv2d.forward",
       s,
-      [`w${w0}`, `w${6 - w0}`],
+      blockNames(Co, ""),
       (n, z) =>
         conv2dForward(gpu, { y: z(Y), x: z(X), w: z(WN), b: z(Co) }, s, {
           ...options,
-          forwardWidth: n === "w2" ? 2 : 4,
+          ...blockOptions(n),
         }),
     );
-    if (choice) options = { ...options, forwardWidth: choice === "w2" ? 2 : 4 };
+    if (choice) options = { ...options, ...blockOptions(choice) };
   }
   if (v === "vec4" && conv2dCin1Fits(s) && options.forwardKernel === undefined) {
     const X = B * s.height * s.width, Y = P * Co, WN = 9 * Co;
@@ -470,11 +523,12 @@ export async function conv2dForward(
     d.bytes = 4 * (B * s.height * s.width * Ci + KH * KW * Ci * Co + Co + P * Co);
     return [d];
   }
-  const entry = v === "naive" ? "forward_naive" : cin4 ? "forward_vec4_cin4" : "forward_vec4";
-  const launch = cin4 ? cin4Launch(Co, P, options.forwardWidth) : {
+  const launch = cin4 ? cin4Launch(Co, P, options.forwardWidth, options.forwardChannels) : {
+    entry: "forward_vec4",
     grid: grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
     constants: {},
   };
+  const entry = v === "naive" ? "forward_naive" : launch.entry;
   const d = v === "vec4"
     ? await k.dispatch(
       entry,
@@ -518,23 +572,18 @@ export async function conv2dBackwardDx(
   if (t.b) expectLength(where, "b", t.b, Ci);
   const v = pick(where, s, options);
   if (v === "vec4" && options.dx === undefined && conv2dSubpixelFits(s)) {
-    const names = ["direct", "subpixel", "subpixel-w2"];
-    if (conv2dDxKernel(s) === "subpixel") names.unshift(...names.splice(1, 1));
-    if (Ci === 1) names.pop(); // forward_cout1 has no width
+    // Ci = 1: forward_cout1 has no width or channel block.
+    const sub = Ci === 1 ? ["subpixel"] : blockNames(Ci, "subpixel-");
+    const names = conv2dDxKernel(s) === "subpixel" ? [...sub, "direct"] : ["direct", ...sub];
+    const dxOptions = (n: string): Conv2dOptions =>
+      n === "direct" ? { dx: "direct" } : { dx: "subpixel", ...blockOptions(n) };
     const choice = await tuned(gpu, "conv2d.dx", s, names, async (n, z) => [
       ...await conv2dBackwardDx(gpu, { dx: z(X), dy: z(P * Co), w: z(R * Co) }, s, {
         ...options,
-        dx: n === "direct" ? "direct" : "subpixel",
-        forwardWidth: n === "subpixel-w2" ? 2 : 4,
+        ...dxOptions(n),
       }),
     ]);
-    if (choice) {
-      options = {
-        ...options,
-        dx: choice === "direct" ? "direct" : "subpixel",
-        forwardWidth: choice === "subpixel-w2" ? 2 : 4,
-      };
-    }
+    if (choice) options = { ...options, ...dxOptions(choice) };
   }
   const kind = v === "naive" ? "direct" : options.dx ?? conv2dDxKernel(s);
   if (kind === "subpixel") {
@@ -544,7 +593,7 @@ export async function conv2dBackwardDx(
           `input pixel reached by a tap (got ${describe(s)})`,
       );
     }
-    return await subpixelDx(gpu, t, s, options.forwardWidth);
+    return await subpixelDx(gpu, t, s, options.forwardWidth, options.forwardChannels);
   }
   return [await directDx(gpu, t, s, v)];
 }
@@ -555,6 +604,7 @@ async function subpixelDx(
   t: Conv2dDxTensors,
   s: Conv2dShape,
   wx: 2 | 4 | undefined,
+  ch: 16 | 32 | undefined,
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
   const o = conv2dOutputSize(s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
@@ -606,7 +656,7 @@ async function subpixelDx(
       };
       const Pc = B * ra.out * cr.out;
       const label = `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`;
-      const launch = cin4Launch(Ci, Pc, wx);
+      const launch = cin4Launch(Ci, Pc, wx, ch);
       const d = Ci === 1
         ? await k.dispatch(
           "forward_cout1",
@@ -615,7 +665,7 @@ async function subpixelDx(
           { label },
         )
         : await k.dispatch(
-          "forward_vec4_cin4",
+          launch.entry,
           { y4: t.dx, x4: t.dy, w4: wc, b4: bias, dims },
           launch.grid,
           { label, constants: launch.constants },
