@@ -55,6 +55,7 @@
 //                      per invocation, the nine taps' sums in registers; partials reduced.
 //   backward_dw_vec4_cin4  Cout % 4 == 0 and Cin % 4 == 0; as backward_dw_vec4 with 16 rows
 //                      per invocation, x read as vec4s, four pixels per step.
+//   backward_dw_vec4_cin4_c32  as backward_dw_vec4_cin4 with 16 rows x 32 channels per invocation.
 //   reduce_splits      the vec4 dw kernels reduce over the images of one chunk (gid.z) only when
 //                      the batch is split (too few invocations otherwise: (KH KW Cin / 16) x
 //                      (Cout / 16)); invocation i sums the chunks' partial dw[i].
@@ -1268,6 +1269,102 @@ fn backward_dw_vec4_cin4(@builtin(global_invocation_id) gid: vec3u) {
   put_dw4(gid.z, rb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
   put_dw4(gid.z, rb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
   put_dw4(gid.z, rb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+}
+
+// As backward_dw_vec4_cin4 with 32 out channels per invocation (16 rows x 32 channels, 32 matrix
+// accumulators a{g}{j}, j = 0..7 over channel vec4s cb + j): per four pixels 16 vec4s of x and
+// 32 of dy feed 32 block products (see forward_vec4_cin4_c32 for why that pays on llvmpipe).
+// Invocation i (1-D grid, see grid1d) = (chunk z, quad block, channel block) with the channel
+// block fastest: i = (z nr + block) nb + cbk, nr = ceil(KH KW Cin / 16), nb = ceil(Cout / 32).
+@compute @workgroup_size(64)
+fn backward_dw_vec4_cin4_c32(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let n4 = dims.cout / 4u;
+  let c4 = dims.cin / 4u;
+  let R4 = dims.kh * dims.kw * c4;   // quads of rows
+  let nr = (R4 + 3u) / 4u;
+  let nb = (n4 + 7u) / 8u;
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let z = i / (nr * nb);
+  if (z >= dims.splits) { return; }
+  let cb = 8u * (i % nb);   // in vec4 channels
+  let gb = 4u * ((i / nb) % nr);   // in quads
+  let gs = min(vec4u(gb) + LANES, vec4u(R4 - 1u));
+  let cs = min(vec4u(cb) + LANES, vec4u(n4 - 1u));
+  let ct = min(vec4u(cb + 4u) + LANES, vec4u(n4 - 1u));
+  let kk = gs / c4;   // tap kh KW + kw of each quad
+  let khs = kk / dims.kw;
+  let kws = kk % dims.kw;
+  let cis = gs % c4;
+  let hw = dims.ho * dims.wo;
+  let p0 = z * dims.chunk * hw;
+  let p1 = min(p0 + dims.chunk * hw, dims.batch * hw);
+  var a00 = mat4x4f(); var a01 = mat4x4f(); var a02 = mat4x4f(); var a03 = mat4x4f();
+  var a04 = mat4x4f(); var a05 = mat4x4f(); var a06 = mat4x4f(); var a07 = mat4x4f();
+  var a10 = mat4x4f(); var a11 = mat4x4f(); var a12 = mat4x4f(); var a13 = mat4x4f();
+  var a14 = mat4x4f(); var a15 = mat4x4f(); var a16 = mat4x4f(); var a17 = mat4x4f();
+  var a20 = mat4x4f(); var a21 = mat4x4f(); var a22 = mat4x4f(); var a23 = mat4x4f();
+  var a24 = mat4x4f(); var a25 = mat4x4f(); var a26 = mat4x4f(); var a27 = mat4x4f();
+  var a30 = mat4x4f(); var a31 = mat4x4f(); var a32 = mat4x4f(); var a33 = mat4x4f();
+  var a34 = mat4x4f(); var a35 = mat4x4f(); var a36 = mat4x4f(); var a37 = mat4x4f();
+  for (var p = p0; p < p1; p += 4u) {
+    let q = pixel_quad(p, p1);
+    let X0 = transpose(x_quad(tap_offsets(q, khs.x, kws.x), cis.x));
+    let X1 = transpose(x_quad(tap_offsets(q, khs.y, kws.y), cis.y));
+    let X2 = transpose(x_quad(tap_offsets(q, khs.z, kws.z), cis.z));
+    let X3 = transpose(x_quad(tap_offsets(q, khs.w, kws.w), cis.w));
+    let D0 = dy_quad(q, cs.x);
+    let D1 = dy_quad(q, cs.y);
+    let D2 = dy_quad(q, cs.z);
+    let D3 = dy_quad(q, cs.w);
+    let D4 = dy_quad(q, ct.x);
+    let D5 = dy_quad(q, ct.y);
+    let D6 = dy_quad(q, ct.z);
+    let D7 = dy_quad(q, ct.w);
+    a00 += D0 * X0; a01 += D1 * X0; a02 += D2 * X0; a03 += D3 * X0;
+    a04 += D4 * X0; a05 += D5 * X0; a06 += D6 * X0; a07 += D7 * X0;
+    a10 += D0 * X1; a11 += D1 * X1; a12 += D2 * X1; a13 += D3 * X1;
+    a14 += D4 * X1; a15 += D5 * X1; a16 += D6 * X1; a17 += D7 * X1;
+    a20 += D0 * X2; a21 += D1 * X2; a22 += D2 * X2; a23 += D3 * X2;
+    a24 += D4 * X2; a25 += D5 * X2; a26 += D6 * X2; a27 += D7 * X2;
+    a30 += D0 * X3; a31 += D1 * X3; a32 += D2 * X3; a33 += D3 * X3;
+    a34 += D4 * X3; a35 += D5 * X3; a36 += D6 * X3; a37 += D7 * X3;
+  }
+  let rb = 4u * gb;
+  put_dw4(z, rb + 0u, cb, a00[0], a01[0], a02[0], a03[0]);
+  put_dw4(z, rb + 0u, cb + 4u, a04[0], a05[0], a06[0], a07[0]);
+  put_dw4(z, rb + 1u, cb, a00[1], a01[1], a02[1], a03[1]);
+  put_dw4(z, rb + 1u, cb + 4u, a04[1], a05[1], a06[1], a07[1]);
+  put_dw4(z, rb + 2u, cb, a00[2], a01[2], a02[2], a03[2]);
+  put_dw4(z, rb + 2u, cb + 4u, a04[2], a05[2], a06[2], a07[2]);
+  put_dw4(z, rb + 3u, cb, a00[3], a01[3], a02[3], a03[3]);
+  put_dw4(z, rb + 3u, cb + 4u, a04[3], a05[3], a06[3], a07[3]);
+  put_dw4(z, rb + 4u, cb, a10[0], a11[0], a12[0], a13[0]);
+  put_dw4(z, rb + 4u, cb + 4u, a14[0], a15[0], a16[0], a17[0]);
+  put_dw4(z, rb + 5u, cb, a10[1], a11[1], a12[1], a13[1]);
+  put_dw4(z, rb + 5u, cb + 4u, a14[1], a15[1], a16[1], a17[1]);
+  put_dw4(z, rb + 6u, cb, a10[2], a11[2], a12[2], a13[2]);
+  put_dw4(z, rb + 6u, cb + 4u, a14[2], a15[2], a16[2], a17[2]);
+  put_dw4(z, rb + 7u, cb, a10[3], a11[3], a12[3], a13[3]);
+  put_dw4(z, rb + 7u, cb + 4u, a14[3], a15[3], a16[3], a17[3]);
+  put_dw4(z, rb + 8u, cb, a20[0], a21[0], a22[0], a23[0]);
+  put_dw4(z, rb + 8u, cb + 4u, a24[0], a25[0], a26[0], a27[0]);
+  put_dw4(z, rb + 9u, cb, a20[1], a21[1], a22[1], a23[1]);
+  put_dw4(z, rb + 9u, cb + 4u, a24[1], a25[1], a26[1], a27[1]);
+  put_dw4(z, rb + 10u, cb, a20[2], a21[2], a22[2], a23[2]);
+  put_dw4(z, rb + 10u, cb + 4u, a24[2], a25[2], a26[2], a27[2]);
+  put_dw4(z, rb + 11u, cb, a20[3], a21[3], a22[3], a23[3]);
+  put_dw4(z, rb + 11u, cb + 4u, a24[3], a25[3], a26[3], a27[3]);
+  put_dw4(z, rb + 12u, cb, a30[0], a31[0], a32[0], a33[0]);
+  put_dw4(z, rb + 12u, cb + 4u, a34[0], a35[0], a36[0], a37[0]);
+  put_dw4(z, rb + 13u, cb, a30[1], a31[1], a32[1], a33[1]);
+  put_dw4(z, rb + 13u, cb + 4u, a34[1], a35[1], a36[1], a37[1]);
+  put_dw4(z, rb + 14u, cb, a30[2], a31[2], a32[2], a33[2]);
+  put_dw4(z, rb + 14u, cb + 4u, a34[2], a35[2], a36[2], a37[2]);
+  put_dw4(z, rb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
+  put_dw4(z, rb + 15u, cb + 4u, a34[3], a35[3], a36[3], a37[3]);
 }
 
 // dw[i] = sum_z part[z, i]: the partial dws of the image chunks (written by the vec4 dw kernels

@@ -2,6 +2,7 @@ import type { Dispatch } from "../src/gpu/kernel.ts";
 import {
   conv2dBackward,
   conv2dCin1Fits,
+  conv2dDwKernel,
   conv2dDxKernel,
   conv2dForward,
   type Conv2dOptions,
@@ -144,7 +145,12 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ]],
   ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
   // forward_vec4_cin4 (16 channels, width 4) where the default is forward_vec4_cin4_c32.
-  ["vec4 forward 16 channels", { variant: "vec4", forwardChannels: 16, dx: "subpixel" }, [
+  ["vec4 forward 16 channels, dw blocks", {
+    variant: "vec4",
+    forwardChannels: 16,
+    dx: "subpixel",
+    dwKernel: "blocks",
+  }, [
     ...VEC4.filter((c) => conv2dSubpixelFits(shape(c)) && c[3] % 4 === 0),
   ]],
   // The tuner's other kernels for one in channel and a 3x3 kernel: forward_vec4's and
@@ -158,6 +164,9 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
     [2, 45, 3, 1, 36, 3, [1, 2], "same"],
     [1, 7, 9, 1, 4, 3, 1, "valid"],
     [1, 3, 9, 1, 4, 3, 1, "valid"], // one row: one chunk, no reduce_splits
+    // backward_dw_vec4_cin4_c32: one chunk; chunks of 2, 2 and 1 images.
+    [1, 5, 5, 8, 20, 3, 1, "same"],
+    [5, 5, 4, 48, 20, 3, 2, "same"],
   ]],
   ["vec4 subpixel dx, forward width 2", {
     variant: "vec4",
@@ -218,9 +227,16 @@ for (const [name, opt, cases] of CONFIGS) {
         const want = c32 ? "forward_vec4_cin4_c32" : "forward_vec4_cin4";
         if (fy.split(" ")[0] !== want) throw new Error(`${fy}: not ${want}`);
       }
-      const dwCin1 = opt.variant === "vec4" && conv2dCin1Fits(s) && opt.dwKernel !== "blocks";
-      if (dwCin1 !== fdw.startsWith("backward_dw_cin1_k3")) {
-        throw new Error(`${fdw}: not the expected dw`);
+      if (opt.variant === "vec4") {
+        const kind = opt.dwKernel ?? conv2dDwKernel(s);
+        const want = kind === "cin1"
+          ? "backward_dw_cin1_k3"
+          : kind === "c32"
+          ? "backward_dw_vec4_cin4_c32"
+          : s.inChannels % 4 === 0
+          ? "backward_dw_vec4_cin4"
+          : "backward_dw_vec4";
+        if (fdw.split(" ")[0] !== want) throw new Error(`${fdw}: not ${want}`);
       }
       const tag = fy;
       assertClose(fy, y, ref.conv2dForward(x, w, b, s), 1e-4);

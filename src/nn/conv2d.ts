@@ -73,6 +73,13 @@ export type Conv2dDxKernel = "direct" | "subpixel";
  */
 export type Conv2dForwardKernel = "cin1" | "blocks";
 
+/**
+ * The vec4 dw's kernel: `cin1` (backward_dw_cin1_k3; one in channel, 3x3), `c32`
+ * (backward_dw_vec4_cin4_c32; Cin % 4 == 0, 32 out channels per invocation) or `blocks`
+ * (backward_dw_vec4 / backward_dw_vec4_cin4, 16 out channels).
+ */
+export type Conv2dDwKernel = "cin1" | "c32" | "blocks";
+
 /** Options for {@linkcode conv2dForward} and {@linkcode conv2dBackward}. */
 export interface Conv2dOptions {
   /** Force a kernel family (benchmarks and tests); default {@linkcode conv2dVariant}. */
@@ -95,11 +102,8 @@ export interface Conv2dOptions {
    * bank in registers) or `blocks` (forward_vec4); default {@linkcode conv2dForwardKernel}.
    */
   forwardKernel?: Conv2dForwardKernel;
-  /**
-   * The vec4 dw with one in channel and a 3x3 kernel: `cin1` (backward_dw_cin1_k3) or `blocks`
-   * (backward_dw_vec4); default `cin1`.
-   */
-  dwKernel?: Conv2dForwardKernel;
+  /** The vec4 dw kernel; default {@linkcode conv2dDwKernel}. */
+  dwKernel?: Conv2dDwKernel;
   /**
    * The vec4 dw splits the batch into image chunks until it has at least this many
    * workgroups (default {@linkcode DW_MIN_GROUPS}); a tuner candidate.
@@ -735,17 +739,65 @@ async function directDx(
 }
 
 /**
- * Workgroups the vec4 dw kernels should have at least: with fewer, the batch is split into
- * chunks reduced separately (llvmpipe runs one workgroup per thread; a wide GPU wants more).
+ * Workgroups each dw kernel should have at least (the batch is split into chunks reduced
+ * separately until it has; llvmpipe runs one workgroup per thread, a wide GPU wants more).
+ * backward_dw_cin1_k3 measured on llvmpipe (bench/conv_probe.ts, 128x28x28x1->32, one run):
+ * 25.2 GFLOP/s with 8 (93% of the ceiling), 21.0 with 32, 16.4 with 128 (more chunks to
+ * reduce), backward_dw_vec4 5.5 (20%). backward_dw_vec4_cin4_c32 (same probe, ceiling 28.7):
+ * 28x28x32->64 s2 30.6 GFLOP/s with 8, 29.9 with 32, 28.5 with 128; 14x14x64->64 s2 30.4,
+ * 28.7, 25.5; 7x7x64->64 s1 32.3, 29.6, 27.1.
  */
-const DW_MIN_GROUPS = 32;
+const DW_MIN_GROUPS: Record<Conv2dDwKernel, number> = { cin1: 8, c32: 8, blocks: 32 };
 
 /**
- * backward_dw_cin1_k3's default: chunks of rows for at least 8 workgroups. Measured on llvmpipe
- * (bench/conv_probe.ts, 128x28x28x1->32, one run): 25.2 GFLOP/s with 8 (93% of the ceiling),
- * 21.0 with 32, 16.4 with 128 (more chunks to reduce), backward_dw_vec4 5.5 (20%).
+ * The dw kernel used by default: `cin1` where {@linkcode conv2dCin1Fits}, `c32` where
+ * Cin % 4 == 0 and Cout > 16, else `blocks`. On llvmpipe (see DW_MIN_GROUPS) c32 ran at
+ * 30-32 GFLOP/s on the conv VAE's shapes against backward_dw_vec4_cin4's 14.7-15.4.
  */
-const DW_CIN1_MIN_GROUPS = 8;
+export function conv2dDwKernel(s: Conv2dShape): Conv2dDwKernel {
+  if (conv2dCin1Fits(s)) return "cin1";
+  return s.inChannels % 4 === 0 && s.outChannels > 16 ? "c32" : "blocks";
+}
+
+/**
+ * backward_dw_vec4_cin4_c32: the batch split into chunks of images for at least minGroups
+ * workgroups, each chunk's partial dw into a scratch buffer allocated here, then
+ * reduce_splits (one dispatch when one chunk holds the batch).
+ */
+async function dwC32(
+  gpu: Gpu,
+  t: { dw: Tensor | TensorView; dy: Tensor | TensorView; x: Tensor | TensorView },
+  s: Conv2dShape,
+  minGroups: number,
+): Promise<Dispatch[]> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const R = s.kernel[0] * s.kernel[1] * Ci, P = B * o.height * o.width;
+  const perSplit = Math.ceil(R / 16) * Math.ceil(Co / 32);
+  const chunk = Math.ceil(B / Math.min(B, Math.ceil(minGroups * DB_WG / perSplit)));
+  const splits = Math.ceil(B / chunk);
+  const k = await gpu.kernel("conv2d");
+  const dims = { ...dimsOf(s), splits, chunk };
+  const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
+  const d = await k.dispatch(
+    "backward_dw_vec4_cin4_c32",
+    { dw4: part, dy4: t.dy, x4: t.x, dims },
+    grid1d(splits * perSplit, DB_WG),
+    { label: `conv2d_dw_vec4_cin4_c32 ${describe(s)}` },
+  );
+  d.flops = 2 * P * R * Co;
+  d.bytes = 4 * (P * Co + B * s.height * s.width * Ci + splits * R * Co);
+  if (splits === 1) return [d];
+  const sum = await k.dispatch(
+    "reduce_splits",
+    { dw: t.dw, part, dims },
+    grid1d(R * Co, DB_WG),
+    { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
+  );
+  sum.flops = splits * R * Co;
+  sum.bytes = 4 * (splits + 1) * R * Co;
+  return [d, sum];
+}
 
 /**
  * dw [KH, KW, Cin, Cout] = the weight gradient alone, from dy [B, Ho, Wo, Cout] and
@@ -789,15 +841,30 @@ export async function conv2dBackwardDw(
     ceilDiv(Co / 4, VEC4_WG[0] * 4),
     ceilDiv(R, VEC4_WG[1] * dwRows),
   ];
-  const cin1 = conv2dCin1Fits(s);
-  const cin1Default = cin1 && (options.dwKernel ?? "cin1") === "cin1";
-  let minGroups = options.dwMinGroups ?? (cin1Default ? DW_CIN1_MIN_GROUPS : DW_MIN_GROUPS);
+  const fits: Conv2dDwKernel[] = [
+    ...(conv2dCin1Fits(s) ? ["cin1" as const] : []),
+    ...(cin4 ? ["c32" as const] : []),
+    "blocks",
+  ];
+  let kind = options.dwKernel ?? conv2dDwKernel(s);
+  if (!fits.includes(kind)) {
+    throw new Error(`${where}: dw kernel ${kind} does not fit ${describe(s)}`);
+  }
+  let minGroups = options.dwMinGroups ?? DW_MIN_GROUPS[kind];
   if (options.dwMinGroups === undefined && options.dwKernel === undefined) {
-    // Candidates "groupsN" (the block kernel), and where it fits "cin1-groupsN".
-    const blocks = [`groups${DW_MIN_GROUPS}`, "groups8", "groups128"];
-    const names = cin1
-      ? [`cin1-groups${DW_CIN1_MIN_GROUPS}`, "cin1-groups32", "cin1-groups128", blocks[0]]
-      : blocks;
+    // Candidates: the default kernel with three batch splits, then each other kernel with its
+    // default split; "groupsN" is the block kernel, "KIND-groupsN" the others.
+    const name = (k: Conv2dDwKernel, g: number) =>
+      k === "blocks" ? `groups${g}` : `${k}-groups${g}`;
+    const splits = [DW_MIN_GROUPS[kind], ...[8, 32, 128].filter((g) => g !== DW_MIN_GROUPS[kind])];
+    const names = [
+      ...splits.slice(0, 3).map((g) => name(kind, g)),
+      ...fits.filter((k) => k !== kind).map((k) => name(k, DW_MIN_GROUPS[k])),
+    ];
+    const parse = (n: string): Conv2dOptions => ({
+      dwKernel: n.startsWith("groups") ? "blocks" : n.split("-")[0] as Conv2dDwKernel,
+      dwMinGroups: Number(n.split("groups")[1]),
+    });
     const choice = await tuned(
       gpu,
       "conv2d.dw",
@@ -806,21 +873,20 @@ export async function conv2dBackwardDw(
       (n, z) =>
         conv2dBackwardDw(gpu, { dw: z(R * Co), dy: z(P * Co), x: z(X) }, s, {
           ...options,
-          dwKernel: n.startsWith("cin1") ? "cin1" : "blocks",
-          dwMinGroups: Number(n.split("groups")[1]),
+          ...parse(n),
         }),
     );
     if (choice) {
-      minGroups = Number(choice.split("groups")[1]);
-      options = { ...options, dwKernel: choice.startsWith("cin1") ? "cin1" : "blocks" };
+      const o = parse(choice);
+      kind = o.dwKernel!;
+      minGroups = o.dwMinGroups!;
     }
   }
   if (!Number.isInteger(minGroups) || minGroups < 1) {
     throw new Error(`${where}: dwMinGroups must be an integer >= 1, got ${minGroups}`);
   }
-  if (cin1 && (options.dwKernel ?? "cin1") === "cin1") {
-    return await dwCin1(gpu, t, s, minGroups);
-  }
+  if (kind === "cin1") return await dwCin1(gpu, t, s, minGroups);
+  if (kind === "c32") return await dwC32(gpu, t, s, minGroups);
   const chunk = Math.ceil(B / Math.min(B, ceilDiv(minGroups, groups[0] * groups[1])));
   const splits = Math.ceil(B / chunk);
   const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
