@@ -35,6 +35,8 @@
 //                      16 channels per invocation, the filter bank held in registers.
 //   forward_cout1      Cout == 1 and Cin % 4 == 0: four pixels per invocation (the sub-pixel dx
 //                      into one channel).
+//   forward_cout1_k3   as forward_cout1 for a 3x3 kernel at stride 1: 2 rows x 16 pixels per
+//                      invocation, each x vec4 loaded once for all the taps it meets.
 //   subpixel_weights   the sub-pixel dx's per-class weights: with them, forward_vec4_cin4 /
 //                      forward_cout1 compute dx one class of pixels (ih mod sh, iw mod sw) at a
 //                      time, storing through the output placement (Dims ya..yw, put_y4).
@@ -565,6 +567,326 @@ fn forward_cout1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   if (q.live.y) { y[place(ps.y)] = a.y; }
   if (q.live.z) { y[place(ps.z)] = a.z; }
   if (q.live.w) { y[place(ps.w)] = a.w; }
+}
+
+// forward_cout1 for a 3x3 kernel at stride 1 (the sub-pixel dx of a stride-1 convolution with one
+// in channel, i.e. a decoder's last transposed layer): invocation i (1-D grid, see grid1d) writes
+// y of a block of 2 output rows x 16 columns (rows 2 t + (0, 1) of image n, columns 16 c +
+// (0..15); i = (n T + t) C + c; those past the image computed on clamped pixels and not
+// stored). Per vec4 k of Cin it loads the nine taps' weights, then the 18 x vec4s of each of the
+// block's four input rows, and each x feeds up to six pixels:
+//   y[oh, ow] += sum_{kh, kw} dot(x4[oh - pt + kh, ow - pl + kw, k], w4[(kh 3 + kw) Cin / 4 + k])
+// (a{r}{m} holds row r's pixels 4 m + (0..3); padding reads 0): 288 dot products for 81 loaded
+// vec4s against forward_cout1's 16 for 20. Stored through the output placement as put_y4 does.
+@compute @workgroup_size(64)
+fn forward_cout1_k3(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let c4 = dims.cin / 4u;
+  let C = (dims.wo + 15u) / 16u;
+  let T = (dims.ho + 1u) / 2u;
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= dims.batch * T * C) { return; }
+  let n = i / (T * C);
+  let oh0 = 2u * ((i / C) % T);
+  let ow0 = 16u * (i % C);
+  // Input columns ow0 - pl + (0..17): offsets clamped into the row, masks 0 outside.
+  let cw = vec4i(i32(ow0) - i32(dims.pl)) + vec4i(0, 1, 2, 3);
+  let W = i32(dims.width);
+  let c0 = cw + vec4i(0);
+  let m0 = select(vec4f(0.0), vec4f(1.0), (c0 >= vec4i(0)) & (c0 < vec4i(W)));
+  let o0 = vec4u(clamp(c0, vec4i(0), vec4i(W - 1))) * c4;
+  let c1 = cw + vec4i(4);
+  let m1 = select(vec4f(0.0), vec4f(1.0), (c1 >= vec4i(0)) & (c1 < vec4i(W)));
+  let o1 = vec4u(clamp(c1, vec4i(0), vec4i(W - 1))) * c4;
+  let c2 = cw + vec4i(8);
+  let m2 = select(vec4f(0.0), vec4f(1.0), (c2 >= vec4i(0)) & (c2 < vec4i(W)));
+  let o2 = vec4u(clamp(c2, vec4i(0), vec4i(W - 1))) * c4;
+  let c3 = cw + vec4i(12);
+  let m3 = select(vec4f(0.0), vec4f(1.0), (c3 >= vec4i(0)) & (c3 < vec4i(W)));
+  let o3 = vec4u(clamp(c3, vec4i(0), vec4i(W - 1))) * c4;
+  let c4v = cw.xy + vec2i(16);
+  let m4 = select(vec2f(0.0), vec2f(1.0), (c4v >= vec2i(0)) & (c4v < vec2i(W)));
+  let o4 = vec2u(clamp(c4v, vec2i(0), vec2i(W - 1))) * c4;
+  // Input rows oh0 - pt + (0..3): starts (clamped) and masks.
+  let ih = vec4i(i32(oh0) - i32(dims.pt)) + vec4i(0, 1, 2, 3);
+  let rm = select(vec4f(0.0), vec4f(1.0), (ih >= vec4i(0)) & (ih < vec4i(i32(dims.height))));
+  let xr = (vec4u(n * dims.height) + vec4u(clamp(ih, vec4i(0), vec4i(i32(dims.height) - 1)))) *
+    dims.width * c4;
+  var a00 = vec4f(); var a01 = vec4f(); var a02 = vec4f(); var a03 = vec4f();
+  var a10 = vec4f(); var a11 = vec4f(); var a12 = vec4f(); var a13 = vec4f();
+  for (var k = 0u; k < c4; k++) {
+    let w00 = w4[0u * c4 + k];
+    let w01 = w4[1u * c4 + k];
+    let w02 = w4[2u * c4 + k];
+    let w10 = w4[3u * c4 + k];
+    let w11 = w4[4u * c4 + k];
+    let w12 = w4[5u * c4 + k];
+    let w20 = w4[6u * c4 + k];
+    let w21 = w4[7u * c4 + k];
+    let w22 = w4[8u * c4 + k];
+    { // input row 0: tap row 0 of output row 0
+      let v0 = x4[xr.x + o0.x + k] * (m0.x * rm.x);
+      let v1 = x4[xr.x + o0.y + k] * (m0.y * rm.x);
+      let v2 = x4[xr.x + o0.z + k] * (m0.z * rm.x);
+      let v3 = x4[xr.x + o0.w + k] * (m0.w * rm.x);
+      let v4 = x4[xr.x + o1.x + k] * (m1.x * rm.x);
+      let v5 = x4[xr.x + o1.y + k] * (m1.y * rm.x);
+      let v6 = x4[xr.x + o1.z + k] * (m1.z * rm.x);
+      let v7 = x4[xr.x + o1.w + k] * (m1.w * rm.x);
+      let v8 = x4[xr.x + o2.x + k] * (m2.x * rm.x);
+      let v9 = x4[xr.x + o2.y + k] * (m2.y * rm.x);
+      let v10 = x4[xr.x + o2.z + k] * (m2.z * rm.x);
+      let v11 = x4[xr.x + o2.w + k] * (m2.w * rm.x);
+      let v12 = x4[xr.x + o3.x + k] * (m3.x * rm.x);
+      let v13 = x4[xr.x + o3.y + k] * (m3.y * rm.x);
+      let v14 = x4[xr.x + o3.z + k] * (m3.z * rm.x);
+      let v15 = x4[xr.x + o3.w + k] * (m3.w * rm.x);
+      let v16 = x4[xr.x + o4.x + k] * (m4.x * rm.x);
+      let v17 = x4[xr.x + o4.y + k] * (m4.y * rm.x);
+      a00 += vec4f(
+        dot(v0, w00) + dot(v1, w01) + dot(v2, w02),
+        dot(v1, w00) + dot(v2, w01) + dot(v3, w02),
+        dot(v2, w00) + dot(v3, w01) + dot(v4, w02),
+        dot(v3, w00) + dot(v4, w01) + dot(v5, w02),
+      );
+      a01 += vec4f(
+        dot(v4, w00) + dot(v5, w01) + dot(v6, w02),
+        dot(v5, w00) + dot(v6, w01) + dot(v7, w02),
+        dot(v6, w00) + dot(v7, w01) + dot(v8, w02),
+        dot(v7, w00) + dot(v8, w01) + dot(v9, w02),
+      );
+      a02 += vec4f(
+        dot(v8, w00) + dot(v9, w01) + dot(v10, w02),
+        dot(v9, w00) + dot(v10, w01) + dot(v11, w02),
+        dot(v10, w00) + dot(v11, w01) + dot(v12, w02),
+        dot(v11, w00) + dot(v12, w01) + dot(v13, w02),
+      );
+      a03 += vec4f(
+        dot(v12, w00) + dot(v13, w01) + dot(v14, w02),
+        dot(v13, w00) + dot(v14, w01) + dot(v15, w02),
+        dot(v14, w00) + dot(v15, w01) + dot(v16, w02),
+        dot(v15, w00) + dot(v16, w01) + dot(v17, w02),
+      );
+    }
+    { // input row 1: tap row 1 of output row 0, 0 of row 1
+      let v0 = x4[xr.y + o0.x + k] * (m0.x * rm.y);
+      let v1 = x4[xr.y + o0.y + k] * (m0.y * rm.y);
+      let v2 = x4[xr.y + o0.z + k] * (m0.z * rm.y);
+      let v3 = x4[xr.y + o0.w + k] * (m0.w * rm.y);
+      let v4 = x4[xr.y + o1.x + k] * (m1.x * rm.y);
+      let v5 = x4[xr.y + o1.y + k] * (m1.y * rm.y);
+      let v6 = x4[xr.y + o1.z + k] * (m1.z * rm.y);
+      let v7 = x4[xr.y + o1.w + k] * (m1.w * rm.y);
+      let v8 = x4[xr.y + o2.x + k] * (m2.x * rm.y);
+      let v9 = x4[xr.y + o2.y + k] * (m2.y * rm.y);
+      let v10 = x4[xr.y + o2.z + k] * (m2.z * rm.y);
+      let v11 = x4[xr.y + o2.w + k] * (m2.w * rm.y);
+      let v12 = x4[xr.y + o3.x + k] * (m3.x * rm.y);
+      let v13 = x4[xr.y + o3.y + k] * (m3.y * rm.y);
+      let v14 = x4[xr.y + o3.z + k] * (m3.z * rm.y);
+      let v15 = x4[xr.y + o3.w + k] * (m3.w * rm.y);
+      let v16 = x4[xr.y + o4.x + k] * (m4.x * rm.y);
+      let v17 = x4[xr.y + o4.y + k] * (m4.y * rm.y);
+      a00 += vec4f(
+        dot(v0, w10) + dot(v1, w11) + dot(v2, w12),
+        dot(v1, w10) + dot(v2, w11) + dot(v3, w12),
+        dot(v2, w10) + dot(v3, w11) + dot(v4, w12),
+        dot(v3, w10) + dot(v4, w11) + dot(v5, w12),
+      );
+      a01 += vec4f(
+        dot(v4, w10) + dot(v5, w11) + dot(v6, w12),
+        dot(v5, w10) + dot(v6, w11) + dot(v7, w12),
+        dot(v6, w10) + dot(v7, w11) + dot(v8, w12),
+        dot(v7, w10) + dot(v8, w11) + dot(v9, w12),
+      );
+      a02 += vec4f(
+        dot(v8, w10) + dot(v9, w11) + dot(v10, w12),
+        dot(v9, w10) + dot(v10, w11) + dot(v11, w12),
+        dot(v10, w10) + dot(v11, w11) + dot(v12, w12),
+        dot(v11, w10) + dot(v12, w11) + dot(v13, w12),
+      );
+      a03 += vec4f(
+        dot(v12, w10) + dot(v13, w11) + dot(v14, w12),
+        dot(v13, w10) + dot(v14, w11) + dot(v15, w12),
+        dot(v14, w10) + dot(v15, w11) + dot(v16, w12),
+        dot(v15, w10) + dot(v16, w11) + dot(v17, w12),
+      );
+      a10 += vec4f(
+        dot(v0, w00) + dot(v1, w01) + dot(v2, w02),
+        dot(v1, w00) + dot(v2, w01) + dot(v3, w02),
+        dot(v2, w00) + dot(v3, w01) + dot(v4, w02),
+        dot(v3, w00) + dot(v4, w01) + dot(v5, w02),
+      );
+      a11 += vec4f(
+        dot(v4, w00) + dot(v5, w01) + dot(v6, w02),
+        dot(v5, w00) + dot(v6, w01) + dot(v7, w02),
+        dot(v6, w00) + dot(v7, w01) + dot(v8, w02),
+        dot(v7, w00) + dot(v8, w01) + dot(v9, w02),
+      );
+      a12 += vec4f(
+        dot(v8, w00) + dot(v9, w01) + dot(v10, w02),
+        dot(v9, w00) + dot(v10, w01) + dot(v11, w02),
+        dot(v10, w00) + dot(v11, w01) + dot(v12, w02),
+        dot(v11, w00) + dot(v12, w01) + dot(v13, w02),
+      );
+      a13 += vec4f(
+        dot(v12, w00) + dot(v13, w01) + dot(v14, w02),
+        dot(v13, w00) + dot(v14, w01) + dot(v15, w02),
+        dot(v14, w00) + dot(v15, w01) + dot(v16, w02),
+        dot(v15, w00) + dot(v16, w01) + dot(v17, w02),
+      );
+    }
+    { // input row 2: tap row 2 of output row 0, 1 of row 1
+      let v0 = x4[xr.z + o0.x + k] * (m0.x * rm.z);
+      let v1 = x4[xr.z + o0.y + k] * (m0.y * rm.z);
+      let v2 = x4[xr.z + o0.z + k] * (m0.z * rm.z);
+      let v3 = x4[xr.z + o0.w + k] * (m0.w * rm.z);
+      let v4 = x4[xr.z + o1.x + k] * (m1.x * rm.z);
+      let v5 = x4[xr.z + o1.y + k] * (m1.y * rm.z);
+      let v6 = x4[xr.z + o1.z + k] * (m1.z * rm.z);
+      let v7 = x4[xr.z + o1.w + k] * (m1.w * rm.z);
+      let v8 = x4[xr.z + o2.x + k] * (m2.x * rm.z);
+      let v9 = x4[xr.z + o2.y + k] * (m2.y * rm.z);
+      let v10 = x4[xr.z + o2.z + k] * (m2.z * rm.z);
+      let v11 = x4[xr.z + o2.w + k] * (m2.w * rm.z);
+      let v12 = x4[xr.z + o3.x + k] * (m3.x * rm.z);
+      let v13 = x4[xr.z + o3.y + k] * (m3.y * rm.z);
+      let v14 = x4[xr.z + o3.z + k] * (m3.z * rm.z);
+      let v15 = x4[xr.z + o3.w + k] * (m3.w * rm.z);
+      let v16 = x4[xr.z + o4.x + k] * (m4.x * rm.z);
+      let v17 = x4[xr.z + o4.y + k] * (m4.y * rm.z);
+      a00 += vec4f(
+        dot(v0, w20) + dot(v1, w21) + dot(v2, w22),
+        dot(v1, w20) + dot(v2, w21) + dot(v3, w22),
+        dot(v2, w20) + dot(v3, w21) + dot(v4, w22),
+        dot(v3, w20) + dot(v4, w21) + dot(v5, w22),
+      );
+      a01 += vec4f(
+        dot(v4, w20) + dot(v5, w21) + dot(v6, w22),
+        dot(v5, w20) + dot(v6, w21) + dot(v7, w22),
+        dot(v6, w20) + dot(v7, w21) + dot(v8, w22),
+        dot(v7, w20) + dot(v8, w21) + dot(v9, w22),
+      );
+      a02 += vec4f(
+        dot(v8, w20) + dot(v9, w21) + dot(v10, w22),
+        dot(v9, w20) + dot(v10, w21) + dot(v11, w22),
+        dot(v10, w20) + dot(v11, w21) + dot(v12, w22),
+        dot(v11, w20) + dot(v12, w21) + dot(v13, w22),
+      );
+      a03 += vec4f(
+        dot(v12, w20) + dot(v13, w21) + dot(v14, w22),
+        dot(v13, w20) + dot(v14, w21) + dot(v15, w22),
+        dot(v14, w20) + dot(v15, w21) + dot(v16, w22),
+        dot(v15, w20) + dot(v16, w21) + dot(v17, w22),
+      );
+      a10 += vec4f(
+        dot(v0, w10) + dot(v1, w11) + dot(v2, w12),
+        dot(v1, w10) + dot(v2, w11) + dot(v3, w12),
+        dot(v2, w10) + dot(v3, w11) + dot(v4, w12),
+        dot(v3, w10) + dot(v4, w11) + dot(v5, w12),
+      );
+      a11 += vec4f(
+        dot(v4, w10) + dot(v5, w11) + dot(v6, w12),
+        dot(v5, w10) + dot(v6, w11) + dot(v7, w12),
+        dot(v6, w10) + dot(v7, w11) + dot(v8, w12),
+        dot(v7, w10) + dot(v8, w11) + dot(v9, w12),
+      );
+      a12 += vec4f(
+        dot(v8, w10) + dot(v9, w11) + dot(v10, w12),
+        dot(v9, w10) + dot(v10, w11) + dot(v11, w12),
+        dot(v10, w10) + dot(v11, w11) + dot(v12, w12),
+        dot(v11, w10) + dot(v12, w11) + dot(v13, w12),
+      );
+      a13 += vec4f(
+        dot(v12, w10) + dot(v13, w11) + dot(v14, w12),
+        dot(v13, w10) + dot(v14, w11) + dot(v15, w12),
+        dot(v14, w10) + dot(v15, w11) + dot(v16, w12),
+        dot(v15, w10) + dot(v16, w11) + dot(v17, w12),
+      );
+    }
+    { // input row 3: tap row 2 of output row 1
+      let v0 = x4[xr.w + o0.x + k] * (m0.x * rm.w);
+      let v1 = x4[xr.w + o0.y + k] * (m0.y * rm.w);
+      let v2 = x4[xr.w + o0.z + k] * (m0.z * rm.w);
+      let v3 = x4[xr.w + o0.w + k] * (m0.w * rm.w);
+      let v4 = x4[xr.w + o1.x + k] * (m1.x * rm.w);
+      let v5 = x4[xr.w + o1.y + k] * (m1.y * rm.w);
+      let v6 = x4[xr.w + o1.z + k] * (m1.z * rm.w);
+      let v7 = x4[xr.w + o1.w + k] * (m1.w * rm.w);
+      let v8 = x4[xr.w + o2.x + k] * (m2.x * rm.w);
+      let v9 = x4[xr.w + o2.y + k] * (m2.y * rm.w);
+      let v10 = x4[xr.w + o2.z + k] * (m2.z * rm.w);
+      let v11 = x4[xr.w + o2.w + k] * (m2.w * rm.w);
+      let v12 = x4[xr.w + o3.x + k] * (m3.x * rm.w);
+      let v13 = x4[xr.w + o3.y + k] * (m3.y * rm.w);
+      let v14 = x4[xr.w + o3.z + k] * (m3.z * rm.w);
+      let v15 = x4[xr.w + o3.w + k] * (m3.w * rm.w);
+      let v16 = x4[xr.w + o4.x + k] * (m4.x * rm.w);
+      let v17 = x4[xr.w + o4.y + k] * (m4.y * rm.w);
+      a10 += vec4f(
+        dot(v0, w20) + dot(v1, w21) + dot(v2, w22),
+        dot(v1, w20) + dot(v2, w21) + dot(v3, w22),
+        dot(v2, w20) + dot(v3, w21) + dot(v4, w22),
+        dot(v3, w20) + dot(v4, w21) + dot(v5, w22),
+      );
+      a11 += vec4f(
+        dot(v4, w20) + dot(v5, w21) + dot(v6, w22),
+        dot(v5, w20) + dot(v6, w21) + dot(v7, w22),
+        dot(v6, w20) + dot(v7, w21) + dot(v8, w22),
+        dot(v7, w20) + dot(v8, w21) + dot(v9, w22),
+      );
+      a12 += vec4f(
+        dot(v8, w20) + dot(v9, w21) + dot(v10, w22),
+        dot(v9, w20) + dot(v10, w21) + dot(v11, w22),
+        dot(v10, w20) + dot(v11, w21) + dot(v12, w22),
+        dot(v11, w20) + dot(v12, w21) + dot(v13, w22),
+      );
+      a13 += vec4f(
+        dot(v12, w20) + dot(v13, w21) + dot(v14, w22),
+        dot(v13, w20) + dot(v14, w21) + dot(v15, w22),
+        dot(v14, w20) + dot(v15, w21) + dot(v16, w22),
+        dot(v15, w20) + dot(v16, w21) + dot(v17, w22),
+      );
+    }
+  }
+  let bias = b[0];
+  let live = vec4u(ow0) + LANES;
+  let p0 = (n * dims.ho + oh0 + 0u) * dims.wo + ow0;
+  let p1 = (n * dims.ho + oh0 + 1u) * dims.wo + ow0;
+  if (live.x + 0u < dims.wo) { y[place(p0 + 0u)] = a00.x + bias; }
+  if (live.y + 0u < dims.wo) { y[place(p0 + 1u)] = a00.y + bias; }
+  if (live.z + 0u < dims.wo) { y[place(p0 + 2u)] = a00.z + bias; }
+  if (live.w + 0u < dims.wo) { y[place(p0 + 3u)] = a00.w + bias; }
+  if (live.x + 4u < dims.wo) { y[place(p0 + 4u)] = a01.x + bias; }
+  if (live.y + 4u < dims.wo) { y[place(p0 + 5u)] = a01.y + bias; }
+  if (live.z + 4u < dims.wo) { y[place(p0 + 6u)] = a01.z + bias; }
+  if (live.w + 4u < dims.wo) { y[place(p0 + 7u)] = a01.w + bias; }
+  if (live.x + 8u < dims.wo) { y[place(p0 + 8u)] = a02.x + bias; }
+  if (live.y + 8u < dims.wo) { y[place(p0 + 9u)] = a02.y + bias; }
+  if (live.z + 8u < dims.wo) { y[place(p0 + 10u)] = a02.z + bias; }
+  if (live.w + 8u < dims.wo) { y[place(p0 + 11u)] = a02.w + bias; }
+  if (live.x + 12u < dims.wo) { y[place(p0 + 12u)] = a03.x + bias; }
+  if (live.y + 12u < dims.wo) { y[place(p0 + 13u)] = a03.y + bias; }
+  if (live.z + 12u < dims.wo) { y[place(p0 + 14u)] = a03.z + bias; }
+  if (live.w + 12u < dims.wo) { y[place(p0 + 15u)] = a03.w + bias; }
+  if (live.x + 0u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 0u)] = a10.x + bias; }
+  if (live.y + 0u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 1u)] = a10.y + bias; }
+  if (live.z + 0u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 2u)] = a10.z + bias; }
+  if (live.w + 0u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 3u)] = a10.w + bias; }
+  if (live.x + 4u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 4u)] = a11.x + bias; }
+  if (live.y + 4u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 5u)] = a11.y + bias; }
+  if (live.z + 4u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 6u)] = a11.z + bias; }
+  if (live.w + 4u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 7u)] = a11.w + bias; }
+  if (live.x + 8u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 8u)] = a12.x + bias; }
+  if (live.y + 8u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 9u)] = a12.y + bias; }
+  if (live.z + 8u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 10u)] = a12.z + bias; }
+  if (live.w + 8u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 11u)] = a12.w + bias; }
+  if (live.x + 12u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 12u)] = a13.x + bias; }
+  if (live.y + 12u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 13u)] = a13.y + bias; }
+  if (live.z + 12u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 14u)] = a13.z + bias; }
+  if (live.w + 12u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 15u)] = a13.w + bias; }
 }
 
 // The y pixel of output pixel p under the output placement (see put_y4).

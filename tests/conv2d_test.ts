@@ -177,10 +177,18 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
     [2, 7, 5, 8, 12, 3, 2, "same"],
     [3, 8, 8, 36, 36, 5, 2, "same"],
   ]],
+  // forward_cout1 where forward_cout1_k3 is the default.
+  ["vec4 subpixel dx, one in channel, quads", { variant: "vec4", dx: "subpixel", cout1: "quads" }, [
+    [3, 7, 9, 1, 8, 3, 1, "same"],
+    [2, 5, 37, 1, 8, 3, 1, "same"],
+  ]],
   ["vec4 subpixel dx", { variant: "vec4", dx: "subpixel" }, [
     ...VEC4.filter((c) => conv2dSubpixelFits(shape(c))),
     [2, 7, 5, 8, 12, 3, 2, "same"], // odd sizes: classes of unequal rows and columns
-    [3, 7, 9, 1, 8, 3, 1, "same"], // one in channel: forward_cout1
+    [3, 7, 9, 1, 8, 3, 1, "same"], // one in channel, 3x3: forward_cout1_k3
+    [2, 5, 37, 1, 8, 3, 1, "same"], // strips of 16, 16 and 5
+    [2, 7, 20, 1, 12, 3, 1, "valid"],
+    [1, 6, 17, 1, 4, 3, 1, [2, 2]],
     [2, 9, 6, 1, 12, [3, 2], [2, 2], [1, 0]],
     [2, 9, 6, 4, 8, [3, 2], [3, 2], "valid"], // stride = kernel: classes of 1 tap
     [1, 3, 9, 12, 4, 3, [4, 2], "valid"], // row stride 4 > rows: classes of one row
@@ -215,6 +223,10 @@ for (const [name, opt, cases] of CONFIGS) {
         names(bwd.filter(isDw)),
         names(bwd.slice(-1)),
       ];
+      const k3 = s.inChannels === 1 && s.kernel.join() === "3,3" && s.stride.join() === "1,1";
+      if (opt.dx === "subpixel" && k3 && fdx.includes("cout1_k3") === (opt.cout1 === "quads")) {
+        throw new Error(`${fdx}: not the expected one-channel kernel`);
+      }
       if (opt.dx === "subpixel" && !fdx.includes("subpixel_weights")) {
         throw new Error(`${fdx}: not the sub-pixel dx`);
       }

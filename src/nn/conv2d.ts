@@ -98,6 +98,11 @@ export interface Conv2dOptions {
    */
   forwardChannels?: 16 | 32;
   /**
+   * The sub-pixel dx with one in channel (a forward into one channel): `strip` (forward_cout1_k3,
+   * where the class has 3x3 taps) or `quads` (forward_cout1); default `strip` where it fits.
+   */
+  cout1?: "strip" | "quads";
+  /**
    * The vec4 forward with one in channel and a 3x3 kernel: `cin1` (forward_cin1_k3, the filter
    * bank in registers) or `blocks` (forward_vec4); default {@linkcode conv2dForwardKernel}.
    */
@@ -173,10 +178,11 @@ function blockNames(cout: number, prefix: string): string[] {
   return names.map((n) => prefix + n);
 }
 
-/** The options of a {@linkcode blockNames} candidate (its prefix ignored). */
+/** The options of a {@linkcode blockNames} candidate (its prefix ignored), or "subpixel-quads". */
 function blockOptions(name: string): Conv2dOptions {
   if (name.endsWith("c32")) return { forwardChannels: 32 };
   if (name === "subpixel") return {};
+  if (name === "subpixel-quads") return { cout1: "quads" };
   return { forwardChannels: 16, forwardWidth: name.endsWith("w2") ? 2 : 4 };
 }
 
@@ -576,8 +582,8 @@ export async function conv2dBackwardDx(
   if (t.b) expectLength(where, "b", t.b, Ci);
   const v = pick(where, s, options);
   if (v === "vec4" && options.dx === undefined && conv2dSubpixelFits(s)) {
-    // Ci = 1: forward_cout1 has no width or channel block.
-    const sub = Ci === 1 ? ["subpixel"] : blockNames(Ci, "subpixel-");
+    // Ci = 1: forward_cout1(_k3) has no width or channel block.
+    const sub = Ci === 1 ? ["subpixel", "subpixel-quads"] : blockNames(Ci, "subpixel-");
     const names = conv2dDxKernel(s) === "subpixel" ? [...sub, "direct"] : ["direct", ...sub];
     const dxOptions = (n: string): Conv2dOptions =>
       n === "direct" ? { dx: "direct" } : { dx: "subpixel", ...blockOptions(n) };
@@ -597,7 +603,7 @@ export async function conv2dBackwardDx(
           `input pixel reached by a tap (got ${describe(s)})`,
       );
     }
-    return await subpixelDx(gpu, t, s, options.forwardWidth, options.forwardChannels);
+    return await subpixelDx(gpu, t, s, options);
   }
   return [await directDx(gpu, t, s, v)];
 }
@@ -607,8 +613,7 @@ async function subpixelDx(
   gpu: Gpu,
   t: Conv2dDxTensors,
   s: Conv2dShape,
-  wx: 2 | 4 | undefined,
-  ch: 16 | 32 | undefined,
+  options: Conv2dOptions,
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
   const o = conv2dOutputSize(s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
@@ -660,12 +665,15 @@ async function subpixelDx(
       };
       const Pc = B * ra.out * cr.out;
       const label = `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`;
-      const launch = cin4Launch(Ci, Pc, wx, ch);
+      const launch = cin4Launch(Ci, Pc, options.forwardWidth, options.forwardChannels);
+      const strip = ra.taps === 3 && cr.taps === 3 && options.cout1 !== "quads";
       const d = Ci === 1
         ? await k.dispatch(
-          "forward_cout1",
+          strip ? "forward_cout1_k3" : "forward_cout1",
           { y: t.dx, x4: t.dy, w4: wc, b: bias, dims },
-          grid1d(Math.ceil(Pc / 4), DB_WG),
+          strip
+            ? grid1d(B * Math.ceil(ra.out / 2) * Math.ceil(cr.out / 16), DB_WG)
+            : grid1d(Math.ceil(Pc / 4), DB_WG),
           { label },
         )
         : await k.dispatch(
