@@ -35,7 +35,7 @@
 //                      16 channels per invocation, the filter bank held in registers.
 //   forward_cout1      Cout == 1 and Cin % 4 == 0: four pixels per invocation (the sub-pixel dx
 //                      into one channel).
-//   forward_cout1_k3   as forward_cout1 for a 3x3 kernel at stride 1: 2 rows x 16 pixels per
+//   forward_cout1_k3   as forward_cout1 for a 3x3 kernel at stride 1: 4 rows x 16 pixels per
 //                      invocation, each x vec4 loaded once for all the taps it meets.
 //   subpixel_weights   the sub-pixel dx's per-class weights: with them, forward_vec4_cin4 /
 //                      forward_cout1 compute dx one class of pixels (ih mod sh, iw mod sw) at a
@@ -571,13 +571,13 @@ fn forward_cout1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 
 // forward_cout1 for a 3x3 kernel at stride 1 (the sub-pixel dx of a stride-1 convolution with one
 // in channel, i.e. a decoder's last transposed layer): invocation i (1-D grid, see grid1d) writes
-// y of a block of 2 output rows x 16 columns (rows 2 t + (0, 1) of image n, columns 16 c +
+// y of a block of 4 output rows x 16 columns (rows 4 t + (0..3) of image n, columns 16 c +
 // (0..15); i = (n T + t) C + c; those past the image computed on clamped pixels and not
 // stored). Per vec4 k of Cin it loads the nine taps' weights, then the 18 x vec4s of each of the
-// block's four input rows, and each x feeds up to six pixels:
+// block's 6 input rows, and each x feeds up to nine pixels:
 //   y[oh, ow] += sum_{kh, kw} dot(x4[oh - pt + kh, ow - pl + kw, k], w4[(kh 3 + kw) Cin / 4 + k])
-// (a{r}{m} holds row r's pixels 4 m + (0..3); padding reads 0): 288 dot products for 81 loaded
-// vec4s against forward_cout1's 16 for 20. Stored through the output placement as put_y4 does.
+// (a{r}{m}: row r, pixels 4 m + (0..3); padding reads 0): 576 dot products for 117
+// loaded vec4s against forward_cout1's 16 for 20. Stored through the output placement as put_y4.
 @compute @workgroup_size(64)
 fn forward_cout1_k3(
   @builtin(global_invocation_id) gid: vec3u,
@@ -585,11 +585,11 @@ fn forward_cout1_k3(
 ) {
   let c4 = dims.cin / 4u;
   let C = (dims.wo + 15u) / 16u;
-  let T = (dims.ho + 1u) / 2u;
+  let T = (dims.ho + 3u) / 4u;
   let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= dims.batch * T * C) { return; }
   let n = i / (T * C);
-  let oh0 = 2u * ((i / C) % T);
+  let oh0 = 4u * ((i / C) % T);
   let ow0 = 16u * (i % C);
   // Input columns ow0 - pl + (0..17): offsets clamped into the row, masks 0 outside.
   let cw = vec4i(i32(ow0) - i32(dims.pl)) + vec4i(0, 1, 2, 3);
@@ -609,13 +609,18 @@ fn forward_cout1_k3(
   let c4v = cw.xy + vec2i(16);
   let m4 = select(vec2f(0.0), vec2f(1.0), (c4v >= vec2i(0)) & (c4v < vec2i(W)));
   let o4 = vec2u(clamp(c4v, vec2i(0), vec2i(W - 1))) * c4;
-  // Input rows oh0 - pt + (0..3): starts (clamped) and masks.
-  let ih = vec4i(i32(oh0) - i32(dims.pt)) + vec4i(0, 1, 2, 3);
-  let rm = select(vec4f(0.0), vec4f(1.0), (ih >= vec4i(0)) & (ih < vec4i(i32(dims.height))));
-  let xr = (vec4u(n * dims.height) + vec4u(clamp(ih, vec4i(0), vec4i(i32(dims.height) - 1)))) *
-    dims.width * c4;
+  // Input rows oh0 - pt + (0..5): starts (clamped) and masks, in two vec4s.
+  let H = i32(dims.height);
+  let ih0 = vec4i(i32(oh0) - i32(dims.pt)) + vec4i(0, 1, 2, 3);
+  let ih1 = ih0 + vec4i(4);
+  let rm0 = select(vec4f(0.0), vec4f(1.0), (ih0 >= vec4i(0)) & (ih0 < vec4i(H)));
+  let rm1 = select(vec4f(0.0), vec4f(1.0), (ih1 >= vec4i(0)) & (ih1 < vec4i(H)));
+  let xr0 = (vec4u(n * dims.height) + vec4u(clamp(ih0, vec4i(0), vec4i(H - 1)))) * dims.width * c4;
+  let xr1 = (vec4u(n * dims.height) + vec4u(clamp(ih1, vec4i(0), vec4i(H - 1)))) * dims.width * c4;
   var a00 = vec4f(); var a01 = vec4f(); var a02 = vec4f(); var a03 = vec4f();
   var a10 = vec4f(); var a11 = vec4f(); var a12 = vec4f(); var a13 = vec4f();
+  var a20 = vec4f(); var a21 = vec4f(); var a22 = vec4f(); var a23 = vec4f();
+  var a30 = vec4f(); var a31 = vec4f(); var a32 = vec4f(); var a33 = vec4f();
   for (var k = 0u; k < c4; k++) {
     let w00 = w4[0u * c4 + k];
     let w01 = w4[1u * c4 + k];
@@ -626,25 +631,25 @@ fn forward_cout1_k3(
     let w20 = w4[6u * c4 + k];
     let w21 = w4[7u * c4 + k];
     let w22 = w4[8u * c4 + k];
-    { // input row 0: tap row 0 of output row 0
-      let v0 = x4[xr.x + o0.x + k] * (m0.x * rm.x);
-      let v1 = x4[xr.x + o0.y + k] * (m0.y * rm.x);
-      let v2 = x4[xr.x + o0.z + k] * (m0.z * rm.x);
-      let v3 = x4[xr.x + o0.w + k] * (m0.w * rm.x);
-      let v4 = x4[xr.x + o1.x + k] * (m1.x * rm.x);
-      let v5 = x4[xr.x + o1.y + k] * (m1.y * rm.x);
-      let v6 = x4[xr.x + o1.z + k] * (m1.z * rm.x);
-      let v7 = x4[xr.x + o1.w + k] * (m1.w * rm.x);
-      let v8 = x4[xr.x + o2.x + k] * (m2.x * rm.x);
-      let v9 = x4[xr.x + o2.y + k] * (m2.y * rm.x);
-      let v10 = x4[xr.x + o2.z + k] * (m2.z * rm.x);
-      let v11 = x4[xr.x + o2.w + k] * (m2.w * rm.x);
-      let v12 = x4[xr.x + o3.x + k] * (m3.x * rm.x);
-      let v13 = x4[xr.x + o3.y + k] * (m3.y * rm.x);
-      let v14 = x4[xr.x + o3.z + k] * (m3.z * rm.x);
-      let v15 = x4[xr.x + o3.w + k] * (m3.w * rm.x);
-      let v16 = x4[xr.x + o4.x + k] * (m4.x * rm.x);
-      let v17 = x4[xr.x + o4.y + k] * (m4.y * rm.x);
+    { // input row 0: tap row 0 - r of each output row r of the block in [0 - 2, 0]
+      let v0 = x4[xr0.x + o0.x + k] * (m0.x * rm0.x);
+      let v1 = x4[xr0.x + o0.y + k] * (m0.y * rm0.x);
+      let v2 = x4[xr0.x + o0.z + k] * (m0.z * rm0.x);
+      let v3 = x4[xr0.x + o0.w + k] * (m0.w * rm0.x);
+      let v4 = x4[xr0.x + o1.x + k] * (m1.x * rm0.x);
+      let v5 = x4[xr0.x + o1.y + k] * (m1.y * rm0.x);
+      let v6 = x4[xr0.x + o1.z + k] * (m1.z * rm0.x);
+      let v7 = x4[xr0.x + o1.w + k] * (m1.w * rm0.x);
+      let v8 = x4[xr0.x + o2.x + k] * (m2.x * rm0.x);
+      let v9 = x4[xr0.x + o2.y + k] * (m2.y * rm0.x);
+      let v10 = x4[xr0.x + o2.z + k] * (m2.z * rm0.x);
+      let v11 = x4[xr0.x + o2.w + k] * (m2.w * rm0.x);
+      let v12 = x4[xr0.x + o3.x + k] * (m3.x * rm0.x);
+      let v13 = x4[xr0.x + o3.y + k] * (m3.y * rm0.x);
+      let v14 = x4[xr0.x + o3.z + k] * (m3.z * rm0.x);
+      let v15 = x4[xr0.x + o3.w + k] * (m3.w * rm0.x);
+      let v16 = x4[xr0.x + o4.x + k] * (m4.x * rm0.x);
+      let v17 = x4[xr0.x + o4.y + k] * (m4.y * rm0.x);
       a00 += vec4f(
         dot(v0, w00) + dot(v1, w01) + dot(v2, w02),
         dot(v1, w00) + dot(v2, w01) + dot(v3, w02),
@@ -670,25 +675,25 @@ fn forward_cout1_k3(
         dot(v15, w00) + dot(v16, w01) + dot(v17, w02),
       );
     }
-    { // input row 1: tap row 1 of output row 0, 0 of row 1
-      let v0 = x4[xr.y + o0.x + k] * (m0.x * rm.y);
-      let v1 = x4[xr.y + o0.y + k] * (m0.y * rm.y);
-      let v2 = x4[xr.y + o0.z + k] * (m0.z * rm.y);
-      let v3 = x4[xr.y + o0.w + k] * (m0.w * rm.y);
-      let v4 = x4[xr.y + o1.x + k] * (m1.x * rm.y);
-      let v5 = x4[xr.y + o1.y + k] * (m1.y * rm.y);
-      let v6 = x4[xr.y + o1.z + k] * (m1.z * rm.y);
-      let v7 = x4[xr.y + o1.w + k] * (m1.w * rm.y);
-      let v8 = x4[xr.y + o2.x + k] * (m2.x * rm.y);
-      let v9 = x4[xr.y + o2.y + k] * (m2.y * rm.y);
-      let v10 = x4[xr.y + o2.z + k] * (m2.z * rm.y);
-      let v11 = x4[xr.y + o2.w + k] * (m2.w * rm.y);
-      let v12 = x4[xr.y + o3.x + k] * (m3.x * rm.y);
-      let v13 = x4[xr.y + o3.y + k] * (m3.y * rm.y);
-      let v14 = x4[xr.y + o3.z + k] * (m3.z * rm.y);
-      let v15 = x4[xr.y + o3.w + k] * (m3.w * rm.y);
-      let v16 = x4[xr.y + o4.x + k] * (m4.x * rm.y);
-      let v17 = x4[xr.y + o4.y + k] * (m4.y * rm.y);
+    { // input row 1: tap row 1 - r of each output row r of the block in [1 - 2, 1]
+      let v0 = x4[xr0.y + o0.x + k] * (m0.x * rm0.y);
+      let v1 = x4[xr0.y + o0.y + k] * (m0.y * rm0.y);
+      let v2 = x4[xr0.y + o0.z + k] * (m0.z * rm0.y);
+      let v3 = x4[xr0.y + o0.w + k] * (m0.w * rm0.y);
+      let v4 = x4[xr0.y + o1.x + k] * (m1.x * rm0.y);
+      let v5 = x4[xr0.y + o1.y + k] * (m1.y * rm0.y);
+      let v6 = x4[xr0.y + o1.z + k] * (m1.z * rm0.y);
+      let v7 = x4[xr0.y + o1.w + k] * (m1.w * rm0.y);
+      let v8 = x4[xr0.y + o2.x + k] * (m2.x * rm0.y);
+      let v9 = x4[xr0.y + o2.y + k] * (m2.y * rm0.y);
+      let v10 = x4[xr0.y + o2.z + k] * (m2.z * rm0.y);
+      let v11 = x4[xr0.y + o2.w + k] * (m2.w * rm0.y);
+      let v12 = x4[xr0.y + o3.x + k] * (m3.x * rm0.y);
+      let v13 = x4[xr0.y + o3.y + k] * (m3.y * rm0.y);
+      let v14 = x4[xr0.y + o3.z + k] * (m3.z * rm0.y);
+      let v15 = x4[xr0.y + o3.w + k] * (m3.w * rm0.y);
+      let v16 = x4[xr0.y + o4.x + k] * (m4.x * rm0.y);
+      let v17 = x4[xr0.y + o4.y + k] * (m4.y * rm0.y);
       a00 += vec4f(
         dot(v0, w10) + dot(v1, w11) + dot(v2, w12),
         dot(v1, w10) + dot(v2, w11) + dot(v3, w12),
@@ -738,25 +743,25 @@ fn forward_cout1_k3(
         dot(v15, w00) + dot(v16, w01) + dot(v17, w02),
       );
     }
-    { // input row 2: tap row 2 of output row 0, 1 of row 1
-      let v0 = x4[xr.z + o0.x + k] * (m0.x * rm.z);
-      let v1 = x4[xr.z + o0.y + k] * (m0.y * rm.z);
-      let v2 = x4[xr.z + o0.z + k] * (m0.z * rm.z);
-      let v3 = x4[xr.z + o0.w + k] * (m0.w * rm.z);
-      let v4 = x4[xr.z + o1.x + k] * (m1.x * rm.z);
-      let v5 = x4[xr.z + o1.y + k] * (m1.y * rm.z);
-      let v6 = x4[xr.z + o1.z + k] * (m1.z * rm.z);
-      let v7 = x4[xr.z + o1.w + k] * (m1.w * rm.z);
-      let v8 = x4[xr.z + o2.x + k] * (m2.x * rm.z);
-      let v9 = x4[xr.z + o2.y + k] * (m2.y * rm.z);
-      let v10 = x4[xr.z + o2.z + k] * (m2.z * rm.z);
-      let v11 = x4[xr.z + o2.w + k] * (m2.w * rm.z);
-      let v12 = x4[xr.z + o3.x + k] * (m3.x * rm.z);
-      let v13 = x4[xr.z + o3.y + k] * (m3.y * rm.z);
-      let v14 = x4[xr.z + o3.z + k] * (m3.z * rm.z);
-      let v15 = x4[xr.z + o3.w + k] * (m3.w * rm.z);
-      let v16 = x4[xr.z + o4.x + k] * (m4.x * rm.z);
-      let v17 = x4[xr.z + o4.y + k] * (m4.y * rm.z);
+    { // input row 2: tap row 2 - r of each output row r of the block in [2 - 2, 2]
+      let v0 = x4[xr0.z + o0.x + k] * (m0.x * rm0.z);
+      let v1 = x4[xr0.z + o0.y + k] * (m0.y * rm0.z);
+      let v2 = x4[xr0.z + o0.z + k] * (m0.z * rm0.z);
+      let v3 = x4[xr0.z + o0.w + k] * (m0.w * rm0.z);
+      let v4 = x4[xr0.z + o1.x + k] * (m1.x * rm0.z);
+      let v5 = x4[xr0.z + o1.y + k] * (m1.y * rm0.z);
+      let v6 = x4[xr0.z + o1.z + k] * (m1.z * rm0.z);
+      let v7 = x4[xr0.z + o1.w + k] * (m1.w * rm0.z);
+      let v8 = x4[xr0.z + o2.x + k] * (m2.x * rm0.z);
+      let v9 = x4[xr0.z + o2.y + k] * (m2.y * rm0.z);
+      let v10 = x4[xr0.z + o2.z + k] * (m2.z * rm0.z);
+      let v11 = x4[xr0.z + o2.w + k] * (m2.w * rm0.z);
+      let v12 = x4[xr0.z + o3.x + k] * (m3.x * rm0.z);
+      let v13 = x4[xr0.z + o3.y + k] * (m3.y * rm0.z);
+      let v14 = x4[xr0.z + o3.z + k] * (m3.z * rm0.z);
+      let v15 = x4[xr0.z + o3.w + k] * (m3.w * rm0.z);
+      let v16 = x4[xr0.z + o4.x + k] * (m4.x * rm0.z);
+      let v17 = x4[xr0.z + o4.y + k] * (m4.y * rm0.z);
       a00 += vec4f(
         dot(v0, w20) + dot(v1, w21) + dot(v2, w22),
         dot(v1, w20) + dot(v2, w21) + dot(v3, w22),
@@ -805,26 +810,50 @@ fn forward_cout1_k3(
         dot(v14, w10) + dot(v15, w11) + dot(v16, w12),
         dot(v15, w10) + dot(v16, w11) + dot(v17, w12),
       );
+      a20 += vec4f(
+        dot(v0, w00) + dot(v1, w01) + dot(v2, w02),
+        dot(v1, w00) + dot(v2, w01) + dot(v3, w02),
+        dot(v2, w00) + dot(v3, w01) + dot(v4, w02),
+        dot(v3, w00) + dot(v4, w01) + dot(v5, w02),
+      );
+      a21 += vec4f(
+        dot(v4, w00) + dot(v5, w01) + dot(v6, w02),
+        dot(v5, w00) + dot(v6, w01) + dot(v7, w02),
+        dot(v6, w00) + dot(v7, w01) + dot(v8, w02),
+        dot(v7, w00) + dot(v8, w01) + dot(v9, w02),
+      );
+      a22 += vec4f(
+        dot(v8, w00) + dot(v9, w01) + dot(v10, w02),
+        dot(v9, w00) + dot(v10, w01) + dot(v11, w02),
+        dot(v10, w00) + dot(v11, w01) + dot(v12, w02),
+        dot(v11, w00) + dot(v12, w01) + dot(v13, w02),
+      );
+      a23 += vec4f(
+        dot(v12, w00) + dot(v13, w01) + dot(v14, w02),
+        dot(v13, w00) + dot(v14, w01) + dot(v15, w02),
+        dot(v14, w00) + dot(v15, w01) + dot(v16, w02),
+        dot(v15, w00) + dot(v16, w01) + dot(v17, w02),
+      );
     }
-    { // input row 3: tap row 2 of output row 1
-      let v0 = x4[xr.w + o0.x + k] * (m0.x * rm.w);
-      let v1 = x4[xr.w + o0.y + k] * (m0.y * rm.w);
-      let v2 = x4[xr.w + o0.z + k] * (m0.z * rm.w);
-      let v3 = x4[xr.w + o0.w + k] * (m0.w * rm.w);
-      let v4 = x4[xr.w + o1.x + k] * (m1.x * rm.w);
-      let v5 = x4[xr.w + o1.y + k] * (m1.y * rm.w);
-      let v6 = x4[xr.w + o1.z + k] * (m1.z * rm.w);
-      let v7 = x4[xr.w + o1.w + k] * (m1.w * rm.w);
-      let v8 = x4[xr.w + o2.x + k] * (m2.x * rm.w);
-      let v9 = x4[xr.w + o2.y + k] * (m2.y * rm.w);
-      let v10 = x4[xr.w + o2.z + k] * (m2.z * rm.w);
-      let v11 = x4[xr.w + o2.w + k] * (m2.w * rm.w);
-      let v12 = x4[xr.w + o3.x + k] * (m3.x * rm.w);
-      let v13 = x4[xr.w + o3.y + k] * (m3.y * rm.w);
-      let v14 = x4[xr.w + o3.z + k] * (m3.z * rm.w);
-      let v15 = x4[xr.w + o3.w + k] * (m3.w * rm.w);
-      let v16 = x4[xr.w + o4.x + k] * (m4.x * rm.w);
-      let v17 = x4[xr.w + o4.y + k] * (m4.y * rm.w);
+    { // input row 3: tap row 3 - r of each output row r of the block in [3 - 2, 3]
+      let v0 = x4[xr0.w + o0.x + k] * (m0.x * rm0.w);
+      let v1 = x4[xr0.w + o0.y + k] * (m0.y * rm0.w);
+      let v2 = x4[xr0.w + o0.z + k] * (m0.z * rm0.w);
+      let v3 = x4[xr0.w + o0.w + k] * (m0.w * rm0.w);
+      let v4 = x4[xr0.w + o1.x + k] * (m1.x * rm0.w);
+      let v5 = x4[xr0.w + o1.y + k] * (m1.y * rm0.w);
+      let v6 = x4[xr0.w + o1.z + k] * (m1.z * rm0.w);
+      let v7 = x4[xr0.w + o1.w + k] * (m1.w * rm0.w);
+      let v8 = x4[xr0.w + o2.x + k] * (m2.x * rm0.w);
+      let v9 = x4[xr0.w + o2.y + k] * (m2.y * rm0.w);
+      let v10 = x4[xr0.w + o2.z + k] * (m2.z * rm0.w);
+      let v11 = x4[xr0.w + o2.w + k] * (m2.w * rm0.w);
+      let v12 = x4[xr0.w + o3.x + k] * (m3.x * rm0.w);
+      let v13 = x4[xr0.w + o3.y + k] * (m3.y * rm0.w);
+      let v14 = x4[xr0.w + o3.z + k] * (m3.z * rm0.w);
+      let v15 = x4[xr0.w + o3.w + k] * (m3.w * rm0.w);
+      let v16 = x4[xr0.w + o4.x + k] * (m4.x * rm0.w);
+      let v17 = x4[xr0.w + o4.y + k] * (m4.y * rm0.w);
       a10 += vec4f(
         dot(v0, w20) + dot(v1, w21) + dot(v2, w22),
         dot(v1, w20) + dot(v2, w21) + dot(v3, w22),
@@ -844,6 +873,166 @@ fn forward_cout1_k3(
         dot(v11, w20) + dot(v12, w21) + dot(v13, w22),
       );
       a13 += vec4f(
+        dot(v12, w20) + dot(v13, w21) + dot(v14, w22),
+        dot(v13, w20) + dot(v14, w21) + dot(v15, w22),
+        dot(v14, w20) + dot(v15, w21) + dot(v16, w22),
+        dot(v15, w20) + dot(v16, w21) + dot(v17, w22),
+      );
+      a20 += vec4f(
+        dot(v0, w10) + dot(v1, w11) + dot(v2, w12),
+        dot(v1, w10) + dot(v2, w11) + dot(v3, w12),
+        dot(v2, w10) + dot(v3, w11) + dot(v4, w12),
+        dot(v3, w10) + dot(v4, w11) + dot(v5, w12),
+      );
+      a21 += vec4f(
+        dot(v4, w10) + dot(v5, w11) + dot(v6, w12),
+        dot(v5, w10) + dot(v6, w11) + dot(v7, w12),
+        dot(v6, w10) + dot(v7, w11) + dot(v8, w12),
+        dot(v7, w10) + dot(v8, w11) + dot(v9, w12),
+      );
+      a22 += vec4f(
+        dot(v8, w10) + dot(v9, w11) + dot(v10, w12),
+        dot(v9, w10) + dot(v10, w11) + dot(v11, w12),
+        dot(v10, w10) + dot(v11, w11) + dot(v12, w12),
+        dot(v11, w10) + dot(v12, w11) + dot(v13, w12),
+      );
+      a23 += vec4f(
+        dot(v12, w10) + dot(v13, w11) + dot(v14, w12),
+        dot(v13, w10) + dot(v14, w11) + dot(v15, w12),
+        dot(v14, w10) + dot(v15, w11) + dot(v16, w12),
+        dot(v15, w10) + dot(v16, w11) + dot(v17, w12),
+      );
+      a30 += vec4f(
+        dot(v0, w00) + dot(v1, w01) + dot(v2, w02),
+        dot(v1, w00) + dot(v2, w01) + dot(v3, w02),
+        dot(v2, w00) + dot(v3, w01) + dot(v4, w02),
+        dot(v3, w00) + dot(v4, w01) + dot(v5, w02),
+      );
+      a31 += vec4f(
+        dot(v4, w00) + dot(v5, w01) + dot(v6, w02),
+        dot(v5, w00) + dot(v6, w01) + dot(v7, w02),
+        dot(v6, w00) + dot(v7, w01) + dot(v8, w02),
+        dot(v7, w00) + dot(v8, w01) + dot(v9, w02),
+      );
+      a32 += vec4f(
+        dot(v8, w00) + dot(v9, w01) + dot(v10, w02),
+        dot(v9, w00) + dot(v10, w01) + dot(v11, w02),
+        dot(v10, w00) + dot(v11, w01) + dot(v12, w02),
+        dot(v11, w00) + dot(v12, w01) + dot(v13, w02),
+      );
+      a33 += vec4f(
+        dot(v12, w00) + dot(v13, w01) + dot(v14, w02),
+        dot(v13, w00) + dot(v14, w01) + dot(v15, w02),
+        dot(v14, w00) + dot(v15, w01) + dot(v16, w02),
+        dot(v15, w00) + dot(v16, w01) + dot(v17, w02),
+      );
+    }
+    { // input row 4: tap row 4 - r of each output row r of the block in [4 - 2, 4]
+      let v0 = x4[xr1.x + o0.x + k] * (m0.x * rm1.x);
+      let v1 = x4[xr1.x + o0.y + k] * (m0.y * rm1.x);
+      let v2 = x4[xr1.x + o0.z + k] * (m0.z * rm1.x);
+      let v3 = x4[xr1.x + o0.w + k] * (m0.w * rm1.x);
+      let v4 = x4[xr1.x + o1.x + k] * (m1.x * rm1.x);
+      let v5 = x4[xr1.x + o1.y + k] * (m1.y * rm1.x);
+      let v6 = x4[xr1.x + o1.z + k] * (m1.z * rm1.x);
+      let v7 = x4[xr1.x + o1.w + k] * (m1.w * rm1.x);
+      let v8 = x4[xr1.x + o2.x + k] * (m2.x * rm1.x);
+      let v9 = x4[xr1.x + o2.y + k] * (m2.y * rm1.x);
+      let v10 = x4[xr1.x + o2.z + k] * (m2.z * rm1.x);
+      let v11 = x4[xr1.x + o2.w + k] * (m2.w * rm1.x);
+      let v12 = x4[xr1.x + o3.x + k] * (m3.x * rm1.x);
+      let v13 = x4[xr1.x + o3.y + k] * (m3.y * rm1.x);
+      let v14 = x4[xr1.x + o3.z + k] * (m3.z * rm1.x);
+      let v15 = x4[xr1.x + o3.w + k] * (m3.w * rm1.x);
+      let v16 = x4[xr1.x + o4.x + k] * (m4.x * rm1.x);
+      let v17 = x4[xr1.x + o4.y + k] * (m4.y * rm1.x);
+      a20 += vec4f(
+        dot(v0, w20) + dot(v1, w21) + dot(v2, w22),
+        dot(v1, w20) + dot(v2, w21) + dot(v3, w22),
+        dot(v2, w20) + dot(v3, w21) + dot(v4, w22),
+        dot(v3, w20) + dot(v4, w21) + dot(v5, w22),
+      );
+      a21 += vec4f(
+        dot(v4, w20) + dot(v5, w21) + dot(v6, w22),
+        dot(v5, w20) + dot(v6, w21) + dot(v7, w22),
+        dot(v6, w20) + dot(v7, w21) + dot(v8, w22),
+        dot(v7, w20) + dot(v8, w21) + dot(v9, w22),
+      );
+      a22 += vec4f(
+        dot(v8, w20) + dot(v9, w21) + dot(v10, w22),
+        dot(v9, w20) + dot(v10, w21) + dot(v11, w22),
+        dot(v10, w20) + dot(v11, w21) + dot(v12, w22),
+        dot(v11, w20) + dot(v12, w21) + dot(v13, w22),
+      );
+      a23 += vec4f(
+        dot(v12, w20) + dot(v13, w21) + dot(v14, w22),
+        dot(v13, w20) + dot(v14, w21) + dot(v15, w22),
+        dot(v14, w20) + dot(v15, w21) + dot(v16, w22),
+        dot(v15, w20) + dot(v16, w21) + dot(v17, w22),
+      );
+      a30 += vec4f(
+        dot(v0, w10) + dot(v1, w11) + dot(v2, w12),
+        dot(v1, w10) + dot(v2, w11) + dot(v3, w12),
+        dot(v2, w10) + dot(v3, w11) + dot(v4, w12),
+        dot(v3, w10) + dot(v4, w11) + dot(v5, w12),
+      );
+      a31 += vec4f(
+        dot(v4, w10) + dot(v5, w11) + dot(v6, w12),
+        dot(v5, w10) + dot(v6, w11) + dot(v7, w12),
+        dot(v6, w10) + dot(v7, w11) + dot(v8, w12),
+        dot(v7, w10) + dot(v8, w11) + dot(v9, w12),
+      );
+      a32 += vec4f(
+        dot(v8, w10) + dot(v9, w11) + dot(v10, w12),
+        dot(v9, w10) + dot(v10, w11) + dot(v11, w12),
+        dot(v10, w10) + dot(v11, w11) + dot(v12, w12),
+        dot(v11, w10) + dot(v12, w11) + dot(v13, w12),
+      );
+      a33 += vec4f(
+        dot(v12, w10) + dot(v13, w11) + dot(v14, w12),
+        dot(v13, w10) + dot(v14, w11) + dot(v15, w12),
+        dot(v14, w10) + dot(v15, w11) + dot(v16, w12),
+        dot(v15, w10) + dot(v16, w11) + dot(v17, w12),
+      );
+    }
+    { // input row 5: tap row 5 - r of each output row r of the block in [5 - 2, 5]
+      let v0 = x4[xr1.y + o0.x + k] * (m0.x * rm1.y);
+      let v1 = x4[xr1.y + o0.y + k] * (m0.y * rm1.y);
+      let v2 = x4[xr1.y + o0.z + k] * (m0.z * rm1.y);
+      let v3 = x4[xr1.y + o0.w + k] * (m0.w * rm1.y);
+      let v4 = x4[xr1.y + o1.x + k] * (m1.x * rm1.y);
+      let v5 = x4[xr1.y + o1.y + k] * (m1.y * rm1.y);
+      let v6 = x4[xr1.y + o1.z + k] * (m1.z * rm1.y);
+      let v7 = x4[xr1.y + o1.w + k] * (m1.w * rm1.y);
+      let v8 = x4[xr1.y + o2.x + k] * (m2.x * rm1.y);
+      let v9 = x4[xr1.y + o2.y + k] * (m2.y * rm1.y);
+      let v10 = x4[xr1.y + o2.z + k] * (m2.z * rm1.y);
+      let v11 = x4[xr1.y + o2.w + k] * (m2.w * rm1.y);
+      let v12 = x4[xr1.y + o3.x + k] * (m3.x * rm1.y);
+      let v13 = x4[xr1.y + o3.y + k] * (m3.y * rm1.y);
+      let v14 = x4[xr1.y + o3.z + k] * (m3.z * rm1.y);
+      let v15 = x4[xr1.y + o3.w + k] * (m3.w * rm1.y);
+      let v16 = x4[xr1.y + o4.x + k] * (m4.x * rm1.y);
+      let v17 = x4[xr1.y + o4.y + k] * (m4.y * rm1.y);
+      a30 += vec4f(
+        dot(v0, w20) + dot(v1, w21) + dot(v2, w22),
+        dot(v1, w20) + dot(v2, w21) + dot(v3, w22),
+        dot(v2, w20) + dot(v3, w21) + dot(v4, w22),
+        dot(v3, w20) + dot(v4, w21) + dot(v5, w22),
+      );
+      a31 += vec4f(
+        dot(v4, w20) + dot(v5, w21) + dot(v6, w22),
+        dot(v5, w20) + dot(v6, w21) + dot(v7, w22),
+        dot(v6, w20) + dot(v7, w21) + dot(v8, w22),
+        dot(v7, w20) + dot(v8, w21) + dot(v9, w22),
+      );
+      a32 += vec4f(
+        dot(v8, w20) + dot(v9, w21) + dot(v10, w22),
+        dot(v9, w20) + dot(v10, w21) + dot(v11, w22),
+        dot(v10, w20) + dot(v11, w21) + dot(v12, w22),
+        dot(v11, w20) + dot(v12, w21) + dot(v13, w22),
+      );
+      a33 += vec4f(
         dot(v12, w20) + dot(v13, w21) + dot(v14, w22),
         dot(v13, w20) + dot(v14, w21) + dot(v15, w22),
         dot(v14, w20) + dot(v15, w21) + dot(v16, w22),
@@ -855,6 +1044,8 @@ fn forward_cout1_k3(
   let live = vec4u(ow0) + LANES;
   let p0 = (n * dims.ho + oh0 + 0u) * dims.wo + ow0;
   let p1 = (n * dims.ho + oh0 + 1u) * dims.wo + ow0;
+  let p2 = (n * dims.ho + oh0 + 2u) * dims.wo + ow0;
+  let p3 = (n * dims.ho + oh0 + 3u) * dims.wo + ow0;
   if (live.x + 0u < dims.wo) { y[place(p0 + 0u)] = a00.x + bias; }
   if (live.y + 0u < dims.wo) { y[place(p0 + 1u)] = a00.y + bias; }
   if (live.z + 0u < dims.wo) { y[place(p0 + 2u)] = a00.z + bias; }
@@ -887,6 +1078,38 @@ fn forward_cout1_k3(
   if (live.y + 12u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 13u)] = a13.y + bias; }
   if (live.z + 12u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 14u)] = a13.z + bias; }
   if (live.w + 12u < dims.wo && oh0 + 1u < dims.ho) { y[place(p1 + 15u)] = a13.w + bias; }
+  if (live.x + 0u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 0u)] = a20.x + bias; }
+  if (live.y + 0u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 1u)] = a20.y + bias; }
+  if (live.z + 0u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 2u)] = a20.z + bias; }
+  if (live.w + 0u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 3u)] = a20.w + bias; }
+  if (live.x + 4u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 4u)] = a21.x + bias; }
+  if (live.y + 4u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 5u)] = a21.y + bias; }
+  if (live.z + 4u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 6u)] = a21.z + bias; }
+  if (live.w + 4u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 7u)] = a21.w + bias; }
+  if (live.x + 8u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 8u)] = a22.x + bias; }
+  if (live.y + 8u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 9u)] = a22.y + bias; }
+  if (live.z + 8u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 10u)] = a22.z + bias; }
+  if (live.w + 8u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 11u)] = a22.w + bias; }
+  if (live.x + 12u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 12u)] = a23.x + bias; }
+  if (live.y + 12u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 13u)] = a23.y + bias; }
+  if (live.z + 12u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 14u)] = a23.z + bias; }
+  if (live.w + 12u < dims.wo && oh0 + 2u < dims.ho) { y[place(p2 + 15u)] = a23.w + bias; }
+  if (live.x + 0u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 0u)] = a30.x + bias; }
+  if (live.y + 0u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 1u)] = a30.y + bias; }
+  if (live.z + 0u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 2u)] = a30.z + bias; }
+  if (live.w + 0u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 3u)] = a30.w + bias; }
+  if (live.x + 4u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 4u)] = a31.x + bias; }
+  if (live.y + 4u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 5u)] = a31.y + bias; }
+  if (live.z + 4u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 6u)] = a31.z + bias; }
+  if (live.w + 4u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 7u)] = a31.w + bias; }
+  if (live.x + 8u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 8u)] = a32.x + bias; }
+  if (live.y + 8u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 9u)] = a32.y + bias; }
+  if (live.z + 8u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 10u)] = a32.z + bias; }
+  if (live.w + 8u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 11u)] = a32.w + bias; }
+  if (live.x + 12u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 12u)] = a33.x + bias; }
+  if (live.y + 12u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 13u)] = a33.y + bias; }
+  if (live.z + 12u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 14u)] = a33.z + bias; }
+  if (live.w + 12u < dims.wo && oh0 + 3u < dims.ho) { y[place(p3 + 15u)] = a33.w + bias; }
 }
 
 // The y pixel of output pixel p under the output placement (see put_y4).
