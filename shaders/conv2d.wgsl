@@ -31,6 +31,7 @@
 //                      (four in channels of one tap per step). Workgroup FWD_WX x FWD_WY
 //                      (override; 4 x 16 or 2 x 32).
 //   forward_vec4_cin4_c32  as forward_vec4_cin4 with 16 pixels x 32 channels per invocation.
+//   forward_vec4_cin4_p64  as forward_vec4_cin4 with 64 pixels x 32 channels per invocation.
 //   forward_cin1_k3    Cin == 1, 3x3 kernel, Cout % 4 == 0: a strip of pixels of one output row x
 //                      16 channels per invocation, the filter bank held in registers.
 //   forward_cout1      Cout == 1 and Cin % 4 == 0: four pixels per invocation (the sub-pixel dx
@@ -529,6 +530,341 @@ fn forward_vec4_cin4_c32(
   put_y4(pb + 14u, cb + 4u, a34[2], a35[2], a36[2], a37[2]);
   put_y4(pb + 15u, cb, a30[3], a31[3], a32[3], a33[3]);
   put_y4(pb + 15u, cb + 4u, a34[3], a35[3], a36[3], a37[3]);
+}
+
+// As forward_vec4_cin4_c32 with 64 pixels per invocation (sixteen quads g x 8 channel vec4s j,
+// 128 matrix accumulators a{g}_{j}): per step 64 vec4s of x and 32 of w feed 128 block
+// products, 8192 multiply-adds for 384 loaded values (the accumulators spill to the stack, which
+// llvmpipe reads far faster than a per-lane storage load). Invocation i (1-D grid) = pixel
+// block (i / nb) x channel block i % nb, nb = ceil(Cout / 32).
+@compute @workgroup_size(64)
+fn forward_vec4_cin4_p64(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let n4 = dims.cout / 4u;
+  let c4 = dims.cin / 4u;
+  let P = dims.batch * dims.ho * dims.wo;
+  let nb = (n4 + 7u) / 8u;
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let pb = 64u * (i / nb);
+  if (pb >= P) { return; }
+  let cb = 8u * (i % nb);   // in vec4 channels
+  let cs0 = min(vec4u(cb + 0u) + LANES, vec4u(n4 - 1u));
+  let cs1 = min(vec4u(cb + 4u) + LANES, vec4u(n4 - 1u));
+  let q0 = pixel_quad(pb + 0u, P);
+  let q1 = pixel_quad(pb + 4u, P);
+  let q2 = pixel_quad(pb + 8u, P);
+  let q3 = pixel_quad(pb + 12u, P);
+  let q4 = pixel_quad(pb + 16u, P);
+  let q5 = pixel_quad(pb + 20u, P);
+  let q6 = pixel_quad(pb + 24u, P);
+  let q7 = pixel_quad(pb + 28u, P);
+  let q8 = pixel_quad(pb + 32u, P);
+  let q9 = pixel_quad(pb + 36u, P);
+  let q10 = pixel_quad(pb + 40u, P);
+  let q11 = pixel_quad(pb + 44u, P);
+  let q12 = pixel_quad(pb + 48u, P);
+  let q13 = pixel_quad(pb + 52u, P);
+  let q14 = pixel_quad(pb + 56u, P);
+  let q15 = pixel_quad(pb + 60u, P);
+  let wl = LANES * n4;
+  var a0_0 = mat4x4f(); var a0_1 = mat4x4f(); var a0_2 = mat4x4f(); var a0_3 = mat4x4f();
+  var a0_4 = mat4x4f(); var a0_5 = mat4x4f(); var a0_6 = mat4x4f(); var a0_7 = mat4x4f();
+  var a1_0 = mat4x4f(); var a1_1 = mat4x4f(); var a1_2 = mat4x4f(); var a1_3 = mat4x4f();
+  var a1_4 = mat4x4f(); var a1_5 = mat4x4f(); var a1_6 = mat4x4f(); var a1_7 = mat4x4f();
+  var a2_0 = mat4x4f(); var a2_1 = mat4x4f(); var a2_2 = mat4x4f(); var a2_3 = mat4x4f();
+  var a2_4 = mat4x4f(); var a2_5 = mat4x4f(); var a2_6 = mat4x4f(); var a2_7 = mat4x4f();
+  var a3_0 = mat4x4f(); var a3_1 = mat4x4f(); var a3_2 = mat4x4f(); var a3_3 = mat4x4f();
+  var a3_4 = mat4x4f(); var a3_5 = mat4x4f(); var a3_6 = mat4x4f(); var a3_7 = mat4x4f();
+  var a4_0 = mat4x4f(); var a4_1 = mat4x4f(); var a4_2 = mat4x4f(); var a4_3 = mat4x4f();
+  var a4_4 = mat4x4f(); var a4_5 = mat4x4f(); var a4_6 = mat4x4f(); var a4_7 = mat4x4f();
+  var a5_0 = mat4x4f(); var a5_1 = mat4x4f(); var a5_2 = mat4x4f(); var a5_3 = mat4x4f();
+  var a5_4 = mat4x4f(); var a5_5 = mat4x4f(); var a5_6 = mat4x4f(); var a5_7 = mat4x4f();
+  var a6_0 = mat4x4f(); var a6_1 = mat4x4f(); var a6_2 = mat4x4f(); var a6_3 = mat4x4f();
+  var a6_4 = mat4x4f(); var a6_5 = mat4x4f(); var a6_6 = mat4x4f(); var a6_7 = mat4x4f();
+  var a7_0 = mat4x4f(); var a7_1 = mat4x4f(); var a7_2 = mat4x4f(); var a7_3 = mat4x4f();
+  var a7_4 = mat4x4f(); var a7_5 = mat4x4f(); var a7_6 = mat4x4f(); var a7_7 = mat4x4f();
+  var a8_0 = mat4x4f(); var a8_1 = mat4x4f(); var a8_2 = mat4x4f(); var a8_3 = mat4x4f();
+  var a8_4 = mat4x4f(); var a8_5 = mat4x4f(); var a8_6 = mat4x4f(); var a8_7 = mat4x4f();
+  var a9_0 = mat4x4f(); var a9_1 = mat4x4f(); var a9_2 = mat4x4f(); var a9_3 = mat4x4f();
+  var a9_4 = mat4x4f(); var a9_5 = mat4x4f(); var a9_6 = mat4x4f(); var a9_7 = mat4x4f();
+  var a10_0 = mat4x4f(); var a10_1 = mat4x4f(); var a10_2 = mat4x4f(); var a10_3 = mat4x4f();
+  var a10_4 = mat4x4f(); var a10_5 = mat4x4f(); var a10_6 = mat4x4f(); var a10_7 = mat4x4f();
+  var a11_0 = mat4x4f(); var a11_1 = mat4x4f(); var a11_2 = mat4x4f(); var a11_3 = mat4x4f();
+  var a11_4 = mat4x4f(); var a11_5 = mat4x4f(); var a11_6 = mat4x4f(); var a11_7 = mat4x4f();
+  var a12_0 = mat4x4f(); var a12_1 = mat4x4f(); var a12_2 = mat4x4f(); var a12_3 = mat4x4f();
+  var a12_4 = mat4x4f(); var a12_5 = mat4x4f(); var a12_6 = mat4x4f(); var a12_7 = mat4x4f();
+  var a13_0 = mat4x4f(); var a13_1 = mat4x4f(); var a13_2 = mat4x4f(); var a13_3 = mat4x4f();
+  var a13_4 = mat4x4f(); var a13_5 = mat4x4f(); var a13_6 = mat4x4f(); var a13_7 = mat4x4f();
+  var a14_0 = mat4x4f(); var a14_1 = mat4x4f(); var a14_2 = mat4x4f(); var a14_3 = mat4x4f();
+  var a14_4 = mat4x4f(); var a14_5 = mat4x4f(); var a14_6 = mat4x4f(); var a14_7 = mat4x4f();
+  var a15_0 = mat4x4f(); var a15_1 = mat4x4f(); var a15_2 = mat4x4f(); var a15_3 = mat4x4f();
+  var a15_4 = mat4x4f(); var a15_5 = mat4x4f(); var a15_6 = mat4x4f(); var a15_7 = mat4x4f();
+  for (var kh = 0u; kh < dims.kh; kh++) {
+    for (var kw = 0u; kw < dims.kw; kw++) {
+      let o0 = tap_offsets(q0, kh, kw);
+      let xo0 = vec4u(max(o0, vec4i(0))) * c4;
+      let m0 = select(vec4f(0.0), vec4f(1.0), o0 >= vec4i(0));
+      let o1 = tap_offsets(q1, kh, kw);
+      let xo1 = vec4u(max(o1, vec4i(0))) * c4;
+      let m1 = select(vec4f(0.0), vec4f(1.0), o1 >= vec4i(0));
+      let o2 = tap_offsets(q2, kh, kw);
+      let xo2 = vec4u(max(o2, vec4i(0))) * c4;
+      let m2 = select(vec4f(0.0), vec4f(1.0), o2 >= vec4i(0));
+      let o3 = tap_offsets(q3, kh, kw);
+      let xo3 = vec4u(max(o3, vec4i(0))) * c4;
+      let m3 = select(vec4f(0.0), vec4f(1.0), o3 >= vec4i(0));
+      let o4 = tap_offsets(q4, kh, kw);
+      let xo4 = vec4u(max(o4, vec4i(0))) * c4;
+      let m4 = select(vec4f(0.0), vec4f(1.0), o4 >= vec4i(0));
+      let o5 = tap_offsets(q5, kh, kw);
+      let xo5 = vec4u(max(o5, vec4i(0))) * c4;
+      let m5 = select(vec4f(0.0), vec4f(1.0), o5 >= vec4i(0));
+      let o6 = tap_offsets(q6, kh, kw);
+      let xo6 = vec4u(max(o6, vec4i(0))) * c4;
+      let m6 = select(vec4f(0.0), vec4f(1.0), o6 >= vec4i(0));
+      let o7 = tap_offsets(q7, kh, kw);
+      let xo7 = vec4u(max(o7, vec4i(0))) * c4;
+      let m7 = select(vec4f(0.0), vec4f(1.0), o7 >= vec4i(0));
+      let o8 = tap_offsets(q8, kh, kw);
+      let xo8 = vec4u(max(o8, vec4i(0))) * c4;
+      let m8 = select(vec4f(0.0), vec4f(1.0), o8 >= vec4i(0));
+      let o9 = tap_offsets(q9, kh, kw);
+      let xo9 = vec4u(max(o9, vec4i(0))) * c4;
+      let m9 = select(vec4f(0.0), vec4f(1.0), o9 >= vec4i(0));
+      let o10 = tap_offsets(q10, kh, kw);
+      let xo10 = vec4u(max(o10, vec4i(0))) * c4;
+      let m10 = select(vec4f(0.0), vec4f(1.0), o10 >= vec4i(0));
+      let o11 = tap_offsets(q11, kh, kw);
+      let xo11 = vec4u(max(o11, vec4i(0))) * c4;
+      let m11 = select(vec4f(0.0), vec4f(1.0), o11 >= vec4i(0));
+      let o12 = tap_offsets(q12, kh, kw);
+      let xo12 = vec4u(max(o12, vec4i(0))) * c4;
+      let m12 = select(vec4f(0.0), vec4f(1.0), o12 >= vec4i(0));
+      let o13 = tap_offsets(q13, kh, kw);
+      let xo13 = vec4u(max(o13, vec4i(0))) * c4;
+      let m13 = select(vec4f(0.0), vec4f(1.0), o13 >= vec4i(0));
+      let o14 = tap_offsets(q14, kh, kw);
+      let xo14 = vec4u(max(o14, vec4i(0))) * c4;
+      let m14 = select(vec4f(0.0), vec4f(1.0), o14 >= vec4i(0));
+      let o15 = tap_offsets(q15, kh, kw);
+      let xo15 = vec4u(max(o15, vec4i(0))) * c4;
+      let m15 = select(vec4f(0.0), vec4f(1.0), o15 >= vec4i(0));
+      let r0 = (kh * dims.kw + kw) * dims.cin;
+      for (var k = 0u; k < c4; k++) {
+        let wr = vec4u((r0 + 4u * k) * n4) + wl;
+        let W0 = mat4x4f(w4[wr.x + cs0.x], w4[wr.y + cs0.x], w4[wr.z + cs0.x],
+          w4[wr.w + cs0.x]);
+        let W1 = mat4x4f(w4[wr.x + cs0.y], w4[wr.y + cs0.y], w4[wr.z + cs0.y],
+          w4[wr.w + cs0.y]);
+        let W2 = mat4x4f(w4[wr.x + cs0.z], w4[wr.y + cs0.z], w4[wr.z + cs0.z],
+          w4[wr.w + cs0.z]);
+        let W3 = mat4x4f(w4[wr.x + cs0.w], w4[wr.y + cs0.w], w4[wr.z + cs0.w],
+          w4[wr.w + cs0.w]);
+        let W4 = mat4x4f(w4[wr.x + cs1.x], w4[wr.y + cs1.x], w4[wr.z + cs1.x],
+          w4[wr.w + cs1.x]);
+        let W5 = mat4x4f(w4[wr.x + cs1.y], w4[wr.y + cs1.y], w4[wr.z + cs1.y],
+          w4[wr.w + cs1.y]);
+        let W6 = mat4x4f(w4[wr.x + cs1.z], w4[wr.y + cs1.z], w4[wr.z + cs1.z],
+          w4[wr.w + cs1.z]);
+        let W7 = mat4x4f(w4[wr.x + cs1.w], w4[wr.y + cs1.w], w4[wr.z + cs1.w],
+          w4[wr.w + cs1.w]);
+        let X0 = mat4x4f(x4[xo0.x + k] * m0.x, x4[xo0.y + k] * m0.y, x4[xo0.z + k] * m0.z,
+          x4[xo0.w + k] * m0.w);
+        let X1 = mat4x4f(x4[xo1.x + k] * m1.x, x4[xo1.y + k] * m1.y, x4[xo1.z + k] * m1.z,
+          x4[xo1.w + k] * m1.w);
+        let X2 = mat4x4f(x4[xo2.x + k] * m2.x, x4[xo2.y + k] * m2.y, x4[xo2.z + k] * m2.z,
+          x4[xo2.w + k] * m2.w);
+        let X3 = mat4x4f(x4[xo3.x + k] * m3.x, x4[xo3.y + k] * m3.y, x4[xo3.z + k] * m3.z,
+          x4[xo3.w + k] * m3.w);
+        let X4 = mat4x4f(x4[xo4.x + k] * m4.x, x4[xo4.y + k] * m4.y, x4[xo4.z + k] * m4.z,
+          x4[xo4.w + k] * m4.w);
+        let X5 = mat4x4f(x4[xo5.x + k] * m5.x, x4[xo5.y + k] * m5.y, x4[xo5.z + k] * m5.z,
+          x4[xo5.w + k] * m5.w);
+        let X6 = mat4x4f(x4[xo6.x + k] * m6.x, x4[xo6.y + k] * m6.y, x4[xo6.z + k] * m6.z,
+          x4[xo6.w + k] * m6.w);
+        let X7 = mat4x4f(x4[xo7.x + k] * m7.x, x4[xo7.y + k] * m7.y, x4[xo7.z + k] * m7.z,
+          x4[xo7.w + k] * m7.w);
+        let X8 = mat4x4f(x4[xo8.x + k] * m8.x, x4[xo8.y + k] * m8.y, x4[xo8.z + k] * m8.z,
+          x4[xo8.w + k] * m8.w);
+        let X9 = mat4x4f(x4[xo9.x + k] * m9.x, x4[xo9.y + k] * m9.y, x4[xo9.z + k] * m9.z,
+          x4[xo9.w + k] * m9.w);
+        let X10 = mat4x4f(x4[xo10.x + k] * m10.x, x4[xo10.y + k] * m10.y, x4[xo10.z + k] * m10.z,
+          x4[xo10.w + k] * m10.w);
+        let X11 = mat4x4f(x4[xo11.x + k] * m11.x, x4[xo11.y + k] * m11.y, x4[xo11.z + k] * m11.z,
+          x4[xo11.w + k] * m11.w);
+        let X12 = mat4x4f(x4[xo12.x + k] * m12.x, x4[xo12.y + k] * m12.y, x4[xo12.z + k] * m12.z,
+          x4[xo12.w + k] * m12.w);
+        let X13 = mat4x4f(x4[xo13.x + k] * m13.x, x4[xo13.y + k] * m13.y, x4[xo13.z + k] * m13.z,
+          x4[xo13.w + k] * m13.w);
+        let X14 = mat4x4f(x4[xo14.x + k] * m14.x, x4[xo14.y + k] * m14.y, x4[xo14.z + k] * m14.z,
+          x4[xo14.w + k] * m14.w);
+        let X15 = mat4x4f(x4[xo15.x + k] * m15.x, x4[xo15.y + k] * m15.y, x4[xo15.z + k] * m15.z,
+          x4[xo15.w + k] * m15.w);
+        a0_0 += W0 * X0; a0_1 += W1 * X0; a0_2 += W2 * X0; a0_3 += W3 * X0;
+        a0_4 += W4 * X0; a0_5 += W5 * X0; a0_6 += W6 * X0; a0_7 += W7 * X0;
+        a1_0 += W0 * X1; a1_1 += W1 * X1; a1_2 += W2 * X1; a1_3 += W3 * X1;
+        a1_4 += W4 * X1; a1_5 += W5 * X1; a1_6 += W6 * X1; a1_7 += W7 * X1;
+        a2_0 += W0 * X2; a2_1 += W1 * X2; a2_2 += W2 * X2; a2_3 += W3 * X2;
+        a2_4 += W4 * X2; a2_5 += W5 * X2; a2_6 += W6 * X2; a2_7 += W7 * X2;
+        a3_0 += W0 * X3; a3_1 += W1 * X3; a3_2 += W2 * X3; a3_3 += W3 * X3;
+        a3_4 += W4 * X3; a3_5 += W5 * X3; a3_6 += W6 * X3; a3_7 += W7 * X3;
+        a4_0 += W0 * X4; a4_1 += W1 * X4; a4_2 += W2 * X4; a4_3 += W3 * X4;
+        a4_4 += W4 * X4; a4_5 += W5 * X4; a4_6 += W6 * X4; a4_7 += W7 * X4;
+        a5_0 += W0 * X5; a5_1 += W1 * X5; a5_2 += W2 * X5; a5_3 += W3 * X5;
+        a5_4 += W4 * X5; a5_5 += W5 * X5; a5_6 += W6 * X5; a5_7 += W7 * X5;
+        a6_0 += W0 * X6; a6_1 += W1 * X6; a6_2 += W2 * X6; a6_3 += W3 * X6;
+        a6_4 += W4 * X6; a6_5 += W5 * X6; a6_6 += W6 * X6; a6_7 += W7 * X6;
+        a7_0 += W0 * X7; a7_1 += W1 * X7; a7_2 += W2 * X7; a7_3 += W3 * X7;
+        a7_4 += W4 * X7; a7_5 += W5 * X7; a7_6 += W6 * X7; a7_7 += W7 * X7;
+        a8_0 += W0 * X8; a8_1 += W1 * X8; a8_2 += W2 * X8; a8_3 += W3 * X8;
+        a8_4 += W4 * X8; a8_5 += W5 * X8; a8_6 += W6 * X8; a8_7 += W7 * X8;
+        a9_0 += W0 * X9; a9_1 += W1 * X9; a9_2 += W2 * X9; a9_3 += W3 * X9;
+        a9_4 += W4 * X9; a9_5 += W5 * X9; a9_6 += W6 * X9; a9_7 += W7 * X9;
+        a10_0 += W0 * X10; a10_1 += W1 * X10; a10_2 += W2 * X10; a10_3 += W3 * X10;
+        a10_4 += W4 * X10; a10_5 += W5 * X10; a10_6 += W6 * X10; a10_7 += W7 * X10;
+        a11_0 += W0 * X11; a11_1 += W1 * X11; a11_2 += W2 * X11; a11_3 += W3 * X11;
+        a11_4 += W4 * X11; a11_5 += W5 * X11; a11_6 += W6 * X11; a11_7 += W7 * X11;
+        a12_0 += W0 * X12; a12_1 += W1 * X12; a12_2 += W2 * X12; a12_3 += W3 * X12;
+        a12_4 += W4 * X12; a12_5 += W5 * X12; a12_6 += W6 * X12; a12_7 += W7 * X12;
+        a13_0 += W0 * X13; a13_1 += W1 * X13; a13_2 += W2 * X13; a13_3 += W3 * X13;
+        a13_4 += W4 * X13; a13_5 += W5 * X13; a13_6 += W6 * X13; a13_7 += W7 * X13;
+        a14_0 += W0 * X14; a14_1 += W1 * X14; a14_2 += W2 * X14; a14_3 += W3 * X14;
+        a14_4 += W4 * X14; a14_5 += W5 * X14; a14_6 += W6 * X14; a14_7 += W7 * X14;
+        a15_0 += W0 * X15; a15_1 += W1 * X15; a15_2 += W2 * X15; a15_3 += W3 * X15;
+        a15_4 += W4 * X15; a15_5 += W5 * X15; a15_6 += W6 * X15; a15_7 += W7 * X15;
+      }
+    }
+  }
+  put_y4(pb + 0u, cb, a0_0[0], a0_1[0], a0_2[0], a0_3[0]);
+  put_y4(pb + 0u, cb + 4u, a0_4[0], a0_5[0], a0_6[0], a0_7[0]);
+  put_y4(pb + 1u, cb, a0_0[1], a0_1[1], a0_2[1], a0_3[1]);
+  put_y4(pb + 1u, cb + 4u, a0_4[1], a0_5[1], a0_6[1], a0_7[1]);
+  put_y4(pb + 2u, cb, a0_0[2], a0_1[2], a0_2[2], a0_3[2]);
+  put_y4(pb + 2u, cb + 4u, a0_4[2], a0_5[2], a0_6[2], a0_7[2]);
+  put_y4(pb + 3u, cb, a0_0[3], a0_1[3], a0_2[3], a0_3[3]);
+  put_y4(pb + 3u, cb + 4u, a0_4[3], a0_5[3], a0_6[3], a0_7[3]);
+  put_y4(pb + 4u, cb, a1_0[0], a1_1[0], a1_2[0], a1_3[0]);
+  put_y4(pb + 4u, cb + 4u, a1_4[0], a1_5[0], a1_6[0], a1_7[0]);
+  put_y4(pb + 5u, cb, a1_0[1], a1_1[1], a1_2[1], a1_3[1]);
+  put_y4(pb + 5u, cb + 4u, a1_4[1], a1_5[1], a1_6[1], a1_7[1]);
+  put_y4(pb + 6u, cb, a1_0[2], a1_1[2], a1_2[2], a1_3[2]);
+  put_y4(pb + 6u, cb + 4u, a1_4[2], a1_5[2], a1_6[2], a1_7[2]);
+  put_y4(pb + 7u, cb, a1_0[3], a1_1[3], a1_2[3], a1_3[3]);
+  put_y4(pb + 7u, cb + 4u, a1_4[3], a1_5[3], a1_6[3], a1_7[3]);
+  put_y4(pb + 8u, cb, a2_0[0], a2_1[0], a2_2[0], a2_3[0]);
+  put_y4(pb + 8u, cb + 4u, a2_4[0], a2_5[0], a2_6[0], a2_7[0]);
+  put_y4(pb + 9u, cb, a2_0[1], a2_1[1], a2_2[1], a2_3[1]);
+  put_y4(pb + 9u, cb + 4u, a2_4[1], a2_5[1], a2_6[1], a2_7[1]);
+  put_y4(pb + 10u, cb, a2_0[2], a2_1[2], a2_2[2], a2_3[2]);
+  put_y4(pb + 10u, cb + 4u, a2_4[2], a2_5[2], a2_6[2], a2_7[2]);
+  put_y4(pb + 11u, cb, a2_0[3], a2_1[3], a2_2[3], a2_3[3]);
+  put_y4(pb + 11u, cb + 4u, a2_4[3], a2_5[3], a2_6[3], a2_7[3]);
+  put_y4(pb + 12u, cb, a3_0[0], a3_1[0], a3_2[0], a3_3[0]);
+  put_y4(pb + 12u, cb + 4u, a3_4[0], a3_5[0], a3_6[0], a3_7[0]);
+  put_y4(pb + 13u, cb, a3_0[1], a3_1[1], a3_2[1], a3_3[1]);
+  put_y4(pb + 13u, cb + 4u, a3_4[1], a3_5[1], a3_6[1], a3_7[1]);
+  put_y4(pb + 14u, cb, a3_0[2], a3_1[2], a3_2[2], a3_3[2]);
+  put_y4(pb + 14u, cb + 4u, a3_4[2], a3_5[2], a3_6[2], a3_7[2]);
+  put_y4(pb + 15u, cb, a3_0[3], a3_1[3], a3_2[3], a3_3[3]);
+  put_y4(pb + 15u, cb + 4u, a3_4[3], a3_5[3], a3_6[3], a3_7[3]);
+  put_y4(pb + 16u, cb, a4_0[0], a4_1[0], a4_2[0], a4_3[0]);
+  put_y4(pb + 16u, cb + 4u, a4_4[0], a4_5[0], a4_6[0], a4_7[0]);
+  put_y4(pb + 17u, cb, a4_0[1], a4_1[1], a4_2[1], a4_3[1]);
+  put_y4(pb + 17u, cb + 4u, a4_4[1], a4_5[1], a4_6[1], a4_7[1]);
+  put_y4(pb + 18u, cb, a4_0[2], a4_1[2], a4_2[2], a4_3[2]);
+  put_y4(pb + 18u, cb + 4u, a4_4[2], a4_5[2], a4_6[2], a4_7[2]);
+  put_y4(pb + 19u, cb, a4_0[3], a4_1[3], a4_2[3], a4_3[3]);
+  put_y4(pb + 19u, cb + 4u, a4_4[3], a4_5[3], a4_6[3], a4_7[3]);
+  put_y4(pb + 20u, cb, a5_0[0], a5_1[0], a5_2[0], a5_3[0]);
+  put_y4(pb + 20u, cb + 4u, a5_4[0], a5_5[0], a5_6[0], a5_7[0]);
+  put_y4(pb + 21u, cb, a5_0[1], a5_1[1], a5_2[1], a5_3[1]);
+  put_y4(pb + 21u, cb + 4u, a5_4[1], a5_5[1], a5_6[1], a5_7[1]);
+  put_y4(pb + 22u, cb, a5_0[2], a5_1[2], a5_2[2], a5_3[2]);
+  put_y4(pb + 22u, cb + 4u, a5_4[2], a5_5[2], a5_6[2], a5_7[2]);
+  put_y4(pb + 23u, cb, a5_0[3], a5_1[3], a5_2[3], a5_3[3]);
+  put_y4(pb + 23u, cb + 4u, a5_4[3], a5_5[3], a5_6[3], a5_7[3]);
+  put_y4(pb + 24u, cb, a6_0[0], a6_1[0], a6_2[0], a6_3[0]);
+  put_y4(pb + 24u, cb + 4u, a6_4[0], a6_5[0], a6_6[0], a6_7[0]);
+  put_y4(pb + 25u, cb, a6_0[1], a6_1[1], a6_2[1], a6_3[1]);
+  put_y4(pb + 25u, cb + 4u, a6_4[1], a6_5[1], a6_6[1], a6_7[1]);
+  put_y4(pb + 26u, cb, a6_0[2], a6_1[2], a6_2[2], a6_3[2]);
+  put_y4(pb + 26u, cb + 4u, a6_4[2], a6_5[2], a6_6[2], a6_7[2]);
+  put_y4(pb + 27u, cb, a6_0[3], a6_1[3], a6_2[3], a6_3[3]);
+  put_y4(pb + 27u, cb + 4u, a6_4[3], a6_5[3], a6_6[3], a6_7[3]);
+  put_y4(pb + 28u, cb, a7_0[0], a7_1[0], a7_2[0], a7_3[0]);
+  put_y4(pb + 28u, cb + 4u, a7_4[0], a7_5[0], a7_6[0], a7_7[0]);
+  put_y4(pb + 29u, cb, a7_0[1], a7_1[1], a7_2[1], a7_3[1]);
+  put_y4(pb + 29u, cb + 4u, a7_4[1], a7_5[1], a7_6[1], a7_7[1]);
+  put_y4(pb + 30u, cb, a7_0[2], a7_1[2], a7_2[2], a7_3[2]);
+  put_y4(pb + 30u, cb + 4u, a7_4[2], a7_5[2], a7_6[2], a7_7[2]);
+  put_y4(pb + 31u, cb, a7_0[3], a7_1[3], a7_2[3], a7_3[3]);
+  put_y4(pb + 31u, cb + 4u, a7_4[3], a7_5[3], a7_6[3], a7_7[3]);
+  put_y4(pb + 32u, cb, a8_0[0], a8_1[0], a8_2[0], a8_3[0]);
+  put_y4(pb + 32u, cb + 4u, a8_4[0], a8_5[0], a8_6[0], a8_7[0]);
+  put_y4(pb + 33u, cb, a8_0[1], a8_1[1], a8_2[1], a8_3[1]);
+  put_y4(pb + 33u, cb + 4u, a8_4[1], a8_5[1], a8_6[1], a8_7[1]);
+  put_y4(pb + 34u, cb, a8_0[2], a8_1[2], a8_2[2], a8_3[2]);
+  put_y4(pb + 34u, cb + 4u, a8_4[2], a8_5[2], a8_6[2], a8_7[2]);
+  put_y4(pb + 35u, cb, a8_0[3], a8_1[3], a8_2[3], a8_3[3]);
+  put_y4(pb + 35u, cb + 4u, a8_4[3], a8_5[3], a8_6[3], a8_7[3]);
+  put_y4(pb + 36u, cb, a9_0[0], a9_1[0], a9_2[0], a9_3[0]);
+  put_y4(pb + 36u, cb + 4u, a9_4[0], a9_5[0], a9_6[0], a9_7[0]);
+  put_y4(pb + 37u, cb, a9_0[1], a9_1[1], a9_2[1], a9_3[1]);
+  put_y4(pb + 37u, cb + 4u, a9_4[1], a9_5[1], a9_6[1], a9_7[1]);
+  put_y4(pb + 38u, cb, a9_0[2], a9_1[2], a9_2[2], a9_3[2]);
+  put_y4(pb + 38u, cb + 4u, a9_4[2], a9_5[2], a9_6[2], a9_7[2]);
+  put_y4(pb + 39u, cb, a9_0[3], a9_1[3], a9_2[3], a9_3[3]);
+  put_y4(pb + 39u, cb + 4u, a9_4[3], a9_5[3], a9_6[3], a9_7[3]);
+  put_y4(pb + 40u, cb, a10_0[0], a10_1[0], a10_2[0], a10_3[0]);
+  put_y4(pb + 40u, cb + 4u, a10_4[0], a10_5[0], a10_6[0], a10_7[0]);
+  put_y4(pb + 41u, cb, a10_0[1], a10_1[1], a10_2[1], a10_3[1]);
+  put_y4(pb + 41u, cb + 4u, a10_4[1], a10_5[1], a10_6[1], a10_7[1]);
+  put_y4(pb + 42u, cb, a10_0[2], a10_1[2], a10_2[2], a10_3[2]);
+  put_y4(pb + 42u, cb + 4u, a10_4[2], a10_5[2], a10_6[2], a10_7[2]);
+  put_y4(pb + 43u, cb, a10_0[3], a10_1[3], a10_2[3], a10_3[3]);
+  put_y4(pb + 43u, cb + 4u, a10_4[3], a10_5[3], a10_6[3], a10_7[3]);
+  put_y4(pb + 44u, cb, a11_0[0], a11_1[0], a11_2[0], a11_3[0]);
+  put_y4(pb + 44u, cb + 4u, a11_4[0], a11_5[0], a11_6[0], a11_7[0]);
+  put_y4(pb + 45u, cb, a11_0[1], a11_1[1], a11_2[1], a11_3[1]);
+  put_y4(pb + 45u, cb + 4u, a11_4[1], a11_5[1], a11_6[1], a11_7[1]);
+  put_y4(pb + 46u, cb, a11_0[2], a11_1[2], a11_2[2], a11_3[2]);
+  put_y4(pb + 46u, cb + 4u, a11_4[2], a11_5[2], a11_6[2], a11_7[2]);
+  put_y4(pb + 47u, cb, a11_0[3], a11_1[3], a11_2[3], a11_3[3]);
+  put_y4(pb + 47u, cb + 4u, a11_4[3], a11_5[3], a11_6[3], a11_7[3]);
+  put_y4(pb + 48u, cb, a12_0[0], a12_1[0], a12_2[0], a12_3[0]);
+  put_y4(pb + 48u, cb + 4u, a12_4[0], a12_5[0], a12_6[0], a12_7[0]);
+  put_y4(pb + 49u, cb, a12_0[1], a12_1[1], a12_2[1], a12_3[1]);
+  put_y4(pb + 49u, cb + 4u, a12_4[1], a12_5[1], a12_6[1], a12_7[1]);
+  put_y4(pb + 50u, cb, a12_0[2], a12_1[2], a12_2[2], a12_3[2]);
+  put_y4(pb + 50u, cb + 4u, a12_4[2], a12_5[2], a12_6[2], a12_7[2]);
+  put_y4(pb + 51u, cb, a12_0[3], a12_1[3], a12_2[3], a12_3[3]);
+  put_y4(pb + 51u, cb + 4u, a12_4[3], a12_5[3], a12_6[3], a12_7[3]);
+  put_y4(pb + 52u, cb, a13_0[0], a13_1[0], a13_2[0], a13_3[0]);
+  put_y4(pb + 52u, cb + 4u, a13_4[0], a13_5[0], a13_6[0], a13_7[0]);
+  put_y4(pb + 53u, cb, a13_0[1], a13_1[1], a13_2[1], a13_3[1]);
+  put_y4(pb + 53u, cb + 4u, a13_4[1], a13_5[1], a13_6[1], a13_7[1]);
+  put_y4(pb + 54u, cb, a13_0[2], a13_1[2], a13_2[2], a13_3[2]);
+  put_y4(pb + 54u, cb + 4u, a13_4[2], a13_5[2], a13_6[2], a13_7[2]);
+  put_y4(pb + 55u, cb, a13_0[3], a13_1[3], a13_2[3], a13_3[3]);
+  put_y4(pb + 55u, cb + 4u, a13_4[3], a13_5[3], a13_6[3], a13_7[3]);
+  put_y4(pb + 56u, cb, a14_0[0], a14_1[0], a14_2[0], a14_3[0]);
+  put_y4(pb + 56u, cb + 4u, a14_4[0], a14_5[0], a14_6[0], a14_7[0]);
+  put_y4(pb + 57u, cb, a14_0[1], a14_1[1], a14_2[1], a14_3[1]);
+  put_y4(pb + 57u, cb + 4u, a14_4[1], a14_5[1], a14_6[1], a14_7[1]);
+  put_y4(pb + 58u, cb, a14_0[2], a14_1[2], a14_2[2], a14_3[2]);
+  put_y4(pb + 58u, cb + 4u, a14_4[2], a14_5[2], a14_6[2], a14_7[2]);
+  put_y4(pb + 59u, cb, a14_0[3], a14_1[3], a14_2[3], a14_3[3]);
+  put_y4(pb + 59u, cb + 4u, a14_4[3], a14_5[3], a14_6[3], a14_7[3]);
+  put_y4(pb + 60u, cb, a15_0[0], a15_1[0], a15_2[0], a15_3[0]);
+  put_y4(pb + 60u, cb + 4u, a15_4[0], a15_5[0], a15_6[0], a15_7[0]);
+  put_y4(pb + 61u, cb, a15_0[1], a15_1[1], a15_2[1], a15_3[1]);
+  put_y4(pb + 61u, cb + 4u, a15_4[1], a15_5[1], a15_6[1], a15_7[1]);
+  put_y4(pb + 62u, cb, a15_0[2], a15_1[2], a15_2[2], a15_3[2]);
+  put_y4(pb + 62u, cb + 4u, a15_4[2], a15_5[2], a15_6[2], a15_7[2]);
+  put_y4(pb + 63u, cb, a15_0[3], a15_1[3], a15_2[3], a15_3[3]);
+  put_y4(pb + 63u, cb + 4u, a15_4[3], a15_5[3], a15_6[3], a15_7[3]);
 }
 
 // For one out channel (Cout = 1, Cin % 4 == 0; the sub-pixel dx of a convolution with one in

@@ -59,6 +59,8 @@ const VEC4: Case[] = [
   [2, 9, 37, 1, 36, 3, 2, "same"],
   [3, 5, 70, 1, 8, 3, 1, [0, 2]],
   [2, 6, 5, 1, 20, 3, [2, 1], "valid"],
+  // Blocks of 64 pixels (forward_vec4_cin4_p64): 198 pixels, 9 channel vec4s.
+  [2, 9, 11, 8, 36, 3, 1, "same"],
   // backward_dx_vec4's other pixel grids: 2 x 8 and 1 x 16.
   [3, 4, 20, 20, 8, 3, 2, "same"],
   [3, 1, 37, 16, 8, [1, 3], [1, 2], [0, 1]],
@@ -144,7 +146,11 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
     ...VEC4.filter((c) => c[3] % 4 === 0),
   ]],
   ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
-  // forward_vec4_cin4 (16 channels, width 4) where the default is forward_vec4_cin4_c32.
+  // forward_vec4_cin4_c32 (16 pixels) where the default is forward_vec4_cin4_p64.
+  ["vec4 forward 16 pixels x 32 channels", { variant: "vec4", forwardPixels: 16, dx: "subpixel" }, [
+    ...VEC4.filter((c) => conv2dSubpixelFits(shape(c)) && c[3] % 4 === 0),
+  ]],
+  // forward_vec4_cin4 (16 channels, width 4) where the default is forward_vec4_cin4_p64.
   ["vec4 forward 16 channels, dw blocks", {
     variant: "vec4",
     forwardChannels: 16,
@@ -236,7 +242,11 @@ for (const [name, opt, cases] of CONFIGS) {
       }
       if (opt.variant === "vec4" && s.inChannels % 4 === 0) {
         const c32 = (opt.forwardChannels ?? (s.outChannels > 16 ? 32 : 16)) === 32;
-        const want = c32 ? "forward_vec4_cin4_c32" : "forward_vec4_cin4";
+        const want = !c32
+          ? "forward_vec4_cin4"
+          : opt.forwardPixels === 16
+          ? "forward_vec4_cin4_c32"
+          : "forward_vec4_cin4_p64";
         if (fy.split(" ")[0] !== want) throw new Error(`${fy}: not ${want}`);
       }
       if (opt.variant === "vec4") {

@@ -98,6 +98,11 @@ export interface Conv2dOptions {
    */
   forwardChannels?: 16 | 32;
   /**
+   * Pixels per invocation of the 32-channel forward: 64 (forward_vec4_cin4_p64, the default)
+   * or 16 (forward_vec4_cin4_c32).
+   */
+  forwardPixels?: 16 | 64;
+  /**
    * The sub-pixel dx with one in channel (a forward into one channel): `strip` (forward_cout1_k3,
    * where the class has 3x3 taps) or `quads` (forward_cout1); default `strip` where it fits.
    * Measured on llvmpipe (bench/conv_probe.ts, 128x28x28x1->32, one run): 10.8 GFLOP/s (41% of
@@ -162,7 +167,9 @@ export function conv2dForwardWidth(_cout: number): 2 | 4 {
  * (bench/conv_probe.ts, batch 128, one run; ceiling 27.2 GFLOP/s): forward 28x28x32->64 s2
  * 28.2 GFLOP/s against 12.0, 14x14x64->64 s2 30.9 against 13.1, 7x7x64->64 s1 31.7 against
  * 13.2; as the sub-pixel dx 26.7 (28x28x32->64, against the direct kernel's 12.8), 25.4 and
- * 30.6.
+ * 30.6. With 64 pixels per invocation (forward_vec4_cin4_p64, the default forwardPixels) the
+ * forwards ran at 35.7, 40.3 and 40.8 GFLOP/s (another run, ceiling 27.4; against about 33 for
+ * 16 pixels there).
  */
 export function conv2dForwardChannels(cout: number): 16 | 32 {
   return cout > 16 ? 32 : 16;
@@ -170,19 +177,21 @@ export function conv2dForwardChannels(cout: number): 16 | 32 {
 
 /**
  * Tuner candidates of the forward with Cin % 4 == 0 for `cout` out channels, the default
- * first: "c32" (forward_vec4_cin4_c32), "w4" and "w2" (forward_vec4_cin4's workgroup widths),
- * each after `prefix`.
+ * first: "p64" (forward_vec4_cin4_p64), "c32" (forward_vec4_cin4_c32), "w4" and "w2"
+ * (forward_vec4_cin4's workgroup widths), each after `prefix`.
  */
 function blockNames(cout: number, prefix: string): string[] {
   const w0 = conv2dForwardWidth(cout);
   const c16 = [`w${w0}`, `w${6 - w0}`];
-  const names = conv2dForwardChannels(cout) === 32 ? ["c32", ...c16] : [...c16, "c32"];
+  const c32 = ["p64", "c32"];
+  const names = conv2dForwardChannels(cout) === 32 ? [...c32, ...c16] : [...c16, ...c32];
   return names.map((n) => prefix + n);
 }
 
 /** The options of a {@linkcode blockNames} candidate (its prefix ignored), or "subpixel-quads". */
 function blockOptions(name: string): Conv2dOptions {
-  if (name.endsWith("c32")) return { forwardChannels: 32 };
+  if (name.endsWith("p64")) return { forwardChannels: 32, forwardPixels: 64 };
+  if (name.endsWith("c32")) return { forwardChannels: 32, forwardPixels: 16 };
   if (name === "subpixel") return {};
   if (name === "subpixel-quads") return { cout1: "quads" };
   return { forwardChannels: 16, forwardWidth: name.endsWith("w2") ? 2 : 4 };
@@ -195,18 +204,22 @@ function blockOptions(name: string): Conv2dOptions {
 function cin4Launch(
   cout: number,
   P: number,
-  wx: 2 | 4 | undefined,
-  ch: 16 | 32 | undefined,
+  o: Conv2dOptions,
 ): { entry: string; grid: [number, number, number]; constants: Record<string, number> } {
-  const c = ch ?? conv2dForwardChannels(cout);
+  const c = o.forwardChannels ?? conv2dForwardChannels(cout);
   if (c !== 16 && c !== 32) throw new Error(`conv2d: forwardChannels must be 16 or 32, got ${c}`);
   if (c === 32) {
+    const px = o.forwardPixels ?? 64;
+    if (px !== 16 && px !== 64) {
+      throw new Error(`conv2d: forwardPixels must be 16 or 64, got ${px}`);
+    }
     return {
-      entry: "forward_vec4_cin4_c32",
-      grid: grid1d(Math.ceil(P / 16) * Math.ceil(cout / 32), DB_WG),
+      entry: px === 64 ? "forward_vec4_cin4_p64" : "forward_vec4_cin4_c32",
+      grid: grid1d(Math.ceil(P / px) * Math.ceil(cout / 32), DB_WG),
       constants: {},
     };
   }
+  const wx = o.forwardWidth;
   const w = wx ?? conv2dForwardWidth(cout);
   if (w !== 2 && w !== 4) throw new Error(`conv2d: forwardWidth must be 2 or 4, got ${w}`);
   return {
@@ -535,7 +548,7 @@ export async function conv2dForward(
     d.bytes = 4 * (B * s.height * s.width * Ci + KH * KW * Ci * Co + Co + P * Co);
     return [d];
   }
-  const launch = cin4 ? cin4Launch(Co, P, options.forwardWidth, options.forwardChannels) : {
+  const launch = cin4 ? cin4Launch(Co, P, options) : {
     entry: "forward_vec4",
     grid: grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
     constants: {},
@@ -667,7 +680,7 @@ async function subpixelDx(
       };
       const Pc = B * ra.out * cr.out;
       const label = `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`;
-      const launch = cin4Launch(Ci, Pc, options.forwardWidth, options.forwardChannels);
+      const launch = cin4Launch(Ci, Pc, options);
       const strip = ra.taps === 3 && cr.taps === 3 && options.cout1 !== "quads";
       const d = Ci === 1
         ? await k.dispatch(
