@@ -164,15 +164,22 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ["vec4 forward and dw blocks", { variant: "vec4", forwardKernel: "blocks", dwKernel: "blocks" }, [
     ...VEC4.filter((c) => c[3] === 1),
   ]],
+  // backward_dw_vec4_cin4_c32 (16 rows x 32 channels), a tuner candidate.
+  ["vec4 dw c32", { variant: "vec4", dwKernel: "c32" }, [
+    ...VEC4.filter((c) => c[3] % 4 === 0),
+    [5, 5, 4, 48, 20, 3, 2, "same"],
+  ]],
   // backward_dw_cin1_k3 with chunks of several rows (4 x 40 rows in chunks of 2; 90 in 4s).
   ["vec4 dw 1 group", { variant: "vec4", dwMinGroups: 1 }, [
     [4, 40, 5, 1, 8, 3, 1, "same"],
     [2, 45, 3, 1, 36, 3, [1, 2], "same"],
     [1, 7, 9, 1, 4, 3, 1, "valid"],
     [1, 3, 9, 1, 4, 3, 1, "valid"], // one row: one chunk, no reduce_splits
-    // backward_dw_vec4_cin4_c32: one chunk; chunks of 2, 2 and 1 images.
+    // backward_dw_vec4_cin4_r64c32: one chunk; chunks of 2, 2 and 1 images. _r32c64 the same.
     [1, 5, 5, 8, 20, 3, 1, "same"],
     [5, 5, 4, 48, 20, 3, 2, "same"],
+    [1, 5, 5, 8, 40, 3, 1, "same"],
+    [5, 3, 4, 64, 40, 3, 1, "same"],
   ]],
   ["vec4 subpixel dx, forward width 2", {
     variant: "vec4",
@@ -253,8 +260,8 @@ for (const [name, opt, cases] of CONFIGS) {
         const kind = opt.dwKernel ?? conv2dDwKernel(s);
         const want = kind === "cin1"
           ? "backward_dw_cin1_k3"
-          : kind === "c32"
-          ? "backward_dw_vec4_cin4_c32"
+          : kind !== "blocks"
+          ? `backward_dw_vec4_cin4_${kind}`
           : s.inChannels % 4 === 0
           ? "backward_dw_vec4_cin4"
           : "backward_dw_vec4";

@@ -74,11 +74,12 @@ export type Conv2dDxKernel = "direct" | "subpixel";
 export type Conv2dForwardKernel = "cin1" | "blocks";
 
 /**
- * The vec4 dw's kernel: `cin1` (backward_dw_cin1_k3; one in channel, 3x3), `c32`
- * (backward_dw_vec4_cin4_c32; Cin % 4 == 0, 32 out channels per invocation) or `blocks`
- * (backward_dw_vec4 / backward_dw_vec4_cin4, 16 out channels).
+ * The vec4 dw's kernel: `cin1` (backward_dw_cin1_k3; one in channel, 3x3); with Cin % 4 == 0
+ * `r32c64`, `r64c32` or `c32` (backward_dw_vec4_cin4_*, blocks of 32 rows x 64 out channels,
+ * 64 x 32 or 16 x 32 per invocation); or `blocks` (backward_dw_vec4 / backward_dw_vec4_cin4,
+ * 4 or 16 rows x 16 out channels).
  */
-export type Conv2dDwKernel = "cin1" | "c32" | "blocks";
+export type Conv2dDwKernel = "cin1" | "r32c64" | "r64c32" | "c32" | "blocks";
 
 /** Options for {@linkcode conv2dForward} and {@linkcode conv2dBackward}. */
 export interface Conv2dOptions {
@@ -770,43 +771,58 @@ async function directDx(
  * 28x28x32->64 s2 30.6 GFLOP/s with 8, 29.9 with 32, 28.5 with 128; 14x14x64->64 s2 30.4,
  * 28.7, 25.5; 7x7x64->64 s1 32.3, 29.6, 27.1.
  */
-const DW_MIN_GROUPS: Record<Conv2dDwKernel, number> = { cin1: 8, c32: 8, blocks: 32 };
+const DW_MIN_GROUPS: Record<Conv2dDwKernel, number> = {
+  cin1: 8,
+  r32c64: 8,
+  r64c32: 8,
+  c32: 8,
+  blocks: 32,
+};
+
+/** The wide dw kernels' blocks: [rows, out channels] per invocation. */
+const DW_BLOCKS = { r32c64: [32, 64], r64c32: [64, 32], c32: [16, 32] } as const;
 
 /**
- * The dw kernel used by default: `cin1` where {@linkcode conv2dCin1Fits}, `c32` where
- * Cin % 4 == 0 and Cout > 16, else `blocks`. On llvmpipe (see DW_MIN_GROUPS) c32 ran at
- * 30-32 GFLOP/s on the conv VAE's shapes against backward_dw_vec4_cin4's 14.7-15.4.
+ * The dw kernel used by default: `cin1` where {@linkcode conv2dCin1Fits}; where Cin % 4 == 0,
+ * `r32c64` above 32 out channels, `r64c32` above 16; else `blocks`. On llvmpipe (see
+ * DW_MIN_GROUPS) c32 ran at 30-32 GFLOP/s on the conv VAE's shapes against
+ * backward_dw_vec4_cin4's 14.7-15.4; in another run (ceiling 27-29) r32c64 at 43.3, 39.7 and
+ * 40.8 GFLOP/s (28x28x32->64 s2, 14x14x64->64 s2, 7x7x64->64 s1), r64c32 at 37.0, 37.9, 40.2,
+ * c32 at 27.2, 27.6, 29.2.
  */
 export function conv2dDwKernel(s: Conv2dShape): Conv2dDwKernel {
   if (conv2dCin1Fits(s)) return "cin1";
-  return s.inChannels % 4 === 0 && s.outChannels > 16 ? "c32" : "blocks";
+  if (s.inChannels % 4 !== 0 || s.outChannels <= 16) return "blocks";
+  return s.outChannels > 32 ? "r32c64" : "r64c32";
 }
 
 /**
- * backward_dw_vec4_cin4_c32: the batch split into chunks of images for at least minGroups
- * workgroups, each chunk's partial dw into a scratch buffer allocated here, then
- * reduce_splits (one dispatch when one chunk holds the batch).
+ * The wide dw kernels (backward_dw_vec4_cin4_{c32, r32c64, r64c32}): the batch split into
+ * chunks of images for at least minGroups workgroups, each chunk's partial dw into a scratch
+ * buffer allocated here, then reduce_splits (one dispatch when one chunk holds the batch).
  */
-async function dwC32(
+async function dwWide(
   gpu: Gpu,
   t: { dw: Tensor | TensorView; dy: Tensor | TensorView; x: Tensor | TensorView },
   s: Conv2dShape,
   minGroups: number,
+  kind: keyof typeof DW_BLOCKS,
 ): Promise<Dispatch[]> {
   const o = conv2dOutputSize(s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
   const R = s.kernel[0] * s.kernel[1] * Ci, P = B * o.height * o.width;
-  const perSplit = Math.ceil(R / 16) * Math.ceil(Co / 32);
+  const [rows, cols] = DW_BLOCKS[kind];
+  const perSplit = Math.ceil(R / rows) * Math.ceil(Co / cols);
   const chunk = Math.ceil(B / Math.min(B, Math.ceil(minGroups * DB_WG / perSplit)));
   const splits = Math.ceil(B / chunk);
   const k = await gpu.kernel("conv2d");
   const dims = { ...dimsOf(s), splits, chunk };
   const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
   const d = await k.dispatch(
-    "backward_dw_vec4_cin4_c32",
+    `backward_dw_vec4_cin4_${kind}`,
     { dw4: part, dy4: t.dy, x4: t.x, dims },
     grid1d(splits * perSplit, DB_WG),
-    { label: `conv2d_dw_vec4_cin4_c32 ${describe(s)}` },
+    { label: `conv2d_dw_vec4_cin4_${kind} ${describe(s)}` },
   );
   d.flops = 2 * P * R * Co;
   d.bytes = 4 * (P * Co + B * s.height * s.width * Ci + splits * R * Co);
@@ -866,7 +882,7 @@ export async function conv2dBackwardDw(
   ];
   const fits: Conv2dDwKernel[] = [
     ...(conv2dCin1Fits(s) ? ["cin1" as const] : []),
-    ...(cin4 ? ["c32" as const] : []),
+    ...(cin4 ? ["r32c64" as const, "r64c32" as const, "c32" as const] : []),
     "blocks",
   ];
   let kind = options.dwKernel ?? conv2dDwKernel(s);
@@ -909,7 +925,7 @@ export async function conv2dBackwardDw(
     throw new Error(`${where}: dwMinGroups must be an integer >= 1, got ${minGroups}`);
   }
   if (kind === "cin1") return await dwCin1(gpu, t, s, minGroups);
-  if (kind === "c32") return await dwC32(gpu, t, s, minGroups);
+  if (kind !== "blocks") return await dwWide(gpu, t, s, minGroups, kind);
   const chunk = Math.ceil(B / Math.min(B, ceilDiv(minGroups, groups[0] * groups[1])));
   const splits = Math.ceil(B / chunk);
   const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
