@@ -321,6 +321,7 @@ function leakyLayer(
     ...layer(gpu, rows, c, x, dh, p),
     h: out(gpu, [n], "h"),
     hEval: out(gpu, [n], "h eval"),
+    delta: out(gpu, [c], "delta"),
   };
 }
 
