@@ -7,21 +7,32 @@
  *   x, dx [B, H, W, Cin]   y, dy [B, Ho, Wo, Cout]   w, dw [KH, KW, Cin, Cout]   b, db [Cout]
  *
  * Kernel families: `naive` (one output per invocation, any shape) and `vec4` (register
- * blocks of 16 pixels (or dw rows) x 16 channels held as sixteen 4x4 matrices, an implicit
- * GEMM reading Cout as vec4s; needs Cout % 4 == 0; when Cin % 4 == 0 too, forward and dw also
- * read x as vec4s; dx with Cin < 16 uses one channel x 4 pixels per invocation instead). By
- * default the fastest that fits the shape is used: vec4 wherever it fits (bench/conv_bench.ts).
+ * blocks held as 4x4 matrices, an implicit GEMM reading Cout as vec4s; needs Cout % 4 == 0).
+ * Within vec4, where Cin % 4 == 0 forward and dw also read x as vec4s, in blocks of 64 pixels
+ * x 32 channels (forward, {@linkcode Conv2dOptions.forwardPixels}) and 32 dw rows x 64
+ * channels ({@linkcode Conv2dDwKernel}); one in channel with a 3x3 kernel has its own
+ * forward and dw (the filter bank, or the nine taps' sums, in registers); dx with Cin < 16
+ * uses one channel x 4 pixels per invocation. By default the fastest that fits the shape on
+ * llvmpipe is used (bench/conv_probe.ts).
+ *
+ * Why big blocks: on llvmpipe a storage-buffer load or store whose address differs per
+ * invocation is a loop over the SIMD lanes with a bounds check per component, while
+ * multiply-adds run on all lanes at once and spilled accumulators stay in the CPU's caches; so
+ * a kernel runs about as fast as it loads few values per multiply-add. 64 x 32 blocks do 8192
+ * multiply-adds per 384 values loaded (16 x 16 did 1024 per 128) and run above the dense
+ * kernel's 1024^3 "ceiling" (whose blocks are 16 x 16); blocks of 64 x 64 were 4-8% faster
+ * still but took minutes to compile.
  *
  * The vec4 dx has two forms ({@linkcode Conv2dDxKernel}): `direct` (the backward_dx_* kernels)
  * and `subpixel`, one stride-1 forward convolution per class of input pixels modulo the stride
  * (see shaders/conv2d.wgsl, subpixel_weights), which runs at the forward kernels' speed.
- * With a tuner attached to the device (src/gpu/tuner.ts), the dx form, the forward's workgroup
- * width and the dw's batch split are chosen by timing the candidates on the adapter.
+ * With a tuner attached to the device (src/gpu/tuner.ts), the dx form, the forward's and the
+ * dw's blocks and the dw's batch split are chosen by timing the candidates on the adapter.
  *
- * The vec4 dw reduces over pixels inside each invocation, so it has only
- * (KH KW Cin / 16) x (Cout / 16) invocations (72 at 3x3x32->64); when that makes fewer than
- * DW_MIN_GROUPS workgroups, the batch is split into image chunks with a partial dw each (a
- * scratch buffer allocated when the dispatch is built) and a second dispatch sums them.
+ * The vec4 dw reduces over pixels inside each invocation, so it has few invocations (18 at
+ * 3x3x32->64 with 32 x 64 blocks); when that makes fewer than DW_MIN_GROUPS workgroups, the
+ * batch (or, with one in channel, the output rows) is split into chunks with a partial dw each
+ * (a scratch buffer allocated when the dispatch is built) and a second dispatch sums them.
  */
 
 import { type Tensor, zeros } from "../gpu/buffer.ts";
