@@ -90,14 +90,25 @@ function vec4Suffix(d: Dims, vec4 = true): string {
 }
 
 /**
- * Whether the fused launches of shape d take the vec4 form: yes by default; with a tuner
- * (src/gpu/tuner.ts) its choice for (rows, C), timed as a leaky forward plus backward on
- * zero-filled scratch tensors with each form (candidates are built one at a time).
+ * The default form of the fused launches: vec4 below VEC4_MAX_ROWS rows, scalar from there.
+ * Measured on llvmpipe (a leaky forward plus backward, this process's CPU time, one run): at
+ * 100352 x 32 and 25088 x 64 (the conv VAE's 28x28 and 14x14 layers at batch 128) the scalar
+ * launches ran 1.65x and 1.4x as fast as the vec4 ones; at 6272 x 64 the vec4 ones 1.4x as
+ * fast; the tuner picked vec4 at 12544 x 32, 3136 x 64 and 784 x 64 too.
+ */
+const VEC4_MAX_ROWS = 16384;
+
+/**
+ * Whether the fused launches of shape d take the vec4 form: by default below VEC4_MAX_ROWS
+ * rows; with a tuner (src/gpu/tuner.ts) its choice for (rows, C), timed as a leaky forward
+ * plus backward on zero-filled scratch tensors with each form (candidates are built one at a
+ * time, the default first).
  */
 async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
   if (vec4 !== undefined) return vec4;
   const tuner = tunerOf(gpu);
-  if (!tuner || d.channels % 4 !== 0) return true;
+  const v0 = d.rows < VEC4_MAX_ROWS;
+  if (!tuner || d.channels % 4 !== 0) return v0;
   const n = d.rows * d.channels, c = d.channels;
   const made: Tensor[] = [];
   const z = (len: number) => {
@@ -139,7 +150,9 @@ async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
   const pick = await tuner.pick(
     "batchnorm.leaky",
     `${d.rows}x${c}`,
-    [{ name: "vec4", build: () => build(true) }, { name: "scalar", build: () => build(false) }],
+    v0
+      ? [{ name: "vec4", build: () => build(true) }, { name: "scalar", build: () => build(false) }]
+      : [{ name: "scalar", build: () => build(false) }, { name: "vec4", build: () => build(true) }],
     () => made.forEach((t) => t.destroy()),
   );
   return pick === "vec4";
@@ -148,8 +161,8 @@ async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
 /**
  * Options of the fused batch norm + leaky ReLU builders. `vec4`: true takes the vec4 form of
  * the fused elementwise launches where C is a multiple of 4, false keeps them scalar (the same
- * results, for benchmarks and tests of each form); absent, the default (vec4) or, with a tuner
- * on the device (src/gpu/tuner.ts), its measured choice.
+ * results, for benchmarks and tests of each form); absent, the default (vec4 below 16384 rows,
+ * else scalar) or, with a tuner on the device (src/gpu/tuner.ts), its measured choice.
  */
 export interface BatchNormLeakyOptions {
   /** Force the vec4 (true) or scalar (false) fused launches. */
