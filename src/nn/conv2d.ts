@@ -612,8 +612,11 @@ export async function conv2dBackwardDx(
   if (t.b) expectLength(where, "b", t.b, Ci);
   const v = pick(where, s, options);
   if (v === "vec4" && options.dx === undefined && conv2dSubpixelFits(s)) {
-    // Ci = 1: forward_cout1(_k3) has no width or channel block.
-    const sub = Ci === 1 ? ["subpixel", "subpixel-quads"] : blockNames(Ci, "subpixel-");
+    // "subpixel" is the sub-pixel dx with the default forward blocks, "subpixel-NAME" with
+    // another of blockNames (Ci = 1: forward_cout1 "quads" in place of forward_cout1_k3).
+    const sub = Ci === 1
+      ? ["subpixel", "subpixel-quads"]
+      : ["subpixel", ...blockNames(Ci, "subpixel-").slice(1)];
     const names = conv2dDxKernel(s) === "subpixel" ? [...sub, "direct"] : ["direct", ...sub];
     const dxOptions = (n: string): Conv2dOptions =>
       n === "direct" ? { dx: "direct" } : { dx: "subpixel", ...blockOptions(n) };
