@@ -94,8 +94,10 @@ export {
 // Convolutions and upsampling.
 export {
   conv2dBackward,
+  type Conv2dDwKernel,
   type Conv2dDxKernel,
   conv2dForward,
+  type Conv2dForwardKernel,
   type Conv2dOptions,
   conv2dOutputSize,
   type Conv2dShape,

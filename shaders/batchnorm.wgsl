@@ -27,11 +27,12 @@
 // with the saved (rounded) mean: its average e is what the rounding left out, and xhat uses
 // (x - mean) - e.
 //
-// Bindings (f32; [M, C] row-major; G row blocks; scratch [3 G C + 3 C]: partials
+// Bindings (f32; [M, C] row-major; G row blocks; scratch [3 G C + 5 C]: partials
 // (g * C + c) * 3 + k, then per-channel coefficients from 3 G C + 3 c + k):
 //   bn_stats_partial: scratch written; x read; dims.
-//   bn_stats_final:   mean [C], rstd [C], scratch coefficients (delta) written; running_mean [C],
-//                     running_var [C] read and updated; scratch partials read; x (pivots); dims.
+//   bn_stats_final:   mean [C], rstd [C], delta_out [C] (the mean's offset from the pivot),
+//                     scratch coefficients (delta) written; running_mean [C], running_var [C]
+//                     read and updated; scratch partials read; x (pivots); dims.
 //   bn_apply:         y [M, C] written; x, scratch, rstd, gamma [C], beta [C] read; dims.
 //   bn_forward_eval:  y written; x, gamma, beta read; running mean and var read as saved_mean
 //                     and saved_rstd (read-only); dims.
@@ -49,12 +50,17 @@
 //   bn_apply_act, bn_forward_eval_act: as bn_apply, bn_forward_eval, but write h [M, C] (in y)
 //                     in place of y; the normed y is never stored.
 //   bn_grad_partial_act, bn_grad_apply_act: as bn_grad_partial, bn_grad_apply, but read dh
-//                     [M, C] (in dy) and h [M, C] (in saved_h) and use dy = dh * (h > 0 ? 1 :
-//                     alpha) on the fly. With alpha >= 0, h > 0 exactly when y > 0 (alpha * y
-//                     is <= 0, or -0 after underflow, for y <= 0), so the mask from h is the one
-//                     leaky_relu_backward takes from y; no pass writes dy.
+//                     [M, C] (in dy) and use dy = dh * (y > 0 ? 1 : alpha) on the fly, with y
+//                     recomputed from x by bn_apply's very expression ((x - pivot) - delta) *
+//                     (gamma rstd) + beta, so the same bits and the same mask as the forward's
+//                     (h itself is not read: on llvmpipe every value loaded costs, and x is read
+//                     anyway). bn_stats_final saves delta [C] (in delta_out) for this; the partial
+//                     launch reads it with gamma and beta and copies delta and beta into the
+//                     scratch coefficients (from 3 G C + 3 C: 2 per channel) for the apply
+//                     launch, which has no binding left for them (8 storage buffers a stage).
+//                     No pass writes dy.
 //   *_act_vec4: the same for C a multiple of 4, four channels per invocation on vec4 views x4,
-//                     y4, dy4, dx4, saved_h4 of the same buffers (see WG4 below).
+//                     y4, dy4, dx4 of the same buffers (see WG4 below).
 // Who writes what (each *_act launch as its namesake): *_partial, *_apply: workgroup (tile, g)
 // handles channels tile * CT .. + CT - 1 and rows g * RB .. + RB - 1; invocation lid works on
 // channel lid % CT, rows r = lid / CT strided by RT = 256 / CT. In *_partial invocation r = 0
@@ -93,7 +99,8 @@ const WG: u32 = 256u;
 @group(0) @binding(9) var<storage, read> dy: array<f32>;
 @group(0) @binding(10) var<storage, read> saved_mean: array<f32>;
 @group(0) @binding(11) var<storage, read> saved_rstd: array<f32>;
-@group(0) @binding(12) var<storage, read> saved_h: array<f32>;
+@group(0) @binding(12) var<storage, read_write> delta_out: array<f32>;
+@group(0) @binding(12) var<storage, read> saved_delta: array<f32>;
 @group(0) @binding(13) var<uniform> dims: Dims;
 
 var<workgroup> lanes: array<vec3f, WG>;
@@ -170,12 +177,13 @@ fn bn_stats_final(@builtin(global_invocation_id) gid: vec3u) {
     let o = (g * dims.channels + c) * 3u;
     s = merge(s, vec3f(scratch[o], scratch[o + 1u], scratch[o + 2u]));
   }
-  let delta = s.y;
+  let d = s.y;
   let v = max(s.z / f32(dims.rows), 0.0);
-  let mu = x[c] + delta;
+  let mu = x[c] + d;
   mean[c] = mu;
   rstd[c] = 1.0 / sqrt(v + dims.eps);
-  scratch[3u * dims.blocks * dims.channels + 3u * c] = delta;
+  scratch[3u * dims.blocks * dims.channels + 3u * c] = d;
+  delta_out[c] = d;
   let k = dims.momentum;
   running_mean[c] = (1.0 - k) * running_mean[c] + k * mu;
   running_var[c] = (1.0 - k) * running_var[c] + k * v * dims.unbias;
@@ -266,9 +274,37 @@ fn bn_grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   write_grad_partial(l, wid, lid, s);
 }
 
-// Leaky ReLU's derivative applied to dh [M, C] at element i, the mask from the saved h.
-fn dleaky(i: u32) -> f32 {
-  return dy[i] * select(dims.alpha, 1.0, saved_h[i] > 0.0);
+// The forward's normed value y at element i of channel c from x, by bn_apply's expression
+// (k: pivot x[c], delta, scale gamma rstd, shift beta of channel c).
+struct Norm {
+  pivot: f32,
+  delta: f32,
+  scale: f32,
+  shift: f32,
+}
+
+// Leaky ReLU's derivative applied to dh [M, C] at element i, the mask from y > 0.
+fn dleaky(i: u32, k: Norm) -> f32 {
+  let y = ((x[i] - k.pivot) - k.delta) * k.scale + k.shift;
+  return dy[i] * select(dims.alpha, 1.0, y > 0.0);
+}
+
+// Channel c's Norm in a partial launch (from the saved delta, gamma, rstd, beta), which also
+// copies delta and beta to the scratch coefficients for the apply launch (row block 0 only).
+fn norm_partial(c: u32, first: bool) -> Norm {
+  let k = Norm(x[c], saved_delta[c], gamma[c] * saved_rstd[c], beta[c]);
+  if (first) {
+    let o = 3u * dims.blocks * dims.channels + 3u * dims.channels + 2u * c;
+    scratch[o] = k.delta;
+    scratch[o + 1u] = k.shift;
+  }
+  return k;
+}
+
+// Channel c's Norm in an apply launch, from the scratch copies.
+fn norm_apply(c: u32) -> Norm {
+  let o = 3u * dims.blocks * dims.channels + 3u * dims.channels + 2u * c;
+  return Norm(x[c], scratch[o], gamma[c] * saved_rstd[c], scratch[o + 1u]);
 }
 
 // bn_grad_partial with dy = dleaky(i).
@@ -282,10 +318,11 @@ fn bn_grad_partial_act(
   if (l.on) {
     let C = dims.channels;
     let mu = saved_mean[l.c];
+    let k = norm_partial(l.c, wid.y == 0u && l.r == 0u);
     for (var m = l.start + l.r; m < l.end; m += l.rt) {
       let i = m * C + l.c;
       let d = x[i] - mu;
-      let g = dleaky(i);
+      let g = dleaky(i, k);
       s += vec3f(d, g, g * d);
     }
   }
@@ -368,10 +405,11 @@ fn bn_grad_apply_act(
   let b = scratch[o + 2u];
   let r = grad_rstd(l.c);
   let scale = gamma[l.c] * r;
+  let k = norm_apply(l.c);
   for (var m = l.start + l.r; m < l.end; m += l.rt) {
     let i = m * C + l.c;
     let xhat = ((x[i] - mu) - e) * r;
-    dx[i] = scale * (dleaky(i) - a - xhat * b);
+    dx[i] = scale * (dleaky(i, k) - a - xhat * b);
   }
 }
 
@@ -385,7 +423,6 @@ const WG4: u32 = 64u;
 @group(0) @binding(0) var<storage, read_write> dx4: array<vec4f>;
 @group(0) @binding(6) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(9) var<storage, read> dy4: array<vec4f>;
-@group(0) @binding(12) var<storage, read> saved_h4: array<vec4f>;
 
 var<workgroup> lanes4: array<array<vec4f, 3>, WG4>;
 
@@ -420,8 +457,36 @@ fn leaky4(v: vec4f) -> vec4f {
   return select(dims.alpha * v, v, v > vec4f(0.0));
 }
 
-fn dleaky4(q: u32) -> vec4f {
-  return dy4[q] * select(vec4f(dims.alpha), vec4f(1.0), saved_h4[q] > vec4f(0.0));
+// The quad's Norm (vec4 components per channel), and dleaky on a quad q of x4 / dy4.
+struct Norm4 {
+  pivot: vec4f,
+  delta: vec4f,
+  scale: vec4f,
+  shift: vec4f,
+}
+
+fn dleaky4(q: u32, k: Norm4) -> vec4f {
+  let y = ((x4[q] - k.pivot) - k.delta) * k.scale + k.shift;
+  return dy4[q] * select(vec4f(dims.alpha), vec4f(1.0), y > vec4f(0.0));
+}
+
+fn norm4_partial(c: u32) -> Norm4 {
+  return Norm4(
+    x4[c / 4u],
+    vec4f(saved_delta[c], saved_delta[c + 1u], saved_delta[c + 2u], saved_delta[c + 3u]),
+    gamma4(c) * vec4f(saved_rstd[c], saved_rstd[c + 1u], saved_rstd[c + 2u], saved_rstd[c + 3u]),
+    vec4f(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]),
+  );
+}
+
+fn norm4_apply(c: u32) -> Norm4 {
+  let o = 3u * dims.blocks * dims.channels + 3u * dims.channels + 2u * c;
+  return Norm4(
+    x4[c / 4u],
+    vec4f(scratch[o], scratch[o + 2u], scratch[o + 4u], scratch[o + 6u]),
+    gamma4(c) * vec4f(saved_rstd[c], saved_rstd[c + 1u], saved_rstd[c + 2u], saved_rstd[c + 3u]),
+    vec4f(scratch[o + 1u], scratch[o + 3u], scratch[o + 5u], scratch[o + 7u]),
+  );
 }
 
 @compute @workgroup_size(WG4)
@@ -453,10 +518,18 @@ fn bn_grad_partial_act_vec4(
     let C4 = dims.channels / 4u;
     let q0 = l.c / 4u;
     let mu = mean4(l.c);
+    let k = norm4_partial(l.c);
+    if (wid.y == 0u && l.r == 0u) {
+      for (var j = 0u; j < 4u; j++) {
+        let o = 3u * dims.blocks * dims.channels + 3u * dims.channels + 2u * (l.c + j);
+        scratch[o] = k.delta[j];
+        scratch[o + 1u] = k.shift[j];
+      }
+    }
     for (var m = l.start + l.r; m < l.end; m += l.rt) {
       let q = m * C4 + q0;
       let d = x4[q] - mu;
-      let g = dleaky4(q);
+      let g = dleaky4(q, k);
       sd += d;
       sg += g;
       sgd += g * d;
@@ -496,9 +569,10 @@ fn bn_grad_apply_act_vec4(
   let b = coef4(l.c, 2u);
   let r = vec4f(grad_rstd(l.c), grad_rstd(l.c + 1u), grad_rstd(l.c + 2u), grad_rstd(l.c + 3u));
   let scale = gamma4(l.c) * r;
+  let k = norm4_apply(l.c);
   for (var m = l.start + l.r; m < l.end; m += l.rt) {
     let q = m * C4 + q0;
     let xhat = ((x4[q] - mu) - e) * r;
-    dx4[q] = scale * (dleaky4(q) - a - xhat * b);
+    dx4[q] = scale * (dleaky4(q, k) - a - xhat * b);
   }
 }

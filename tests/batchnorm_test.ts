@@ -321,6 +321,7 @@ function leakyLayer(
     ...layer(gpu, rows, c, x, dh, p),
     h: out(gpu, [n], "h"),
     hEval: out(gpu, [n], "h eval"),
+    delta: out(gpu, [c], "delta"),
   };
 }
 
@@ -460,7 +461,7 @@ gpuTest("batchnorm + leaky ReLU fused equals BN then leaky_relu on the GPU", asy
       t.hEval,
     ];
     const b = await run(gpu, unfused, ...pick(u));
-    // C a multiple of 4: the vec4 launches (the default) and the scalar ones.
+    // C a multiple of 4: the vec4 launches (the default below 16384 rows) and the scalar ones.
     for (const vec4 of c % 4 === 0 ? [true, false] : [false]) {
       const f = leakyLayer(gpu, rows, c, x, dh, p);
       const fused = await leakyDispatches(gpu, f, s, leak, { vec4 });

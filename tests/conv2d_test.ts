@@ -1,6 +1,8 @@
 import type { Dispatch } from "../src/gpu/kernel.ts";
 import {
   conv2dBackward,
+  conv2dCin1Fits,
+  conv2dDwKernel,
   conv2dDxKernel,
   conv2dForward,
   type Conv2dOptions,
@@ -53,6 +55,12 @@ const VEC4: Case[] = [
   [3, 13, 11, 4, 8, [3, 5], [2, 1], [1, 2]],
   [3, 8, 8, 36, 36, 5, 2, "same"],
   [3, 9, 10, 5, 8, 3, [1, 3], "same"],
+  // One in channel, 3x3 (forward_cin1_k3): strips of 19, 24 (3 a row), clipped channel blocks.
+  [2, 9, 37, 1, 36, 3, 2, "same"],
+  [3, 5, 70, 1, 8, 3, 1, [0, 2]],
+  [2, 6, 5, 1, 20, 3, [2, 1], "valid"],
+  // Blocks of 64 pixels (forward_vec4_cin4_p64): 198 pixels, 9 channel vec4s.
+  [2, 9, 11, 8, 36, 3, 1, "same"],
   // backward_dx_vec4's other pixel grids: 2 x 8 and 1 x 16.
   [3, 4, 20, 20, 8, 3, 2, "same"],
   [3, 1, 37, 16, 8, [1, 3], [1, 2], [0, 1]],
@@ -129,18 +137,71 @@ const CONFIGS: [string, Conv2dOptions, Case[]][] = [
   ["vec4", { variant: "vec4", dx: "direct" }, VEC4],
   // Only the shapes the sub-pixel dx serves (in and out channels divisible by 4).
   // The tuner's other candidates (src/gpu/tuner.ts): forward_vec4_cin4 2 x 32, dw chunking.
-  ["vec4 forward width 2, dw 8 groups", { variant: "vec4", forwardWidth: 2, dwMinGroups: 8 }, [
+  ["vec4 forward width 2, dw 8 groups", {
+    variant: "vec4",
+    forwardChannels: 16,
+    forwardWidth: 2,
+    dwMinGroups: 8,
+  }, [
     ...VEC4.filter((c) => c[3] % 4 === 0),
   ]],
   ["vec4 dw 128 groups", { variant: "vec4", dwMinGroups: 128 }, VEC4],
-  ["vec4 subpixel dx, forward width 2", { variant: "vec4", dx: "subpixel", forwardWidth: 2 }, [
+  // forward_vec4_cin4_c32 (16 pixels) where the default is forward_vec4_cin4_p64.
+  ["vec4 forward 16 pixels x 32 channels", { variant: "vec4", forwardPixels: 16, dx: "subpixel" }, [
+    ...VEC4.filter((c) => conv2dSubpixelFits(shape(c)) && c[3] % 4 === 0),
+  ]],
+  // forward_vec4_cin4 (16 channels, width 4) where the default is forward_vec4_cin4_p64.
+  ["vec4 forward 16 channels, dw blocks", {
+    variant: "vec4",
+    forwardChannels: 16,
+    dx: "subpixel",
+    dwKernel: "blocks",
+  }, [
+    ...VEC4.filter((c) => conv2dSubpixelFits(shape(c)) && c[3] % 4 === 0),
+  ]],
+  // The tuner's other kernels for one in channel and a 3x3 kernel: forward_vec4's and
+  // backward_dw_vec4's blocks.
+  ["vec4 forward and dw blocks", { variant: "vec4", forwardKernel: "blocks", dwKernel: "blocks" }, [
+    ...VEC4.filter((c) => c[3] === 1),
+  ]],
+  // backward_dw_vec4_cin4_c32 (16 rows x 32 channels), a tuner candidate.
+  ["vec4 dw c32", { variant: "vec4", dwKernel: "c32" }, [
+    ...VEC4.filter((c) => c[3] % 4 === 0),
+    [5, 5, 4, 48, 20, 3, 2, "same"],
+  ]],
+  // backward_dw_cin1_k3 with chunks of several rows (4 x 40 rows in chunks of 2; 90 in 4s).
+  ["vec4 dw 1 group", { variant: "vec4", dwMinGroups: 1 }, [
+    [4, 40, 5, 1, 8, 3, 1, "same"],
+    [2, 45, 3, 1, 36, 3, [1, 2], "same"],
+    [1, 7, 9, 1, 4, 3, 1, "valid"],
+    [1, 3, 9, 1, 4, 3, 1, "valid"], // one row: one chunk, no reduce_splits
+    // backward_dw_vec4_cin4_r64c32: one chunk; chunks of 2, 2 and 1 images. _r32c64 the same.
+    [1, 5, 5, 8, 20, 3, 1, "same"],
+    [5, 5, 4, 48, 20, 3, 2, "same"],
+    [1, 5, 5, 8, 40, 3, 1, "same"],
+    [5, 3, 4, 64, 40, 3, 1, "same"],
+  ]],
+  ["vec4 subpixel dx, forward width 2", {
+    variant: "vec4",
+    dx: "subpixel",
+    forwardChannels: 16,
+    forwardWidth: 2,
+  }, [
     [2, 7, 5, 8, 12, 3, 2, "same"],
     [3, 8, 8, 36, 36, 5, 2, "same"],
+  ]],
+  // forward_cout1 where forward_cout1_k3 is the default.
+  ["vec4 subpixel dx, one in channel, quads", { variant: "vec4", dx: "subpixel", cout1: "quads" }, [
+    [3, 7, 9, 1, 8, 3, 1, "same"],
+    [2, 5, 37, 1, 8, 3, 1, "same"],
   ]],
   ["vec4 subpixel dx", { variant: "vec4", dx: "subpixel" }, [
     ...VEC4.filter((c) => conv2dSubpixelFits(shape(c))),
     [2, 7, 5, 8, 12, 3, 2, "same"], // odd sizes: classes of unequal rows and columns
-    [3, 7, 9, 1, 8, 3, 1, "same"], // one in channel: forward_cout1
+    [3, 7, 9, 1, 8, 3, 1, "same"], // one in channel, 3x3: forward_cout1_k3
+    [2, 5, 37, 1, 8, 3, 1, "same"], // strips of 16, 16 and 5
+    [2, 7, 20, 1, 12, 3, 1, "valid"],
+    [1, 6, 17, 1, 4, 3, 1, [2, 2]],
     [2, 9, 6, 1, 12, [3, 2], [2, 2], [1, 0]],
     [2, 9, 6, 4, 8, [3, 2], [3, 2], "valid"], // stride = kernel: classes of 1 tap
     [1, 3, 9, 12, 4, 3, [4, 2], "valid"], // row stride 4 > rows: classes of one row
@@ -175,8 +236,36 @@ for (const [name, opt, cases] of CONFIGS) {
         names(bwd.filter(isDw)),
         names(bwd.slice(-1)),
       ];
+      const k3 = s.inChannels === 1 && s.kernel.join() === "3,3" && s.stride.join() === "1,1";
+      if (opt.dx === "subpixel" && k3 && fdx.includes("cout1_k3") === (opt.cout1 === "quads")) {
+        throw new Error(`${fdx}: not the expected one-channel kernel`);
+      }
       if (opt.dx === "subpixel" && !fdx.includes("subpixel_weights")) {
         throw new Error(`${fdx}: not the sub-pixel dx`);
+      }
+      const cin1 = opt.variant === "vec4" && conv2dCin1Fits(s) && opt.forwardKernel !== "blocks";
+      if (cin1 !== fy.startsWith("forward_cin1_k3")) {
+        throw new Error(`${fy}: not the expected forward`);
+      }
+      if (opt.variant === "vec4" && s.inChannels % 4 === 0) {
+        const c32 = (opt.forwardChannels ?? (s.outChannels > 16 ? 32 : 16)) === 32;
+        const want = !c32
+          ? "forward_vec4_cin4"
+          : opt.forwardPixels === 16
+          ? "forward_vec4_cin4_c32"
+          : "forward_vec4_cin4_p64";
+        if (fy.split(" ")[0] !== want) throw new Error(`${fy}: not ${want}`);
+      }
+      if (opt.variant === "vec4") {
+        const kind = opt.dwKernel ?? conv2dDwKernel(s);
+        const want = kind === "cin1"
+          ? "backward_dw_cin1_k3"
+          : kind !== "blocks"
+          ? `backward_dw_vec4_cin4_${kind}`
+          : s.inChannels % 4 === 0
+          ? "backward_dw_vec4_cin4"
+          : "backward_dw_vec4";
+        if (fdw.split(" ")[0] !== want) throw new Error(`${fdw}: not ${want}`);
       }
       const tag = fy;
       assertClose(fy, y, ref.conv2dForward(x, w, b, s), 1e-4);
@@ -218,7 +307,7 @@ gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) =
   if (conv2dVariant(fits) !== "vec4" || conv2dVariant(ragged) !== "naive") {
     throw new Error("conv2dVariant chose the wrong kernel family");
   }
-  // The sub-pixel dx by default: 64 in channels or more, vec4 channels, and every class of
+  // The sub-pixel dx by default: 32 in channels or more (or one), vec4 channels, and every class of
   // input rows reached by a tap at an output row not before its own (stride 3 with a top pad
   // of 1 reaches row 2 from oh = 1).
   const dxKernels = [
@@ -227,8 +316,10 @@ gpuTest("conv2d picks vec4 only where it fits, and checks shapes", async (gpu) =
     conv2dDxKernel(shape([1, 9, 9, 1, 8, 3, 1, "same"])),
     conv2dDxKernel(shape([1, 9, 9, 64, 8, 1, 2, "valid"])),
     conv2dDxKernel(shape([1, 9, 9, 64, 8, 3, 3, [1, 1]])),
+    conv2dDxKernel(shape([1, 9, 9, 32, 8, 3, 2, "same"])),
+    conv2dDxKernel(shape([1, 9, 9, 16, 8, 3, 2, "same"])),
   ].join(" ");
-  if (dxKernels !== "subpixel direct subpixel direct direct") {
+  if (dxKernels !== "subpixel direct subpixel direct direct subpixel direct") {
     throw new Error(`conv2dDxKernel chose ${dxKernels}`);
   }
   const t = {

@@ -14,9 +14,25 @@ import * as ref from "../src/reference/conv2d.ts";
 import { assertClose, f32, gpuTest, IN_BROWSER, out, Rng, run } from "./_helpers.ts";
 
 const CANDIDATES: Record<string, string[]> = {
-  "conv2d.forward": ["w4", "w2"],
-  "conv2d.dx": ["direct", "subpixel", "subpixel-w2"],
-  "conv2d.dw": ["groups32", "groups8", "groups128"],
+  "conv2d.forward": ["p64", "c32", "w4", "w2", "cin1", "blocks"],
+  "conv2d.dx": [
+    "direct",
+    "subpixel",
+    "subpixel-p64",
+    "subpixel-c32",
+    "subpixel-w4",
+    "subpixel-w2",
+    "subpixel-quads",
+  ],
+  "conv2d.dw": [
+    "groups32",
+    "groups8",
+    "groups128",
+    ...["cin1", "r32c64", "r64c32", "c32"].flatMap((k) =>
+      [8, 32, 128].map((g) => `${k}-groups${g}`)
+    ),
+  ],
+  "batchnorm.leaky": ["vec4", "scalar"],
   "dense.forward": ["vec4", "tiled", "shared"],
   "dense.backward": ["vec4", "tiled", "shared"],
 };

@@ -87,7 +87,7 @@ gpuTest("tuner: a corrupted, foreign or malformed cache is ignored with a warnin
 gpuTest("tuner: cached picks are used only when they name a candidate", async (gpu) => {
   const key = adapterKey(gpu.device, "vulkan");
   try {
-    // A cached "direct" replaces the default (subpixel needs Cin >= 64 by default: direct here,
+    // A cached pick replaces the default (subpixel needs Cin >= 32 by default: direct here,
     // so cache subpixel to see it used).
     setTuner(
       gpu,
@@ -123,10 +123,12 @@ gpuTest("tuner: measured choices are recorded and build correct kernels", async 
     setTuner(gpu, undefined);
   }
   const dx = tuner.choices[DX_ID];
-  if (!dx || !["direct", "subpixel", "subpixel-w2"].includes(dx.pick)) {
+  // direct (the default here), then the sub-pixel dx with each forward block.
+  const names = ["direct", "subpixel", "subpixel-w2", "subpixel-p64", "subpixel-c32"];
+  if (!dx || !names.includes(dx.pick)) {
     throw new Error(`no dx choice measured: ${JSON.stringify(tuner.choices)}`);
   }
-  if (Object.keys(dx.ms).length !== 3 || !tuner.changed) {
+  if (Object.keys(dx.ms).join() !== names.join() || !tuner.changed) {
     throw new Error(`dx candidates not all timed: ${JSON.stringify(dx)}`);
   }
   if (!Object.keys(tuner.choices).some((k) => k.startsWith("conv2d.dw "))) {

@@ -10,13 +10,15 @@
  *
  * Training forward and both backwards are three launches each (partial sums over row blocks,
  * a per-channel combine, an elementwise pass), combined in a fixed order so results are
- * deterministic. Each builds its own small scratch tensor [3 G C + 3 C] (G <= 128 row blocks),
+ * deterministic. Each builds its own small scratch tensor [3 G C + 5 C] (G <= 128 row blocks),
  * allocated once when the dispatches are built.
  *
  * The `batchNormLeaky*` variants fuse a leaky ReLU h = y > 0 ? y : leak * y (leak >= 0; 0 is
- * ReLU) into the elementwise launches: the forward writes h [M, C] and never stores y; the
- * backward takes dh [M, C] and the saved h, and applies the ReLU's derivative (mask h > 0,
- * the same as y > 0 when leak >= 0) while it reads dh. Same numbers as BN then leaky ReLU.
+ * ReLU) into the elementwise launches: the forward writes h [M, C] and never stores y, and
+ * saves delta [C] (the mean's offset from the pivot the statistics were taken around); the
+ * backward takes dh [M, C], recomputes y from x by the forward's expression (same bits) and
+ * applies the ReLU's derivative (mask y > 0) while it reads dh: h is not read again. Same
+ * numbers as BN then leaky ReLU.
  */
 
 import { Tensor } from "../gpu/buffer.ts";
@@ -88,14 +90,25 @@ function vec4Suffix(d: Dims, vec4 = true): string {
 }
 
 /**
- * Whether the fused launches of shape d take the vec4 form: yes by default; with a tuner
- * (src/gpu/tuner.ts) its choice for (rows, C), timed as a leaky forward plus backward on
- * zero-filled scratch tensors with each form (candidates are built one at a time).
+ * The default form of the fused launches: vec4 below VEC4_MAX_ROWS rows, scalar from there.
+ * Measured on llvmpipe (a leaky forward plus backward, this process's CPU time, one run): at
+ * 100352 x 32 and 25088 x 64 (the conv VAE's 28x28 and 14x14 layers at batch 128) the scalar
+ * launches ran 1.65x and 1.4x as fast as the vec4 ones; at 6272 x 64 the vec4 ones 1.4x as
+ * fast; the tuner picked vec4 at 12544 x 32, 3136 x 64 and 784 x 64 too.
+ */
+const VEC4_MAX_ROWS = 16384;
+
+/**
+ * Whether the fused launches of shape d take the vec4 form: by default below VEC4_MAX_ROWS
+ * rows; with a tuner (src/gpu/tuner.ts) its choice for (rows, C), timed as a leaky forward
+ * plus backward on zero-filled scratch tensors with each form (candidates are built one at a
+ * time, the default first).
  */
 async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
   if (vec4 !== undefined) return vec4;
   const tuner = tunerOf(gpu);
-  if (!tuner || d.channels % 4 !== 0) return true;
+  const v0 = d.rows < VEC4_MAX_ROWS;
+  if (!tuner || d.channels % 4 !== 0) return v0;
   const n = d.rows * d.channels, c = d.channels;
   const made: Tensor[] = [];
   const z = (len: number) => {
@@ -105,13 +118,12 @@ async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
   };
   const s: BatchNormShape = { rows: d.rows, channels: c };
   const build = async (vec4: boolean) => {
-    const st = { x: z(n), gamma: z(c), mean: z(c), rstd: z(c) };
+    const st = { x: z(n), gamma: z(c), beta: z(c), mean: z(c), rstd: z(c), delta: z(c) };
     return [
       ...await batchNormLeakyForward(
         gpu,
         {
           h: z(n),
-          beta: z(c),
           runningMean: z(c),
           runningVar: z(c),
           ...st,
@@ -127,7 +139,6 @@ async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
           dgamma: z(c),
           dbeta: z(c),
           dh: z(n),
-          h: z(n),
           ...st,
         },
         s,
@@ -139,7 +150,9 @@ async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
   const pick = await tuner.pick(
     "batchnorm.leaky",
     `${d.rows}x${c}`,
-    [{ name: "vec4", build: () => build(true) }, { name: "scalar", build: () => build(false) }],
+    v0
+      ? [{ name: "vec4", build: () => build(true) }, { name: "scalar", build: () => build(false) }]
+      : [{ name: "scalar", build: () => build(false) }, { name: "vec4", build: () => build(true) }],
     () => made.forEach((t) => t.destroy()),
   );
   return pick === "vec4";
@@ -148,8 +161,8 @@ async function actVec4(gpu: Gpu, d: Dims, vec4?: boolean): Promise<boolean> {
 /**
  * Options of the fused batch norm + leaky ReLU builders. `vec4`: true takes the vec4 form of
  * the fused elementwise launches where C is a multiple of 4, false keeps them scalar (the same
- * results, for benchmarks and tests of each form); absent, the default (vec4) or, with a tuner
- * on the device (src/gpu/tuner.ts), its measured choice.
+ * results, for benchmarks and tests of each form); absent, the default (vec4 below 16384 rows,
+ * else scalar) or, with a tuner on the device (src/gpu/tuner.ts), its measured choice.
  */
 export interface BatchNormLeakyOptions {
   /** Force the vec4 (true) or scalar (false) fused launches. */
@@ -176,7 +189,7 @@ function partialGrid(d: Dims): [number, number, number] {
 }
 
 function scratch(gpu: Gpu, d: Dims, label: string): Tensor {
-  return new Tensor(gpu.device, "f32", [3 * d.blocks * d.channels + 3 * d.channels], label);
+  return new Tensor(gpu.device, "f32", [3 * d.blocks * d.channels + 5 * d.channels], label);
 }
 
 /** The three launches of a backward: partial sums, per-channel combine, dx. */
@@ -185,27 +198,29 @@ async function gradDispatches(
   t: BatchNormTensors<"dx" | "dgamma" | "dbeta" | "dy" | "x" | "gamma" | "mu" | "r">,
   d: Dims,
   label: string,
-  savedH?: TensorLike,
+  leaky?: { beta: TensorLike; delta: TensorLike },
   vec4?: boolean,
 ): Promise<Dispatch[]> {
   const k = await gpu.kernel("batchnorm");
   const n = d.rows * d.channels, c = d.channels;
   const tmp = scratch(gpu, d, `${label} scratch`);
   const saved = { saved_mean: t.mu, saved_rstd: t.r };
-  // With savedH (the fused leaky ReLU's output h) t.dy is dh and the launches are the *_act
-  // ones, which read h beside dh and spend a compare and a multiply per element.
-  const act = savedH ? `_act${vec4Suffix(d, await actVec4(gpu, d, vec4))}` : "";
+  // With `leaky` t.dy is dh and the launches are the *_act ones, which recompute the forward's
+  // y from x (its beta and delta, gamma, rstd) for the ReLU's mask: 5 more operations an element.
+  const act = leaky ? `_act${vec4Suffix(d, await actVec4(gpu, d, vec4))}` : "";
   const v4 = act.endsWith("vec4");
-  const h = savedH ? big(v4, { saved_h: savedH }) : {};
-  const extra = savedH ? 1 : 0;
+  const norm: Record<string, TensorLike> = leaky
+    ? { gamma: t.gamma, saved_rstd: t.r, beta: leaky.beta, saved_delta: leaky.delta }
+    : {};
+  const extra = leaky ? 1 : 0;
   const partial = await k.dispatch(
     `bn_grad_partial${act}`,
-    { scratch: tmp, ...big(v4, { dy: t.dy, x: t.x }), saved_mean: t.mu, ...h, dims: d },
+    { scratch: tmp, ...big(v4, { dy: t.dy, x: t.x }), saved_mean: t.mu, ...norm, dims: d },
     partialGrid(d),
     { label: `${label} partial` },
   );
-  partial.flops = (4 + 2 * extra) * n;
-  partial.bytes = (8 + 4 * extra) * n;
+  partial.flops = (4 + 6 * extra) * n;
+  partial.bytes = 8 * n;
   const final = await k.dispatch(
     "bn_grad_final",
     { dgamma: t.dgamma, dbeta: t.dbeta, scratch: tmp, saved_rstd: t.r, dims: d },
@@ -221,14 +236,13 @@ async function gradDispatches(
       gamma: t.gamma,
       scratch: tmp,
       ...saved,
-      ...h,
       dims: d,
     },
     partialGrid(d),
     { label: `${label} dx` },
   );
-  apply.flops = (8 + 2 * extra) * n;
-  apply.bytes = (12 + 4 * extra) * n;
+  apply.flops = (8 + 6 * extra) * n;
+  apply.bytes = 12 * n;
   return [partial, final, apply];
 }
 
@@ -258,9 +272,11 @@ function expectAll<K extends string>(
  */
 export async function batchNormForward(
   gpu: Gpu,
-  t: BatchNormTensors<
-    "y" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
-  >,
+  t:
+    & BatchNormTensors<
+      "y" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
+    >
+    & { delta?: TensorLike },
   s: BatchNormShape,
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_forward";
@@ -272,9 +288,11 @@ export async function batchNormForward(
 /** The three launches of a training forward: statistics partials, combine, apply[_act]. */
 async function forwardDispatches(
   gpu: Gpu,
-  t: BatchNormTensors<
-    "y" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
-  >,
+  t:
+    & BatchNormTensors<
+      "y" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
+    >
+    & { delta?: TensorLike },
   d: Dims,
   act: "" | "_act",
   vec4?: boolean,
@@ -282,6 +300,8 @@ async function forwardDispatches(
   const n = d.rows * d.channels, c = d.channels;
   const k = await gpu.kernel("batchnorm");
   const tmp = scratch(gpu, d, "batchnorm scratch");
+  // delta [C], saved for a fused backward; a scratch one where nobody reads it.
+  const delta = t.delta ?? new Tensor(gpu.device, "f32", [c], "batchnorm delta");
   // Only the fused apply has a vec4 form. The statistics stay scalar: a vec4 Welford pass
   // rounded M2 differently from this one on the GL backend (1 ulp in a few channels).
   const v4 = act !== "" && vec4Suffix(d, await actVec4(gpu, d, vec4)) !== "";
@@ -302,13 +322,14 @@ async function forwardDispatches(
       running_var: t.runningVar,
       scratch: tmp,
       x: t.x,
+      delta_out: delta,
       dims: d,
     },
     [Math.ceil(c / WG), 1, 1],
     { label: "batchnorm stats final" },
   );
   final.flops = 8 * d.blocks * c;
-  final.bytes = 12 * d.blocks * c + 32 * c;
+  final.bytes = 12 * d.blocks * c + 36 * c;
   const apply = await k.dispatch(
     `bn_apply${act}${v4 ? "_vec4" : ""}`,
     {
@@ -419,14 +440,15 @@ export async function batchNormBackwardEval(
 
 /**
  * Training forward fused with leaky ReLU: h [M, C] = act(gamma * (x - mean) * rstd + beta),
- * act(y) = y > 0 ? y : leak * y (leak >= 0), with the batch statistics; saves mean and rstd
- * and updates the running statistics as {@linkcode batchNormForward}, which with
- * activationForward("leaky_relu") after it gives the same h. y itself is not stored.
+ * act(y) = y > 0 ? y : leak * y (leak >= 0), with the batch statistics; saves mean, rstd and
+ * delta [C] (for the backward's mask, see the module comment) and updates the running
+ * statistics as {@linkcode batchNormForward}, which with activationForward("leaky_relu") after
+ * it gives the same h. y itself is not stored.
  */
 export async function batchNormLeakyForward(
   gpu: Gpu,
   t: BatchNormTensors<
-    "h" | "x" | "gamma" | "beta" | "mean" | "rstd" | "runningMean" | "runningVar"
+    "h" | "x" | "gamma" | "beta" | "mean" | "rstd" | "delta" | "runningMean" | "runningVar"
   >,
   s: BatchNormShape,
   leak: number,
@@ -434,7 +456,17 @@ export async function batchNormLeakyForward(
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_leaky_forward";
   const d = leakDims(where, s, leak);
-  expectAll(where, t, s, ["h", "x", "gamma", "beta", "mean", "rstd", "runningMean", "runningVar"]);
+  expectAll(where, t, s, [
+    "h",
+    "x",
+    "gamma",
+    "beta",
+    "mean",
+    "rstd",
+    "delta",
+    "runningMean",
+    "runningVar",
+  ]);
   return await forwardDispatches(gpu, { ...t, y: t.h }, d, "_act", opts.vec4);
 }
 
@@ -455,20 +487,35 @@ export async function batchNormLeakyForwardEval(
 }
 
 /**
- * Training-mode backward of {@linkcode batchNormLeakyForward}, from dh [M, C] and the saved
- * h [M, C]: dy = dh * (h > 0 ? 1 : leak), then dx, dgamma, dbeta as
+ * Training-mode backward of {@linkcode batchNormLeakyForward}, from dh [M, C] and what the
+ * forward saved (mean, rstd, delta): dy = dh * (y > 0 ? 1 : leak) with y recomputed from x,
+ * gamma, beta exactly as the forward computed it, then dx, dgamma, dbeta as
  * {@linkcode batchNormBackward} (all three OVERWRITTEN); dy is never stored.
  */
 export async function batchNormLeakyBackward(
   gpu: Gpu,
-  t: BatchNormTensors<"dx" | "dgamma" | "dbeta" | "dh" | "h" | "x" | "gamma" | "mean" | "rstd">,
+  t: BatchNormTensors<
+    "dx" | "dgamma" | "dbeta" | "dh" | "x" | "gamma" | "beta" | "mean" | "rstd" | "delta"
+  >,
   s: BatchNormShape,
   leak: number,
   opts: BatchNormLeakyOptions = {},
 ): Promise<Dispatch[]> {
   const where = "batchnorm.bn_leaky_backward";
   const d = leakDims(where, s, leak);
-  expectAll(where, t, s, ["dx", "dgamma", "dbeta", "dh", "h", "x", "gamma", "mean", "rstd"]);
+  expectAll(where, t, s, [
+    "dx",
+    "dgamma",
+    "dbeta",
+    "dh",
+    "x",
+    "gamma",
+    "beta",
+    "mean",
+    "rstd",
+    "delta",
+  ]);
   const g = { ...t, dy: t.dh, mu: t.mean, r: t.rstd };
-  return await gradDispatches(gpu, g, d, "batchnorm leaky backward", t.h, opts.vec4);
+  const leaky = { beta: t.beta, delta: t.delta };
+  return await gradDispatches(gpu, g, d, "batchnorm leaky backward", leaky, opts.vec4);
 }

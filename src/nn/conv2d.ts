@@ -7,21 +7,35 @@
  *   x, dx [B, H, W, Cin]   y, dy [B, Ho, Wo, Cout]   w, dw [KH, KW, Cin, Cout]   b, db [Cout]
  *
  * Kernel families: `naive` (one output per invocation, any shape) and `vec4` (register
- * blocks of 16 pixels (or dw rows) x 16 channels held as sixteen 4x4 matrices, an implicit
- * GEMM reading Cout as vec4s; needs Cout % 4 == 0; when Cin % 4 == 0 too, forward and dw also
- * read x as vec4s; dx with Cin < 16 uses one channel x 4 pixels per invocation instead). By
- * default the fastest that fits the shape is used: vec4 wherever it fits (bench/conv_bench.ts).
+ * blocks held as 4x4 matrices, an implicit GEMM reading Cout as vec4s; needs Cout % 4 == 0).
+ * Within vec4, where Cin % 4 == 0 forward and dw also read x as vec4s, in blocks of 64 pixels
+ * x 32 channels (forward, {@linkcode Conv2dOptions.forwardPixels}) and 32 dw rows x 64
+ * channels ({@linkcode Conv2dDwKernel}); one in channel with a 3x3 kernel has its own
+ * forward and dw (the filter bank, or the nine taps' sums, in registers); dx with Cin < 16
+ * uses one channel x 4 pixels per invocation. By default the fastest that fits the shape on
+ * llvmpipe is used (bench/conv_probe.ts).
+ *
+ * Why big blocks: on llvmpipe a storage-buffer load or store whose address differs per
+ * invocation is a loop over the SIMD lanes with a bounds check per component, while
+ * multiply-adds run on all lanes at once and spilled accumulators stay in the CPU's caches; so
+ * a kernel runs about as fast as it loads few values per multiply-add. 64 x 32 blocks do 8192
+ * multiply-adds per 384 values loaded (16 x 16 did 1024 per 128) and run above the dense
+ * kernel's 1024^3 "ceiling" (whose blocks are 16 x 16). The price is compile time, paid once
+ * (Mesa caches the compiled shader): on llvmpipe under load forward_vec4_cin4_p64 took 47 s
+ * the first time, a 32 x 32 block 11 s (and ran 15-18% slower), forward_vec4_cin4_c32 3 s;
+ * backward_dw_vec4_cin4_r32c64 12 s. Blocks of 64 x 64 were another 4-8% faster but took
+ * minutes to compile.
  *
  * The vec4 dx has two forms ({@linkcode Conv2dDxKernel}): `direct` (the backward_dx_* kernels)
  * and `subpixel`, one stride-1 forward convolution per class of input pixels modulo the stride
  * (see shaders/conv2d.wgsl, subpixel_weights), which runs at the forward kernels' speed.
- * With a tuner attached to the device (src/gpu/tuner.ts), the dx form, the forward's workgroup
- * width and the dw's batch split are chosen by timing the candidates on the adapter.
+ * With a tuner attached to the device (src/gpu/tuner.ts), the dx form, the forward's and the
+ * dw's blocks and the dw's batch split are chosen by timing the candidates on the adapter.
  *
- * The vec4 dw reduces over pixels inside each invocation, so it has only
- * (KH KW Cin / 16) x (Cout / 16) invocations (72 at 3x3x32->64); when that makes fewer than
- * DW_MIN_GROUPS workgroups, the batch is split into image chunks with a partial dw each (a
- * scratch buffer allocated when the dispatch is built) and a second dispatch sums them.
+ * The vec4 dw reduces over pixels inside each invocation, so it has few invocations (18 at
+ * 3x3x32->64 with 32 x 64 blocks); when that makes fewer than DW_MIN_GROUPS workgroups, the
+ * batch (or, with one in channel, the output rows) is split into chunks with a partial dw each
+ * (a scratch buffer allocated when the dispatch is built) and a second dispatch sums them.
  */
 
 import { type Tensor, zeros } from "../gpu/buffer.ts";
@@ -67,6 +81,20 @@ export type Conv2dVariant = "naive" | "vec4";
  */
 export type Conv2dDxKernel = "direct" | "subpixel";
 
+/**
+ * The vec4 forward's kernel where one in channel meets a 3x3 kernel ({@linkcode conv2dCin1Fits}):
+ * `cin1` (forward_cin1_k3) or `blocks` (forward_vec4, 16 pixels x 16 channels).
+ */
+export type Conv2dForwardKernel = "cin1" | "blocks";
+
+/**
+ * The vec4 dw's kernel: `cin1` (backward_dw_cin1_k3; one in channel, 3x3); with Cin % 4 == 0
+ * `r32c64`, `r64c32` or `c32` (backward_dw_vec4_cin4_*, blocks of 32 rows x 64 out channels,
+ * 64 x 32 or 16 x 32 per invocation); or `blocks` (backward_dw_vec4 / backward_dw_vec4_cin4,
+ * 4 or 16 rows x 16 out channels).
+ */
+export type Conv2dDwKernel = "cin1" | "r32c64" | "r64c32" | "c32" | "blocks";
+
 /** Options for {@linkcode conv2dForward} and {@linkcode conv2dBackward}. */
 export interface Conv2dOptions {
   /** Force a kernel family (benchmarks and tests); default {@linkcode conv2dVariant}. */
@@ -78,6 +106,31 @@ export interface Conv2dOptions {
    * dx), 2 or 4 (height 64 / width); default {@linkcode conv2dForwardWidth} of its Cout.
    */
   forwardWidth?: 2 | 4;
+  /**
+   * Out channels per invocation of the forward with Cin % 4 == 0 (and every sub-pixel dx): 16
+   * (forward_vec4_cin4, workgroup width `forwardWidth`) or 32 (forward_vec4_cin4_c32); default
+   * {@linkcode conv2dForwardChannels}.
+   */
+  forwardChannels?: 16 | 32;
+  /**
+   * Pixels per invocation of the 32-channel forward: 64 (forward_vec4_cin4_p64, the default)
+   * or 16 (forward_vec4_cin4_c32).
+   */
+  forwardPixels?: 16 | 64;
+  /**
+   * The sub-pixel dx with one in channel (a forward into one channel): `strip` (forward_cout1_k3,
+   * where the class has 3x3 taps) or `quads` (forward_cout1); default `strip` where it fits.
+   * Measured on llvmpipe (bench/conv_probe.ts, 128x28x28x1->32, one run): 10.8 GFLOP/s (41% of
+   * the ceiling) against 5.1 (19%).
+   */
+  cout1?: "strip" | "quads";
+  /**
+   * The vec4 forward with one in channel and a 3x3 kernel: `cin1` (forward_cin1_k3, the filter
+   * bank in registers) or `blocks` (forward_vec4); default {@linkcode conv2dForwardKernel}.
+   */
+  forwardKernel?: Conv2dForwardKernel;
+  /** The vec4 dw kernel; default {@linkcode conv2dDwKernel}. */
+  dwKernel?: Conv2dDwKernel;
   /**
    * The vec4 dw splits the batch into image chunks until it has at least this many
    * workgroups (default {@linkcode DW_MIN_GROUPS}); a tuner candidate.
@@ -123,15 +176,69 @@ export function conv2dForwardWidth(_cout: number): 2 | 4 {
   return 4;
 }
 
-/** Dispatch of forward_vec4_cin4 for `cout` out channels and P pixels, workgroup width wx. */
+/**
+ * The default out channels per invocation of the forward with Cin % 4 == 0: 32
+ * (forward_vec4_cin4_c32) above 16 out channels, else 16. Measured on llvmpipe
+ * (bench/conv_probe.ts, batch 128, one run; ceiling 27.2 GFLOP/s): forward 28x28x32->64 s2
+ * 28.2 GFLOP/s against 12.0, 14x14x64->64 s2 30.9 against 13.1, 7x7x64->64 s1 31.7 against
+ * 13.2; as the sub-pixel dx 26.7 (28x28x32->64, against the direct kernel's 12.8), 25.4 and
+ * 30.6. With 64 pixels per invocation (forward_vec4_cin4_p64, the default forwardPixels) the
+ * forwards ran at 35.7, 40.3 and 40.8 GFLOP/s (another run, ceiling 27.4; against about 33 for
+ * 16 pixels there).
+ */
+export function conv2dForwardChannels(cout: number): 16 | 32 {
+  return cout > 16 ? 32 : 16;
+}
+
+/**
+ * Tuner candidates of the forward with Cin % 4 == 0 for `cout` out channels, the default
+ * first: "p64" (forward_vec4_cin4_p64), "c32" (forward_vec4_cin4_c32), "w4" and "w2"
+ * (forward_vec4_cin4's workgroup widths), each after `prefix`.
+ */
+function blockNames(cout: number, prefix: string): string[] {
+  const w0 = conv2dForwardWidth(cout);
+  const c16 = [`w${w0}`, `w${6 - w0}`];
+  const c32 = ["p64", "c32"];
+  const names = conv2dForwardChannels(cout) === 32 ? [...c32, ...c16] : [...c16, ...c32];
+  return names.map((n) => prefix + n);
+}
+
+/** The options of a {@linkcode blockNames} candidate (its prefix ignored), or "subpixel-quads". */
+function blockOptions(name: string): Conv2dOptions {
+  if (name.endsWith("p64")) return { forwardChannels: 32, forwardPixels: 64 };
+  if (name.endsWith("c32")) return { forwardChannels: 32, forwardPixels: 16 };
+  if (name === "subpixel") return {};
+  if (name === "subpixel-quads") return { cout1: "quads" };
+  return { forwardChannels: 16, forwardWidth: name.endsWith("w2") ? 2 : 4 };
+}
+
+/**
+ * Entry point and dispatch of the forward with Cin % 4 == 0 for `cout` out channels and P
+ * pixels: forward_vec4_cin4 (16 channels, workgroup width wx) or forward_vec4_cin4_c32.
+ */
 function cin4Launch(
   cout: number,
   P: number,
-  wx: 2 | 4 | undefined,
-): { grid: [number, number, number]; constants: Record<string, number> } {
+  o: Conv2dOptions,
+): { entry: string; grid: [number, number, number]; constants: Record<string, number> } {
+  const c = o.forwardChannels ?? conv2dForwardChannels(cout);
+  if (c !== 16 && c !== 32) throw new Error(`conv2d: forwardChannels must be 16 or 32, got ${c}`);
+  if (c === 32) {
+    const px = o.forwardPixels ?? 64;
+    if (px !== 16 && px !== 64) {
+      throw new Error(`conv2d: forwardPixels must be 16 or 64, got ${px}`);
+    }
+    return {
+      entry: px === 64 ? "forward_vec4_cin4_p64" : "forward_vec4_cin4_c32",
+      grid: grid1d(Math.ceil(P / px) * Math.ceil(cout / 32), DB_WG),
+      constants: {},
+    };
+  }
+  const wx = o.forwardWidth;
   const w = wx ?? conv2dForwardWidth(cout);
   if (w !== 2 && w !== 4) throw new Error(`conv2d: forwardWidth must be 2 or 4, got ${w}`);
   return {
+    entry: "forward_vec4_cin4",
     grid: grid2d(cout / 4, w * VEC4_BLOCK[0] / 4, P, (64 / w) * VEC4_BLOCK[1]),
     constants: w === 4 ? {} : { FWD_WX: w, FWD_WY: 64 / w },
   };
@@ -165,6 +272,28 @@ export function conv2dOutputSize(
   const h = axis(s.height, s.kernel[0], s.stride[0], pt);
   const w = axis(s.width, s.kernel[1], s.stride[1], pl);
   return { height: h.out, width: w.out, padTop: h.before, padLeft: w.before };
+}
+
+/** Whether forward_cin1_k3 serves the shape: one in channel, a 3x3 kernel, Cout % 4 == 0. */
+export function conv2dCin1Fits(s: Conv2dShape): boolean {
+  return s.inChannels === 1 && s.kernel[0] === 3 && s.kernel[1] === 3 && s.outChannels % 4 === 0;
+}
+
+/**
+ * The forward kernel used by default where {@linkcode conv2dCin1Fits}: `cin1`. Measured on
+ * llvmpipe (bench/conv_probe.ts, 128x28x28x1->32): 16.3 GFLOP/s (56% of the matmul ceiling)
+ * against forward_vec4's 2.5 (8%), which reads 9 rows in steps of 4 through gathers.
+ */
+export function conv2dForwardKernel(_s: Conv2dShape): Conv2dForwardKernel {
+  return "cin1";
+}
+
+/**
+ * Pixels of one output row per invocation of the strip kernels (forward_cin1_k3): at most 32,
+ * the row split into equal strips (28 -> one of 28, 40 -> two of 20).
+ */
+function stripOf(wo: number): number {
+  return Math.ceil(wo / Math.ceil(wo / 32));
 }
 
 /** The variant used by default: `vec4` when Cout is a multiple of 4, else `naive`. */
@@ -212,14 +341,14 @@ export function conv2dSubpixelFits(s: Conv2dShape): boolean {
 
 /**
  * The dx kernel used by default (without a tuner's measured choice, src/gpu/tuner.ts):
- * `subpixel` where it fits and Cin >= 64, else `direct`. Measured on llvmpipe
- * (bench/conv_probe.ts): with 64 in channels the sub-pixel dx runs at 60-75% of the matmul
- * ceiling against 33-55% for the direct kernel; with 32 it ran at 36% against backward_dx_vec4_c8's
- * 46%, as a forward with 32 out channels fills only half of a 4-wide workgroup row (and a
- * 2 x 32 workgroup was no faster).
+ * `subpixel` where it fits and Cin >= 32 (or Cin = 1), else `direct`. Measured on llvmpipe
+ * (bench/conv_probe.ts), with the 32-channel forward (forward_vec4_cin4_c32): 28x28x32->64 s2
+ * at 98% of the matmul ceiling against 49% for backward_dx_vec4_c8; 14x14x64->64 s2 93% against
+ * 44%. (With forward_vec4_cin4's 16-channel blocks the sub-pixel dx with 32 in channels had run
+ * at 36% against 46%.)
  */
 export function conv2dDxKernel(s: Conv2dShape): Conv2dDxKernel {
-  return conv2dSubpixelFits(s) && (s.inChannels >= 64 || s.inChannels === 1)
+  return conv2dSubpixelFits(s) && (s.inChannels >= 32 || s.inChannels === 1)
     ? "subpixel"
     : "direct";
 }
@@ -291,6 +420,7 @@ function dimsOf(s: Conv2dShape): Record<string, number> {
     ysw: 1,
     yh: o.height,
     yw: o.width,
+    strip: 1,
   };
 }
 
@@ -387,27 +517,58 @@ export async function conv2dForward(
   const k = await gpu.kernel("conv2d");
   // With Cin % 4 == 0 the vec4 forward also reads x as vec4s (forward_vec4_cin4).
   const cin4 = Ci % 4 === 0;
-  if (v === "vec4" && cin4 && options.forwardWidth === undefined) {
+  if (
+    v === "vec4" && cin4 && options.forwardWidth === undefined &&
+    options.forwardChannels === undefined
+  ) {
     const X = B * s.height * s.width * Ci, Y = P * Co, WN = KH * KW * Ci * Co;
-    const w0 = conv2dForwardWidth(Co);
     const choice = await tuned(
       gpu,
       "conv2d.forward",
       s,
-      [`w${w0}`, `w${6 - w0}`],
+      blockNames(Co, ""),
       (n, z) =>
         conv2dForward(gpu, { y: z(Y), x: z(X), w: z(WN), b: z(Co) }, s, {
           ...options,
-          forwardWidth: n === "w2" ? 2 : 4,
+          ...blockOptions(n),
         }),
     );
-    if (choice) options = { ...options, forwardWidth: choice === "w2" ? 2 : 4 };
+    if (choice) options = { ...options, ...blockOptions(choice) };
   }
-  const entry = v === "naive" ? "forward_naive" : cin4 ? "forward_vec4_cin4" : "forward_vec4";
-  const launch = cin4 ? cin4Launch(Co, P, options.forwardWidth) : {
+  if (v === "vec4" && conv2dCin1Fits(s) && options.forwardKernel === undefined) {
+    const X = B * s.height * s.width, Y = P * Co, WN = 9 * Co;
+    const k0 = conv2dForwardKernel(s);
+    const choice = await tuned(
+      gpu,
+      "conv2d.forward",
+      s,
+      [k0, k0 === "cin1" ? "blocks" : "cin1"],
+      (n, z) =>
+        conv2dForward(gpu, { y: z(Y), x: z(X), w: z(WN), b: z(Co) }, s, {
+          ...options,
+          forwardKernel: n as Conv2dForwardKernel,
+        }),
+    );
+    options = { ...options, forwardKernel: (choice ?? k0) as Conv2dForwardKernel };
+  }
+  if (v === "vec4" && conv2dCin1Fits(s) && options.forwardKernel === "cin1") {
+    const strip = stripOf(o.width);
+    const d = await k.dispatch(
+      "forward_cin1_k3",
+      { y4: t.y, x: t.x, w4: t.w, b4: bias, dims: { ...dimsOf(s), strip } },
+      grid1d(B * o.height * Math.ceil(o.width / strip) * Math.ceil(Co / 16), DB_WG),
+      { label: `conv2d_forward_cin1_k3 ${describe(s)}` },
+    );
+    d.flops = 2 * P * KH * KW * Ci * Co + (t.b ? P * Co : 0);
+    d.bytes = 4 * (B * s.height * s.width * Ci + KH * KW * Ci * Co + Co + P * Co);
+    return [d];
+  }
+  const launch = cin4 ? cin4Launch(Co, P, options) : {
+    entry: "forward_vec4",
     grid: grid2d(Co / 4, VEC4_WG[0] * VEC4_BLOCK[0] / 4, P, VEC4_WG[1] * VEC4_BLOCK[1]),
     constants: {},
   };
+  const entry = v === "naive" ? "forward_naive" : launch.entry;
   const d = v === "vec4"
     ? await k.dispatch(
       entry,
@@ -451,23 +612,21 @@ export async function conv2dBackwardDx(
   if (t.b) expectLength(where, "b", t.b, Ci);
   const v = pick(where, s, options);
   if (v === "vec4" && options.dx === undefined && conv2dSubpixelFits(s)) {
-    const names = ["direct", "subpixel", "subpixel-w2"];
-    if (conv2dDxKernel(s) === "subpixel") names.unshift(...names.splice(1, 1));
-    if (Ci === 1) names.pop(); // forward_cout1 has no width
+    // "subpixel" is the sub-pixel dx with the default forward blocks, "subpixel-NAME" with
+    // another of blockNames (Ci = 1: forward_cout1 "quads" in place of forward_cout1_k3).
+    const sub = Ci === 1
+      ? ["subpixel", "subpixel-quads"]
+      : ["subpixel", ...blockNames(Ci, "subpixel-").slice(1)];
+    const names = conv2dDxKernel(s) === "subpixel" ? [...sub, "direct"] : ["direct", ...sub];
+    const dxOptions = (n: string): Conv2dOptions =>
+      n === "direct" ? { dx: "direct" } : { dx: "subpixel", ...blockOptions(n) };
     const choice = await tuned(gpu, "conv2d.dx", s, names, async (n, z) => [
       ...await conv2dBackwardDx(gpu, { dx: z(X), dy: z(P * Co), w: z(R * Co) }, s, {
         ...options,
-        dx: n === "direct" ? "direct" : "subpixel",
-        forwardWidth: n === "subpixel-w2" ? 2 : 4,
+        ...dxOptions(n),
       }),
     ]);
-    if (choice) {
-      options = {
-        ...options,
-        dx: choice === "direct" ? "direct" : "subpixel",
-        forwardWidth: choice === "subpixel-w2" ? 2 : 4,
-      };
-    }
+    if (choice) options = { ...options, ...dxOptions(choice) };
   }
   const kind = v === "naive" ? "direct" : options.dx ?? conv2dDxKernel(s);
   if (kind === "subpixel") {
@@ -477,7 +636,7 @@ export async function conv2dBackwardDx(
           `input pixel reached by a tap (got ${describe(s)})`,
       );
     }
-    return await subpixelDx(gpu, t, s, options.forwardWidth);
+    return await subpixelDx(gpu, t, s, options);
   }
   return [await directDx(gpu, t, s, v)];
 }
@@ -487,7 +646,7 @@ async function subpixelDx(
   gpu: Gpu,
   t: Conv2dDxTensors,
   s: Conv2dShape,
-  wx: 2 | 4 | undefined,
+  options: Conv2dOptions,
 ): Promise<Dispatch[] & { biasAdded?: boolean }> {
   const o = conv2dOutputSize(s);
   const { batch: B, inChannels: Ci, outChannels: Co } = s;
@@ -539,16 +698,19 @@ async function subpixelDx(
       };
       const Pc = B * ra.out * cr.out;
       const label = `conv2d_dx_subpixel ${describe(s)} class ${ra.a},${cr.a}`;
-      const launch = cin4Launch(Ci, Pc, wx);
+      const launch = cin4Launch(Ci, Pc, options);
+      const strip = ra.taps === 3 && cr.taps === 3 && options.cout1 !== "quads";
       const d = Ci === 1
         ? await k.dispatch(
-          "forward_cout1",
+          strip ? "forward_cout1_k3" : "forward_cout1",
           { y: t.dx, x4: t.dy, w4: wc, b: bias, dims },
-          grid1d(Math.ceil(Pc / 4), DB_WG),
+          strip
+            ? grid1d(B * Math.ceil(ra.out / 4) * Math.ceil(cr.out / 16), DB_WG)
+            : grid1d(Math.ceil(Pc / 4), DB_WG),
           { label },
         )
         : await k.dispatch(
-          "forward_vec4_cin4",
+          launch.entry,
           { y4: t.dx, x4: t.dy, w4: wc, b4: bias, dims },
           launch.grid,
           { label, constants: launch.constants },
@@ -618,10 +780,80 @@ async function directDx(
 }
 
 /**
- * Workgroups the vec4 dw kernels should have at least: with fewer, the batch is split into
- * chunks reduced separately (llvmpipe runs one workgroup per thread; a wide GPU wants more).
+ * Workgroups each dw kernel should have at least (the batch is split into chunks reduced
+ * separately until it has; llvmpipe runs one workgroup per thread, a wide GPU wants more).
+ * backward_dw_cin1_k3 measured on llvmpipe (bench/conv_probe.ts, 128x28x28x1->32, one run):
+ * 25.2 GFLOP/s with 8 (93% of the ceiling), 21.0 with 32, 16.4 with 128 (more chunks to
+ * reduce), backward_dw_vec4 5.5 (20%). backward_dw_vec4_cin4_c32 (same probe, ceiling 28.7):
+ * 28x28x32->64 s2 30.6 GFLOP/s with 8, 29.9 with 32, 28.5 with 128; 14x14x64->64 s2 30.4,
+ * 28.7, 25.5; 7x7x64->64 s1 32.3, 29.6, 27.1.
  */
-const DW_MIN_GROUPS = 32;
+const DW_MIN_GROUPS: Record<Conv2dDwKernel, number> = {
+  cin1: 8,
+  r32c64: 8,
+  r64c32: 8,
+  c32: 8,
+  blocks: 32,
+};
+
+/** The wide dw kernels' blocks: [rows, out channels] per invocation. */
+const DW_BLOCKS = { r32c64: [32, 64], r64c32: [64, 32], c32: [16, 32] } as const;
+
+/**
+ * The dw kernel used by default: `cin1` where {@linkcode conv2dCin1Fits}; where Cin % 4 == 0,
+ * `r32c64` above 32 out channels, `r64c32` above 16; else `blocks`. On llvmpipe (see
+ * DW_MIN_GROUPS) c32 ran at 30-32 GFLOP/s on the conv VAE's shapes against
+ * backward_dw_vec4_cin4's 14.7-15.4; in another run (ceiling 27-29) r32c64 at 43.3, 39.7 and
+ * 40.8 GFLOP/s (28x28x32->64 s2, 14x14x64->64 s2, 7x7x64->64 s1), r64c32 at 37.0, 37.9, 40.2,
+ * c32 at 27.2, 27.6, 29.2.
+ */
+export function conv2dDwKernel(s: Conv2dShape): Conv2dDwKernel {
+  if (conv2dCin1Fits(s)) return "cin1";
+  if (s.inChannels % 4 !== 0 || s.outChannels <= 16) return "blocks";
+  return s.outChannels > 32 ? "r32c64" : "r64c32";
+}
+
+/**
+ * The wide dw kernels (backward_dw_vec4_cin4_{c32, r32c64, r64c32}): the batch split into
+ * chunks of images for at least minGroups workgroups, each chunk's partial dw into a scratch
+ * buffer allocated here, then reduce_splits (one dispatch when one chunk holds the batch).
+ */
+async function dwWide(
+  gpu: Gpu,
+  t: { dw: Tensor | TensorView; dy: Tensor | TensorView; x: Tensor | TensorView },
+  s: Conv2dShape,
+  minGroups: number,
+  kind: keyof typeof DW_BLOCKS,
+): Promise<Dispatch[]> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, inChannels: Ci, outChannels: Co } = s;
+  const R = s.kernel[0] * s.kernel[1] * Ci, P = B * o.height * o.width;
+  const [rows, cols] = DW_BLOCKS[kind];
+  const perSplit = Math.ceil(R / rows) * Math.ceil(Co / cols);
+  const chunk = Math.ceil(B / Math.min(B, Math.ceil(minGroups * DB_WG / perSplit)));
+  const splits = Math.ceil(B / chunk);
+  const k = await gpu.kernel("conv2d");
+  const dims = { ...dimsOf(s), splits, chunk };
+  const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
+  const d = await k.dispatch(
+    `backward_dw_vec4_cin4_${kind}`,
+    { dw4: part, dy4: t.dy, x4: t.x, dims },
+    grid1d(splits * perSplit, DB_WG),
+    { label: `conv2d_dw_vec4_cin4_${kind} ${describe(s)}` },
+  );
+  d.flops = 2 * P * R * Co;
+  d.bytes = 4 * (P * Co + B * s.height * s.width * Ci + splits * R * Co);
+  if (splits === 1) return [d];
+  const sum = await k.dispatch(
+    "reduce_splits",
+    { dw: t.dw, part, dims },
+    grid1d(R * Co, DB_WG),
+    { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
+  );
+  sum.flops = splits * R * Co;
+  sum.bytes = 4 * (splits + 1) * R * Co;
+  return [d, sum];
+}
 
 /**
  * dw [KH, KW, Cin, Cout] = the weight gradient alone, from dy [B, Ho, Wo, Cout] and
@@ -665,24 +897,52 @@ export async function conv2dBackwardDw(
     ceilDiv(Co / 4, VEC4_WG[0] * 4),
     ceilDiv(R, VEC4_WG[1] * dwRows),
   ];
-  let minGroups = options.dwMinGroups ?? DW_MIN_GROUPS;
-  if (options.dwMinGroups === undefined) {
+  const fits: Conv2dDwKernel[] = [
+    ...(conv2dCin1Fits(s) ? ["cin1" as const] : []),
+    ...(cin4 ? ["r32c64" as const, "r64c32" as const, "c32" as const] : []),
+    "blocks",
+  ];
+  let kind = options.dwKernel ?? conv2dDwKernel(s);
+  if (!fits.includes(kind)) {
+    throw new Error(`${where}: dw kernel ${kind} does not fit ${describe(s)}`);
+  }
+  let minGroups = options.dwMinGroups ?? DW_MIN_GROUPS[kind];
+  if (options.dwMinGroups === undefined && options.dwKernel === undefined) {
+    // Candidates: the default kernel with three batch splits, then each other kernel with its
+    // default split; "groupsN" is the block kernel, "KIND-groupsN" the others.
+    const name = (k: Conv2dDwKernel, g: number) =>
+      k === "blocks" ? `groups${g}` : `${k}-groups${g}`;
+    const splits = [DW_MIN_GROUPS[kind], ...[8, 32, 128].filter((g) => g !== DW_MIN_GROUPS[kind])];
+    const names = [
+      ...splits.slice(0, 3).map((g) => name(kind, g)),
+      ...fits.filter((k) => k !== kind).map((k) => name(k, DW_MIN_GROUPS[k])),
+    ];
+    const parse = (n: string): Conv2dOptions => ({
+      dwKernel: n.startsWith("groups") ? "blocks" : n.split("-")[0] as Conv2dDwKernel,
+      dwMinGroups: Number(n.split("groups")[1]),
+    });
     const choice = await tuned(
       gpu,
       "conv2d.dw",
       s,
-      [`groups${DW_MIN_GROUPS}`, "groups8", "groups128"],
+      names,
       (n, z) =>
         conv2dBackwardDw(gpu, { dw: z(R * Co), dy: z(P * Co), x: z(X) }, s, {
           ...options,
-          dwMinGroups: Number(n.slice(6)),
+          ...parse(n),
         }),
     );
-    if (choice) minGroups = Number(choice.slice(6));
+    if (choice) {
+      const o = parse(choice);
+      kind = o.dwKernel!;
+      minGroups = o.dwMinGroups!;
+    }
   }
   if (!Number.isInteger(minGroups) || minGroups < 1) {
     throw new Error(`${where}: dwMinGroups must be an integer >= 1, got ${minGroups}`);
   }
+  if (kind === "cin1") return await dwCin1(gpu, t, s, minGroups);
+  if (kind !== "blocks") return await dwWide(gpu, t, s, minGroups, kind);
   const chunk = Math.ceil(B / Math.min(B, ceilDiv(minGroups, groups[0] * groups[1])));
   const splits = Math.ceil(B / chunk);
   const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
@@ -699,6 +959,47 @@ export async function conv2dBackwardDw(
   const sum = await k.dispatch(
     "reduce_splits",
     { dw: t.dw, part, dims: { ...dims, splits, chunk } },
+    grid1d(R * Co, DB_WG),
+    { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
+  );
+  sum.flops = splits * R * Co;
+  sum.bytes = 4 * (splits + 1) * R * Co;
+  return [d, sum];
+}
+
+/**
+ * backward_dw_cin1_k3: chunks of R output rows (R chosen for at least 64 minGroups invocations),
+ * each chunk's partial dw into a scratch buffer allocated here, then reduce_splits (one
+ * dispatch when a single chunk covers every row).
+ */
+async function dwCin1(
+  gpu: Gpu,
+  t: { dw: Tensor | TensorView; dy: Tensor | TensorView; x: Tensor | TensorView },
+  s: Conv2dShape,
+  minGroups: number,
+): Promise<Dispatch[]> {
+  const o = conv2dOutputSize(s);
+  const { batch: B, outChannels: Co } = s;
+  const rows = B * o.height;
+  const nb = Math.ceil(Co / 16);
+  const strip = Math.max(1, Math.floor(rows * nb / (64 * minGroups)));
+  const splits = Math.ceil(rows / strip);
+  const R = 9, P = rows * o.width;
+  const k = await gpu.kernel("conv2d");
+  const dims = { ...dimsOf(s), splits, chunk: 0, strip };
+  const part = splits > 1 ? zeros(gpu.device, [splits * R * Co], "conv2d dw chunks") : t.dw;
+  const d = await k.dispatch(
+    "backward_dw_cin1_k3",
+    { dw4: part, dy4: t.dy, x: t.x, dims },
+    grid1d(splits * nb, DB_WG),
+    { label: `conv2d_dw_cin1_k3 ${describe(s)}` },
+  );
+  d.flops = 2 * P * R * Co;
+  d.bytes = 4 * (P * Co + B * s.height * s.width + splits * R * Co);
+  if (splits === 1) return [d];
+  const sum = await k.dispatch(
+    "reduce_splits",
+    { dw: t.dw, part, dims },
     grid1d(R * Co, DB_WG),
     { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
   );

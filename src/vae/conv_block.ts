@@ -93,7 +93,11 @@ async function normActForward(
     runningVar: param(ctx, `${bn}.running_var`).p,
   };
   const saved = ctx.train
-    ? { mean: mk(`${prefix}.bn_mean`, [channels]), rstd: mk(`${prefix}.bn_rstd`, [channels]) }
+    ? {
+      mean: mk(`${prefix}.bn_mean`, [channels]),
+      rstd: mk(`${prefix}.bn_rstd`, [channels]),
+      delta: mk(`${prefix}.bn_delta`, [channels]),
+    }
     : null;
   // The backward of BN (batch statistics) from d(normed), to d(pre), dgamma, dbeta.
   const grads = (dpre: Tensor) => ({
@@ -118,7 +122,7 @@ async function normActForward(
       h,
       backward: async (dh) => {
         const dpre = mk(`${prefix}.dpre`, [...pre.shape]);
-        const t = { ...grads(dpre), dh, h };
+        const t = { ...grads(dpre), dh, beta: beta.p, delta: saved!.delta };
         return { dispatches: await batchNormLeakyBackward(gpu, t, shape, o.leak, bn), dpre };
       },
     };
