@@ -124,7 +124,7 @@ gpuTest("tuner: measured choices are recorded and build correct kernels", async 
   }
   const dx = tuner.choices[DX_ID];
   // direct (the default here), then the sub-pixel dx with each forward block.
-  const names = ["direct", "subpixel", "subpixel-w2", "subpixel-p64", "subpixel-c32"];
+  const names = ["direct", "subpixel", "subpixel-w2", "subpixel-c32"];
   if (!dx || !names.includes(dx.pick)) {
     throw new Error(`no dx choice measured: ${JSON.stringify(tuner.choices)}`);
   }

@@ -192,14 +192,15 @@ export function conv2dForwardChannels(cout: number): 16 | 32 {
 
 /**
  * Tuner candidates of the forward with Cin % 4 == 0 for `cout` out channels, the default
- * first: "p64" (forward_vec4_cin4_p64), "c32" (forward_vec4_cin4_c32), "w4" and "w2"
- * (forward_vec4_cin4's workgroup widths), each after `prefix`.
+ * first: "p64" (forward_vec4_cin4_p64; above 16 out channels), "c32" (forward_vec4_cin4_c32),
+ * "w4" and "w2" (forward_vec4_cin4's workgroup widths), each after `prefix`.
  */
 function blockNames(cout: number, prefix: string): string[] {
   const w0 = conv2dForwardWidth(cout);
   const c16 = [`w${w0}`, `w${6 - w0}`];
-  const c32 = ["p64", "c32"];
-  const names = conv2dForwardChannels(cout) === 32 ? [...c32, ...c16] : [...c16, ...c32];
+  // With 16 out channels or fewer a 32-channel block is half idle: c32 alone stands for them
+  // (p64 would cost its long first compile for no gain).
+  const names = conv2dForwardChannels(cout) === 32 ? ["p64", "c32", ...c16] : [...c16, "c32"];
   return names.map((n) => prefix + n);
 }
 
