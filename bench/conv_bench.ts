@@ -43,6 +43,7 @@ import {
   type ConvTranspose1dShape,
 } from "../src/nn/conv1d.ts";
 import { denseForward } from "../src/nn/dense.ts";
+import { same } from "./conv_probe.ts";
 import process from "node:process";
 
 /** One measured op of one layer. */
@@ -95,19 +96,6 @@ function loadAverage(): string {
 }
 const MAX_REPS = 1000;
 const BATCH = 128;
-
-function same(h: number, ci: number, co: number, st: number, b = BATCH): Conv2dShape {
-  return {
-    batch: b,
-    height: h,
-    width: h,
-    inChannels: ci,
-    outChannels: co,
-    kernel: [3, 3],
-    stride: [st, st],
-    padding: "same",
-  };
-}
 
 function sameT(h: number, ci: number, co: number, st: number): ConvTranspose2dShape {
   return { ...same(h, ci, co, st), padding: "same" };

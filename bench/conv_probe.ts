@@ -83,7 +83,8 @@ export async function probe(
   return all.map((c) => [c.name, med(c.g), med(c.s)]);
 }
 
-function same(h: number, ci: number, co: number, st: number, b = 128): Conv2dShape {
+/** A 3x3 `same` convolution of h x h x ci -> co at stride st, batch b. */
+export function same(h: number, ci: number, co: number, st: number, b = 128): Conv2dShape {
   return {
     batch: b,
     height: h,

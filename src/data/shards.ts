@@ -18,6 +18,7 @@
  * Needs --allow-read, and --allow-write there.
  */
 
+import { cacheKey } from "./image_cache.ts";
 import type { ExampleSource } from "./split.ts";
 
 /** Bumped when the layout of an entry changes. */
@@ -51,17 +52,12 @@ export function defaultShardDir(): string {
 
 const shardName = (i: number) => `shard-${String(i).padStart(5, "0")}.bin`;
 
-/** A hex SHA-256 (first 32 digits) of a split's bytes and its shape. */
+/** The entry's name: a hex SHA-256 (cacheKey) over the split's shape and its bytes' digest. */
 async function splitKey(bytes: Uint8Array, count: number, exampleBytes: number): Promise<string> {
-  const head = new TextEncoder().encode(JSON.stringify({ SHARD_VERSION, count, exampleBytes }));
-  const all = new Uint8Array(head.length + 32);
-  all.set(head);
-  all.set(
-    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)),
-    head.length,
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
   );
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return await cacheKey({ SHARD_VERSION, count, exampleBytes, bytes: Array.from(digest) });
 }
 
 /** The index of the entry at `path` when it is whole (every shard the size it should be), else null. */

@@ -40,7 +40,16 @@
 
 import { type Tensor, zeros } from "../gpu/buffer.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { ceilDiv, type Dispatch, expectLength, grid1d, type TensorView } from "../gpu/kernel.ts";
+import {
+  ceilDiv,
+  type Dispatch,
+  expectLength,
+  grid1d,
+  type Kernel,
+  type TensorLike,
+  type TensorView,
+  type UniformValues,
+} from "../gpu/kernel.ts";
 import { tunerOf } from "../gpu/tuner.ts";
 
 /**
@@ -845,15 +854,7 @@ async function dwWide(
   d.flops = 2 * P * R * Co;
   d.bytes = 4 * (P * Co + B * s.height * s.width * Ci + splits * R * Co);
   if (splits === 1) return [d];
-  const sum = await k.dispatch(
-    "reduce_splits",
-    { dw: t.dw, part, dims },
-    grid1d(R * Co, DB_WG),
-    { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
-  );
-  sum.flops = splits * R * Co;
-  sum.bytes = 4 * (splits + 1) * R * Co;
-  return [d, sum];
+  return [d, await reduceSplits(k, t.dw, part, dims, splits, R * Co, s)];
 }
 
 /**
@@ -957,15 +958,7 @@ export async function conv2dBackwardDw(
   d.flops = 2 * P * R * Co;
   d.bytes = 4 * (P * Co + X + splits * R * Co);
   if (splits === 1) return [d];
-  const sum = await k.dispatch(
-    "reduce_splits",
-    { dw: t.dw, part, dims: { ...dims, splits, chunk } },
-    grid1d(R * Co, DB_WG),
-    { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
-  );
-  sum.flops = splits * R * Co;
-  sum.bytes = 4 * (splits + 1) * R * Co;
-  return [d, sum];
+  return [d, await reduceSplits(k, t.dw, part, { ...dims, splits, chunk }, splits, R * Co, s)];
 }
 
 /**
@@ -998,15 +991,31 @@ async function dwCin1(
   d.flops = 2 * P * R * Co;
   d.bytes = 4 * (P * Co + B * s.height * s.width + splits * R * Co);
   if (splits === 1) return [d];
+  return [d, await reduceSplits(k, t.dw, part, dims, splits, R * Co, s)];
+}
+
+/**
+ * dw = the sum of `splits` partial weight gradients in `part` (reduce_splits): one dispatch,
+ * over the `n` = R * Cout values of dw.
+ */
+async function reduceSplits(
+  k: Kernel,
+  dw: TensorLike,
+  part: TensorLike,
+  dims: UniformValues,
+  splits: number,
+  n: number,
+  s: Conv2dShape,
+): Promise<Dispatch> {
   const sum = await k.dispatch(
     "reduce_splits",
-    { dw: t.dw, part, dims },
-    grid1d(R * Co, DB_WG),
+    { dw, part, dims },
+    grid1d(n, DB_WG),
     { label: `conv2d_dw_reduce ${describe(s)} ${splits} chunks` },
   );
-  sum.flops = splits * R * Co;
-  sum.bytes = 4 * (splits + 1) * R * Co;
-  return [d, sum];
+  sum.flops = splits * n;
+  sum.bytes = 4 * (splits + 1) * n;
+  return sum;
 }
 
 /** db [Cout] = sum of dy [B, Ho, Wo, Cout] over B, Ho, Wo (overwrites db). One dispatch. */
