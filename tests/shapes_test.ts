@@ -8,8 +8,10 @@
 import assert from "node:assert/strict";
 import { DatasetError, loadDataset } from "../src/data/datasets.ts";
 import { parseTrainArgs } from "../src/train/config.ts";
+import { mulberry32 } from "../src/io/random.ts";
 import {
   drawShapeFactors,
+  hueColour,
   loadShapesDataset,
   parseShapesSpec,
   shapeArea,
@@ -52,9 +54,9 @@ Deno.test("shapes: factors lie in their documented ranges and are the labels", (
       [0, 2 * Math.PI],
       [0, 1],
       [0, 1],
-      [0.25, 1],
-      [0.25, 1],
-      [0.25, 1],
+      [0, 1],
+      [0, 1],
+      [0, 1],
     ];
     const seen = new Set<number>();
     for (const [split, table] of [["train", f.train], ["test", f.test]] as const) {
@@ -96,8 +98,9 @@ Deno.test("shapes: intensity matches the analytic area, centroid and ellipse axi
       for (let y = 0; y < (H as number); y++) {
         for (let x = 0; x < (W as number); x++) {
           const at = i * d.features + (y * (W as number) + x) * C;
-          // coverage back from the first channel's byte and the colour it was scaled by
-          const v = d.train.images[at] / (255 * f.colour[0]);
+          // coverage back from the brightest channel's byte and the colour it was scaled by
+          const c = f.colour.indexOf(Math.max(...f.colour));
+          const v = d.train.images[at + c] / (255 * f.colour[c]);
           m0 += v;
           mx += v * (x + 0.5);
           my += v * (y + 0.5);
@@ -170,4 +173,28 @@ Deno.test("--image-size is folded into an images: or shapes spec; the last size 
   });
   await assert.rejects(parseTrainArgs(["--image-size", "8x8"]), /for images: and shapes/);
   await assert.rejects(parseTrainArgs(["--dataset", "shapes", "--image-size", "8"]), /not HxW/);
+});
+
+Deno.test("shapes: hueColour is HSV at full saturation and value, by the sector formula", () => {
+  // The textbook form (Smith 1978): sector i = floor(6h), fraction f = 6h - i, then
+  // (1, f, 0), (1 - f, 1, 0), (0, 1, f), (0, 1 - f, 1), (f, 0, 1), (1, 0, 1 - f).
+  const sector = (h: number): number[] => {
+    const i = Math.floor(6 * h), f = 6 * h - i;
+    return [[1, f, 0], [1 - f, 1, 0], [0, 1, f], [0, 1 - f, 1], [f, 0, 1], [1, 0, 1 - f]][i];
+  };
+  const next = mulberry32(77);
+  const hues = [0, 1 / 6, 1 / 3, 0.5, 2 / 3, 5 / 6, 0.999999];
+  for (let i = 0; i < 500; i++) hues.push(next());
+  for (const h of hues) {
+    const got = hueColour(h), want = sector(h);
+    for (let c = 0; c < 3; c++) assert.ok(Math.abs(got[c] - want[c]) < 1e-12, `h ${h}: ${got}`);
+  }
+  // Every shapes-rgb colour has one channel at 1 and one at 0.
+  const d = loadShapesDataset("shapes-rgb:300:5:12x12");
+  const F = d.factors!.names.length;
+  for (let i = 0; i < d.train.count; i++) {
+    const rgb = Array.from(d.factors!.train.subarray(i * F + 5, i * F + 8));
+    assert.equal(Math.max(...rgb), 1);
+    assert.equal(Math.min(...rgb), 0);
+  }
 });

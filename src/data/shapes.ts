@@ -17,7 +17,11 @@
  *   every pi/2, the ellipse every pi, the triangle every 2 pi/3);
  * - `x`, `y` in [0, 1): the centre, from 0.2 min(H, W) to W (or H) - 0.2 min(H, W), so
  *   every shape at every scale and rotation lies whole inside the image (y grows downwards);
- * - `shapes-rgb` only: `red`, `green`, `blue` in [0.25, 1): the shape's colour.
+ * - `shapes-rgb` only: the shape's colour, a hue h in [0, 1) at full saturation and value
+ *   ({@link hueColour}), kept as the factors `red`, `green`, `blue` in [0, 1] (one of them is 1,
+ *   one 0). Pale colours (each channel uniform in [0.25, 1), the first version) were measured
+ *   not to be learned: a 16x16 mlp autoencoder stayed grey after 1700 steps, where the same
+ *   model learns these hues by step 870 (bench/results/shapes_colour_2026-12-05.md).
  *
  * Each pixel holds round(255 * colour * coverage), the coverage measured on a 4 x 4 grid of
  * sample points inside the pixel, so the total intensity tracks the analytic area.
@@ -47,7 +51,7 @@ export interface ShapeFactors {
   x: number;
   /** Centre, top to bottom, in [0, 1). */
   y: number;
-  /** Colour, each in [0.25, 1) (1, 1, 1 for the grey variant). */
+  /** Colour, each channel in [0, 1] (1, 1, 1 for the grey variant). */
   colour: [number, number, number];
 }
 
@@ -112,12 +116,23 @@ export function drawShapeFactors(count: number, seed: number, rgb: boolean): Sha
     const scale = 0.5 + 0.5 * next();
     const rotation = 2 * Math.PI * next();
     const x = next(), y = next();
-    const colour: [number, number, number] = rgb
-      ? [0.25 + 0.75 * next(), 0.25 + 0.75 * next(), 0.25 + 0.75 * next()]
-      : [1, 1, 1];
+    const colour: [number, number, number] = rgb ? hueColour(next()) : [1, 1, 1];
     out.push({ shape, scale, rotation, x, y, colour });
   }
   return out;
+}
+
+/**
+ * RGB of hue h in [0, 1) at saturation 1 and value 1 (the HSV hexcone: red at 0, green at 1/3,
+ * blue at 2/3): channel n's value is 1 - clamp(min(k, 4 - k), 0, 1) with k = (n + 6h) mod 6,
+ * n = 5, 3, 1 for red, green, blue.
+ */
+export function hueColour(h: number): [number, number, number] {
+  const channel = (n: number) => {
+    const k = (n + 6 * h) % 6;
+    return 1 - Math.max(0, Math.min(k, 4 - k, 1));
+  };
+  return [channel(5), channel(3), channel(1)];
 }
 
 /** Where a shape lies in an H x W image: centre (cx, cy) in pixels and circumradius r. */
