@@ -20,8 +20,9 @@
  * - `shapes-rgb` only: the shape's colour, a hue h in [0, 1) at full saturation and value
  *   ({@link hueColour}), kept as the factors `red`, `green`, `blue` in [0, 1] (one of them is 1,
  *   one 0). Pale colours (each channel uniform in [0.25, 1), the first version) were measured
- *   not to be learned: a 16x16 mlp autoencoder stayed grey after 1700 steps, where the same
- *   model learns these hues by step 870 (bench/results/shapes_colour_2026-12-05.md).
+ *   not to be learned: a 16x16 mlp autoencoder's reconstructions stayed grey after 1740 steps,
+ *   where the same model takes in these hues by step 870
+ *   (bench/results/shapes_colour_2026-12-05.md).
  *
  * Each pixel holds round(255 * colour * coverage), the coverage measured on a 4 x 4 grid of
  * sample points inside the pixel, so the total intensity tracks the analytic area.
