@@ -110,6 +110,36 @@ gpuTest(
   },
 );
 
+gpuTest(
+  "stream: a test split over the budget is evaluated in windows: the same losses and reconstructions",
+  async (gpu) => {
+    // Batch 4: 0.012 MiB (12582 B) holds one step three times (9216 B) but not the 20 test
+    // examples (15360 B), so both splits stream, the test split in 5 windows of one batch.
+    const small = (mb: number) => ({ ...config(mb), batch: 4, epochs: 1 });
+    const resident = await Trainer.create(gpu, small(0), data);
+    const streamed = await Trainer.create(gpu, small(0.012), data);
+    assert.equal(resident.testPlacement.mode, "resident");
+    assert.equal(streamed.testPlacement.mode, "streamed");
+    assert.equal(streamed.testPlacement.windows, 5);
+    const a = await resident.train(), b = await streamed.train();
+    assert.equal(a, "done");
+    assert.equal(b, "done");
+    const [ea, eb] = [await resident.evaluate(), await streamed.evaluate()];
+    assert.deepEqual(eb, ea);
+    assert.ok(ea.recon > 0 && Number.isFinite(ea.elbo));
+    // Twice in a row (the windows are loaded again from the first), and a prefix of 7.
+    assert.deepEqual(await streamed.evaluate(), ea);
+    const [ra, rb] = [await resident.reconstructions(), await streamed.reconstructions(7)];
+    assert.deepEqual(rb.originals, ra.originals.subarray(0, 7 * F));
+    assert.deepEqual(rb.means, ra.means.subarray(0, 7 * F));
+    // The originals are the test split's own bytes, in order (byte * f32(1 / 255), as gathered).
+    const scale = Math.fround(1 / 255);
+    const want = Float32Array.from(data.test.images.subarray(0, 7 * F), (v) => v * scale);
+    assert.deepEqual(rb.originals, want);
+    console.log(`  test -ELBO ${ea.elbo.toFixed(3)} both ways; 5 test windows`);
+  },
+);
+
 Deno.test("shards: any order reads back the split's bytes; an entry is found again, a broken one rebuilt", async () => {
   const dir = `${tmp}/store`;
   // 23 odd-sized examples (37 bytes each) of random bytes, 5 to a shard: 5 shards, the last of 3.

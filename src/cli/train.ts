@@ -457,6 +457,13 @@ async function trainLocked(
         `${place.stepsPerWindow} steps from ${shards}`,
     );
   }
+  const testPlace = trainer.testPlacement;
+  if (testPlace.mode === "streamed") {
+    console.log(
+      `test split ${(testPlace.bytes / 2 ** 20).toFixed(1)} MiB is over --gpu-data-mb too: ` +
+        `evaluated in ${testPlace.windows} windows of ${testPlace.stepsPerWindow} batches from memory`,
+    );
+  }
 
   /** Commit the trainer's state with the records so far (the fault hook may stop us). */
   const commit = async () => {

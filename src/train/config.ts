@@ -49,7 +49,7 @@ export const HELP: Record<keyof TrainConfig, string> = {
   "regression-hidden": "regression VAE: hidden widths of the length predictor, comma-separated",
   out: "run folder (default runs/<date-time>)",
   "gpu-data-mb":
-    "GPU memory for the training split, MiB; above it the split is streamed (0: the adapter's binding limit)",
+    "GPU memory for each data split, MiB; a split above it is streamed (0: the adapter's binding limit)",
 };
 
 /** A configuration problem; its message is one line for the user. */

@@ -84,8 +84,9 @@ export interface TrainConfig {
   /** Run folder. */
   out: string;
   /**
-   * GPU memory for the training split, MiB (0: the adapter's largest storage binding). A split
+   * GPU memory for each data split, MiB (0: the adapter's largest storage binding). A split
    * above it is streamed in windows of steps (src/train/stream.ts); the results are the same.
+   * The training split's windows come from disk shards, the test split's from host memory.
    */
   "gpu-data-mb": number;
 }

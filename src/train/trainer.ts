@@ -55,11 +55,24 @@ export function trainPlacement(
   config: TrainConfig,
   data: Dataset,
 ): DataPlacement {
+  return splitPlacement(device, config, data.train, data.features);
+}
+
+/**
+ * Where one split goes under the budget of {@linkcode trainPlacement}: the budget bounds each
+ * split, so a test split larger than it is streamed in windows too.
+ */
+export function splitPlacement(
+  device: GPUDevice,
+  config: TrainConfig,
+  split: Split,
+  features: number,
+): DataPlacement {
   return dataPlacement(
-    data.train.count,
-    data.features,
-    data.train.images.BYTES_PER_ELEMENT,
-    Math.min(config.batch, data.train.count),
+    split.count,
+    features,
+    split.images.BYTES_PER_ELEMENT,
+    Math.min(config.batch, split.count),
     config["gpu-data-mb"] > 0
       ? config["gpu-data-mb"] * MIB
       : Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize),
@@ -89,8 +102,11 @@ export class Trainer {
   readonly #testMetrics: Tensor;
   readonly #trainIndex: Tensor;
   readonly #stream: StreamedSplit | undefined;
+  readonly #testStream: StreamedSplit | undefined;
   /** Where the training split lives on the GPU: resident, or streamed in windows. */
   readonly placement: DataPlacement;
+  /** Where the test split lives on the GPU (streamed when it alone is over the budget). */
+  readonly testPlacement: DataPlacement;
   readonly #train: Programs;
   readonly #test: Programs;
   readonly #clear: Dispatch;
@@ -119,10 +135,14 @@ export class Trainer {
       model: VaeConfig;
       stream?: StreamedSplit;
       placement: DataPlacement;
+      testStream?: StreamedSplit;
+      testPlacement: DataPlacement;
     },
   ) {
     this.#stream = parts.stream;
     this.placement = parts.placement;
+    this.#testStream = parts.testStream;
+    this.testPlacement = parts.testPlacement;
     this.#gpu = gpu;
     this.config = config;
     this.#model = parts.model;
@@ -175,7 +195,19 @@ export class Trainer {
       )
       : undefined;
     const trainSource = stream?.source ?? source(data.train, "train");
-    const testSource = source(data.test, "test");
+    const testPlace = splitPlacement(d, config, data.test, data.features);
+    const testStream = testPlace.mode === "streamed"
+      ? new StreamedSplit(
+        d,
+        data.test,
+        data.features,
+        testPlace,
+        "test",
+        cfg.condition ? splitConditions(cfg.condition, data.test) : undefined,
+      )
+      : undefined;
+    testStream?.setOrder(identityOrder(data.test.count));
+    const testSource = testStream?.source ?? source(data.test, "test");
     const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
     const testMetrics = new Tensor(d, "f32", [METRIC.size], "test metrics");
     const adam = { lr: config.lr };
@@ -207,6 +239,8 @@ export class Trainer {
       model: cfg,
       stream,
       placement,
+      testStream,
+      testPlacement: testPlace,
     });
     if (resume) {
       write(d, state.m, resume.m);
@@ -353,9 +387,7 @@ export class Trainer {
     const F = this.#test.full.tensors.x.length / B;
     const originals = new Float32Array(count * F), means = new Float32Array(count * F);
     for (let offset = 0; offset < count; offset += B) {
-      const p = offset + B <= this.testCount ? this.#test.full : this.#test.last!;
-      setBatchOffset(p, offset);
-      submit(d, [p.gather, ...p.forward], "reconstructions");
+      const p = this.#testBatch(offset, "reconstructions");
       const k = Math.min(p.batch, count - offset);
       originals.set((await readback(d, p.tensors.x)).subarray(0, k * F), offset * F);
       const logits = (await readback(d, p.tensors.logits)).subarray(0, k * F);
@@ -379,9 +411,7 @@ export class Trainer {
     const count = Math.min(n, this.testCount), B = this.#test.full.batch;
     const out = new Float32Array(count);
     for (let offset = 0; offset < count; offset += B) {
-      const p = offset + B <= this.testCount ? this.#test.full : this.#test.last!;
-      setBatchOffset(p, offset);
-      submit(d, [p.gather, ...p.forward], "regression");
+      const p = this.#testBatch(offset, "regression");
       const k = Math.min(p.batch, count - offset);
       const r = (await readback(d, p.tensors.regression)).subarray(0, k);
       out.set(r.map((v) => v * cond.std + cond.mean), offset);
@@ -460,16 +490,27 @@ export class Trainer {
     return this.#model;
   }
 
+  /**
+   * Submits the forward pass of the test batch at `offset` (a multiple of the batch), its
+   * window copied in first when the test split is streamed, and returns its program.
+   */
+  #testBatch(offset: number, label: string): StepProgram {
+    const d = this.#gpu.device;
+    const p = offset + this.#test.full.batch <= this.testCount ? this.#test.full : this.#test.last!;
+    setBatchOffset(p, offset);
+    const s = offset / this.#test.full.batch;
+    this.#testStream?.beforeStep(s);
+    submit(d, [p.gather, ...p.forward], label);
+    this.#testStream?.afterStep(s);
+    return p;
+  }
+
   /** Losses on the held-out set (one sample of z per example; noise stream 1). */
   async evaluate(): Promise<Losses & { elbo: number }> {
     const d = this.#gpu.device;
     const B = this.#test.full.batch;
     submit(d, [this.#clearTest], "clear test metrics");
-    for (let offset = 0; offset < this.testCount; offset += B) {
-      const p = offset + B <= this.testCount ? this.#test.full : this.#test.last!;
-      setBatchOffset(p, offset);
-      submit(d, [p.gather, ...p.forward], "test");
-    }
+    for (let offset = 0; offset < this.testCount; offset += B) this.#testBatch(offset, "test");
     const m = await readback(d, this.#testMetrics);
     const l = this.#losses(m, this.testCount);
     const over = firstNonFinite(l);
