@@ -119,7 +119,7 @@ Deno.test("colour: --preset faces64 fills what flags and the config file leave u
   assert.equal(b.config.z, 32, "a flag wins over the preset");
   assert.deepEqual(b.config.filters, PRESETS.faces64.filters);
   assert.match(helpText(), /--preset NAME +settings not given otherwise: faces64 \(faces64:/);
-  assert.match(helpText(), /--gpu-data-mb +GPU memory for the training split, MiB.*\(default: 0\)/);
+  assert.match(helpText(), /--gpu-data-mb +GPU memory for each data split, MiB.*\(default: 0\)/);
   await assert.rejects(
     () => parseTrainArgs(["--preset", "faces"]),
     /^ConfigError: --preset: 'faces' is not a preset \(use faces64\)$/,
