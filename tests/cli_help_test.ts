@@ -4,21 +4,15 @@
  * unknown flag with one line on stderr naming it and exit 1.
  */
 import assert from "node:assert/strict";
+import { runDeno } from "./_deno.ts";
 
 const tasks: Record<string, string> = JSON.parse(
   await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
 ).tasks;
 const CLIS = Object.keys(tasks).filter((t) => / src\/cli\/[a-z_]+\.ts$/.test(tasks[t]));
 
-async function task(name: string, ...args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", name, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+function task(name: string, ...args: string[]) {
+  return runDeno(["task", "-q", name, ...args]);
 }
 
 Deno.test("cli: every tool answers --help with its usage, and an unknown flag in one line", async () => {

@@ -22,6 +22,7 @@ import { ModelState } from "../src/vae/common.ts";
 import { buildVaeDecode, vaeLayout } from "../src/vae/model.ts";
 import { PriorSampler } from "../src/vae/prior_sample.ts";
 import { gpu } from "./_helpers.ts";
+import { runDeno } from "./_deno.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "webgpu-vae-tractogram-cli-" });
 const SMALL = [
@@ -30,15 +31,8 @@ const SMALL = [
   ...["--decoder-filters", "4,3", "--decoder-kernels", "3,3", "--decoder-strides", "2,2"],
 ];
 
-async function cli(script: string, args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", `--allow-write=${dir}`, script, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+function cli(script: string, args: string[]) {
+  return runDeno(["run", "--allow-read", "--allow-env", `--allow-write=${dir}`, script, ...args]);
 }
 
 async function readWithDipy(paths: string[]): Promise<Record<string, { streamlines: number[][] }>> {

@@ -11,6 +11,7 @@ import { parseSafetensors } from "../src/io/safetensors.ts";
 import { gpu } from "./_helpers.ts";
 import { smallIdx } from "./_small_idx.ts";
 import { assertPng } from "./_images.ts";
+import { type DenoResult, runDeno } from "./_deno.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "webgpu-vae-conv-" });
 const data = await loadDataset("embedded", {});
@@ -24,21 +25,8 @@ const CONV = [
 ];
 const MLP = ["--dataset", `idx:${dir}/small.idx`, "--hidden", "24", "--z", "2", "--batch", "64"];
 
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(script: string, args: string[]): Promise<Result> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", `--allow-write=${dir}`, script, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+function cli(script: string, args: string[]): Promise<DenoResult> {
+  return runDeno(["run", "--allow-read", "--allow-env", `--allow-write=${dir}`, script, ...args]);
 }
 
 const train = (args: string[]) => cli("src/cli/train.ts", args);

@@ -43,6 +43,7 @@ import {
 import { encodeU8Idx, parseU8Idx } from "../src/web/train/run_files.ts";
 import { browserTest, serveDir, withPage } from "./_browser.ts";
 import { gpu } from "./_helpers.ts";
+import { runDeno } from "./_deno.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const LOSS_TOL = 1e-4;
@@ -228,24 +229,16 @@ function compare(
 }
 
 /** Run a CLI task's script as `deno task` would, from `cwd`, writing under `runs/` there. */
-async function task(script: string, args: string[], cwd: string) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--config=${ROOT}deno.json`,
-      "--allow-read",
-      "--allow-env",
-      "--allow-write=runs",
-      `${ROOT}src/cli/${script}`,
-      ...args,
-    ],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+function task(script: string, args: string[], cwd: string) {
+  return runDeno([
+    "run",
+    `--config=${ROOT}deno.json`,
+    "--allow-read",
+    "--allow-env",
+    "--allow-write=runs",
+    `${ROOT}src/cli/${script}`,
+    ...args,
+  ], cwd);
 }
 
 browserTest(

@@ -9,6 +9,7 @@ import { loadDataset } from "../src/data/datasets.ts";
 import { encodeIdx } from "../src/data/idx.ts";
 import { gpu } from "./_helpers.ts";
 import { assertPng, parseSvg } from "./_images.ts";
+import { runDeno } from "./_deno.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "webgpu-vae-streamlines-" });
 const SMALL = [
@@ -17,15 +18,8 @@ const SMALL = [
   ...["--decoder-filters", "4,3", "--decoder-kernels", "3,3", "--decoder-strides", "2,2"],
 ];
 
-async function cli(script: string, args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", `--allow-write=${dir}`, script, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+function cli(script: string, args: string[]) {
+  return runDeno(["run", "--allow-read", "--allow-env", `--allow-write=${dir}`, script, ...args]);
 }
 
 const records = (path: string) =>
