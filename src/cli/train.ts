@@ -52,8 +52,8 @@ import {
   modelConfig,
   NonFiniteError,
   type Progress,
+  splitPlacement,
   Trainer,
-  trainPlacement,
 } from "../train/trainer.ts";
 import { describeModel, vaeLayout } from "../vae/model.ts";
 import { modelSpec } from "../vae/spec.ts";
@@ -664,7 +664,7 @@ async function shardsIfStreamed(
   config: TrainConfig,
   data: Dataset,
 ): Promise<string | null> {
-  if (trainPlacement(device, config, data).mode !== "streamed") return null;
+  if (splitPlacement(device, config, data.train, data.features).mode !== "streamed") return null;
   const split = data.train;
   const { reader, path, reused } = await writeShards(split.images, split.count);
   split.onDisk = reader;

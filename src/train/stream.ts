@@ -29,7 +29,7 @@ import type { BatchSource } from "../vae/source.ts";
 /** Bytes per MiB, the unit of `--gpu-data-mb`. */
 export const MIB = 1024 * 1024;
 
-/** How a training split is placed on the GPU: resident, or streamed in windows. */
+/** How a split is placed on the GPU: resident, or streamed in windows. */
 export interface DataPlacement {
   /** "resident": uploaded once; "streamed": windows of `windowExamples`. */
   mode: "resident" | "streamed";
@@ -80,7 +80,10 @@ export function dataPlacement(
   };
 }
 
-/** A training split streamed to the GPU in windows of steps (see the module comment). */
+/**
+ * A split streamed to the GPU in windows of steps (see the module comment); the trainer also
+ * evaluates an over-budget test split through one, in identity order.
+ */
 export class StreamedSplit {
   /** The batch source the step programs are built on: the window buffer and index i mod W. */
   readonly source: BatchSource;

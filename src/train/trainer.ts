@@ -47,20 +47,9 @@ interface Programs {
 }
 
 /**
- * Where `data`'s training split goes on `device` under `config`'s `--gpu-data-mb` (0: the
- * device's largest storage binding): resident, or streamed in windows of steps.
- */
-export function trainPlacement(
-  device: GPUDevice,
-  config: TrainConfig,
-  data: Dataset,
-): DataPlacement {
-  return splitPlacement(device, config, data.train, data.features);
-}
-
-/**
- * Where one split goes under the budget of {@linkcode trainPlacement}: the budget bounds each
- * split, so a test split larger than it is streamed in windows too.
+ * Where one split of `features` values an example goes on `device` under `config`'s
+ * `--gpu-data-mb` (0: the device's largest storage binding): resident, or streamed in windows
+ * of steps. The budget bounds each split, so a test split larger than it is streamed too.
  */
 export function splitPlacement(
   device: GPUDevice,
@@ -180,32 +169,26 @@ export class Trainer {
     const source = (split: Split, label: string) =>
       splitSource(d, cfg.condition, split, identityOrder(split.count), label);
     // A training split above the GPU budget is streamed in windows of steps (stream.ts).
-    const placement = trainPlacement(d, config, data);
+    // A test split over it is evaluated the same way, in windows of whole batches.
+    const streamed = (split: Split, place: DataPlacement, label: string) =>
+      place.mode === "streamed"
+        ? new StreamedSplit(
+          d,
+          split,
+          data.features,
+          place,
+          label,
+          cfg.condition ? splitConditions(cfg.condition, split) : undefined,
+        )
+        : undefined;
+    const placement = splitPlacement(d, config, data.train, data.features);
     if (placement.mode === "resident" && data.train.onDisk) {
       throw new Error("the training split is on disk but fits the GPU: load it into memory");
     }
-    const stream = placement.mode === "streamed"
-      ? new StreamedSplit(
-        d,
-        data.train,
-        data.features,
-        placement,
-        "train",
-        cfg.condition ? splitConditions(cfg.condition, data.train) : undefined,
-      )
-      : undefined;
+    const stream = streamed(data.train, placement, "train");
     const trainSource = stream?.source ?? source(data.train, "train");
     const testPlace = splitPlacement(d, config, data.test, data.features);
-    const testStream = testPlace.mode === "streamed"
-      ? new StreamedSplit(
-        d,
-        data.test,
-        data.features,
-        testPlace,
-        "test",
-        cfg.condition ? splitConditions(cfg.condition, data.test) : undefined,
-      )
-      : undefined;
+    const testStream = streamed(data.test, testPlace, "test");
     testStream?.setOrder(identityOrder(data.test.count));
     const testSource = testStream?.source ?? source(data.test, "test");
     const metrics = new Tensor(d, "f32", [METRIC.size], "train metrics");
